@@ -1,0 +1,101 @@
+/**
+ * One JSON line per event: `{"level","time","event", ...ids}`. Secrets cannot reach a line by construction:
+ *  1. any field whose name ends in secret/token/ticket/code/aeskey/password is replaced by "[redacted]";
+ *  2. WeChat's credential shapes (`ticket@@@…`, `queryauthcode@@@…`, `preauthcode@@@…`, `refreshtoken@@@…`)
+ *     are masked wherever they appear, including in error messages;
+ *  3. every value passed to `protectSecret()` (config secrets, tokens read or written) is masked in the
+ *     serialized line, whatever field or message carries it.
+ */
+export type LogValue = string | number | boolean | null | undefined | readonly (string | number)[];
+export type LogFields = Readonly<Record<string, LogValue>>;
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface Logger {
+  debug(event: string, fields?: LogFields): void;
+  info(event: string, fields?: LogFields): void;
+  warn(event: string, fields?: LogFields, error?: unknown): void;
+  error(event: string, fields?: LogFields, error?: unknown): void;
+  child(fields: LogFields): Logger;
+}
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  base?: LogFields;
+  /** Where lines go; stdout by default (CloudWatch Logs in Lambda). */
+  sink?: (line: string) => void;
+  clock?: () => number;
+}
+
+const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+const SECRET_SUFFIXES = ['secret', 'token', 'ticket', 'code', 'aeskey', 'password', 'credential'];
+const ALLOWED_KEYS = new Set(['errcode', 'statuscode']);
+const CREDENTIAL_SHAPES = /\b(ticket|preauthcode|queryauthcode|refreshtoken|authorizer_refresh_token)@@@[^\s"'&<,;]*/gi;
+const MIN_PROTECTED_LENGTH = 6;
+const REDACTED = '[redacted]';
+
+const protectedValues = new Set<string>();
+
+/** Registers a secret value so no log line can ever contain it. Cheap to call repeatedly. */
+export const protectSecret = (value: string | undefined | null): void => {
+  if (value && value.length >= MIN_PROTECTED_LENGTH) protectedValues.add(value);
+};
+
+const isSecretKey = (key: string): boolean => {
+  const k = key.toLowerCase().replace(/[^a-z0-9]/g, '');
+  return !ALLOWED_KEYS.has(k) && SECRET_SUFFIXES.some((s) => k.endsWith(s));
+};
+
+const maskText = (text: string): string => {
+  let out = text.replace(CREDENTIAL_SHAPES, `$1@@@${REDACTED}`);
+  for (const secret of protectedValues) {
+    if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+  }
+  return out;
+};
+
+const describeError = (error: unknown): Record<string, unknown> => {
+  if (!(error instanceof Error)) return { message: String(error) };
+  const e = error as Error & { errcode?: unknown; api?: unknown; reason?: unknown; code?: unknown };
+  const out: Record<string, unknown> = { name: e.name, message: e.message };
+  if (e.api !== undefined) out.api = e.api;
+  if (e.errcode !== undefined) out.errcode = e.errcode;
+  if (e.reason !== undefined) out.reason = e.reason;
+  if (typeof e.code === 'number' || typeof e.code === 'string') out.errorCode = e.code;
+  if (e.cause !== undefined) out.cause = describeError(e.cause);
+  return out;
+};
+
+export const formatLine = (level: LogLevel, event: string, fields: LogFields, time: number, error?: unknown): string => {
+  const record: Record<string, unknown> = { level, time: new Date(time).toISOString(), event };
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    record[key] = isSecretKey(key) ? REDACTED : value;
+  }
+  if (error !== undefined) record.error = describeError(error);
+  return maskText(JSON.stringify(record));
+};
+
+export const createLogger = (options: LoggerOptions = {}): Logger => {
+  const threshold = LEVELS[options.level ?? 'info'];
+  const sink = options.sink ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const clock = options.clock ?? Date.now;
+  const base = options.base ?? {};
+  const write = (level: LogLevel, event: string, fields: LogFields = {}, error?: unknown) => {
+    if (LEVELS[level] < threshold) return;
+    sink(formatLine(level, event, { ...base, ...fields }, clock(), error));
+  };
+  return {
+    debug: (event, fields) => write('debug', event, fields),
+    info: (event, fields) => write('info', event, fields),
+    warn: (event, fields, error) => write('warn', event, fields, error),
+    error: (event, fields, error) => write('error', event, fields, error),
+    child: (fields) => createLogger({ ...options, base: { ...base, ...fields } }),
+  };
+};
+
+/** A logger that keeps its lines in memory, for tests that assert on what was logged. */
+export const createMemoryLogger = (level: LogLevel = 'debug'): Logger & { lines: string[]; records: () => Record<string, unknown>[] } => {
+  const lines: string[] = [];
+  const logger = createLogger({ level, sink: (line) => lines.push(line) });
+  return Object.assign(logger, { lines, records: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) });
+};

@@ -1,0 +1,35 @@
+// The composition root shared by every function: configuration and secrets are resolved on the first
+// invocation (not at import, so a bad variable is a clear invocation error rather than a hung `sls invoke
+// local`), dependencies are built once per container and rebuilt only when the secrets change.
+import middy, { type MiddlewareObj } from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { loadConfig, type ComponentSecrets, type Config } from './config.ts';
+import { createLogger } from './logger.ts';
+import { loadSecrets, type SecretsSource } from './secrets.ts';
+
+export type DepsBuilder<D> = (config: Config, secrets: ComponentSecrets) => D;
+export type HandlerFactory<D, E, R> = (deps: D) => (event: E, context: Context) => Promise<R>;
+
+export interface LambdaOptions {
+  /** Extra middy middlewares (e.g. the HTTP error boundary). */
+  middlewares?: MiddlewareObj[];
+  secretsSource?: SecretsSource;
+}
+
+/** Wraps a handler factory into the deployed Lambda handler. Tests call the factory directly. */
+export const lambda = <D, E, R>(build: DepsBuilder<D>, factory: HandlerFactory<D, E, R>, options: LambdaOptions = {}) => {
+  let config: Config | undefined;
+  let built: { secrets: ComponentSecrets; fn: (event: E, context: Context) => Promise<R> } | undefined;
+  const core = async (event: E, context: Context): Promise<R> => {
+    config ??= loadConfig();
+    const secrets = await loadSecrets(config, options.secretsSource);
+    if (!built || built.secrets !== secrets) built = { secrets, fn: factory(build(config, secrets)) };
+    return built.fn(event, context);
+  };
+  const handler = middy<E, R>(core, { timeoutEarlyInMillis: 0 });
+  for (const middleware of options.middlewares ?? []) handler.use(middleware as MiddlewareObj<E, R>);
+  return handler;
+};
+
+/** A logger for the edge, usable before configuration is valid. */
+export const edgeLogger = () => createLogger({ level: (process.env.LOG_LEVEL as 'info' | undefined) ?? 'info' });

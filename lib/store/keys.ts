@@ -1,0 +1,20 @@
+import { createHash } from 'node:crypto';
+
+/** Every key of the single table (DESIGN.md §3). Nothing else in the code spells a `pk` or `sk`. */
+export type Key = { readonly pk: string; readonly sk: string };
+
+export const componentKey = (appId: string, kind: 'TICKET' | 'ACCESS_TOKEN'): Key => ({ pk: `COMPONENT#${appId}`, sk: kind });
+export const authorizerKey = (appId: string, kind: 'PROFILE' | 'ACCESS_TOKEN'): Key => ({ pk: `AUTHORIZER#${appId}`, sk: kind });
+export const leaseKey = (what: string): Key => ({ pk: `LEASE#${what}`, sk: 'LEASE' });
+export const eventKey = (id: string): Key => ({ pk: `EVENT#${id}`, sk: 'EVENT' });
+export const codeKey = (authorizationCode: string): Key => ({ pk: `CODE#${sha256(authorizationCode)}`, sk: 'CODE' });
+
+/** Sparse index partitions listing tokens by expiry, for the scheduled refresh. */
+export const DUE_COMPONENT = 'DUE#component';
+export const DUE_AUTHORIZER = 'DUE#authorizer';
+export const GSI1 = 'gsi1';
+
+export const sha256 = (value: string): string => createHash('sha256').update(value, 'utf8').digest('hex');
+
+/** The sort key of gsi1: zero-padded epoch seconds so string order is time order. */
+export const dueSortKey = (expiresAt: number): string => String(expiresAt).padStart(12, '0');
