@@ -1,0 +1,89 @@
+// The account owner's side of an authorization (PROTOCOL.md §1.4, §1.8): authorizing on WeChat's page issues a
+// single-use code, which the owner's browser carries to the landing page and WeChat pushes to the event URL.
+import { authorizeAccount, issueAuthCode, takePreAuthCode, type AccountInput } from './accounts.ts';
+import { authorizationXml, unauthorizedXml, type Pusher } from './pusher.ts';
+import { AUTH_CODE_TTL_S, dropAuthorizerTokens, nowS, type Account, type SimState } from './state.ts';
+
+export interface AuthorizeInput extends AccountInput {
+  /** Send the `authorized` push to the push URL (default true). */
+  push?: boolean;
+  /** Carry a PreAuthCode in the push (default true; WeChat's release-test authorizations carry none). */
+  withPreAuthCode?: boolean;
+}
+
+export interface AuthorizeResult {
+  readonly authorizerAppid: string;
+  readonly authorizationCode: string;
+  /** HTTP status of the push; 0 when nobody answered; absent when no push was sent. */
+  readonly pushStatus?: number;
+}
+
+export interface Owner {
+  authorize(input?: AuthorizeInput): Promise<AuthorizeResult>;
+  reauthorize(authorizerAppid: string, input?: Omit<AuthorizeInput, 'authorizerAppid' | 'kind'>): Promise<AuthorizeResult>;
+  unauthorize(authorizerAppid: string, options?: { push?: boolean }): Promise<{ pushStatus?: number }>;
+}
+
+/** An owner action named an account the simulator does not know. */
+export class UnknownAccountError extends Error {
+  constructor(appid: string) {
+    super(`unknown account ${appid}`);
+    this.name = 'UnknownAccountError';
+  }
+}
+
+/** The query WeChat appends to redirect_uri after the owner authorizes (PROTOCOL.md §1.8). */
+export const landingQuery = (authorizationCode: string): string => `?auth_code=${authorizationCode}&expires_in=${AUTH_CODE_TTL_S}`;
+
+export const createOwner = (state: SimState, pusher: Pusher, pushUrl: string | undefined, log: (line: string) => void): Owner => {
+  const send = async (label: string, xml: string, push: boolean | undefined): Promise<number | undefined> => {
+    if (push === false) return undefined;
+    if (!pushUrl) {
+      log(`push ${label} skipped (no push URL)`);
+      return undefined;
+    }
+    return (await pusher.deliver(pushUrl, xml, { label, timestamp: nowS(state) })).status;
+  };
+
+  const grant = async (account: Account, infoType: 'authorized' | 'updateauthorized', input: AuthorizeInput) => {
+    const authorizationCode = issueAuthCode(state, account);
+    const xml = authorizationXml({
+      appId: state.component.appId,
+      createTime: nowS(state),
+      infoType,
+      authorizerAppid: account.appid,
+      authorizationCode,
+      preAuthCode: input.withPreAuthCode === false ? undefined : takePreAuthCode(state),
+    });
+    const pushStatus = await send(infoType, xml, input.push);
+    return { authorizerAppid: account.appid, authorizationCode, ...(pushStatus === undefined ? {} : { pushStatus }) };
+  };
+
+  const reauthorize: Owner['reauthorize'] = async (authorizerAppid, input = {}) => {
+    const existing = state.accounts.get(authorizerAppid);
+    if (!existing) throw new UnknownAccountError(authorizerAppid);
+    // Re-authorization rotates the refresh token and ends the old access tokens (PROTOCOL.md §1.6).
+    dropAuthorizerTokens(state, existing);
+    const account = authorizeAccount(state, { ...input, authorizerAppid });
+    return grant(account, 'updateauthorized', input);
+  };
+
+  return {
+    authorize: async (input = {}) => {
+      const existing = input.authorizerAppid ? state.accounts.get(input.authorizerAppid) : undefined;
+      if (existing?.status === 'authorized') return reauthorize(existing.appid, input);
+      if (existing) dropAuthorizerTokens(state, existing);
+      return grant(authorizeAccount(state, input), 'authorized', input);
+    },
+    reauthorize,
+    unauthorize: async (authorizerAppid, options = {}) => {
+      const account = state.accounts.get(authorizerAppid);
+      if (!account) throw new UnknownAccountError(authorizerAppid);
+      account.status = 'unauthorized';
+      account.refreshToken = undefined;
+      dropAuthorizerTokens(state, account);
+      const pushStatus = await send('unauthorized', unauthorizedXml(state.component.appId, nowS(state), authorizerAppid), options.push);
+      return pushStatus === undefined ? {} : { pushStatus };
+    },
+  };
+};
