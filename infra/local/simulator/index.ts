@@ -7,21 +7,24 @@ import { keysFrom, type MessageKeys } from '../../../lib/wechat/crypto.ts';
 import { SIMULATOR_COMPONENT } from '../credentials.ts';
 import { createApiRoutes } from './api.ts';
 import { createControl } from './control.ts';
-import { createOwner, landingQuery, type AuthorizeInput, type AuthorizeResult } from './owner.ts';
-import { createPusher, ticketXml, type Delivery, type PushResult } from './pusher.ts';
-import { close, createTraffic, listen, type CallRecord, type Injection } from './server.ts';
-import {
-  createState,
-  dropAuthorizerTokens,
-  dropComponentTokens,
-  nowS,
-  opaque,
-  type AccountKind,
-  type ComponentCredentials,
-  type CustomerMessage,
-} from './state.ts';
+import { createOwner, landingQuery, type AuthorizeInput, type AuthorizeResult, type ReauthorizeInput } from './owner.ts';
+import { createPusher, ticketXml, type Delivery, type Pusher, type PushResult } from './pusher.ts';
+import { close, createTraffic, listen, type CallRecord } from './server.ts';
+import { createState, nowS, opaque, type ComponentCredentials, type CustomerMessage, type SimState } from './state.ts';
+import { createSwitches, type AccountView, type InjectInput, type Switches } from './switches.ts';
 
-export type { AuthorizeInput, AuthorizeResult, CallRecord, ComponentCredentials, CustomerMessage, Delivery, PushResult };
+export type {
+  AccountView,
+  AuthorizeInput,
+  AuthorizeResult,
+  CallRecord,
+  ComponentCredentials,
+  CustomerMessage,
+  Delivery,
+  InjectInput,
+  PushResult,
+  ReauthorizeInput,
+};
 export { landingQuery };
 
 export interface SimulatorOptions {
@@ -45,29 +48,7 @@ export interface SimulatorOptions {
   clock?: Clock;
 }
 
-export interface InjectInput {
-  /** Route name (`api_component_token`, `message_custom_send`, …) or `*`. */
-  api: string;
-  errcode?: number;
-  errmsg?: string;
-  /** Matching calls answered this way before normal behaviour resumes (default 1). */
-  times?: number;
-  /** Answer with this HTTP status and an HTML body instead of a WeChat error. */
-  httpStatus?: number;
-}
-
-export interface AccountView {
-  readonly appid: string;
-  readonly kind: AccountKind;
-  readonly userName: string;
-  readonly nickName: string;
-  readonly status: 'authorized' | 'unauthorized';
-  readonly refreshToken: string | undefined;
-  readonly funcInfo: readonly number[];
-  readonly authTime: number;
-}
-
-export interface Simulator {
+export interface Simulator extends Switches {
   /** Base URL to use as WECHAT_API_BASE_URL. */
   readonly url: string;
   readonly port: number;
@@ -79,67 +60,75 @@ export interface Simulator {
   pushTicket(): Promise<PushResult>;
   /** The newest ticket issued, for callers that exchange one without running the push intake. */
   latestTicket(): string | undefined;
-  /** Seals any inner XML as WeChat would and POSTs it to url (e.g. a message to the message URL). */
+  /**
+   * Seals any inner XML as WeChat would and POSTs it to url: the way to send user messages to the message URL
+   * (outer ToUserName, `openid` in the query) for release checks.
+   */
   deliver(url: string, innerXml: string, delivery: Delivery): Promise<PushResult>;
+  /** Plays an account owner authorizing (see owner.ts); returns the code the landing page would get. */
   authorize(input?: AuthorizeInput): Promise<AuthorizeResult>;
-  reauthorize(authorizerAppid: string, input?: Omit<AuthorizeInput, 'authorizerAppid' | 'kind'>): Promise<AuthorizeResult>;
+  reauthorize(authorizerAppid: string, input?: ReauthorizeInput): Promise<AuthorizeResult>;
   unauthorize(authorizerAppid: string, options?: { push?: boolean }): Promise<{ pushStatus?: number }>;
   landingQuery(authorizationCode: string): string;
-  /** Calls of one API (route name), or of all of them. */
-  calls(api?: string): number;
-  /** The most recent calls (up to 1000), oldest first. */
-  readonly callLog: readonly CallRecord[];
-  resetCounters(): void;
-  inject(input: InjectInput): void;
-  setLatency(ms: number, api?: string): void;
-  customerMessages(): CustomerMessage[];
-  expireComponentTokens(): void;
-  expireAuthorizerToken(authorizerAppid: string): void;
-  setRefreshTokenRotation(on: boolean): void;
-  accounts(): AccountView[];
 }
 
 const STARTUP_ATTEMPTS = 10;
 const STARTUP_RETRY_MS = 500;
 
-export const startSimulator = async (options: SimulatorOptions = {}): Promise<Simulator> => {
-  const component = options.component ?? SIMULATOR_COMPONENT;
-  const log = options.log ?? (() => undefined);
-  const state = createState(component, options.clock ?? systemClock, options.tokenTtlS ?? 7200);
-  const keys = keysFrom(component, component.appId);
-  const aborter = new AbortController();
-  const pusher = createPusher(keys, log, aborter.signal);
-  const inflight = new Set<Promise<unknown>>();
-  const track = <T>(work: Promise<T>): Promise<T> => {
-    inflight.add(work);
-    void work.finally(() => inflight.delete(work)).catch(() => undefined);
-    return work;
-  };
-  const { pushUrl } = options;
+interface TicketPusherParts {
+  readonly state: SimState;
+  readonly pusher: Pusher;
+  readonly pushUrl: string | undefined;
+  readonly log: (line: string) => void;
+  readonly track: <T>(work: Promise<T>) => Promise<T>;
+}
 
-  const pushTicket = (attempts = 1): Promise<PushResult> => {
+/** Each push carries a new ticket, valid 12 h from the push (PROTOCOL.md §1.6). */
+const ticketPusher =
+  ({ state, pusher, pushUrl, log, track }: TicketPusherParts) =>
+  (attempts = 1): Promise<PushResult> => {
     const ticket = opaque('ticket@@@', 64);
     state.tickets.set(ticket, state.clock());
     if (!pushUrl) {
       log('push component_verify_ticket skipped (no push URL)');
       return Promise.resolve({ status: 0, body: 'no push URL' });
     }
-    const xml = ticketXml(component.appId, nowS(state), ticket);
+    const xml = ticketXml(state.component.appId, nowS(state), ticket);
     const delivery = { label: 'component_verify_ticket', timestamp: nowS(state) };
     return track(pusher.deliverPatiently(pushUrl, xml, delivery, attempts, STARTUP_RETRY_MS));
   };
 
+/** Work in flight (pushes) that stop() waits for after aborting it. */
+const createTracker = () => {
+  const inflight = new Set<Promise<unknown>>();
+  return {
+    track: <T>(work: Promise<T>): Promise<T> => {
+      inflight.add(work);
+      void work.finally(() => inflight.delete(work)).catch(() => undefined);
+      return work;
+    },
+    settle: () => Promise.allSettled([...inflight]),
+  };
+};
+
+export const startSimulator = async (options: SimulatorOptions = {}): Promise<Simulator> => {
+  const component = options.component ?? SIMULATOR_COMPONENT;
+  const { pushUrl, log = () => undefined } = options;
+  const state = createState(component, options.clock ?? systemClock, options.tokenTtlS ?? 7200);
+  const keys = keysFrom(component, component.appId);
+  const aborter = new AbortController();
+  const pusher = createPusher(keys, log, aborter.signal);
+  const { track, settle } = createTracker();
+  const pushTicket = ticketPusher({ state, pusher, pushUrl, log, track });
   const traffic = createTraffic(options.latencyMs ?? 0);
   const owner = createOwner(state, pusher, pushUrl, log);
   const routes = createApiRoutes({ startPushTicket: () => setImmediate(() => void pushTicket()) });
   let simulator: Simulator | undefined;
-  const control = createControl(() => simulator!);
-  const { server, port } = await listen({ state, routes, traffic, control, log }, options.port ?? 0);
+  const { server, port } = await listen({ state, routes, traffic, control: createControl(() => simulator!), log }, options.port ?? 0);
   const interval = options.ticketIntervalMs ?? 600_000;
-  const timer = interval > 0 && pushUrl ? setInterval(() => void pushTicket(), interval) : undefined;
-  timer?.unref();
-
-  simulator = {
+  const timer = interval > 0 && pushUrl ? setInterval(() => void pushTicket(), interval).unref() : undefined;
+  // Object.assign keeps the switches' callLog getter live.
+  simulator = Object.assign(createSwitches(state, traffic), {
     url: `http://127.0.0.1:${port}`,
     port,
     component,
@@ -147,54 +136,18 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Si
     stop: async () => {
       clearInterval(timer);
       aborter.abort();
-      await Promise.allSettled([...inflight]);
+      await settle();
       await pusher.close();
       await close(server);
     },
     pushTicket: () => pushTicket(),
     latestTicket: () => [...state.tickets.keys()].at(-1),
-    deliver: (url, innerXml, delivery) => track(pusher.deliver(url, innerXml, delivery)),
-    authorize: (input) => track(owner.authorize(input)),
-    reauthorize: (appid, input) => track(owner.reauthorize(appid, input)),
-    unauthorize: (appid, unauthorizeOptions) => track(owner.unauthorize(appid, unauthorizeOptions)),
+    deliver: (url: string, innerXml: string, delivery: Delivery) => track(pusher.deliver(url, innerXml, delivery)),
+    authorize: (input?: AuthorizeInput) => track(owner.authorize(input)),
+    reauthorize: (appid: string, input?: ReauthorizeInput) => track(owner.reauthorize(appid, input)),
+    unauthorize: (appid: string, opts?: { push?: boolean }) => track(owner.unauthorize(appid, opts)),
     landingQuery,
-    calls: (api) => (api === undefined ? [...traffic.counts.values()].reduce((a, b) => a + b, 0) : (traffic.counts.get(api) ?? 0)),
-    get callLog() {
-      return [...traffic.log];
-    },
-    resetCounters: () => {
-      traffic.counts.clear();
-      traffic.log.length = 0;
-    },
-    inject: (input) => {
-      const injection: Injection = { ...input, errcode: input.errcode ?? -1, times: input.times ?? 1 };
-      traffic.injections.push(injection);
-    },
-    setLatency: (ms, api) => {
-      if (api === undefined) traffic.defaultLatencyMs = ms;
-      else traffic.latencyMs.set(api, ms);
-    },
-    customerMessages: () => [...state.messages],
-    expireComponentTokens: () => dropComponentTokens(state),
-    expireAuthorizerToken: (appid) => {
-      const account = state.accounts.get(appid);
-      if (account) dropAuthorizerTokens(state, account);
-    },
-    setRefreshTokenRotation: (on) => {
-      state.rotateRefreshTokens = on;
-    },
-    accounts: () =>
-      [...state.accounts.values()].map((a) => ({
-        appid: a.appid,
-        kind: a.kind,
-        userName: a.userName,
-        nickName: a.nickName,
-        status: a.status,
-        refreshToken: a.refreshToken,
-        funcInfo: [...a.funcInfo],
-        authTime: a.authTime,
-      })),
-  };
+  });
   if (pushUrl && options.autoPush !== false) void pushTicket(STARTUP_ATTEMPTS);
   return simulator;
 };

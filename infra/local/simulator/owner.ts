@@ -11,6 +11,8 @@ export interface AuthorizeInput extends AccountInput {
   withPreAuthCode?: boolean;
 }
 
+export type ReauthorizeInput = Omit<AuthorizeInput, 'authorizerAppid' | 'kind'>;
+
 export interface AuthorizeResult {
   readonly authorizerAppid: string;
   readonly authorizationCode: string;
@@ -20,7 +22,7 @@ export interface AuthorizeResult {
 
 export interface Owner {
   authorize(input?: AuthorizeInput): Promise<AuthorizeResult>;
-  reauthorize(authorizerAppid: string, input?: Omit<AuthorizeInput, 'authorizerAppid' | 'kind'>): Promise<AuthorizeResult>;
+  reauthorize(authorizerAppid: string, input?: ReauthorizeInput): Promise<AuthorizeResult>;
   unauthorize(authorizerAppid: string, options?: { push?: boolean }): Promise<{ pushStatus?: number }>;
 }
 
@@ -35,55 +37,71 @@ export class UnknownAccountError extends Error {
 /** The query WeChat appends to redirect_uri after the owner authorizes (PROTOCOL.md §1.8). */
 export const landingQuery = (authorizationCode: string): string => `?auth_code=${authorizationCode}&expires_in=${AUTH_CODE_TTL_S}`;
 
+interface OwnerContext {
+  readonly state: SimState;
+  readonly pusher: Pusher;
+  readonly pushUrl: string | undefined;
+  readonly log: (line: string) => void;
+}
+
+const send = async (ctx: OwnerContext, label: string, xml: string, push: boolean | undefined): Promise<number | undefined> => {
+  if (push === false) return undefined;
+  if (!ctx.pushUrl) {
+    ctx.log(`push ${label} skipped (no push URL)`);
+    return undefined;
+  }
+  return (await ctx.pusher.deliver(ctx.pushUrl, xml, { label, timestamp: nowS(ctx.state) })).status;
+};
+
+const grant = async (ctx: OwnerContext, account: Account, infoType: 'authorized' | 'updateauthorized', input: AuthorizeInput) => {
+  const { state } = ctx;
+  const authorizationCode = issueAuthCode(state, account);
+  const xml = authorizationXml({
+    appId: state.component.appId,
+    createTime: nowS(state),
+    infoType,
+    authorizerAppid: account.appid,
+    authorizationCode,
+    preAuthCode: input.withPreAuthCode === false ? undefined : takePreAuthCode(state),
+  });
+  const pushStatus = await send(ctx, infoType, xml, input.push);
+  return { authorizerAppid: account.appid, authorizationCode, ...(pushStatus === undefined ? {} : { pushStatus }) };
+};
+
+const reauthorize = async (ctx: OwnerContext, authorizerAppid: string, input: ReauthorizeInput = {}): Promise<AuthorizeResult> => {
+  const existing = ctx.state.accounts.get(authorizerAppid);
+  if (!existing) throw new UnknownAccountError(authorizerAppid);
+  // Re-authorization rotates the refresh token and ends the old access tokens (PROTOCOL.md §1.6).
+  dropAuthorizerTokens(ctx.state, existing);
+  const account = authorizeAccount(ctx.state, { ...input, authorizerAppid });
+  return grant(ctx, account, 'updateauthorized', input);
+};
+
+/** A first authorization pushes `authorized`; an account that is already authorized gets `updateauthorized`. */
+const authorize = async (ctx: OwnerContext, input: AuthorizeInput = {}): Promise<AuthorizeResult> => {
+  const existing = input.authorizerAppid ? ctx.state.accounts.get(input.authorizerAppid) : undefined;
+  if (existing?.status === 'authorized') return reauthorize(ctx, existing.appid, input);
+  if (existing) dropAuthorizerTokens(ctx.state, existing);
+  return grant(ctx, authorizeAccount(ctx.state, input), 'authorized', input);
+};
+
+/** Revocation: the refresh token and access tokens stop working at once; WeChat then answers 61003. */
+const unauthorize = async (ctx: OwnerContext, authorizerAppid: string, options: { push?: boolean } = {}) => {
+  const { state } = ctx;
+  const account = state.accounts.get(authorizerAppid);
+  if (!account) throw new UnknownAccountError(authorizerAppid);
+  account.status = 'unauthorized';
+  account.refreshToken = undefined;
+  dropAuthorizerTokens(state, account);
+  const pushStatus = await send(ctx, 'unauthorized', unauthorizedXml(state.component.appId, nowS(state), authorizerAppid), options.push);
+  return pushStatus === undefined ? {} : { pushStatus };
+};
+
 export const createOwner = (state: SimState, pusher: Pusher, pushUrl: string | undefined, log: (line: string) => void): Owner => {
-  const send = async (label: string, xml: string, push: boolean | undefined): Promise<number | undefined> => {
-    if (push === false) return undefined;
-    if (!pushUrl) {
-      log(`push ${label} skipped (no push URL)`);
-      return undefined;
-    }
-    return (await pusher.deliver(pushUrl, xml, { label, timestamp: nowS(state) })).status;
-  };
-
-  const grant = async (account: Account, infoType: 'authorized' | 'updateauthorized', input: AuthorizeInput) => {
-    const authorizationCode = issueAuthCode(state, account);
-    const xml = authorizationXml({
-      appId: state.component.appId,
-      createTime: nowS(state),
-      infoType,
-      authorizerAppid: account.appid,
-      authorizationCode,
-      preAuthCode: input.withPreAuthCode === false ? undefined : takePreAuthCode(state),
-    });
-    const pushStatus = await send(infoType, xml, input.push);
-    return { authorizerAppid: account.appid, authorizationCode, ...(pushStatus === undefined ? {} : { pushStatus }) };
-  };
-
-  const reauthorize: Owner['reauthorize'] = async (authorizerAppid, input = {}) => {
-    const existing = state.accounts.get(authorizerAppid);
-    if (!existing) throw new UnknownAccountError(authorizerAppid);
-    // Re-authorization rotates the refresh token and ends the old access tokens (PROTOCOL.md §1.6).
-    dropAuthorizerTokens(state, existing);
-    const account = authorizeAccount(state, { ...input, authorizerAppid });
-    return grant(account, 'updateauthorized', input);
-  };
-
+  const ctx: OwnerContext = { state, pusher, pushUrl, log };
   return {
-    authorize: async (input = {}) => {
-      const existing = input.authorizerAppid ? state.accounts.get(input.authorizerAppid) : undefined;
-      if (existing?.status === 'authorized') return reauthorize(existing.appid, input);
-      if (existing) dropAuthorizerTokens(state, existing);
-      return grant(authorizeAccount(state, input), 'authorized', input);
-    },
-    reauthorize,
-    unauthorize: async (authorizerAppid, options = {}) => {
-      const account = state.accounts.get(authorizerAppid);
-      if (!account) throw new UnknownAccountError(authorizerAppid);
-      account.status = 'unauthorized';
-      account.refreshToken = undefined;
-      dropAuthorizerTokens(state, account);
-      const pushStatus = await send('unauthorized', unauthorizedXml(state.component.appId, nowS(state), authorizerAppid), options.push);
-      return pushStatus === undefined ? {} : { pushStatus };
-    },
+    authorize: (input) => authorize(ctx, input),
+    reauthorize: (appid, input) => reauthorize(ctx, appid, input),
+    unauthorize: (appid, options) => unauthorize(ctx, appid, options),
   };
 };
