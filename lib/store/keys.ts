@@ -12,6 +12,8 @@ export const codeKey = (authorizationCode: string): Key => ({ pk: `CODE#${sha256
 /** Sparse index partitions listing tokens by expiry, for the scheduled refresh. */
 export const DUE_COMPONENT = 'DUE#component';
 export const DUE_AUTHORIZER = 'DUE#authorizer';
+/** gsi1 partition listing every authorizer PROFILE by appid (operator view). Profiles never expire. */
+export const AUTHORIZER_LIST = 'AUTHORIZERS';
 export const GSI1 = 'gsi1';
 
 export const sha256 = (value: string): string => createHash('sha256').update(value, 'utf8').digest('hex');

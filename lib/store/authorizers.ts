@@ -1,0 +1,220 @@
+// Authorizer profiles (AUTHORIZER#<appid>/PROFILE): status, the refresh token and the one before it, the
+// granted permissions and the account's info. The profile has NO TTL: losing the refresh token means asking
+// the account owner to authorize again (PROTOCOL.md §4 item 6). Reads and status changes live here; the
+// writes that store refresh tokens are in authorizations.ts.
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { nowSeconds } from '../clock.ts';
+import { protectSecret } from '../logger.ts';
+import type { AuthorizerInfo } from '../wechat/client-types.ts';
+import { AUTHORIZER_LIST, authorizerKey, GSI1 } from './keys.ts';
+import { toAccessToken, type AccessToken } from './tokens.ts';
+import type { StoreDeps } from './types.ts';
+
+export type AuthorizerStatus = 'authorized' | 'unauthorized' | 'needs_reauth';
+
+export interface AuthorizerProfile {
+  readonly authorizerAppid: string;
+  readonly status: AuthorizerStatus;
+  readonly refreshToken: string;
+  /** The refresh token before the current one, kept for the 61023 fallback. */
+  readonly previousRefreshToken?: string;
+  readonly funcInfo: number[];
+  readonly info?: AuthorizerInfo;
+  /** Epoch seconds: CreateTime of the authorization that produced the refresh token. */
+  readonly authorizedAt: number;
+  readonly unauthorizedAt?: number;
+  readonly needsReauthReason?: string;
+  readonly updatedAt: number;
+  /** Incremented by every write; read-modify-write conditions on it. */
+  readonly version: number;
+}
+
+
+export const toProfile = (item: Record<string, unknown> | undefined): AuthorizerProfile | undefined => {
+  if (!item || typeof item.refreshToken !== 'string' || typeof item.authorizerAppid !== 'string') return undefined;
+  protectSecret(item.refreshToken);
+  protectSecret(item.previousRefreshToken as string | undefined);
+  const { pk: _pk, sk: _sk, gsi1pk: _g, gsi1sk: _s, ...profile } = item;
+  return { ...profile, funcInfo: (item.funcInfo as number[] | undefined) ?? [], version: Number(item.version ?? 0) } as AuthorizerProfile;
+};
+
+/** The profile, or undefined when the account never authorized this component. */
+export const getAuthorizer = async (deps: StoreDeps, authorizerAppid: string): Promise<AuthorizerProfile | undefined> => {
+  const { Item } = await deps.doc.send(
+    new GetCommand({ TableName: deps.tableName, Key: authorizerKey(authorizerAppid, 'PROFILE'), ConsistentRead: true }),
+  );
+  return toProfile(Item);
+};
+
+/** Profile and live access token of one account in a single Query (both share the partition). */
+export const getAuthorizerState = async (
+  deps: StoreDeps,
+  authorizerAppid: string,
+  options: { consistent?: boolean } = {},
+): Promise<{ profile?: AuthorizerProfile; token?: AccessToken }> => {
+  const { Items = [] } = await deps.doc.send(
+    new QueryCommand({
+      TableName: deps.tableName,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': authorizerKey(authorizerAppid, 'PROFILE').pk },
+      ConsistentRead: options.consistent ?? false,
+    }),
+  );
+  const profile = toProfile(Items.find((i) => i.sk === 'PROFILE'));
+  const token = toAccessToken(Items.find((i) => i.sk === 'ACCESS_TOKEN'), nowSeconds(deps.clock));
+  return { ...(profile ? { profile } : {}), ...(token ? { token } : {}) };
+};
+
+/** Indexes of the transaction items whose condition failed; empty when `error` is not a cancelled transaction. */
+export const cancelledAt = (error: unknown): number[] =>
+  error instanceof TransactionCanceledException
+    ? (error.CancellationReasons ?? []).flatMap((r, i) => (r.Code === 'ConditionalCheckFailed' ? [i] : []))
+    : [];
+
+/**
+ * Revokes an account (`unauthorized` push at `eventTime`, or 61003): status unauthorized and the access token
+ * deleted in one transaction; the profile stays for audit. Applied only if eventTime is after the last
+ * authorization, so a late or replayed push cannot revoke an account that authorized again.
+ */
+export const markUnauthorized = async (
+  deps: StoreDeps,
+  appid: string,
+  eventTime: number,
+): Promise<'unauthorized' | 'stale' | 'not_found'> => {
+  try {
+    await deps.doc.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: deps.tableName,
+              Key: authorizerKey(appid, 'PROFILE'),
+              UpdateExpression: 'SET #status = :unauthorized, unauthorizedAt = :t, updatedAt = :now ADD version :one',
+              ConditionExpression: 'attribute_exists(pk) AND authorizedAt < :t',
+              ExpressionAttributeNames: { '#status': 'status' },
+              ExpressionAttributeValues: { ':unauthorized': 'unauthorized', ':t': eventTime, ':now': nowSeconds(deps.clock), ':one': 1 },
+            },
+          },
+          { Delete: { TableName: deps.tableName, Key: authorizerKey(appid, 'ACCESS_TOKEN') } },
+        ],
+      }),
+    );
+    return 'unauthorized';
+  } catch (error) {
+    if (cancelledAt(error).length === 0) throw error;
+    return (await getAuthorizer(deps, appid)) ? 'stale' : 'not_found';
+  }
+};
+
+/**
+ * Marks an authorized account as needing re-authorization (its refresh token is beyond recovery). With
+ * `ifRefreshToken`, only if the profile still holds that token, so a concurrent re-authorization wins.
+ */
+export const markNeedsReauth = async (
+  deps: StoreDeps,
+  appid: string,
+  reason: string,
+  options: { ifRefreshToken?: string } = {},
+): Promise<boolean> => {
+  const guard = options.ifRefreshToken === undefined ? '' : ' AND refreshToken = :rt';
+  return conditionalUpdate(deps, appid, {
+    UpdateExpression: 'SET #status = :needs, needsReauthReason = :reason, updatedAt = :now ADD version :one',
+    ConditionExpression: `#status = :authorized${guard}`,
+    ExpressionAttributeNames: { '#status': 'status' },
+    ExpressionAttributeValues: {
+      ':needs': 'needs_reauth',
+      ':authorized': 'authorized',
+      ':reason': reason,
+      ':now': nowSeconds(deps.clock),
+      ':one': 1,
+      ...(options.ifRefreshToken === undefined ? {} : { ':rt': options.ifRefreshToken }),
+    },
+  });
+};
+
+/** Replaces the account's info (api_get_authorizer_info) and, when given, its permissions. False if no profile. */
+export const updateAuthorizerInfo = (deps: StoreDeps, appid: string, info: AuthorizerInfo, funcInfo?: number[]): Promise<boolean> =>
+  conditionalUpdate(deps, appid, {
+    UpdateExpression: `SET info = :info, updatedAt = :now${funcInfo ? ', funcInfo = :funcInfo' : ''} ADD version :one`,
+    ConditionExpression: 'attribute_exists(pk)',
+    ExpressionAttributeValues: { ':info': info, ':now': nowSeconds(deps.clock), ':one': 1, ...(funcInfo ? { ':funcInfo': funcInfo } : {}) },
+  });
+
+type ProfileUpdate = Pick<
+  ConstructorParameters<typeof UpdateCommand>[0],
+  'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
+>;
+
+const conditionalUpdate = async (deps: StoreDeps, appid: string, update: ProfileUpdate): Promise<boolean> => {
+  try {
+    await deps.doc.send(new UpdateCommand({ TableName: deps.tableName, Key: authorizerKey(appid, 'PROFILE'), ...update }));
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+};
+
+/** One row of the operator view: no token or refresh token, only when the access token expires. */
+export interface AuthorizerSummary {
+  readonly authorizerAppid: string;
+  readonly status: AuthorizerStatus;
+  readonly nickName?: string;
+  readonly userName?: string;
+  readonly funcInfo: number[];
+  readonly authorizedAt: number;
+  /** Epoch seconds; absent when no live access token is stored. */
+  readonly tokenExpiresAt?: number;
+}
+
+/** Largest page: two keys per account fit one BatchGetItem (100 keys). */
+export const LIST_PAGE_MAX = 50;
+
+/** A page of authorizers ordered by appid, from the AUTHORIZERS partition of gsi1 (never a Scan). */
+export const listAuthorizers = async (
+  deps: StoreDeps,
+  options: { limit?: number; cursor?: string } = {},
+): Promise<{ authorizers: AuthorizerSummary[]; cursor?: string }> => {
+  const page = await deps.doc.send(
+    new QueryCommand({
+      TableName: deps.tableName,
+      IndexName: GSI1,
+      KeyConditionExpression: 'gsi1pk = :list',
+      ExpressionAttributeValues: { ':list': AUTHORIZER_LIST },
+      Limit: Math.min(options.limit ?? LIST_PAGE_MAX, LIST_PAGE_MAX),
+      ...(options.cursor ? { ExclusiveStartKey: JSON.parse(Buffer.from(options.cursor, 'base64url').toString('utf8')) } : {}),
+    }),
+  );
+  const appids = (page.Items ?? []).map((k) => String(k.gsi1sk));
+  const items = await batchGet(deps, appids.flatMap((a) => [authorizerKey(a, 'PROFILE'), authorizerKey(a, 'ACCESS_TOKEN')]));
+  const now = nowSeconds(deps.clock);
+  const authorizers = appids.flatMap((appid) => {
+    const profile = toProfile(items.find((i) => i.authorizerAppid === appid && i.sk === 'PROFILE'));
+    if (!profile) return [];
+    const token = toAccessToken(items.find((i) => i.pk === authorizerKey(appid, 'ACCESS_TOKEN').pk && i.sk === 'ACCESS_TOKEN'), now);
+    return [summaryOf(profile, token)];
+  });
+  const next = page.LastEvaluatedKey ? Buffer.from(JSON.stringify(page.LastEvaluatedKey)).toString('base64url') : undefined;
+  return { authorizers, ...(next ? { cursor: next } : {}) };
+};
+
+const summaryOf = (p: AuthorizerProfile, token: AccessToken | undefined): AuthorizerSummary => ({
+  authorizerAppid: p.authorizerAppid,
+  status: p.status,
+  ...(p.info ? { nickName: p.info.nickName, userName: p.info.userName } : {}),
+  funcInfo: p.funcInfo,
+  authorizedAt: p.authorizedAt,
+  ...(token ? { tokenExpiresAt: token.expiresAt } : {}),
+});
+
+const batchGet = async (deps: StoreDeps, keys: Record<string, string>[]): Promise<Record<string, unknown>[]> => {
+  const found: Record<string, unknown>[] = [];
+  let pending = keys;
+  for (let attempt = 0; pending.length > 0 && attempt < 5; attempt += 1) {
+    const out = await deps.doc.send(new BatchGetCommand({ RequestItems: { [deps.tableName]: { Keys: pending } } }));
+    found.push(...(out.Responses?.[deps.tableName] ?? []));
+    pending = (out.UnprocessedKeys?.[deps.tableName]?.Keys ?? []) as Record<string, string>[];
+  }
+  return found;
+};
