@@ -7,6 +7,8 @@ export const componentKey = (appId: string, kind: 'TICKET' | 'ACCESS_TOKEN'): Ke
 export const authorizerKey = (appId: string, kind: 'PROFILE' | 'ACCESS_TOKEN'): Key => ({ pk: `AUTHORIZER#${appId}`, sk: kind });
 export const leaseKey = (what: string): Key => ({ pk: `LEASE#${what}`, sk: 'LEASE' });
 export const eventKey = (id: string): Key => ({ pk: `EVENT#${id}`, sk: 'EVENT' });
+/** Deduplication marker of a message-URL delivery; sk `MSG`, never `EVENT`, so the stream filter skips it. */
+export const messageKey = (id: string): Key => ({ pk: `MSG#${id}`, sk: 'MSG' });
 export const codeKey = (authorizationCode: string): Key => ({ pk: `CODE#${sha256(authorizationCode)}`, sk: 'CODE' });
 
 /** Sparse index partitions listing tokens by expiry, for the scheduled refresh. */
