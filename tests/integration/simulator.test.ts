@@ -4,6 +4,8 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { SIMULATOR_COMPONENT } from '../../infra/local/credentials.ts';
 import { startSimulator, type Simulator } from '../../infra/local/simulator/index.ts';
+import { createMemoryLogger } from '../../lib/logger.ts';
+import { createWeChatClient } from '../../lib/wechat/client.ts';
 import { computeSignature, keysFrom, openEnvelope } from '../../lib/wechat/crypto.ts';
 
 interface ReceivedPush {
@@ -453,6 +455,49 @@ describe('WeChat simulator pusher', () => {
       assert.equal(direct.status, 0);
       const tickets = receiver.pushes.map((p) => element(openPush(p), 'ComponentVerifyTicket'));
       assert.equal(new Set(tickets).size, tickets.length);
+    } finally {
+      await sim.stop();
+    }
+  });
+});
+
+describe('WeChat simulator with the platform client', () => {
+  it('serves the whole component API flow to createWeChatClient, retrying an injected system error', async () => {
+    // Prepare
+    const sim = await startSimulator({ ticketIntervalMs: 0 });
+    const client = createWeChatClient({ baseUrl: sim.url, logger: createMemoryLogger(), retryBaseMs: 1 });
+    const componentAppId = SIMULATOR_COMPONENT.appId;
+    try {
+      await sim.pushTicket();
+      sim.inject({ api: 'api_create_preauthcode', errcode: -1 });
+      // Act
+      const { componentAccessToken, expiresIn } = await client.apiComponentToken({
+        componentAppId,
+        componentAppSecret: SIMULATOR_COMPONENT.appSecret,
+        componentVerifyTicket: sim.latestTicket()!,
+      });
+      const { preAuthCode } = await client.apiCreatePreauthcode(componentAccessToken, { componentAppId });
+      const { authorizerAppid, authorizationCode } = await sim.authorize({ nickName: 'Client Flow', funcInfo: [1, 2] });
+      const auth = await client.apiQueryAuth(componentAccessToken, { componentAppId, authorizationCode });
+      const refreshed = await client.apiAuthorizerToken(componentAccessToken, {
+        componentAppId,
+        authorizerAppid,
+        authorizerRefreshToken: auth.authorizerRefreshToken!,
+      });
+      const info = await client.apiGetAuthorizerInfo(componentAccessToken, { componentAppId, authorizerAppid });
+      const list = await client.apiGetAuthorizerList(componentAccessToken, { componentAppId, offset: 0, count: 100 });
+      await client.sendCustomText(refreshed.authorizerAccessToken, { toUser: 'oClient', content: 'hello' });
+      // Assess
+      assert.equal(expiresIn, 7200);
+      assert.match(preAuthCode, /^preauthcode@@@/);
+      assert.equal(sim.calls('api_create_preauthcode'), 2);
+      assert.equal(auth.authorizerAppid, authorizerAppid);
+      assert.deepEqual(auth.funcInfo, [1, 2]);
+      assert.equal(refreshed.expiresIn, 7200);
+      assert.equal(info.authorizerInfo.nickName, 'Client Flow');
+      assert.equal(info.authorizerInfo.isMiniProgram, false);
+      assert.deepEqual(list.list.map((e) => e.authorizerAppid), [authorizerAppid]);
+      assert.deepEqual(sim.customerMessages().map((m) => [m.toUser, m.content, m.authorizerAppid]), [['oClient', 'hello', authorizerAppid]]);
     } finally {
       await sim.stop();
     }
