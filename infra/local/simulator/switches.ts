@@ -68,7 +68,7 @@ export const createSwitches = (state: SimState, traffic: Traffic): Switches => (
   },
   inject: (input) => {
     const injection: Injection = { ...input, errcode: input.errcode ?? -1, times: input.times ?? 1 };
-    traffic.injections.push(injection);
+    if (injection.times > 0) traffic.injections.push(injection);
   },
   setLatency: (ms, api) => {
     if (api === undefined) traffic.defaultLatencyMs = ms;
