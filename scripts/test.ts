@@ -21,7 +21,6 @@ const child = spawn(process.execPath, args, {
     TEST_DYNAMODB_ENDPOINT: dynamo.endpoint,
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
-    AWS_REGION: 'local',
   },
 });
 const stopChild = (signal: NodeJS.Signals) => child.kill(signal);

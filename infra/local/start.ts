@@ -1,0 +1,136 @@
+// `npm start`: the whole platform on this machine with no AWS account. DynamoDB Local (unless
+// DYNAMODB_ENDPOINT is set) with the table from infra/table.yml, the WeChat simulator (unless
+// WECHAT_API_BASE_URL is set), serverless-offline serving the HTTP routes and the refresh schedule, and
+// a stream poller feeding `authorized`. SIGINT or SIGTERM stops everything it started.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ensureTable, startDynamoLocal, type DynamoLocal } from './dynamodb.ts';
+import { simulatorEnv } from './credentials.ts';
+import { startSimulator } from './simulator/index.ts';
+import { startStreamPoller, type StreamPoller } from './stream-poller.ts';
+import { invokeOffline, LOCAL_FUNCTION_PREFIX, LOCAL_TABLE, waitForHttp } from './offline.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const env = process.env;
+const port = Number(env.PORT ?? 3000);
+const lambdaPort = Number(env.OFFLINE_LAMBDA_PORT ?? port + 2);
+const say = (tag: string, line: string) => process.stdout.write(`[${tag}] ${line}\n`);
+
+const stops: (() => Promise<void>)[] = [];
+let stopping = false;
+const stopAll = async (code: number) => {
+  if (stopping) return;
+  stopping = true;
+  say('start', 'stopping everything…');
+  for (const stop of stops.reverse()) await stop().catch((e: Error) => say('start', `stop failed: ${e.message}`));
+  say('start', 'stopped');
+  process.exit(code);
+};
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
+
+// --localEnvironment: the secrets reach the functions only through this process's environment; they are
+// never declared in serverless.yml, so they can never end up in a deployed Lambda's environment.
+const startOffline = (childEnv: NodeJS.ProcessEnv): ChildProcess => {
+  const child = spawn(process.execPath, ['node_modules/serverless/bin/serverless.js', 'offline', 'start', '--localEnvironment'], {
+    cwd: ROOT,
+    env: childEnv,
+    detached: true, // its own process group, so esbuild's helper goes down with it
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const relay = (chunk: Buffer) => chunk.toString().split('\n').filter(Boolean).forEach((l) => say('offline', l));
+  child.stdout?.on('data', relay);
+  child.stderr?.on('data', relay);
+  child.on('exit', (code) => {
+    if (!stopping) {
+      say('start', `serverless-offline exited (${code}); stopping`);
+      void stopAll(1);
+    }
+  });
+  stops.push(
+    () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || !child.pid) return resolve();
+        child.once('exit', () => resolve());
+        process.kill(-child.pid, 'SIGINT');
+        setTimeout(() => child.pid && child.exitCode === null && process.kill(-child.pid, 'SIGKILL'), 5000).unref();
+      }),
+  );
+  return child;
+};
+
+const main = async () => {
+  const started = Date.now();
+  let endpoint = env.DYNAMODB_ENDPOINT;
+  if (!endpoint) {
+    const dynamo: DynamoLocal = await startDynamoLocal({ port: Number(env.DYNAMODB_PORT ?? 8000) });
+    stops.push(() => dynamo.stop());
+    endpoint = dynamo.endpoint;
+    say('dynamodb', `DynamoDB Local on ${endpoint}`);
+  }
+  await ensureTable(endpoint, LOCAL_TABLE);
+  say('dynamodb', `table ${LOCAL_TABLE} ready (from infra/table.yml)`);
+
+  const publicBaseUrl = env.PUBLIC_BASE_URL ?? `http://127.0.0.1:${port}`;
+  const pushUrl = `http://127.0.0.1:${port}/wechat/component/events`;
+  let wechatUrl = env.WECHAT_API_BASE_URL;
+  let credentials: Record<string, string> = {};
+  let simulator: Awaited<ReturnType<typeof startSimulator>> | undefined;
+  if (!wechatUrl) {
+    simulator = await startSimulator({
+      port: Number(env.SIMULATOR_PORT ?? port + 10),
+      pushUrl,
+      ticketIntervalMs: Number(env.TICKET_INTERVAL_MS ?? 600_000),
+      autoPush: false,
+      log: (line) => say('wechat', line),
+    });
+    stops.push(() => simulator!.stop());
+    wechatUrl = simulator.url;
+    credentials = simulatorEnv();
+    say('wechat', `simulator on ${wechatUrl} (control API under ${wechatUrl}/__sim)`);
+  }
+  const childEnv: NodeJS.ProcessEnv = {
+    ...env,
+    ...credentials,
+    PORT: String(port),
+    OFFLINE_LAMBDA_PORT: String(lambdaPort),
+    DYNAMODB_ENDPOINT: endpoint,
+    WECHAT_API_BASE_URL: wechatUrl,
+    PUBLIC_BASE_URL: publicBaseUrl,
+    AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID ?? 'local',
+    AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY ?? 'local',
+  };
+  startOffline(childEnv);
+  await waitForHttp(`http://127.0.0.1:${port}/`, 90_000);
+
+  const poller: StreamPoller = await startStreamPoller({
+    endpoint,
+    tableName: LOCAL_TABLE,
+    invoke: (event) => invokeOffline(lambdaPort, `${LOCAL_FUNCTION_PREFIX}authorized`, event),
+    log: (line) => say('stream', line),
+  });
+  stops.push(() => poller.stop());
+
+  writeLocalEnv(childEnv);
+  say('start', `ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  say('start', `  POST ${publicBaseUrl}/wechat/component/events            (授权事件接收URL: ticket and authorization pushes)`);
+  say('start', `  POST ${publicBaseUrl}/wechat/authorizers/{appid}/callback (消息与事件接收URL)`);
+  say('start', `  GET  ${publicBaseUrl}/wechat/component/authorize         (authorization start page)`);
+  say('start', `  GET  ${publicBaseUrl}/wechat/component/authorized        (landing page)`);
+  say('start', `  invoke: set -a; . .local/env; set +a; npx sls invoke local -f token --data '{}'`);
+  say('start', 'Ctrl-C stops everything.');
+  if (simulator) await simulator.pushTicket();
+};
+
+const writeLocalEnv = (childEnv: NodeJS.ProcessEnv) => {
+  const keys = ['COMPONENT_APPID', 'COMPONENT_APPSECRET', 'COMPONENT_TOKEN', 'COMPONENT_ENCODING_AES_KEY', 'DYNAMODB_ENDPOINT', 'WECHAT_API_BASE_URL', 'PUBLIC_BASE_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'];
+  mkdirSync(`${ROOT}.local`, { recursive: true });
+  // For `sls invoke local` in another terminal; local simulator values only, and .local/ is git-ignored.
+  writeFileSync(`${ROOT}.local/env`, keys.filter((k) => childEnv[k]).map((k) => `${k}=${childEnv[k]}`).join('\n') + '\n', { mode: 0o600 });
+};
+
+main().catch((error: Error) => {
+  say('start', `failed: ${error.message}`);
+  void stopAll(1);
+});
