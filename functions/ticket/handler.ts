@@ -1,6 +1,25 @@
-import { NotAvailableError } from '../../lib/errors.ts';
+// 授权事件接收URL: POST /wechat/component/events. Every component push (ticket, authorization events,
+// fast registration, …) arrives here; the answer is exactly `success` once the push is durably stored.
+import type { MiddlewareObj } from '@middy/core';
+import { createDeps, type Deps } from '../../lib/deps.ts';
+import { httpErrorBoundary, rawBody, text, type HttpEvent, type HttpResult } from '../../lib/http.ts';
+import { edgeLogger, lambda } from '../../lib/runtime.ts';
+import { handleComponentPush } from '../../lib/services/push.ts';
 
-// The capability behind this function lands in a later issue; until then it says so instead of faking success.
-export const handler = async (): Promise<never> => {
-  throw new NotAvailableError('the ticket function is not available yet');
-};
+export const createHandler =
+  (deps: Deps) =>
+  async (event: HttpEvent): Promise<HttpResult> => {
+    const query = event.queryStringParameters ?? {};
+    await handleComponentPush(deps, {
+      msgSignature: query.msg_signature,
+      timestamp: query.timestamp,
+      nonce: query.nonce,
+      body: rawBody(event),
+    });
+    // WeChat accepts only these 7 bytes; anything else counts as a failed delivery (PROTOCOL.md §1.5).
+    return text(200, 'success', 'text/plain');
+  };
+
+// lambda() takes middlewares for any event type; this one is typed for HTTP API events.
+const boundary = httpErrorBoundary(edgeLogger) as MiddlewareObj;
+export const handler = lambda(createDeps, createHandler, { middlewares: [boundary] });
