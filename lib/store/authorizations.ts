@@ -74,12 +74,13 @@ export const saveAuthorization = async (deps: StoreDeps, appid: string, a: NewAu
         ...(current ? { ExpressionAttributeValues: { ':v': current.version } } : {}),
       },
     };
-    // A token obtained after this authorization (a refresh that already ran) is newer: keep it.
+    // A token obtained after this authorization (a refresh that already ran) is newer: keep it; one obtained
+    // up to the authorization itself belongs to the old grant and gives way.
     const token = {
       Put: {
         TableName: deps.tableName,
         Item: tokenItem(authorizerKey(appid, 'ACCESS_TOKEN'), DUE_AUTHORIZER, { accessToken: a.accessToken ?? '', expiresAt: a.expiresAt ?? 0 }, now),
-        ConditionExpression: `${NEWER_TOKEN_CONDITION} OR obtainedAt < :authorizedAt`,
+        ConditionExpression: `${NEWER_TOKEN_CONDITION} OR obtainedAt <= :authorizedAt`,
         ExpressionAttributeValues: { ':candidate': a.expiresAt, ':authorizedAt': a.authorizedAt },
       },
     };
