@@ -66,4 +66,12 @@ describe('loadConfig', () => {
   it('treats PUSH_MAX_SKEW_S=0 as the freshness check turned off', () => {
     assert.equal(loadConfig({ ...valid, PUSH_MAX_SKEW_S: '0' }).pushMaxSkewS, 0);
   });
+
+  it('turns the freshness check off by default only under sls invoke local (IS_LOCAL=true)', () => {
+    assert.equal(loadConfig({ ...valid, IS_LOCAL: 'true' }).pushMaxSkewS, 0);
+    assert.equal(loadConfig({ ...valid, IS_LOCAL: 'true', PUSH_MAX_SKEW_S: '' }).pushMaxSkewS, 0);
+    assert.equal(loadConfig({ ...valid, IS_LOCAL: 'true', PUSH_MAX_SKEW_S: '120' }).pushMaxSkewS, 120);
+    assert.equal(loadConfig({ ...valid, IS_LOCAL: 'false' }).pushMaxSkewS, 600);
+    assert.equal(loadConfig({ ...valid, PUSH_MAX_SKEW_S: '' }).pushMaxSkewS, 600);
+  });
 });
