@@ -1,6 +1,33 @@
-import { NotAvailableError } from '../../lib/errors.ts';
+// 消息与事件接收URL: POST /wechat/authorizers/{appid}/callback (`$APPID$` in the WeChat console). Messages and
+// events of every authorized account, and the full-network release checks. Answers an encrypted passive
+// reply, an empty body, or `success`; never calls WeChat, so the answer leaves well inside 5 s.
+import type { MiddlewareObj } from '@middy/core';
+import { createDeps, type Deps } from '../../lib/deps.ts';
+import { httpErrorBoundary, rawBody, text, type HttpEvent, type HttpResult } from '../../lib/http.ts';
+import { messageHandlers, type MessageHandlerRegistry } from '../../lib/messages/handlers.ts';
+import { edgeLogger, lambda } from '../../lib/runtime.ts';
+import { handleAccountMessage } from '../../lib/services/message.ts';
 
-// The capability behind this function lands in a later issue; until then it says so instead of faking success.
-export const handler = async (): Promise<never> => {
-  throw new NotAvailableError('the message function is not available yet');
-};
+export const createHandler =
+  (deps: Deps, registry: MessageHandlerRegistry = messageHandlers) =>
+  async (event: HttpEvent): Promise<HttpResult> => {
+    const query = event.queryStringParameters ?? {};
+    const answer = await handleAccountMessage(
+      deps,
+      {
+        authorizerAppid: event.pathParameters?.appid,
+        msgSignature: query.msg_signature,
+        timestamp: query.timestamp,
+        nonce: query.nonce,
+        body: rawBody(event),
+      },
+      registry,
+    );
+    if (answer.kind === 'reply') return text(200, answer.xml, 'application/xml; charset=utf-8');
+    // An empty body or `success` both tell WeChat not to retry (PROTOCOL.md §1.5).
+    return text(200, answer.kind === 'empty' ? '' : 'success', 'text/plain');
+  };
+
+// lambda() takes middlewares for any event type; this one is typed for HTTP API events.
+const boundary = httpErrorBoundary(edgeLogger) as MiddlewareObj;
+export const handler = lambda(createDeps, (deps: Deps) => createHandler(deps), { middlewares: [boundary] });

@@ -1,0 +1,101 @@
+// The message URL of the accounts that authorized the component (消息与事件接收URL, DESIGN.md §1 `message`):
+// verify and decrypt with the component's token and key, refuse accounts that are not ours, answer the
+// release checks, and hand everything else, once, to the handler registry. It never calls WeChat, so the
+// answer leaves well inside WeChat's 5 s window; nothing is written for a request that failed a check.
+import { nowSeconds } from '../clock.ts';
+import type { Deps } from '../deps.ts';
+import { RejectedRequestError } from '../errors.ts';
+import { messageHandlers, type MessageHandlerRegistry } from '../messages/handlers.ts';
+import { getAuthorizer } from '../store/authorizers.ts';
+import { forgetMessage, markMessageSeen, messageDedupeId } from '../store/messages.ts';
+import { keysFrom, type MessageKeys } from '../wechat/crypto.ts';
+import { MpMessageError, parseMpMessage, type MpMessage } from '../wechat/mp-messages.ts';
+import { openReceived, readEnvelope, type PushQuery } from '../wechat/push-request.ts';
+import { buildReplyXml, sealReply, type ReplyBody } from '../wechat/reply.ts';
+import { XmlError } from '../wechat/xml.ts';
+import { isReleaseTestAccount, recordApiTextTask, releaseTestAction } from './release-test.ts';
+
+export type MessageDeps = Pick<Deps, 'doc' | 'tableName' | 'clock' | 'logger' | 'config' | 'secrets'>;
+
+export interface MessageRequest extends PushQuery {
+  /** The `{appid}` path parameter: the account the message was sent to. */
+  readonly authorizerAppid: string | undefined;
+  readonly body: Buffer;
+}
+
+/** `reply`: an encrypted passive reply XML; `empty`: the empty body; `success`: the literal `success`. */
+export type MessageAnswer = { readonly kind: 'reply'; readonly xml: string } | { readonly kind: 'empty' } | { readonly kind: 'success' };
+
+const APPID = /^wx[0-9a-f]{16}$/i;
+
+const parseVerified = (plain: string): MpMessage => {
+  try {
+    return parseMpMessage(plain);
+  } catch (error) {
+    if (error instanceof MpMessageError) throw new RejectedRequestError(`message.${error.field}.invalid`, { cause: error });
+    if (error instanceof XmlError) throw new RejectedRequestError(`message.xml.${error.reason}`, { cause: error });
+    throw error;
+  }
+};
+
+/** Release-test accounts are always ours; any other account must have a profile that is authorized now. */
+const checkAccount = async (deps: MessageDeps, appid: string): Promise<void> => {
+  if (isReleaseTestAccount(appid)) return;
+  const profile = await getAuthorizer(deps, appid);
+  if (!profile) throw new RejectedRequestError('authorizer.unknown');
+  if (profile.status !== 'authorized') throw new RejectedRequestError(`authorizer.${profile.status}`);
+};
+
+const reply = (deps: MessageDeps, keys: MessageKeys, message: MpMessage, body: ReplyBody): MessageAnswer => {
+  const createTime = nowSeconds(deps.clock);
+  const inner = buildReplyXml({ toUser: message.fromUserName, fromUser: message.toUserName, createTime }, body);
+  return { kind: 'reply', xml: sealReply(keys, inner, { timestamp: createTime }) };
+};
+
+/** Deduplicates, then runs the registry's handler; a failed handler forgets the delivery so WeChat's retry runs it again. */
+const handOver = async (deps: MessageDeps, registry: MessageHandlerRegistry, appid: string, message: MpMessage): Promise<ReplyBody | undefined> => {
+  const id = messageDedupeId(appid, message);
+  const ids = { authorizerAppid: appid, msgType: message.msgType, dedupeId: id };
+  if ((await markMessageSeen(deps, { id, authorizerAppid: appid, msgType: message.msgType })) === 'duplicate') {
+    deps.logger.info('message.duplicate', ids);
+    return undefined;
+  }
+  try {
+    return (await registry.handlerFor(message)(message, { authorizerAppid: appid, logger: deps.logger })) ?? undefined;
+  } catch (error) {
+    await forgetMessage(deps, id).catch((e: unknown) => deps.logger.error('message.forget_failed', ids, e));
+    throw error;
+  }
+};
+
+/**
+ * Handles one delivery to an account's message URL. Throws RejectedRequestError for anything that is not a
+ * genuine message for an account of this component.
+ * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/operation/thirdparty/releases_instructions.html
+ */
+export const handleAccountMessage = async (
+  deps: MessageDeps,
+  request: MessageRequest,
+  registry: MessageHandlerRegistry = messageHandlers,
+): Promise<MessageAnswer> => {
+  const appid = request.authorizerAppid ?? '';
+  if (!APPID.test(appid)) throw new RejectedRequestError('path.appid.malformed');
+  const envelope = readEnvelope(request, request.body, { nowS: nowSeconds(deps.clock), maxSkewS: deps.config.pushMaxSkewS });
+  // The trailing appid of every message on this URL is the component's, not the account's (PROTOCOL.md §1.3).
+  const keys = keysFrom(deps.secrets, deps.config.componentAppId);
+  const message = parseVerified(openReceived(keys, envelope));
+  await checkAccount(deps, appid);
+  const action = releaseTestAction(appid, message);
+  if (action?.case === 'api_text') {
+    const task = { componentAppId: deps.config.componentAppId, authorizerAppid: appid, toUser: message.fromUserName, queryAuthCode: action.queryAuthCode, createTime: message.createTime };
+    const { result, eventId } = await recordApiTextTask(deps, task);
+    deps.logger.info(`release_test.api_text.${result}`, { authorizerAppid: appid, eventId });
+    return { kind: 'empty' };
+  }
+  if (action) {
+    deps.logger.info(`release_test.${action.case}.replied`, { authorizerAppid: appid });
+    return reply(deps, keys, message, action.reply);
+  }
+  const body = await handOver(deps, registry, appid, message);
+  return body ? reply(deps, keys, message, body) : { kind: 'success' };
+};
