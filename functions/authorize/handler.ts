@@ -1,6 +1,48 @@
-import { NotAvailableError } from '../../lib/errors.ts';
+// GET /wechat/component/authorize: the start page with both authorization links (fresh pre_auth_code).
+// GET /wechat/component/authorized: WeChat's redirect after the owner authorized; completes the authorization.
+import type { MiddlewareObj } from '@middy/core';
+import { nowSeconds } from '../../lib/clock.ts';
+import { createWeChatDeps, type WeChatDeps } from '../../lib/deps-wechat.ts';
+import { httpErrorBoundary, text, type HttpEvent, type HttpResult } from '../../lib/http.ts';
+import { edgeLogger, lambda } from '../../lib/runtime.ts';
+import { completeAuthorization, LANDING_PATH, parseLandingQuery, parseStartQuery, startAuthorization } from '../../lib/services/authorization.ts';
+import { describeFailure, renderAuthorizedPage, renderErrorPage, renderStartPage } from '../../lib/services/authorize-pages.ts';
 
-// The capability behind this function lands in a later issue; until then it says so instead of faking success.
-export const handler = async (): Promise<never> => {
-  throw new NotAvailableError('the authorize function is not available yet');
+/** The landing page waits this long for a push consumer already exchanging the same code (function timeout 10 s). */
+const LANDING_WAIT_MS = 6_000;
+const AUTH_TYPES = { 1: 'official account', 2: 'mini program', 3: 'official account or mini program' } as const;
+
+const html = (statusCode: number, body: string): HttpResult => {
+  const result = text(statusCode, body, 'text/html; charset=utf-8');
+  // `origin`: WeChat checks that the authorization link was opened from our domain (PROTOCOL.md §1.8).
+  const headers = { 'referrer-policy': 'origin', 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY' };
+  const csp = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+  return { ...result, headers: { ...result.headers, ...headers, 'content-security-policy': csp } };
 };
+
+const page = async (deps: WeChatDeps, event: HttpEvent): Promise<string> => {
+  const query = event.queryStringParameters;
+  if (event.rawPath?.endsWith(LANDING_PATH)) {
+    const { authorizationCode, expiresIn } = parseLandingQuery(query);
+    const now = nowSeconds(deps.clock);
+    const done = await completeAuthorization(deps, { authorizationCode, codeExpiresAt: now + expiresIn, authorizedAt: now, waitMs: LANDING_WAIT_MS });
+    return renderAuthorizedPage(done);
+  }
+  const request = parseStartQuery(query);
+  const links = await startAuthorization(deps, request);
+  return renderStartPage({ ...links, expiresInS: links.expiresIn, authTypeLabel: AUTH_TYPES[request.authType], ...(request.bizAppid ? { bizAppid: request.bizAppid } : {}) });
+};
+
+export const createHandler = (deps: WeChatDeps) => async (event: HttpEvent): Promise<HttpResult> => {
+  try {
+    return html(200, await page(deps, event));
+  } catch (error) {
+    const failure = describeFailure(error);
+    if (!failure) throw error;
+    deps.logger.warn('authorize.page_failed', { path: event.rawPath, status: failure.status }, error);
+    return html(failure.status, renderErrorPage(failure));
+  }
+};
+
+const boundary = httpErrorBoundary(edgeLogger) as MiddlewareObj;
+export const handler = lambda(createWeChatDeps, createHandler, { middlewares: [boundary] });

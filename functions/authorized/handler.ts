@@ -1,6 +1,33 @@
-import { NotAvailableError } from '../../lib/errors.ts';
+// Stream consumer of the table: EVENT items (authorization events from `ticket`, release-test tasks from
+// `message`) in batches, reported back with ReportBatchItemFailures (serverless.yml).
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { createWeChatDeps, type WeChatDeps } from '../../lib/deps-wechat.ts';
+import { lambda } from '../../lib/runtime.ts';
+import { handleComponentPush } from '../../lib/services/authorization.ts';
+import { processEventRecords, type EventHandlers, type EventRecord } from '../../lib/services/event-dispatch.ts';
 
-// The capability behind this function lands in a later issue; until then it says so instead of faking success.
-export const handler = async (): Promise<never> => {
-  throw new NotAvailableError('the authorized function is not available yet');
+/** The dispatch point: one handler per EVENT kind. `release_test_task` plugs in here (issue 6). */
+export const EVENT_HANDLERS: EventHandlers<WeChatDeps> = {
+  component_push: handleComponentPush,
 };
+
+type Image = Parameters<typeof unmarshall>[0];
+
+const toEventRecord = (record: DynamoDBRecord): EventRecord => {
+  const sequenceNumber = record.dynamodb?.SequenceNumber ?? record.eventID ?? '';
+  try {
+    const raw = record.dynamodb?.NewImage;
+    return { sequenceNumber, image: raw ? unmarshall(raw as Image) : undefined };
+  } catch {
+    // An image that does not unmarshal is dropped as malformed by the dispatcher.
+    return { sequenceNumber, image: undefined };
+  }
+};
+
+export const createHandler =
+  (deps: WeChatDeps, handlers: EventHandlers<WeChatDeps> = EVENT_HANDLERS) =>
+  async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> =>
+    processEventRecords(deps, handlers, (event.Records ?? []).map(toEventRecord));
+
+export const handler = lambda(createWeChatDeps, createHandler);

@@ -1,0 +1,229 @@
+// The authorization lifecycle (PROTOCOL.md §1.4, §1.8): the start page's links from a fresh pre_auth_code,
+// completing an authorization from its code (landing page or `authorized` push, whichever comes first,
+// exchanging the code exactly once), and revocation on `unauthorized`.
+import { randomUUID } from 'node:crypto';
+import { nowSeconds, sleep } from '../clock.ts';
+import type { WeChatDeps } from '../deps-wechat.ts';
+import { AppError, BadRequestError } from '../errors.ts';
+import { saveAuthorization } from '../store/authorizations.ts';
+import { getAuthorizer, markUnauthorized, updateAuthorizerInfo } from '../store/authorizers.ts';
+import {
+  claimCode,
+  CODE_TTL_S,
+  getCodeState,
+  markCodeApplied,
+  releaseCode,
+  saveCodeRejection,
+  saveCodeResult,
+  type CodeState,
+} from '../store/codes.ts';
+import type { StoredEvent } from '../store/events.ts';
+import { deleteAuthorizerToken } from '../store/tokens.ts';
+import type { AuthorizationInfo, AuthorizerInfo } from '../wechat/client-types.ts';
+import { WeChatApiError } from '../wechat/errors.ts';
+import { withComponentToken } from './component-token.ts';
+import { PermanentEventError } from './event-dispatch.ts';
+
+export const LANDING_PATH = '/wechat/component/authorized';
+/** Longer than the client's worst case for one call (timeouts and retries), so a live claim is never taken over. */
+export const CODE_CLAIM_MS = 30_000;
+const CODE_POLL_MS = 150;
+const CODE_REFUSED = [61009, 61010];
+
+/** WeChat refused the authorization code for good (61009 invalid or already used, 61010 expired). */
+export class AuthorizationCodeError extends PermanentEventError {
+  readonly errcode: number;
+  constructor(errcode: number, options?: ErrorOptions) {
+    super(`the authorization code was refused (errcode ${errcode})`, options);
+    this.errcode = errcode;
+  }
+}
+
+/** Someone else is exchanging this code right now and did not finish within our wait: try again shortly. */
+export class CodeBusyError extends AppError {}
+
+export type AuthType = 1 | 2 | 3;
+export interface StartRequest { readonly authType: AuthType; readonly bizAppid?: string }
+export interface LandingRequest { readonly authorizationCode: string; readonly expiresIn: number }
+type Query = Readonly<Record<string, string | undefined>> | null | undefined;
+
+const APPID = /^wx[0-9A-Za-z]{16}$/;
+const CODE = /^[\x21-\x7e]{1,512}$/;
+
+/** Reads `auth_type` (1 accounts, 2 mini programs, 3 both; default 3) and optional `biz_appid`. */
+export const parseStartQuery = (query: Query): StartRequest => {
+  const authType = Number(query?.auth_type ?? '3');
+  if (!(authType === 1 || authType === 2 || authType === 3) || !/^[123]$/.test(query?.auth_type ?? '3')) {
+    throw new BadRequestError('auth_type must be 1 (official accounts), 2 (mini programs) or 3 (both)');
+  }
+  const bizAppid = query?.biz_appid;
+  if (bizAppid !== undefined && bizAppid !== '' && !APPID.test(bizAppid)) {
+    throw new BadRequestError('biz_appid must be an appid: wx followed by 16 letters or digits');
+  }
+  return bizAppid ? { authType, bizAppid } : { authType };
+};
+
+/** Reads the `auth_code` and `expires_in` WeChat appends to redirect_uri. */
+export const parseLandingQuery = (query: Query): LandingRequest => {
+  const code = query?.auth_code;
+  if (!code || !CODE.test(code)) throw new BadRequestError('auth_code is missing: open this page through the authorization start page');
+  const raw = query?.expires_in ?? String(CODE_TTL_S);
+  const expiresIn = Number(raw);
+  if (!/^\d{1,6}$/.test(raw) || expiresIn < 1) throw new BadRequestError('expires_in must be a positive number of seconds');
+  return { authorizationCode: code, expiresIn };
+};
+
+export interface AuthorizationLinks { readonly pcUrl: string; readonly mobileUrl: string; readonly expiresIn: number }
+
+/** Both authorization links (PROTOCOL.md §1.8) for one pre_auth_code. */
+export const authorizationUrls = (i: { componentAppId: string; preAuthCode: string; redirectUri: string } & StartRequest) => {
+  const params = new URLSearchParams({ component_appid: i.componentAppId, pre_auth_code: i.preAuthCode, redirect_uri: i.redirectUri, auth_type: String(i.authType) });
+  if (i.bizAppid) params.set('biz_appid', i.bizAppid);
+  const mobile = new URLSearchParams({ action: 'bindcomponent', no_scan: '1' });
+  for (const [k, v] of params) mobile.set(k, v);
+  return {
+    pcUrl: `https://mp.weixin.qq.com/cgi-bin/componentloginpage?${params}`,
+    mobileUrl: `https://mp.weixin.qq.com/safe/bindcomponent?${mobile}#wechat_redirect`,
+  };
+};
+
+/**
+ * Links for the start page from a fresh pre_auth_code (one per page view; they expire in minutes).
+ * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/pre_auth_code.html
+ */
+export const startAuthorization = async (deps: WeChatDeps, request: StartRequest): Promise<AuthorizationLinks> => {
+  const componentAppId = deps.config.componentAppId;
+  const { preAuthCode, expiresIn } = await withComponentToken(deps, (token) => deps.wechat.apiCreatePreauthcode(token, { componentAppId }));
+  const redirectUri = `${deps.config.publicBaseUrl}${LANDING_PATH}`;
+  deps.logger.info('authorization.started', { authType: request.authType, bizAppid: request.bizAppid });
+  return { ...authorizationUrls({ componentAppId, preAuthCode, redirectUri, ...request }), expiresIn };
+};
+
+type Exchanged = Extract<CodeState, { state: 'exchanged' }>;
+
+const exchangeAsClaimant = async (deps: WeChatDeps, code: string, owner: string): Promise<Exchanged> => {
+  const componentAppId = deps.config.componentAppId;
+  try {
+    const authorization = await withComponentToken(deps, (token) => deps.wechat.apiQueryAuth(token, { componentAppId, authorizationCode: code }));
+    await saveCodeResult(deps, code, owner, authorization);
+    deps.logger.info('authorization.code_exchanged', { authorizerAppid: authorization.authorizerAppid });
+    return { state: 'exchanged', authorization, exchangedAt: nowSeconds(deps.clock) };
+  } catch (error) {
+    if (error instanceof WeChatApiError && CODE_REFUSED.includes(error.errcode)) {
+      await saveCodeRejection(deps, code, owner, { errcode: error.errcode, errmsg: error.errmsg });
+      throw new AuthorizationCodeError(error.errcode, { cause: error });
+    }
+    await releaseCode(deps, code, owner);
+    throw error;
+  }
+};
+
+/**
+ * The api_query_auth result for a code, calling WeChat at most once per code across every caller: the
+ * first claims it, the others wait (up to `waitMs`) on consistent reads for the stored result.
+ * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/authorization_info.html
+ */
+export const exchangeCodeOnce = async (deps: WeChatDeps, code: string, options: { codeExpiresAt: number; waitMs: number }): Promise<Exchanged> => {
+  const owner = randomUUID();
+  for (let polls = Math.ceil(options.waitMs / CODE_POLL_MS); ; polls -= 1) {
+    const state = await getCodeState(deps, code);
+    if (state?.state === 'exchanged') return state;
+    if (state?.state === 'rejected') throw new AuthorizationCodeError(state.errcode);
+    if (!state || state.claimUntil < deps.clock()) {
+      if (options.codeExpiresAt <= nowSeconds(deps.clock)) throw new AuthorizationCodeError(61010);
+      if (await claimCode(deps, code, owner, CODE_CLAIM_MS)) return exchangeAsClaimant(deps, code, owner);
+      continue;
+    }
+    if (polls <= 0) throw new CodeBusyError('the authorization code is being exchanged by another request');
+    await sleep(CODE_POLL_MS);
+  }
+};
+
+export interface CompleteRequest {
+  readonly authorizationCode: string;
+  /** Epoch seconds. */
+  readonly codeExpiresAt: number;
+  /** Epoch seconds: the push's CreateTime, or the landing time. */
+  readonly authorizedAt: number;
+  readonly waitMs: number;
+}
+
+export interface CompletedAuthorization {
+  readonly authorizerAppid: string;
+  readonly funcInfo: readonly number[];
+  readonly info?: AuthorizerInfo;
+  /** 'saved': this call stored it; 'already': an earlier caller did; 'stale': a newer (un)authorization is stored. */
+  readonly outcome: 'saved' | 'already' | 'stale';
+}
+
+/** Stores the exchange's tokens on the profile once; a result without an access token ends the old one. */
+const applyExchange = async (deps: WeChatDeps, code: string, a: AuthorizationInfo, authorizedAt: number): Promise<'saved' | 'stale'> => {
+  if (!a.authorizerRefreshToken) throw new PermanentEventError(`api_query_auth returned no refresh token for ${a.authorizerAppid}`);
+  const withToken = a.authorizerAccessToken !== undefined && a.expiresIn !== undefined;
+  const saved = await saveAuthorization(deps, a.authorizerAppid, {
+    refreshToken: a.authorizerRefreshToken,
+    funcInfo: [...a.funcInfo],
+    authorizedAt,
+    ...(withToken ? { accessToken: a.authorizerAccessToken, expiresAt: nowSeconds(deps.clock) + (a.expiresIn ?? 0) } : {}),
+  });
+  // Re-authorization invalidates the old access token; without a new one nothing may keep serving it.
+  if (saved === 'saved' && !withToken) await deleteAuthorizerToken(deps, a.authorizerAppid);
+  await markCodeApplied(deps, code);
+  return saved;
+};
+
+/** Completes an authorization from its code: exchange once, store profile and tokens once, fetch the account's info. */
+export const completeAuthorization = async (deps: WeChatDeps, request: CompleteRequest): Promise<CompletedAuthorization> => {
+  const { authorizationCode: code } = request;
+  const exchanged = await exchangeCodeOnce(deps, code, request);
+  const { authorizerAppid, funcInfo } = exchanged.authorization;
+  const outcome = exchanged.appliedAt === undefined ? await applyExchange(deps, code, exchanged.authorization, request.authorizedAt) : 'already';
+  let info = (await getAuthorizer(deps, authorizerAppid))?.info;
+  if (!info || outcome === 'saved') {
+    const componentAppId = deps.config.componentAppId;
+    const fetched = await withComponentToken(deps, (t) => deps.wechat.apiGetAuthorizerInfo(t, { componentAppId, authorizerAppid }));
+    info = fetched.authorizerInfo;
+    await updateAuthorizerInfo(deps, authorizerAppid, info);
+  }
+  deps.logger.info('authorization.completed', { authorizerAppid, outcome, permissions: [...funcInfo] });
+  return { authorizerAppid, funcInfo, info, outcome };
+};
+
+/** How long the push consumer waits for a code another request is exchanging (the function's timeout is 60 s). */
+const PUSH_WAIT_MS = 20_000;
+
+const codeExpiry = (value: string | undefined, createTime: number): number =>
+  value && /^\d{1,12}$/.test(value) ? Number(value) : createTime + CODE_TTL_S;
+
+/** The `component_push` handler of the `authorized` function: authorized, updateauthorized, fast-register, unauthorized. */
+export const handleComponentPush = async (deps: WeChatDeps, event: StoredEvent): Promise<void> => {
+  const p = event.payload;
+  const log = deps.logger.child({ eventId: event.id, infoType: event.infoType, authorizerAppid: event.authorizerAppid ?? p.appid });
+  switch (event.infoType) {
+    case 'authorized':
+    case 'updateauthorized': {
+      const code = p.AuthorizationCode;
+      if (!code) throw new PermanentEventError(`${event.infoType} push without AuthorizationCode`);
+      const expiry = codeExpiry(p.AuthorizationCodeExpiredTime, event.createTime);
+      await completeAuthorization(deps, { authorizationCode: code, codeExpiresAt: expiry, authorizedAt: event.createTime, waitMs: PUSH_WAIT_MS });
+      return;
+    }
+    case 'notify_third_fasteregister': {
+      if (p.status !== '0' || !p.auth_code) {
+        log.warn('fast_register.not_completed', { status: p.status, msg: p.msg });
+        return;
+      }
+      const expiry = event.createTime + CODE_TTL_S;
+      await completeAuthorization(deps, { authorizationCode: p.auth_code, codeExpiresAt: expiry, authorizedAt: event.createTime, waitMs: PUSH_WAIT_MS });
+      return;
+    }
+    case 'unauthorized': {
+      if (!event.authorizerAppid) throw new PermanentEventError('unauthorized push without AuthorizerAppid');
+      const result = await markUnauthorized(deps, event.authorizerAppid, event.createTime);
+      log.info('authorization.revoked', { result, createTime: event.createTime });
+      return;
+    }
+    default:
+      log.warn('component_push.ignored');
+  }
+};

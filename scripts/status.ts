@@ -1,0 +1,69 @@
+// `npm run status`: the operator's view of every authorizer: appid, name, type, status, when its access
+// token expires and which permissions it granted. Never a token. Reads the table named by TABLE_NAME
+// (default wechat-component-dev) at DYNAMODB_ENDPOINT (unset: AWS, with the usual credential chain).
+import { fileURLToPath } from 'node:url';
+import { systemClock, nowSeconds } from '../lib/clock.ts';
+import { createDocumentClient } from '../lib/deps.ts';
+import { getAuthorizer, listAuthorizers, type AuthorizerSummary } from '../lib/store/authorizers.ts';
+import type { StoreDeps } from '../lib/store/types.ts';
+import { accountTypeLabel } from '../lib/services/authorize-pages.ts';
+
+export interface StatusRow extends AuthorizerSummary {
+  readonly type?: string;
+}
+
+/** Every authorizer, page by page, with its account type from the profile. */
+export const collectStatus = async (deps: StoreDeps): Promise<StatusRow[]> => {
+  const rows: StatusRow[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await listAuthorizers(deps, cursor ? { cursor } : {});
+    for (const summary of page.authorizers) {
+      const info = (await getAuthorizer(deps, summary.authorizerAppid))?.info;
+      rows.push({ ...summary, ...(info ? { type: accountTypeLabel(info).replace(/[^\x20-\x7e]+ /g, '') } : {}) });
+    }
+    cursor = page.cursor;
+  } while (cursor);
+  return rows;
+};
+
+/** "1h 59m", "expired", or "-" when no token is stored. */
+export const expiresIn = (tokenExpiresAt: number | undefined, now: number): string => {
+  if (tokenExpiresAt === undefined) return '-';
+  const s = tokenExpiresAt - now;
+  if (s <= 0) return 'expired';
+  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+};
+
+/** A plain-text table, columns padded to their widest cell. */
+export const formatStatus = (rows: readonly StatusRow[], now: number): string => {
+  const header = ['APPID', 'NAME', 'TYPE', 'STATUS', 'TOKEN EXPIRES IN', 'PERMISSIONS'];
+  const cells = rows.map((r) => [
+    r.authorizerAppid,
+    r.nickName ?? '-',
+    r.type ?? '-',
+    r.status,
+    expiresIn(r.tokenExpiresAt, now),
+    `${r.funcInfo.length}: ${r.funcInfo.join(',')}`,
+  ]);
+  const table = [header, ...cells];
+  const widths = header.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+  const lines = table.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+  return `${lines.join('\n')}\n${rows.length} authorizer(s)\n`;
+};
+
+const main = async () => {
+  const env = process.env;
+  const doc = createDocumentClient({ dynamodbEndpoint: env.DYNAMODB_ENDPOINT || undefined });
+  const deps: StoreDeps = { doc, tableName: env.TABLE_NAME || 'wechat-component-dev', clock: systemClock };
+  const rows = await collectStatus(deps);
+  process.stdout.write(process.argv.includes('--json') ? `${JSON.stringify(rows, null, 2)}\n` : formatStatus(rows, nowSeconds(systemClock)));
+  doc.destroy();
+};
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  main().catch((error: Error) => {
+    process.stderr.write(`status: ${error.name}: ${error.message}\n`);
+    process.exit(1);
+  });
+}

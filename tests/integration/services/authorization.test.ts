@@ -1,0 +1,337 @@
+// The authorization lifecycle services against DynamoDB Local and the WeChat simulator (a real HTTP server).
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { loadConfig } from '../../../lib/config.ts';
+import { createWeChatDeps, type WeChatDeps } from '../../../lib/deps-wechat.ts';
+import { BadRequestError } from '../../../lib/errors.ts';
+import { createMemoryLogger } from '../../../lib/logger.ts';
+import {
+  AuthorizationCodeError,
+  authorizationUrls,
+  CodeBusyError,
+  completeAuthorization,
+  handleComponentPush,
+  parseLandingQuery,
+  parseStartQuery,
+  startAuthorization,
+} from '../../../lib/services/authorization.ts';
+import { PermanentEventError, processEventRecords, type EventHandlers } from '../../../lib/services/event-dispatch.ts';
+import { getAuthorizer } from '../../../lib/store/authorizers.ts';
+import { claimCode, getCodeState } from '../../../lib/store/codes.ts';
+import { eventId, type StoredEvent } from '../../../lib/store/events.ts';
+import { saveVerifyTicket } from '../../../lib/store/tickets.ts';
+import { getAuthorizerToken } from '../../../lib/store/tokens.ts';
+import { simulatorEnv, SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
+import { startSimulator, type Simulator } from '../../../infra/local/simulator/index.ts';
+import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
+
+const PUBLIC_BASE_URL = 'https://platform.example.test';
+let table: TestTable;
+let sim: Simulator;
+let deps: WeChatDeps;
+let logger: ReturnType<typeof createMemoryLogger>;
+const nowS = () => Math.floor(Date.now() / 1000);
+
+before(async () => {
+  table = await createTestTable();
+  sim = await startSimulator({ autoPush: false, ticketIntervalMs: 0 });
+  const config = loadConfig({
+    ...simulatorEnv(),
+    TABLE_NAME: table.tableName,
+    WECHAT_API_BASE_URL: sim.url,
+    DYNAMODB_ENDPOINT: table.endpoint,
+    PUBLIC_BASE_URL,
+  });
+  logger = createMemoryLogger();
+  deps = createWeChatDeps(config, config.secrets!, { doc: table.doc, logger });
+  await sim.pushTicket();
+  await saveVerifyTicket(deps, { componentAppId: SIMULATOR_COMPONENT.appId, ticket: sim.latestTicket()!, createTime: nowS() });
+});
+after(async () => {
+  await sim.stop();
+  await table.close();
+});
+beforeEach(() => sim.resetCounters());
+
+const pushEvent = (infoType: string, payload: Record<string, string>, createTime = nowS()): StoredEvent => {
+  const base = { kind: 'component_push' as const, infoType, componentAppId: SIMULATOR_COMPONENT.appId, createTime, payload };
+  const authorizerAppid = payload.AuthorizerAppid;
+  const event = { ...base, ...(authorizerAppid ? { authorizerAppid } : {}) };
+  return { ...event, id: eventId(event), receivedAt: createTime, expiresAt: createTime + 3600 };
+};
+
+const landing = (code: string, waitMs = 5_000) =>
+  completeAuthorization(deps, { authorizationCode: code, codeExpiresAt: nowS() + 3600, authorizedAt: nowS(), waitMs });
+
+describe('authorization.parseStartQuery', () => {
+  it('defaults auth_type to 3 and accepts 1, 2 and a biz_appid', () => {
+    // Act / Assess
+    assert.deepEqual(parseStartQuery(undefined), { authType: 3 });
+    assert.deepEqual(parseStartQuery({ auth_type: '1' }), { authType: 1 });
+    assert.deepEqual(parseStartQuery({ auth_type: '2', biz_appid: 'wxc736b9251b3c6c41' }), { authType: 2, bizAppid: 'wxc736b9251b3c6c41' });
+  });
+
+  it('rejects an unknown auth_type or a malformed biz_appid with a BadRequestError', () => {
+    // Act / Assess
+    for (const auth_type of ['0', '4', '1.0', 'x', ' 3']) assert.throws(() => parseStartQuery({ auth_type }), BadRequestError);
+    for (const biz_appid of ['wx123', '<script>', 'gh_3c884a361561', 'wxc736b9251b3c6c41x']) {
+      assert.throws(() => parseStartQuery({ biz_appid }), BadRequestError);
+    }
+  });
+});
+
+describe('authorization.parseLandingQuery', () => {
+  it('reads auth_code and expires_in, defaulting expires_in to an hour', () => {
+    // Act / Assess
+    assert.deepEqual(parseLandingQuery({ auth_code: 'queryauthcode@@@abc', expires_in: '600' }), { authorizationCode: 'queryauthcode@@@abc', expiresIn: 600 });
+    assert.deepEqual(parseLandingQuery({ auth_code: 'queryauthcode@@@abc' }), { authorizationCode: 'queryauthcode@@@abc', expiresIn: 3600 });
+  });
+
+  it('rejects a missing or malformed auth_code or expires_in', () => {
+    // Act / Assess
+    for (const query of [undefined, {}, { auth_code: '' }, { auth_code: 'a b' }, { auth_code: 'x'.repeat(513) }, { auth_code: 'c', expires_in: '-1' }, { auth_code: 'c', expires_in: '0' }]) {
+      assert.throws(() => parseLandingQuery(query), BadRequestError);
+    }
+  });
+});
+
+describe('authorization.authorizationUrls', () => {
+  it('builds the PC and mobile links with an encoded redirect_uri, auth_type and biz_appid', () => {
+    // Act
+    const { pcUrl, mobileUrl } = authorizationUrls({
+      componentAppId: 'wx5ce1ab0c0ffee000',
+      preAuthCode: 'preauthcode@@@a+b/c',
+      redirectUri: 'https://platform.example.test/wechat/component/authorized',
+      authType: 2,
+      bizAppid: 'wxc736b9251b3c6c41',
+    });
+    // Assess
+    assert.equal(
+      pcUrl,
+      'https://mp.weixin.qq.com/cgi-bin/componentloginpage?component_appid=wx5ce1ab0c0ffee000&pre_auth_code=preauthcode%40%40%40a%2Bb%2Fc' +
+        '&redirect_uri=https%3A%2F%2Fplatform.example.test%2Fwechat%2Fcomponent%2Fauthorized&auth_type=2&biz_appid=wxc736b9251b3c6c41',
+    );
+    assert.equal(
+      mobileUrl,
+      'https://mp.weixin.qq.com/safe/bindcomponent?action=bindcomponent&no_scan=1&component_appid=wx5ce1ab0c0ffee000' +
+        '&pre_auth_code=preauthcode%40%40%40a%2Bb%2Fc&redirect_uri=https%3A%2F%2Fplatform.example.test%2Fwechat%2Fcomponent%2Fauthorized' +
+        '&auth_type=2&biz_appid=wxc736b9251b3c6c41#wechat_redirect',
+    );
+  });
+});
+
+describe('authorization.startAuthorization', () => {
+  it('asks WeChat for a fresh pre_auth_code on every call and points redirect_uri at the landing page', async () => {
+    // Act
+    const first = await startAuthorization(deps, { authType: 3 });
+    const second = await startAuthorization(deps, { authType: 1 });
+    // Assess
+    assert.equal(sim.calls('api_create_preauthcode'), 2);
+    const a = new URL(first.pcUrl);
+    const b = new URL(second.mobileUrl);
+    assert.match(a.searchParams.get('pre_auth_code')!, /^preauthcode@@@/);
+    assert.notEqual(a.searchParams.get('pre_auth_code'), b.searchParams.get('pre_auth_code'));
+    assert.equal(a.searchParams.get('redirect_uri'), `${PUBLIC_BASE_URL}/wechat/component/authorized`);
+    assert.equal(a.searchParams.get('auth_type'), '3');
+    assert.equal(b.searchParams.get('auth_type'), '1');
+    assert.ok(first.expiresIn > 0);
+  });
+});
+
+describe('authorization.completeAuthorization', () => {
+  it('exchanges the code, stores profile, refresh token and access token, and returns the account info', async () => {
+    // Prepare
+    const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false, nickName: 'Landing Only Co' });
+    // Act
+    const done = await landing(authorizationCode);
+    // Assess
+    assert.equal(done.authorizerAppid, authorizerAppid);
+    assert.equal(done.outcome, 'saved');
+    assert.equal(done.info?.nickName, 'Landing Only Co');
+    const profile = await getAuthorizer(deps, authorizerAppid);
+    assert.equal(profile?.status, 'authorized');
+    assert.equal(profile?.refreshToken, sim.accounts().find((a) => a.appid === authorizerAppid)?.refreshToken);
+    assert.ok(await getAuthorizerToken(deps, authorizerAppid));
+    assert.equal(sim.calls('api_query_auth'), 1);
+    assert.ok(!logger.lines.some((l) => l.includes(authorizationCode) || l.includes(profile!.refreshToken)));
+  });
+
+  it('spends the code once when the push and the landing page complete it concurrently', async () => {
+    // Prepare
+    const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false });
+    sim.setLatency(300, 'api_query_auth');
+    // Act
+    const results = await Promise.all([
+      handleComponentPush(deps, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode })),
+      landing(authorizationCode),
+      landing(authorizationCode),
+    ]);
+    sim.setLatency(0, 'api_query_auth');
+    // Assess
+    assert.equal(sim.calls('api_query_auth'), 1);
+    assert.equal(results[1].authorizerAppid, authorizerAppid);
+    assert.equal(results[2].authorizerAppid, authorizerAppid);
+    assert.equal((await getAuthorizer(deps, authorizerAppid))?.status, 'authorized');
+  });
+
+  it('answers a second visit of the landing page from the cache without calling api_query_auth again', async () => {
+    // Prepare
+    const { authorizationCode } = await sim.authorize({ push: false });
+    await landing(authorizationCode);
+    // Act
+    const again = await landing(authorizationCode);
+    // Assess
+    assert.equal(again.outcome, 'already');
+    assert.equal(sim.calls('api_query_auth'), 1);
+    assert.equal(sim.calls('api_get_authorizer_info'), 1);
+  });
+
+  it('throws AuthorizationCodeError for a code WeChat refuses, and remembers the refusal', async () => {
+    // Act
+    await assert.rejects(landing('queryauthcode@@@never-issued'), (e: unknown) => e instanceof AuthorizationCodeError && e.errcode === 61009);
+    await assert.rejects(landing('queryauthcode@@@never-issued'), AuthorizationCodeError);
+    // Assess
+    assert.equal(sim.calls('api_query_auth'), 1);
+  });
+
+  it('refuses a code past its expiry without calling WeChat', async () => {
+    // Act / Assess
+    await assert.rejects(
+      completeAuthorization(deps, { authorizationCode: 'queryauthcode@@@late', codeExpiresAt: nowS() - 1, authorizedAt: nowS(), waitMs: 0 }),
+      (e: unknown) => e instanceof AuthorizationCodeError && e.errcode === 61010,
+    );
+    assert.equal(sim.calls('api_query_auth'), 0);
+  });
+
+  it('takes over a code whose claimant crashed once the claim has run out', async () => {
+    // Prepare
+    const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false });
+    await claimCode({ ...deps, clock: () => Date.now() - 60_000 }, authorizationCode, 'crashed-lambda', 30_000);
+    // Act
+    const done = await landing(authorizationCode);
+    // Assess
+    assert.equal(done.authorizerAppid, authorizerAppid);
+    assert.equal(sim.calls('api_query_auth'), 1);
+  });
+
+  it('gives up with CodeBusyError while another live claim holds the code', async () => {
+    // Prepare
+    const { authorizationCode } = await sim.authorize({ push: false });
+    await claimCode(deps, authorizationCode, 'someone-else', 30_000);
+    // Act / Assess
+    await assert.rejects(landing(authorizationCode, 300), CodeBusyError);
+    assert.equal(sim.calls('api_query_auth'), 0);
+    assert.equal((await getCodeState(deps, authorizationCode))?.state, 'claimed');
+  });
+
+  it('releases the claim when WeChat fails transiently, so a retry can exchange the code', async () => {
+    // Prepare
+    const { authorizationCode } = await sim.authorize({ push: false });
+    sim.inject({ api: 'api_query_auth', errcode: 45011, times: 1 });
+    // Act
+    await assert.rejects(landing(authorizationCode));
+    const retried = await landing(authorizationCode);
+    // Assess
+    assert.equal(retried.outcome, 'saved');
+    assert.equal(sim.calls('api_query_auth'), 2);
+  });
+
+  it('replaces the access token on re-authorization so the old one cannot be served', async () => {
+    // Prepare
+    const first = await sim.authorize({ push: false });
+    await landing(first.authorizationCode);
+    const before = await getAuthorizerToken(deps, first.authorizerAppid);
+    // Act
+    const again = await sim.reauthorize(first.authorizerAppid, { push: false });
+    await completeAuthorization(deps, { authorizationCode: again.authorizationCode, codeExpiresAt: nowS() + 3600, authorizedAt: nowS() + 1, waitMs: 1000 });
+    // Assess
+    const after = await getAuthorizerToken(deps, first.authorizerAppid);
+    assert.ok(before && after);
+    assert.notEqual(after.accessToken, before.accessToken);
+    const profile = await getAuthorizer(deps, first.authorizerAppid);
+    assert.equal(profile?.refreshToken, sim.accounts().find((a) => a.appid === first.authorizerAppid)?.refreshToken);
+  });
+});
+
+describe('authorization.handleComponentPush', () => {
+  it('revokes on unauthorized: status unauthorized, access token deleted, profile kept', async () => {
+    // Prepare
+    const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false });
+    await handleComponentPush(deps, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode }, nowS() - 10));
+    // Act
+    await handleComponentPush(deps, pushEvent('unauthorized', { AuthorizerAppid: authorizerAppid }, nowS() - 5));
+    // Assess
+    const profile = await getAuthorizer(deps, authorizerAppid);
+    assert.equal(profile?.status, 'unauthorized');
+    assert.ok(profile?.refreshToken);
+    assert.equal(await getAuthorizerToken(deps, authorizerAppid), undefined);
+  });
+
+  it('ignores an unauthorized push older than the latest authorization', async () => {
+    // Prepare
+    const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false });
+    await handleComponentPush(deps, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode }, nowS() - 10));
+    // Act
+    await handleComponentPush(deps, pushEvent('unauthorized', { AuthorizerAppid: authorizerAppid }, nowS() - 20));
+    // Assess
+    assert.equal((await getAuthorizer(deps, authorizerAppid))?.status, 'authorized');
+    assert.ok(await getAuthorizerToken(deps, authorizerAppid));
+  });
+
+  it('completes a successful fast registration from its auth_code and skips a failed one', async () => {
+    // Prepare
+    const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false, kind: 'miniprogram' });
+    // Act
+    await handleComponentPush(deps, pushEvent('notify_third_fasteregister', { appid: authorizerAppid, status: '89251', msg: 'pending' }));
+    const callsAfterFailed = sim.calls('api_query_auth');
+    await handleComponentPush(deps, pushEvent('notify_third_fasteregister', { appid: authorizerAppid, status: '0', auth_code: authorizationCode, msg: 'OK' }));
+    // Assess
+    assert.equal(callsAfterFailed, 0);
+    const profile = await getAuthorizer(deps, authorizerAppid);
+    assert.equal(profile?.status, 'authorized');
+    assert.equal(profile?.info?.isMiniProgram, true);
+  });
+
+  it('raises a permanent failure for an authorized push without a code', async () => {
+    // Act / Assess
+    await assert.rejects(handleComponentPush(deps, pushEvent('authorized', { AuthorizerAppid: 'wxc736b9251b3c6c41' })), PermanentEventError);
+  });
+});
+
+describe('eventDispatch.processEventRecords', () => {
+  const image = (e: StoredEvent) => ({ pk: `EVENT#${e.id}`, sk: 'EVENT', ...e });
+
+  it('reports the first retryable failure and every record after it, and skips permanent failures', async () => {
+    // Prepare
+    const seen: string[] = [];
+    const handlers: EventHandlers<WeChatDeps> = {
+      component_push: async (_d, e) => {
+        seen.push(e.infoType);
+        if (e.infoType === 'permanent') throw new PermanentEventError('never works');
+        if (e.infoType === 'flaky') throw new Error('try again');
+      },
+    };
+    const records = [
+      { sequenceNumber: '1', image: image(pushEvent('ok', {})) },
+      { sequenceNumber: '2', image: { pk: 'EVENT#x', sk: 'EVENT', kind: 'weird' } },
+      { sequenceNumber: '3', image: image(pushEvent('permanent', {})) },
+      { sequenceNumber: '4', image: image(pushEvent('flaky', {})) },
+      { sequenceNumber: '5', image: image(pushEvent('after', {})) },
+    ];
+    // Act
+    const result = await processEventRecords(deps, handlers, records);
+    // Assess
+    assert.deepEqual(result, { batchItemFailures: [{ itemIdentifier: '4' }, { itemIdentifier: '5' }] });
+    assert.deepEqual(seen, ['ok', 'permanent', 'flaky']);
+  });
+
+  it('drops events of a kind nobody handles, without a retry', async () => {
+    // Prepare
+    const task = { ...pushEvent('query_auth_code', {}), kind: 'release_test_task' as const };
+    // Act
+    const result = await processEventRecords(deps, {}, [{ sequenceNumber: '9', image: image(task) }]);
+    // Assess
+    assert.deepEqual(result, { batchItemFailures: [] });
+    assert.ok(logger.records().some((r) => r.event === 'event.dropped' && r.sequenceNumber === '9'));
+  });
+});
