@@ -16,6 +16,7 @@ export interface LeaseFailure {
   readonly name: string;
   readonly message: string;
   readonly errcode?: number;
+  readonly api?: string;
   /** Epoch ms. */
   readonly failedAt: number;
 }

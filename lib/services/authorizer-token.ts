@@ -1,0 +1,109 @@
+// Authorizer access tokens: one per authorized account, cached in the table, refreshed from the stored
+// refresh token under a per-account lease so only one caller (on demand or scheduled) asks WeChat.
+import { nowSeconds } from '../clock.ts';
+import type { WeChatDeps } from '../deps-wechat.ts';
+import { getAuthorizerState, type AuthorizerProfile } from '../store/authorizers.ts';
+import { expireAuthorizerToken, type AccessToken } from '../store/tokens.ts';
+import { isTokenInvalid } from '../wechat/errors.ts';
+import { needsReauth, refreshAuthorizer } from './authorizer-refresh.ts';
+import { usable } from './component-token.ts';
+import { refreshIfDue, singleFlight, type DueOutcome, type FlightOptions } from './single-flight.ts';
+import { AuthorizerNotFoundError, AuthorizerUnauthorizedError } from './token-errors.ts';
+
+/**
+ * The holder may first refresh the component token (its own lease, ≤ 20 s), then make up to three
+ * api_authorizer_token calls and page api_get_authorizer_list on 61023.
+ */
+export const AUTHORIZER_FLIGHT: FlightOptions = { leaseMs: 60_000, maxWaitMs: 62_000, pollMinMs: 25, pollMaxMs: 500 };
+
+export const authorizerLease = (authorizerAppid: string): string => `authorizer-token#${authorizerAppid}`;
+
+/** The profile of an account that can have tokens; typed errors for unknown and revoked accounts. */
+const activeProfile = (appid: string, profile: AuthorizerProfile | undefined): AuthorizerProfile => {
+  if (!profile) {
+    throw new AuthorizerNotFoundError(
+      `${appid} has not authorized this component: send its owner the authorization page GET /wechat/component/authorize`,
+    );
+  }
+  if (profile.status === 'unauthorized') {
+    const when = profile.unauthorizedAt ? ` at ${new Date(profile.unauthorizedAt * 1000).toISOString()}` : '';
+    throw new AuthorizerUnauthorizedError(
+      `${appid} revoked its authorization${when}; its owner must authorize again through GET /wechat/component/authorize`,
+    );
+  }
+  return profile;
+};
+
+/** One consistent Query: the profile (checked) and, if good enough to hand out, the token. */
+const readAccount = async (deps: WeChatDeps, appid: string) => {
+  const { profile, token } = await getAuthorizerState(deps, appid, { consistent: true });
+  return { profile: activeProfile(appid, profile), token };
+};
+
+const readUsable = async (deps: WeChatDeps, appid: string): Promise<AccessToken | undefined> => {
+  const { profile, token } = await readAccount(deps, appid);
+  // A needs_reauth account's last token still works until it expires; after that only the owner can help.
+  const live = usable(token, nowSeconds(deps.clock));
+  if (!live && profile.status === 'needs_reauth') throw needsReauth(appid);
+  return live;
+};
+
+const refreshAccount = async (deps: WeChatDeps, appid: string): Promise<AccessToken> => {
+  const { profile } = await readAccount(deps, appid);
+  if (profile.status === 'needs_reauth') throw needsReauth(appid);
+  return refreshAuthorizer(deps, profile);
+};
+
+/**
+ * An authorizer access token with more than TOKEN_MARGIN_S left, from the table or, at most once across
+ * all concurrent callers, from WeChat (api_authorizer_token with the stored refresh token).
+ * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/api_authorizer_token.html
+ */
+export const getAuthorizerAccessToken = async (
+  deps: WeChatDeps,
+  authorizerAppid: string,
+  options: FlightOptions = AUTHORIZER_FLIGHT,
+): Promise<AccessToken> => {
+  const cached = await readUsable(deps, authorizerAppid);
+  if (cached) return cached;
+  return singleFlight(
+    deps,
+    { what: authorizerLease(authorizerAppid), read: () => readUsable(deps, authorizerAppid), refresh: () => refreshAccount(deps, authorizerAppid) },
+    options,
+  );
+};
+
+/**
+ * Runs `fn` with the account's token; on 40001/40014/42001 expires exactly that token (never a newer one)
+ * and retries once with a fresh token.
+ */
+export const withAuthorizerToken = async <T>(
+  deps: WeChatDeps,
+  authorizerAppid: string,
+  fn: (authorizerAccessToken: string) => Promise<T>,
+): Promise<T> => {
+  const token = await getAuthorizerAccessToken(deps, authorizerAppid);
+  try {
+    return await fn(token.accessToken);
+  } catch (error) {
+    if (!isTokenInvalid(error)) throw error;
+    const expired = await expireAuthorizerToken(deps, authorizerAppid, token.accessToken);
+    deps.logger.warn('authorizer_token.rejected', { authorizerAppid, expired }, error);
+    return fn((await getAuthorizerAccessToken(deps, authorizerAppid)).accessToken);
+  }
+};
+
+/**
+ * For the scheduled refresh: refreshes the account's token if it expires before `dueBefore` (epoch s).
+ * Throws AuthorizerNotFoundError / AuthorizerUnauthorizedError / NeedsReauthError for accounts it cannot refresh.
+ */
+export const refreshAuthorizerTokenIfDue = (deps: WeChatDeps, authorizerAppid: string, options: { dueBefore: number }): Promise<DueOutcome> =>
+  refreshIfDue(
+    deps,
+    {
+      what: authorizerLease(authorizerAppid),
+      isFresh: async () => ((await readAccount(deps, authorizerAppid)).token?.expiresAt ?? 0) > options.dueBefore,
+      refresh: () => refreshAccount(deps, authorizerAppid),
+    },
+    AUTHORIZER_FLIGHT.leaseMs,
+  );

@@ -1,0 +1,100 @@
+// The component_access_token: one per component appid, shared by every caller through the table, refreshed
+// with the newest stored component_verify_ticket under a lease so only one caller ever asks WeChat for it.
+import { nowSeconds } from '../clock.ts';
+import type { WeChatDeps } from '../deps-wechat.ts';
+import { getVerifyTicket } from '../store/tickets.ts';
+import { expireComponentToken, getComponentToken, putComponentToken, StaleWriteError, type AccessToken } from '../store/tokens.ts';
+import { isTicketInvalid, isTokenInvalid } from '../wechat/errors.ts';
+import { refreshIfDue, singleFlight, type DueOutcome, type FlightOptions } from './single-flight.ts';
+import { MissingTicketError, TicketInvalidError } from './token-errors.ts';
+
+/** A cached token is handed out only with more than this left (WeChat keeps an old one ~5 min after a refresh). */
+export const TOKEN_MARGIN_S = 300;
+
+/** api_component_token: one attempt is ≤ 5 s and the client retries it at most twice (-1 only). */
+export const COMPONENT_FLIGHT: FlightOptions = { leaseMs: 20_000, maxWaitMs: 22_000, pollMinMs: 25, pollMaxMs: 500 };
+
+export const componentLease = (componentAppId: string): string => `component-token#${componentAppId}`;
+
+/** The token if it has more than TOKEN_MARGIN_S left at the deps clock. */
+export const usable = (token: AccessToken | undefined, now: number): AccessToken | undefined =>
+  token && token.expiresAt - now > TOKEN_MARGIN_S ? token : undefined;
+
+const readUsable = async (deps: WeChatDeps): Promise<AccessToken | undefined> =>
+  usable(await getComponentToken(deps, deps.config.componentAppId, { consistent: true }), nowSeconds(deps.clock));
+
+/** Asks WeChat for a new component token with the newest stored ticket and stores it. Lease holders only. */
+const fetchComponentToken = async (deps: WeChatDeps): Promise<AccessToken> => {
+  const componentAppId = deps.config.componentAppId;
+  const ticket = await getVerifyTicket(deps, componentAppId);
+  if (!ticket) {
+    throw new MissingTicketError(
+      `no live component_verify_ticket is stored for ${componentAppId}: wait for WeChat's next push (every 10 minutes) ` +
+        'to the authorization event URL, or call api_start_push_ticket to ask WeChat to push one now',
+    );
+  }
+  const obtainedAt = nowSeconds(deps.clock);
+  let answer;
+  try {
+    answer = await deps.wechat.apiComponentToken({ componentAppId, componentAppSecret: deps.secrets.appSecret, componentVerifyTicket: ticket.ticket });
+  } catch (error) {
+    if (!isTicketInvalid(error)) throw error;
+    throw new TicketInvalidError(
+      `WeChat rejected the stored component_verify_ticket of ${componentAppId} (created ${new Date(ticket.createTime * 1000).toISOString()}): ` +
+        'wait for the next push or call api_start_push_ticket; check that the push URL decrypts with the right key',
+      { cause: error },
+    );
+  }
+  // expiresAt counts from before the call, so the stored lifetime never exceeds WeChat's.
+  const token = { accessToken: answer.componentAccessToken, expiresAt: obtainedAt + answer.expiresIn };
+  try {
+    await putComponentToken(deps, componentAppId, token);
+  } catch (error) {
+    if (!(error instanceof StaleWriteError)) throw error;
+    const newer = await getComponentToken(deps, componentAppId, { consistent: true });
+    if (newer) return newer;
+    throw error;
+  }
+  deps.logger.info('component_token.refreshed', { componentAppId, expiresAt: token.expiresAt });
+  return { ...token, obtainedAt };
+};
+
+/**
+ * A component access token with more than TOKEN_MARGIN_S left, from the table or, at most once across all
+ * concurrent callers, from WeChat.
+ * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/component_access_token.html
+ */
+export const getComponentAccessToken = async (deps: WeChatDeps, options: FlightOptions = COMPONENT_FLIGHT): Promise<AccessToken> => {
+  const cached = await readUsable(deps);
+  if (cached) return cached;
+  const what = componentLease(deps.config.componentAppId);
+  return singleFlight(deps, { what, read: () => readUsable(deps), refresh: () => fetchComponentToken(deps) }, options);
+};
+
+/**
+ * Runs `fn` with the component token. If WeChat says that token is invalid (40001/40014/42001: another
+ * party refreshed it), expires exactly that token, never a newer one, and retries once with a fresh token.
+ */
+export const withComponentToken = async <T>(deps: WeChatDeps, fn: (componentAccessToken: string) => Promise<T>): Promise<T> => {
+  const token = await getComponentAccessToken(deps);
+  try {
+    return await fn(token.accessToken);
+  } catch (error) {
+    if (!isTokenInvalid(error)) throw error;
+    const expired = await expireComponentToken(deps, deps.config.componentAppId, token.accessToken);
+    deps.logger.warn('component_token.rejected', { componentAppId: deps.config.componentAppId, expired }, error);
+    return fn((await getComponentAccessToken(deps)).accessToken);
+  }
+};
+
+/** For the scheduled refresh: refreshes the component token if it expires before `dueBefore` (epoch s). */
+export const refreshComponentTokenIfDue = (deps: WeChatDeps, options: { dueBefore: number }): Promise<DueOutcome> =>
+  refreshIfDue(
+    deps,
+    {
+      what: componentLease(deps.config.componentAppId),
+      isFresh: async () => ((await getComponentToken(deps, deps.config.componentAppId, { consistent: true }))?.expiresAt ?? 0) > options.dueBefore,
+      refresh: () => fetchComponentToken(deps),
+    },
+    COMPONENT_FLIGHT.leaseMs,
+  );

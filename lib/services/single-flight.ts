@@ -1,0 +1,101 @@
+// One upstream call per token lifetime, across every Lambda (DESIGN.md §3, STYLE.md §10). The caller that
+// takes the lease re-reads (someone may have finished just before), calls WeChat once, writes and releases.
+// Everyone else waits on consistent reads with bounded backoff instead of calling WeChat; when the lease
+// runs out without a token (a crashed holder) the next poll takes it over. A holder that fails records why,
+// so its followers fail with the same error at once instead of each repeating the failing call.
+import { randomUUID } from 'node:crypto';
+import { sleep } from '../clock.ts';
+import type { Deps } from '../deps.ts';
+import { acquireLease, getLease, LeaseHeldError, releaseLease } from '../store/lease.ts';
+import { failureOf, reviveFailure, TokenBusyError } from './token-errors.ts';
+
+export interface FlightOptions {
+  /** How long a holder may take; longer than the WeChat client's timeout × attempts. */
+  readonly leaseMs: number;
+  /** How long a follower waits before giving up with TokenBusyError. */
+  readonly maxWaitMs: number;
+  readonly pollMinMs: number;
+  readonly pollMaxMs: number;
+}
+
+export interface Flight<T> {
+  /** Lease name: LEASE#<what>. */
+  readonly what: string;
+  /** A consistent read of the token, undefined unless it is good enough to hand out. */
+  read(): Promise<T | undefined>;
+  /** Calls WeChat once and stores the result. Runs only while holding the lease. */
+  refresh(): Promise<T>;
+}
+
+type FlightDeps = Pick<Deps, 'doc' | 'tableName' | 'clock' | 'logger'>;
+
+const tryAcquire = async (deps: FlightDeps, what: string, owner: string, leaseMs: number): Promise<boolean> => {
+  try {
+    await acquireLease(deps, what, owner, leaseMs);
+    return true;
+  } catch (error) {
+    if (error instanceof LeaseHeldError) return false;
+    throw error;
+  }
+};
+
+/** Runs `work` as the lease holder and releases the lease, recording the failure if it throws. */
+export const holdLease = async <T>(deps: FlightDeps, what: string, owner: string, work: () => Promise<T>): Promise<T> => {
+  try {
+    const result = await work();
+    await releaseLease(deps, what, owner);
+    return result;
+  } catch (error) {
+    const released = await releaseLease(deps, what, owner, failureOf(error, deps.clock())).catch(() => false);
+    if (!released) deps.logger.warn('lease.overrun', { lease: what });
+    throw error;
+  }
+};
+
+const asHolder = <T>(deps: FlightDeps, flight: Flight<T>, owner: string): Promise<T> =>
+  holdLease(deps, flight.what, owner, async () => (await flight.read()) ?? flight.refresh());
+
+/** The token from `flight`, refreshing it at most once across all concurrent callers. */
+export const singleFlight = async <T>(deps: FlightDeps, flight: Flight<T>, options: FlightOptions): Promise<T> => {
+  const owner = randomUUID();
+  const startedAt = deps.clock();
+  if (await tryAcquire(deps, flight.what, owner, options.leaseMs)) return asHolder(deps, flight, owner);
+  let waited = 0;
+  let delay = options.pollMinMs;
+  while (waited < options.maxWaitMs) {
+    await sleep(delay);
+    waited += delay;
+    delay = Math.min(Math.ceil(delay * 1.5), options.pollMaxMs);
+    const token = await flight.read();
+    if (token) return token;
+    const lease = await getLease(deps, flight.what);
+    if (lease?.failure && lease.failure.failedAt >= startedAt) throw reviveFailure(flight.what, lease.failure);
+    const free = !lease || lease.leaseUntil < deps.clock();
+    if (free && (await tryAcquire(deps, flight.what, owner, options.leaseMs))) {
+      if (lease) deps.logger.warn('lease.taken_over', { lease: flight.what, previousOwnerUntil: lease.leaseUntil });
+      return asHolder(deps, flight, owner);
+    }
+  }
+  throw new TokenBusyError(`${flight.what} is being refreshed by another caller for over ${options.maxWaitMs} ms; retry shortly`);
+};
+
+export type DueOutcome = 'refreshed' | 'fresh' | 'leased';
+
+/**
+ * For the scheduled refresh: refreshes the token only if it expires before `dueBefore` (`isFresh` says no
+ * otherwise), never waits for another holder ('leased'), and uses the same lease as on-demand refresh.
+ */
+export const refreshIfDue = async <T>(
+  deps: FlightDeps,
+  flight: Pick<Flight<T>, 'what' | 'refresh'> & { isFresh(): Promise<boolean> },
+  leaseMs: number,
+): Promise<DueOutcome> => {
+  if (await flight.isFresh()) return 'fresh';
+  const owner = randomUUID();
+  if (!(await tryAcquire(deps, flight.what, owner, leaseMs))) return 'leased';
+  return holdLease(deps, flight.what, owner, async () => {
+    if (await flight.isFresh()) return 'fresh';
+    await flight.refresh();
+    return 'refreshed';
+  });
+};

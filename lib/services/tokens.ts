@@ -1,0 +1,32 @@
+// The token service: the one way code in this project gets a WeChat access token (DESIGN.md §1 `token`).
+// Tokens live in the table, never in memory; each is obtained from WeChat at most once per lifetime across
+// all Lambdas (single-flight.ts), and a token WeChat rejects is expired only if it is still the stored one.
+// This module is the public face; the parts live in the modules it re-exports.
+export {
+  COMPONENT_FLIGHT,
+  componentLease,
+  getComponentAccessToken,
+  refreshComponentTokenIfDue,
+  TOKEN_MARGIN_S,
+  withComponentToken,
+} from './component-token.ts';
+export {
+  AUTHORIZER_FLIGHT,
+  authorizerLease,
+  getAuthorizerAccessToken,
+  refreshAuthorizerTokenIfDue,
+  withAuthorizerToken,
+} from './authorizer-token.ts';
+export { AUTHORIZER_LIST_PAGE, findListedRefreshToken } from './authorizer-refresh.ts';
+export type { DueOutcome, FlightOptions } from './single-flight.ts';
+export {
+  AuthorizerNotFoundError,
+  AuthorizerUnauthorizedError,
+  MissingTicketError,
+  NeedsReauthError,
+  TicketInvalidError,
+  TokenBusyError,
+  TokenRefreshFailedError,
+  TokenServiceError,
+} from './token-errors.ts';
+export type { AccessToken } from '../store/tokens.ts';
