@@ -6,10 +6,12 @@ import { createWeChatDeps, type WeChatDeps } from '../../lib/deps-wechat.ts';
 import { lambda } from '../../lib/runtime.ts';
 import { handleComponentPush } from '../../lib/services/authorization.ts';
 import { processEventRecords, type EventHandlers, type EventRecord } from '../../lib/services/event-dispatch.ts';
+import { handleReleaseTestTask } from '../../lib/services/release-test-task.ts';
 
 /** The dispatch point: one handler per EVENT kind. `release_test_task` plugs in here (issue 6). */
 export const EVENT_HANDLERS: EventHandlers<WeChatDeps> = {
   component_push: handleComponentPush,
+  release_test_task: handleReleaseTestTask,
 };
 
 type Image = Parameters<typeof unmarshall>[0];

@@ -1,0 +1,47 @@
+// The API-text release check (PROTOCOL.md §2 case 4), second half: the `message` function answered WeChat
+// with an empty body and recorded a task; the `authorized` function takes it from the stream, exchanges the
+// query_auth_code (once per code, shared with the authorization push: codes are single-use), and sends the
+// customer-service text `<code>_from_api` to the test user with that account's access token.
+import type { WeChatDeps } from '../deps-wechat.ts';
+import { protectSecret } from '../logger.ts';
+import { CODE_TTL_S } from '../store/codes.ts';
+import type { StoredEvent } from '../store/events.ts';
+import { exchangeCodeOnce } from './authorization.ts';
+import { PermanentEventError } from './event-dispatch.ts';
+import { apiTextContent, QUERY_AUTH_CODE_TASK } from './release-test.ts';
+
+/** How long to wait for an exchange another consumer (the authorization push) is running right now. */
+const EXCHANGE_WAIT_MS = 20_000;
+
+interface ApiTextTask {
+  readonly authorizerAppid: string;
+  readonly toUser: string;
+  readonly queryAuthCode: string;
+}
+
+const readTask = (event: StoredEvent): ApiTextTask => {
+  if (event.infoType !== QUERY_AUTH_CODE_TASK) throw new PermanentEventError(`unknown release-test task ${event.infoType}`);
+  const { authorizerAppid, toUser, queryAuthCode } = event.payload;
+  if (!authorizerAppid || !toUser || !queryAuthCode) throw new PermanentEventError('release-test task without authorizerAppid, toUser or queryAuthCode');
+  protectSecret(queryAuthCode);
+  return { authorizerAppid, toUser, queryAuthCode };
+};
+
+/**
+ * The `release_test_task` handler of the `authorized` function.
+ * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/operation/thirdparty/releases_instructions.html
+ */
+export const handleReleaseTestTask = async (deps: WeChatDeps, event: StoredEvent): Promise<void> => {
+  const task = readTask(event);
+  const log = deps.logger.child({ eventId: event.id, authorizerAppid: task.authorizerAppid });
+  // The code is valid for an hour after WeChat issued it; the message's CreateTime is the closest we know.
+  const exchanged = await exchangeCodeOnce(deps, task.queryAuthCode, { codeExpiresAt: event.createTime + CODE_TTL_S, waitMs: EXCHANGE_WAIT_MS });
+  const { authorization } = exchanged;
+  if (authorization.authorizerAppid !== task.authorizerAppid) {
+    throw new PermanentEventError(`the query_auth_code belongs to ${authorization.authorizerAppid}, not ${task.authorizerAppid}`);
+  }
+  const token = authorization.authorizerAccessToken;
+  if (!token) throw new PermanentEventError('api_query_auth returned no access token: the account granted no API permission');
+  await deps.wechat.sendCustomText(token, { toUser: task.toUser, content: apiTextContent(task.queryAuthCode) });
+  log.info('release_test.api_text.sent');
+};

@@ -1,0 +1,96 @@
+// The API-text release check's second half against DynamoDB Local and the WeChat simulator.
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { simulatorEnv, SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
+import { startSimulator, type Simulator } from '../../../infra/local/simulator/index.ts';
+import { loadConfig } from '../../../lib/config.ts';
+import { createWeChatDeps, type WeChatDeps } from '../../../lib/deps-wechat.ts';
+import { createMemoryLogger } from '../../../lib/logger.ts';
+import { AuthorizationCodeError, handleComponentPush } from '../../../lib/services/authorization.ts';
+import { PermanentEventError } from '../../../lib/services/event-dispatch.ts';
+import { handleReleaseTestTask } from '../../../lib/services/release-test-task.ts';
+import { eventId, type StoredEvent } from '../../../lib/store/events.ts';
+import { saveVerifyTicket } from '../../../lib/store/tickets.ts';
+import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
+
+const OPENID = 'ozy4qt1eDxSxzCr0aNT0mXCWfrDE';
+let table: TestTable;
+let sim: Simulator;
+let deps: WeChatDeps;
+let logger: ReturnType<typeof createMemoryLogger>;
+const nowS = () => Math.floor(Date.now() / 1000);
+
+const stored = (kind: 'component_push' | 'release_test_task', infoType: string, authorizerAppid: string, payload: Record<string, string>): StoredEvent => {
+  const event = { kind, infoType, componentAppId: SIMULATOR_COMPONENT.appId, authorizerAppid, createTime: nowS(), payload };
+  return { ...event, id: eventId(event), receivedAt: nowS(), expiresAt: nowS() + 3600 };
+};
+const task = (authorizerAppid: string, queryAuthCode: string, toUser = OPENID) =>
+  stored('release_test_task', 'query_auth_code', authorizerAppid, { authorizerAppid, toUser, queryAuthCode });
+
+before(async () => {
+  table = await createTestTable();
+  sim = await startSimulator({ autoPush: false, ticketIntervalMs: 0 });
+  const config = loadConfig({ ...simulatorEnv(), TABLE_NAME: table.tableName, WECHAT_API_BASE_URL: sim.url, DYNAMODB_ENDPOINT: table.endpoint, PUBLIC_BASE_URL: 'https://platform.example.test' });
+  logger = createMemoryLogger();
+  deps = createWeChatDeps(config, config.secrets!, { doc: table.doc, logger });
+  await sim.pushTicket();
+  await saveVerifyTicket(deps, { componentAppId: SIMULATOR_COMPONENT.appId, ticket: sim.latestTicket()!, createTime: nowS() });
+});
+after(async () => {
+  await sim.stop();
+  await table.close();
+});
+beforeEach(() => sim.resetCounters());
+
+describe('releaseTestTask.handleReleaseTestTask', () => {
+  it('sends <code>_from_api with the account token, reusing the exchange of the authorization push (one api_query_auth)', async () => {
+    // Prepare
+    const appid = 'wx570bc396a51b8ff8';
+    const { authorizationCode } = await sim.authorize({ authorizerAppid: appid, userName: 'gh_3c884a361561', push: false, withPreAuthCode: false });
+    await handleComponentPush(deps, stored('component_push', 'authorized', appid, { AuthorizerAppid: appid, AuthorizationCode: authorizationCode }));
+    // Act
+    await handleReleaseTestTask(deps, task(appid, authorizationCode));
+    // Assess
+    const sent = sim.customerMessages().filter((m) => m.authorizerAppid === appid);
+    assert.deepEqual(sent.map((m) => ({ toUser: m.toUser, content: m.content })), [{ toUser: OPENID, content: `${authorizationCode}_from_api` }]);
+    assert.equal(sim.calls('api_query_auth'), 1);
+    assert.ok(!logger.lines.join('\n').includes(authorizationCode.slice(16)), 'the code reached a log line');
+  });
+
+  it('exchanges a code nobody exchanged yet, once, however often the task is delivered', async () => {
+    // Prepare
+    const appid = 'wxd101a85aa106f53e';
+    const { authorizationCode } = await sim.authorize({ authorizerAppid: appid, userName: 'gh_8dad206e9538', kind: 'miniprogram', push: false });
+    // Act
+    await handleReleaseTestTask(deps, task(appid, authorizationCode));
+    await handleReleaseTestTask(deps, task(appid, authorizationCode));
+    // Assess
+    assert.equal(sim.calls('api_query_auth'), 1);
+    assert.ok(sim.customerMessages().some((m) => m.authorizerAppid === appid && m.content === `${authorizationCode}_from_api`));
+  });
+
+  it('refuses, for good, a code that belongs to another account and sends nothing', async () => {
+    // Prepare
+    const { authorizationCode } = await sim.authorize({ authorizerAppid: 'wx9252c5e0bb1836fc', push: false });
+    const before = sim.customerMessages().length;
+    // Act / Assess
+    await assert.rejects(handleReleaseTestTask(deps, task('wx8e1097c5bc82cde9', authorizationCode)), PermanentEventError);
+    assert.equal(sim.customerMessages().length, before);
+  });
+
+  it('fails for good on a code WeChat refuses (61009) and sends nothing', async () => {
+    // Prepare
+    const before = sim.customerMessages().length;
+    // Act / Assess
+    await assert.rejects(handleReleaseTestTask(deps, task('wx14550af28c71a144', 'queryauthcode@@@never-issued')), AuthorizationCodeError);
+    assert.equal(sim.customerMessages().length, before);
+  });
+
+  it('drops a task without its payload fields or of an unknown type as permanent', async () => {
+    // Act / Assess
+    await assert.rejects(handleReleaseTestTask(deps, task('wx14550af28c71a144', '')), PermanentEventError);
+    const other = stored('release_test_task', 'something_else', 'wx14550af28c71a144', { authorizerAppid: 'wx14550af28c71a144', toUser: OPENID, queryAuthCode: 'x' });
+    await assert.rejects(handleReleaseTestTask(deps, other), PermanentEventError);
+    assert.equal(sim.calls(), 0);
+  });
+});
