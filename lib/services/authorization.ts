@@ -21,7 +21,7 @@ import type { StoredEvent } from '../store/events.ts';
 import { deleteAuthorizerToken } from '../store/tokens.ts';
 import type { AuthorizationInfo, AuthorizerInfo } from '../wechat/client-types.ts';
 import { WeChatApiError } from '../wechat/errors.ts';
-import { withComponentToken } from './component-token.ts';
+import { withComponentToken } from './tokens.ts';
 import { PermanentEventError } from './event-dispatch.ts';
 
 export const LANDING_PATH = '/wechat/component/authorized';

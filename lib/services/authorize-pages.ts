@@ -5,7 +5,7 @@ import { BadRequestError } from '../errors.ts';
 import type { AuthorizerInfo } from '../wechat/client-types.ts';
 import { WeChatApiError, WeChatNetworkError, WeChatProtocolError } from '../wechat/errors.ts';
 import { AuthorizationCodeError, CodeBusyError } from './authorization.ts';
-import { MissingTicketError, TicketInvalidError } from './token-errors.ts';
+import { MissingTicketError, TicketInvalidError } from './tokens.ts';
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
