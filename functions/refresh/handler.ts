@@ -1,6 +1,14 @@
-import { NotAvailableError } from '../../lib/errors.ts';
+// EventBridge rate(5 minutes) (and `sls invoke local -f refresh`): one refresh run. The run stops taking new
+// accounts DEADLINE_SAFETY_MS before the Lambda timeout; whatever is left stays due for the next run.
+import type { Context, ScheduledEvent } from 'aws-lambda';
+import { createWeChatDeps } from '../../lib/deps-wechat.ts';
+import { lambda } from '../../lib/runtime.ts';
+import { DEADLINE_SAFETY_MS, runRefresh, type RefreshDeps, type RefreshSummary } from '../../lib/services/refresh.ts';
 
-// The capability behind this function lands in a later issue; until then it says so instead of faking success.
-export const handler = async (): Promise<never> => {
-  throw new NotAvailableError('the refresh function is not available yet');
-};
+export const createHandler =
+  (deps: RefreshDeps) =>
+  async (_event: ScheduledEvent, context: Context): Promise<RefreshSummary> =>
+    // The summary is logged by the service and returned, so `sls invoke local -f refresh` prints it.
+    runRefresh(deps, { deadline: deps.clock() + context.getRemainingTimeInMillis() - DEADLINE_SAFETY_MS });
+
+export const handler = lambda(createWeChatDeps, createHandler);
