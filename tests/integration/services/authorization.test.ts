@@ -23,6 +23,11 @@ import { saveVerifyTicket } from '../../../lib/store/tickets.ts';
 import { getAuthorizerToken } from '../../../lib/store/tokens.ts';
 import { simulatorEnv, SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
 import { startSimulator, type Simulator } from '../../../infra/local/simulator/index.ts';
+import { readFileSync } from 'node:fs';
+import type { DynamoDBStreamEvent } from 'aws-lambda';
+import { createHandler as createAuthorizeHandler } from '../../../functions/authorize/handler.ts';
+import { createHandler as createAuthorizedHandler } from '../../../functions/authorized/handler.ts';
+import type { HttpEvent } from '../../../lib/http.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
 
 const PUBLIC_BASE_URL = 'https://platform.example.test';
@@ -333,5 +338,76 @@ describe('eventDispatch.processEventRecords', () => {
     // Assess
     assert.deepEqual(result, { batchItemFailures: [] });
     assert.ok(logger.records().some((r) => r.event === 'event.dropped' && r.sequenceNumber === '9'));
+  });
+});
+
+describe('authorize handler', () => {
+  const get = (rawPath: string, query?: Record<string, string>) =>
+    createAuthorizeHandler(deps)({ rawPath, ...(query ? { queryStringParameters: query } : {}) } as HttpEvent);
+
+  it('answers a bad query with a 400 HTML page and calls no WeChat API', async () => {
+    // Act
+    const start = await get('/wechat/component/authorize', { auth_type: '9' });
+    const landingPage = await get('/wechat/component/authorized');
+    // Assess
+    for (const page of [start, landingPage]) {
+      assert.equal(page.statusCode, 400);
+      assert.equal(page.headers?.['content-type'], 'text/html; charset=utf-8');
+      assert.equal(page.headers?.['cache-control'], 'no-store');
+    }
+    assert.match(String(start.body), /auth_type must be 1/);
+    assert.match(String(landingPage.body), /auth_code is missing/);
+    assert.equal(sim.calls(), 0);
+  });
+
+  it('explains a refused code without echoing it', async () => {
+    // Act
+    const page = await get('/wechat/component/authorized', { auth_code: 'queryauthcode@@@<b>refused</b>', expires_in: '3600' });
+    // Assess
+    assert.equal(page.statusCode, 400);
+    assert.match(String(page.body), /Authorization code invalid/);
+    assert.ok(!String(page.body).includes('refused'));
+  });
+
+  it('renders the start page with both links HTML-escaped', async () => {
+    // Act
+    const page = await get('/wechat/component/authorize', { auth_type: '2' });
+    // Assess
+    assert.equal(page.statusCode, 200);
+    assert.equal(page.headers?.['referrer-policy'], 'origin');
+    assert.match(String(page.body), /id="pc-link" href="https:\/\/mp\.weixin\.qq\.com\/cgi-bin\/componentloginpage\?component_appid=wx5ce1ab0c0ffee000&amp;pre_auth_code=preauthcode%40%40%40/);
+    assert.match(String(page.body), /id="mobile-link" href="https:\/\/mp\.weixin\.qq\.com\/safe\/bindcomponent\?action=bindcomponent&amp;no_scan=1&amp;.*auth_type=2#wechat_redirect"/);
+  });
+});
+
+describe('authorized handler', () => {
+  it('consumes the sample stream event (tests/events/authorized.json) and drops its unknown code for good', async () => {
+    // Prepare
+    const event = JSON.parse(readFileSync('tests/events/authorized.json', 'utf8')) as DynamoDBStreamEvent;
+    // Act
+    const result = await createAuthorizedHandler(deps)(event);
+    // Assess
+    assert.deepEqual(result, { batchItemFailures: [] });
+    const dropped = logger.records().find((r) => r.event === 'event.dropped' && r.sequenceNumber === '100000000000000000001');
+    assert.equal((dropped?.error as { name?: string } | undefined)?.name, 'AuthorizationCodeError');
+  });
+
+  it('reports a record for retry when WeChat is busy, by its SequenceNumber', async () => {
+    // Prepare
+    const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false });
+    const e = pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode });
+    const image = { pk: { S: `EVENT#${e.id}` }, sk: { S: 'EVENT' }, kind: { S: e.kind }, infoType: { S: e.infoType }, componentAppId: { S: e.componentAppId },
+      authorizerAppid: { S: authorizerAppid }, createTime: { N: String(e.createTime) }, receivedAt: { N: String(e.receivedAt) }, expiresAt: { N: String(e.expiresAt) },
+      payload: { M: { AuthorizerAppid: { S: authorizerAppid }, AuthorizationCode: { S: authorizationCode } } } };
+    const event = { Records: [{ eventName: 'INSERT', dynamodb: { SequenceNumber: '777', NewImage: image } }] } as unknown as DynamoDBStreamEvent;
+    // The client retries -1 twice itself: three answers make one invocation fail.
+    sim.inject({ api: 'api_query_auth', errcode: -1, times: 3 });
+    // Act
+    const busy = await createAuthorizedHandler(deps)(event);
+    const retried = await createAuthorizedHandler(deps)(event);
+    // Assess
+    assert.deepEqual(busy, { batchItemFailures: [{ itemIdentifier: '777' }] });
+    assert.deepEqual(retried, { batchItemFailures: [] });
+    assert.equal((await getAuthorizer(deps, authorizerAppid))?.status, 'authorized');
   });
 });
