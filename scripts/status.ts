@@ -6,11 +6,20 @@ import { systemClock, nowSeconds } from '../lib/clock.ts';
 import { createDocumentClient } from '../lib/deps.ts';
 import { getAuthorizer, listAuthorizers, type AuthorizerSummary } from '../lib/store/authorizers.ts';
 import type { StoreDeps } from '../lib/store/types.ts';
-import { accountTypeLabel } from '../lib/services/authorize-pages.ts';
+import type { AuthorizerInfo } from '../lib/wechat/client-types.ts';
 
 export interface StatusRow extends AuthorizerSummary {
   readonly type?: string;
 }
+
+const SERVICE_TYPES: Readonly<Record<number, string>> = { 0: 'subscription', 1: 'subscription', 2: 'service' };
+
+/** "mini program", "official (service)", "official (subscription)". */
+export const typeOf = (info: Pick<AuthorizerInfo, 'isMiniProgram' | 'serviceTypeId'>): string => {
+  if (info.isMiniProgram) return 'mini program';
+  const service = info.serviceTypeId === undefined ? undefined : SERVICE_TYPES[info.serviceTypeId];
+  return service ? `official (${service})` : 'official';
+};
 
 /** Every authorizer, page by page, with its account type from the profile. */
 export const collectStatus = async (deps: StoreDeps): Promise<StatusRow[]> => {
@@ -20,7 +29,7 @@ export const collectStatus = async (deps: StoreDeps): Promise<StatusRow[]> => {
     const page = await listAuthorizers(deps, cursor ? { cursor } : {});
     for (const summary of page.authorizers) {
       const info = (await getAuthorizer(deps, summary.authorizerAppid))?.info;
-      rows.push({ ...summary, ...(info ? { type: accountTypeLabel(info).replace(/[^\x20-\x7e]+ /g, '') } : {}) });
+      rows.push({ ...summary, ...(info ? { type: typeOf(info) } : {}) });
     }
     cursor = page.cursor;
   } while (cursor);

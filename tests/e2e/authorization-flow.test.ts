@@ -260,7 +260,8 @@ describe('npm run status', () => {
     const lines = stdout.trim().split('\n');
     assert.match(lines[0]!, /^APPID\s+NAME\s+TYPE\s+STATUS\s+TOKEN EXPIRES IN\s+PERMISSIONS$/);
     assert.ok(lines.some((l) => l.includes('Push Path Co') && l.includes('authorized') && /\dh \d\dm/.test(l)));
-    assert.ok(lines.some((l) => l.includes('Mini program')));
+    assert.ok(lines.some((l) => l.includes('mini program')));
+    assert.ok(lines.some((l) => l.includes('official (service)')));
     assert.match(stdout, /\d+ authorizer\(s\)\n$/);
     assert.ok(!/refreshtoken@@@|queryauthcode@@@|access_token/.test(stdout));
   });
