@@ -27,6 +27,8 @@ export interface ReleaseCheckOptions {
   readonly authorizerAppid?: string;
   /** How long to wait for the asynchronous cases (authorization, API text); default 20 s. */
   readonly timeoutMs?: number;
+  /** How long a message may take to be answered; default 5 s, WeChat's limit. */
+  readonly replyLimitMs?: number;
 }
 
 export interface CaseResult {
@@ -99,6 +101,7 @@ interface Ctx {
   readonly userName: string;
   readonly openid: string;
   readonly timeoutMs: number;
+  readonly replyLimitMs: number;
   authorizationCode?: string;
 }
 
@@ -110,7 +113,7 @@ const send = async (ctx: Ctx, innerXml: string): Promise<{ status: number; body:
     method: 'POST',
     headers: { 'content-type': 'text/xml' },
     body: sealed.body,
-    signal: AbortSignal.timeout(REPLY_LIMIT_MS),
+    signal: AbortSignal.timeout(ctx.replyLimitMs),
   });
   const body = await response.text();
   return { status: response.status, body, ms: Math.round(performance.now() - started) };
@@ -192,6 +195,7 @@ export const runReleaseCheck = async (options: ReleaseCheckOptions): Promise<Rel
     sim: createSim(options.simulatorUrl),
     openid: `ozy4qt${randomBytes(11).toString('base64url')}`,
     timeoutMs: options.timeoutMs ?? 20_000,
+    replyLimitMs: options.replyLimitMs ?? REPLY_LIMIT_MS,
   };
   const cases: CaseResult[] = [];
   for (const [label, fn] of CASES) cases.push(await runCase(ctx, label, fn));
