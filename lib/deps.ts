@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { SSMClient, SSMClientConfig } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { systemClock, type Clock } from './clock.ts';
 import type { ComponentSecrets, Config } from './config.ts';
@@ -30,6 +31,17 @@ export const createDocumentClient = (config: Pick<Config, 'dynamodbEndpoint'>, e
     maxAttempts: 3,
   });
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+};
+
+/**
+ * The SSM client that reads the SecureStrings (lib/ssm-secrets.ts). Only this module constructs clients, so the
+ * secrets source receives this function and calls it on its first fetch; the SDK is imported here on that call,
+ * never at module load, so local runs and tests (secrets in the environment) pay nothing for it.
+ */
+export const createSsmClient = async (options: Pick<SSMClientConfig, 'endpoint' | 'region' | 'credentials'> = {}): Promise<SSMClient> => {
+  const { SSMClient } = await import('@aws-sdk/client-ssm');
+  // Bounded: a cold start of `ticket` must still answer inside WeChat's 5 s.
+  return new SSMClient({ ...options, maxAttempts: 3, requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 } });
 };
 
 export const createDeps = (config: Config, secrets: ComponentSecrets, overrides: DepsOverrides = {}): Deps => {

@@ -4,8 +4,10 @@
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { loadConfig, type ComponentSecrets, type Config } from './config.ts';
+import { createSsmClient } from './deps.ts';
 import { createLogger } from './logger.ts';
 import { loadSecrets, type SecretsSource } from './secrets.ts';
+import { createSsmSecretsSource } from './ssm-secrets.ts';
 
 export type DepsBuilder<D> = (config: Config, secrets: ComponentSecrets) => D;
 export type HandlerFactory<D, E, R> = (deps: D) => (event: E, context: Context) => Promise<R>;
@@ -13,8 +15,14 @@ export type HandlerFactory<D, E, R> = (deps: D) => (event: E, context: Context) 
 export interface LambdaOptions {
   /** Extra middy middlewares (e.g. the HTTP error boundary). */
   middlewares?: MiddlewareObj[];
+  /** Where secrets come from when the environment has none; default SSM (lib/ssm-secrets.ts). */
   secretsSource?: SecretsSource;
 }
+
+// The default source for every handler in this container, so handlers need not name it. Creating it constructs
+// nothing: the SSM client is built on its first fetch, which never happens while the environment holds the secrets.
+let ssmSource: SecretsSource | undefined;
+const defaultSecretsSource = (): SecretsSource => (ssmSource ??= createSsmSecretsSource({ client: () => createSsmClient() }));
 
 /** Wraps a handler factory into the deployed Lambda handler. Tests call the factory directly. */
 export const lambda = <D, E, R>(build: DepsBuilder<D>, factory: HandlerFactory<D, E, R>, options: LambdaOptions = {}) => {
@@ -22,7 +30,7 @@ export const lambda = <D, E, R>(build: DepsBuilder<D>, factory: HandlerFactory<D
   let built: { secrets: ComponentSecrets; fn: (event: E, context: Context) => Promise<R> } | undefined;
   const core = async (event: E, context: Context): Promise<R> => {
     config ??= loadConfig();
-    const secrets = await loadSecrets(config, options.secretsSource);
+    const secrets = await loadSecrets(config, options.secretsSource ?? defaultSecretsSource());
     if (!built || built.secrets !== secrets) built = { secrets, fn: factory(build(config, secrets)) };
     return built.fn(event, context);
   };
