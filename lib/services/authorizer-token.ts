@@ -2,7 +2,7 @@
 // refresh token under a per-account lease so only one caller (on demand or scheduled) asks WeChat.
 import { nowSeconds } from '../clock.ts';
 import type { WeChatDeps } from '../deps-wechat.ts';
-import { getAuthorizerState, type AuthorizerProfile } from '../store/authorizers.ts';
+import { getAuthorizerState, getAuthorizerStateWithLease, type AuthorizerProfile } from '../store/authorizers.ts';
 import { expireAuthorizerToken, type AccessToken } from '../store/tokens.ts';
 import { isTokenInvalid } from '../wechat/errors.ts';
 import { needsReauth, refreshAuthorizer } from './authorizer-refresh.ts';
@@ -14,7 +14,7 @@ import { AuthorizerNotFoundError, AuthorizerUnauthorizedError } from './token-er
  * The holder may first refresh the component token (its own lease, ≤ 20 s), then make up to three
  * api_authorizer_token calls and page api_get_authorizer_list on 61023.
  */
-export const AUTHORIZER_FLIGHT: FlightOptions = { leaseMs: 60_000, maxWaitMs: 62_000, pollMinMs: 25, pollMaxMs: 500 };
+export const AUTHORIZER_FLIGHT: FlightOptions = { leaseMs: 60_000, maxWaitMs: 62_000, pollMinMs: 150, pollMaxMs: 1000 };
 
 export const authorizerLease = (authorizerAppid: string): string => `authorizer-token#${authorizerAppid}`;
 
@@ -40,12 +40,20 @@ const readAccount = async (deps: WeChatDeps, appid: string) => {
   return { profile: activeProfile(appid, profile), token };
 };
 
-const readUsable = async (deps: WeChatDeps, appid: string): Promise<AccessToken | undefined> => {
-  const { profile, token } = await readAccount(deps, appid);
-  // A needs_reauth account's last token still works until it expires; after that only the owner can help.
-  const live = usable(token, nowSeconds(deps.clock));
+/** The token if good enough to hand out; a needs_reauth account's last token still works until it expires. */
+const usableFor = (appid: string, found: { profile?: AuthorizerProfile; token?: AccessToken }, now: number) => {
+  const profile = activeProfile(appid, found.profile);
+  const live = usable(found.token, now);
   if (!live && profile.status === 'needs_reauth') throw needsReauth(appid);
   return live;
+};
+
+const readUsable = async (deps: WeChatDeps, appid: string): Promise<AccessToken | undefined> =>
+  usableFor(appid, await getAuthorizerState(deps, appid, { consistent: true }), nowSeconds(deps.clock));
+
+const observeUsable = async (deps: WeChatDeps, appid: string) => {
+  const found = await getAuthorizerStateWithLease(deps, appid, authorizerLease(appid));
+  return { value: usableFor(appid, found, nowSeconds(deps.clock)), ...(found.lease ? { lease: found.lease } : {}) };
 };
 
 const refreshAccount = async (deps: WeChatDeps, appid: string): Promise<AccessToken> => {
@@ -68,7 +76,12 @@ export const getAuthorizerAccessToken = async (
   if (cached) return cached;
   return singleFlight(
     deps,
-    { what: authorizerLease(authorizerAppid), read: () => readUsable(deps, authorizerAppid), refresh: () => refreshAccount(deps, authorizerAppid) },
+    {
+      what: authorizerLease(authorizerAppid),
+      read: () => readUsable(deps, authorizerAppid),
+      observe: () => observeUsable(deps, authorizerAppid),
+      refresh: () => refreshAccount(deps, authorizerAppid),
+    },
     options,
   );
 };

@@ -3,7 +3,14 @@
 import { nowSeconds } from '../clock.ts';
 import type { WeChatDeps } from '../deps-wechat.ts';
 import { getVerifyTicket } from '../store/tickets.ts';
-import { expireComponentToken, getComponentToken, putComponentToken, StaleWriteError, type AccessToken } from '../store/tokens.ts';
+import {
+  expireComponentToken,
+  getComponentToken,
+  getComponentTokenWithLease,
+  putComponentToken,
+  StaleWriteError,
+  type AccessToken,
+} from '../store/tokens.ts';
 import { isTicketInvalid, isTokenInvalid } from '../wechat/errors.ts';
 import { refreshIfDue, singleFlight, type DueOutcome, type FlightOptions } from './single-flight.ts';
 import { MissingTicketError, TicketInvalidError } from './token-errors.ts';
@@ -12,7 +19,7 @@ import { MissingTicketError, TicketInvalidError } from './token-errors.ts';
 export const TOKEN_MARGIN_S = 300;
 
 /** api_component_token: one attempt is ≤ 5 s and the client retries it at most twice (-1 only). */
-export const COMPONENT_FLIGHT: FlightOptions = { leaseMs: 20_000, maxWaitMs: 22_000, pollMinMs: 25, pollMaxMs: 500 };
+export const COMPONENT_FLIGHT: FlightOptions = { leaseMs: 20_000, maxWaitMs: 22_000, pollMinMs: 150, pollMaxMs: 1000 };
 
 export const componentLease = (componentAppId: string): string => `component-token#${componentAppId}`;
 
@@ -68,7 +75,11 @@ export const getComponentAccessToken = async (deps: WeChatDeps, options: FlightO
   const cached = await readUsable(deps);
   if (cached) return cached;
   const what = componentLease(deps.config.componentAppId);
-  return singleFlight(deps, { what, read: () => readUsable(deps), refresh: () => fetchComponentToken(deps) }, options);
+  const observe = async () => {
+    const { token, lease } = await getComponentTokenWithLease(deps, deps.config.componentAppId, what);
+    return { value: usable(token, nowSeconds(deps.clock)), ...(lease ? { lease } : {}) };
+  };
+  return singleFlight(deps, { what, read: () => readUsable(deps), observe, refresh: () => fetchComponentToken(deps) }, options);
 };
 
 /**

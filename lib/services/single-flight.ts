@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { sleep } from '../clock.ts';
 import type { Deps } from '../deps.ts';
-import { acquireLease, getLease, LeaseHeldError, releaseLease } from '../store/lease.ts';
+import { acquireLease, LeaseHeldError, releaseLease, type Lease } from '../store/lease.ts';
 import { failureOf, reviveFailure, TokenBusyError } from './token-errors.ts';
 
 export interface FlightOptions {
@@ -23,6 +23,8 @@ export interface Flight<T> {
   readonly what: string;
   /** A consistent read of the token, undefined unless it is good enough to hand out. */
   read(): Promise<T | undefined>;
+  /** The same read plus the lease, in one request: what a waiting caller polls. */
+  observe(): Promise<{ value?: T; lease?: Lease }>;
   /** Calls WeChat once and stores the result. Runs only while holding the lease. */
   refresh(): Promise<T>;
 }
@@ -63,16 +65,17 @@ export const singleFlight = async <T>(deps: FlightDeps, flight: Flight<T>, optio
   let waited = 0;
   let delay = options.pollMinMs;
   while (waited < options.maxWaitMs) {
-    await sleep(delay);
-    waited += delay;
+    // Jitter spreads the followers' reads instead of polling in lockstep.
+    const pause = Math.round(delay * (0.5 + Math.random()));
+    await sleep(pause);
+    waited += pause;
     delay = Math.min(Math.ceil(delay * 1.5), options.pollMaxMs);
-    const token = await flight.read();
-    if (token) return token;
-    const lease = await getLease(deps, flight.what);
+    const { value, lease } = await flight.observe();
+    if (value) return value;
     if (lease?.failure && lease.failure.failedAt >= startedAt) throw reviveFailure(flight.what, lease.failure);
     const free = !lease || lease.leaseUntil < deps.clock();
     if (free && (await tryAcquire(deps, flight.what, owner, options.leaseMs))) {
-      if (lease) deps.logger.warn('lease.taken_over', { lease: flight.what, previousOwnerUntil: lease.leaseUntil });
+      if (lease) deps.logger.warn('lease.taken_over', { lease: flight.what, previousLeaseUntil: lease.leaseUntil });
       return asHolder(deps, flight, owner);
     }
   }

@@ -3,11 +3,13 @@
 // the account owner to authorize again (PROTOCOL.md §4 item 6). Reads and status changes live here; the
 // writes that store refresh tokens are in authorizations.ts.
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../clock.ts';
 import { protectSecret } from '../logger.ts';
 import type { AuthorizerInfo } from '../wechat/client-types.ts';
-import { AUTHORIZER_LIST, authorizerKey, GSI1 } from './keys.ts';
+import { findItem, getItems } from './batch.ts';
+import { AUTHORIZER_LIST, authorizerKey, GSI1, leaseKey } from './keys.ts';
+import { toLease, type Lease } from './lease.ts';
 import { toAccessToken, type AccessToken } from './tokens.ts';
 import type { StoreDeps } from './types.ts';
 
@@ -64,6 +66,20 @@ export const getAuthorizerState = async (
   const profile = toProfile(Items.find((i) => i.sk === 'PROFILE'));
   const token = toAccessToken(Items.find((i) => i.sk === 'ACCESS_TOKEN'), nowSeconds(deps.clock));
   return { ...(profile ? { profile } : {}), ...(token ? { token } : {}) };
+};
+
+/** Profile, live token and the lease guarding the token's refresh, in one consistent read (what a waiting caller polls). */
+export const getAuthorizerStateWithLease = async (
+  deps: StoreDeps,
+  authorizerAppid: string,
+  leaseName: string,
+): Promise<{ profile?: AuthorizerProfile; token?: AccessToken; lease?: Lease }> => {
+  const keys = [authorizerKey(authorizerAppid, 'PROFILE'), authorizerKey(authorizerAppid, 'ACCESS_TOKEN'), leaseKey(leaseName)] as const;
+  const items = await getItems(deps, [...keys], { consistent: true });
+  const profile = toProfile(findItem(items, keys[0]));
+  const token = toAccessToken(findItem(items, keys[1]), nowSeconds(deps.clock));
+  const lease = toLease(leaseName, findItem(items, keys[2]));
+  return { ...(profile ? { profile } : {}), ...(token ? { token } : {}), ...(lease ? { lease } : {}) };
 };
 
 /** Indexes of the transaction items whose condition failed; empty when `error` is not a cancelled transaction. */
@@ -187,12 +203,12 @@ export const listAuthorizers = async (
     }),
   );
   const appids = (page.Items ?? []).map((k) => String(k.gsi1sk));
-  const items = await batchGet(deps, appids.flatMap((a) => [authorizerKey(a, 'PROFILE'), authorizerKey(a, 'ACCESS_TOKEN')]));
+  const items = await getItems(deps, appids.flatMap((a) => [authorizerKey(a, 'PROFILE'), authorizerKey(a, 'ACCESS_TOKEN')]));
   const now = nowSeconds(deps.clock);
   const authorizers = appids.flatMap((appid) => {
-    const profile = toProfile(items.find((i) => i.authorizerAppid === appid && i.sk === 'PROFILE'));
+    const profile = toProfile(findItem(items, authorizerKey(appid, 'PROFILE')));
     if (!profile) return [];
-    const token = toAccessToken(items.find((i) => i.pk === authorizerKey(appid, 'ACCESS_TOKEN').pk && i.sk === 'ACCESS_TOKEN'), now);
+    const token = toAccessToken(findItem(items, authorizerKey(appid, 'ACCESS_TOKEN')), now);
     return [summaryOf(profile, token)];
   });
   const next = page.LastEvaluatedKey ? Buffer.from(JSON.stringify(page.LastEvaluatedKey)).toString('base64url') : undefined;
@@ -207,14 +223,3 @@ const summaryOf = (p: AuthorizerProfile, token: AccessToken | undefined): Author
   authorizedAt: p.authorizedAt,
   ...(token ? { tokenExpiresAt: token.expiresAt } : {}),
 });
-
-const batchGet = async (deps: StoreDeps, keys: Record<string, string>[]): Promise<Record<string, unknown>[]> => {
-  const found: Record<string, unknown>[] = [];
-  let pending = keys;
-  for (let attempt = 0; pending.length > 0 && attempt < 5; attempt += 1) {
-    const out = await deps.doc.send(new BatchGetCommand({ RequestItems: { [deps.tableName]: { Keys: pending } } }));
-    found.push(...(out.Responses?.[deps.tableName] ?? []));
-    pending = (out.UnprocessedKeys?.[deps.tableName]?.Keys ?? []) as Record<string, string>[];
-  }
-  return found;
-};

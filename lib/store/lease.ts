@@ -71,6 +71,11 @@ export const getLease = async (deps: StoreDeps, what: string): Promise<Lease | u
   const { Item: item } = await deps.doc.send(
     new GetCommand({ TableName: deps.tableName, Key: leaseKey(what), ConsistentRead: true }),
   );
+  return toLease(what, item);
+};
+
+/** Domain object of a raw lease item (also read in batches next to the token it guards). */
+export const toLease = (what: string, item: Record<string, unknown> | undefined): Lease | undefined => {
   if (!item || typeof item.leaseUntil !== 'number') return undefined;
   const failure = item.failure as LeaseFailure | undefined;
   return { what, owner: String(item.owner), leaseUntil: item.leaseUntil, ...(failure ? { failure } : {}) };

@@ -7,7 +7,9 @@ import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/l
 import { nowSeconds } from '../clock.ts';
 import { AppError } from '../errors.ts';
 import { protectSecret } from '../logger.ts';
-import { authorizerKey, componentKey, DUE_COMPONENT, dueSortKey, type Key } from './keys.ts';
+import { findItem, getItems } from './batch.ts';
+import { authorizerKey, componentKey, DUE_COMPONENT, dueSortKey, leaseKey, type Key } from './keys.ts';
+import { toLease, type Lease } from './lease.ts';
 import type { StoreDeps } from './types.ts';
 
 export interface AccessToken {
@@ -107,6 +109,19 @@ const expireToken = async (deps: StoreDeps, key: Key, failedAccessToken: string)
 /** The component access token, if one is stored and not yet expired. */
 export const getComponentToken = (deps: StoreDeps, componentAppId: string, options?: ReadOptions) =>
   readToken(deps, componentKey(componentAppId, 'ACCESS_TOKEN'), options);
+
+/** The component token and the lease guarding its refresh, in one consistent read (what a waiting caller polls). */
+export const getComponentTokenWithLease = async (
+  deps: StoreDeps,
+  componentAppId: string,
+  leaseName: string,
+): Promise<{ token?: AccessToken; lease?: Lease }> => {
+  const tokenKey = componentKey(componentAppId, 'ACCESS_TOKEN');
+  const items = await getItems(deps, [tokenKey, leaseKey(leaseName)], { consistent: true });
+  const token = toAccessToken(findItem(items, tokenKey), nowSeconds(deps.clock));
+  const lease = toLease(leaseName, findItem(items, leaseKey(leaseName)));
+  return { ...(token ? { token } : {}), ...(lease ? { lease } : {}) };
+};
 
 /**
  * Stores a component access token unless a token expiring later is already stored (StaleWriteError).

@@ -1,0 +1,29 @@
+// Reading several items of the table in one request (BatchGetItem), for the few places that need items of
+// different partitions together: a token with its refresh lease, and the operator listing.
+import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
+import type { Key } from './keys.ts';
+import type { StoreDeps } from './types.ts';
+
+/** BatchGetItem takes at most 100 keys; unprocessed keys are retried a few times before giving up. */
+export const BATCH_GET_MAX_KEYS = 100;
+const BATCH_GET_ATTEMPTS = 5;
+
+/** The stored items among `keys` (any order; missing ones are simply absent). Raw items: store modules only. */
+export const getItems = async (deps: StoreDeps, keys: Key[], options: { consistent?: boolean } = {}): Promise<Record<string, unknown>[]> => {
+  if (keys.length > BATCH_GET_MAX_KEYS) throw new RangeError(`at most ${BATCH_GET_MAX_KEYS} keys per batch, got ${keys.length}`);
+  const found: Record<string, unknown>[] = [];
+  let pending: Record<string, unknown>[] = keys.map((k) => ({ pk: k.pk, sk: k.sk }));
+  for (let attempt = 0; pending.length > 0; attempt += 1) {
+    if (attempt === BATCH_GET_ATTEMPTS) throw new Error(`BatchGetItem left ${pending.length} key(s) unprocessed after ${attempt} attempts`);
+    const out = await deps.doc.send(
+      new BatchGetCommand({ RequestItems: { [deps.tableName]: { Keys: pending, ConsistentRead: options.consistent ?? false } } }),
+    );
+    found.push(...(out.Responses?.[deps.tableName] ?? []));
+    pending = out.UnprocessedKeys?.[deps.tableName]?.Keys ?? [];
+  }
+  return found;
+};
+
+/** The item with exactly this key among `items`. */
+export const findItem = (items: Record<string, unknown>[], key: Key): Record<string, unknown> | undefined =>
+  items.find((i) => i.pk === key.pk && i.sk === key.sk);
