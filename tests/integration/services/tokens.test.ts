@@ -11,13 +11,23 @@ import { loadConfig } from '../../../lib/config.ts';
 import { createWeChatDeps, type WeChatDeps } from '../../../lib/deps-wechat.ts';
 import { createMemoryLogger } from '../../../lib/logger.ts';
 import {
+  AuthorizerNotFoundError,
+  AuthorizerUnauthorizedError,
+  authorizerLease,
   componentLease,
+  getAuthorizerAccessToken,
   getComponentAccessToken,
   MissingTicketError,
+  NeedsReauthError,
+  refreshAuthorizerTokenIfDue,
+  refreshComponentTokenIfDue,
   TicketInvalidError,
   TOKEN_MARGIN_S,
+  withAuthorizerToken,
   withComponentToken,
 } from '../../../lib/services/tokens.ts';
+import { saveAuthorization } from '../../../lib/store/authorizations.ts';
+import { getAuthorizer, markUnauthorized } from '../../../lib/store/authorizers.ts';
 import { acquireLease } from '../../../lib/store/lease.ts';
 import { saveVerifyTicket } from '../../../lib/store/tickets.ts';
 import { getComponentToken, putComponentToken } from '../../../lib/store/tokens.ts';
@@ -202,5 +212,194 @@ describe('tokens.withComponentToken', () => {
     // Assess
     await assert.rejects(attempt, (e: unknown) => e instanceof WeChatApiError && e.errcode === 42001);
     assert.equal(calls, 2);
+  });
+});
+
+/** Plays an owner authorizing in the simulator and stores the result as the lifecycle would. */
+const authorizeInSim = async (deps: WeChatDeps, options: { withToken?: boolean } = {}): Promise<string> => {
+  const { authorizerAppid, authorizationCode } = await sim.authorize({ push: false });
+  const auth = await withComponentToken(deps, (token) => deps.wechat.apiQueryAuth(token, { componentAppId: COMPONENT, authorizationCode }));
+  const now = nowSeconds(deps.clock);
+  await saveAuthorization(deps, authorizerAppid, {
+    ...(options.withToken ? { accessToken: auth.authorizerAccessToken!, expiresAt: now + auth.expiresIn! } : {}),
+    refreshToken: auth.authorizerRefreshToken!,
+    funcInfo: auth.funcInfo,
+    authorizedAt: now - 10,
+  });
+  sim.resetCounters();
+  return authorizerAppid;
+};
+
+/** The refresh token WeChat (the simulator) currently holds for the account. */
+const wechatRefreshToken = (appid: string): string | undefined => sim.accounts().find((a) => a.appid === appid)?.refreshToken;
+
+/** Stores another authorization with a refresh token WeChat never issued (a corrupted or superseded copy). */
+const storeUnknownRefreshToken = async (deps: WeChatDeps, appid: string, refreshToken: string, authorizedAt: number) => {
+  const profile = await getAuthorizer(deps, appid);
+  await saveAuthorization(deps, appid, { refreshToken, funcInfo: profile!.funcInfo, authorizedAt });
+};
+
+describe('tokens.getAuthorizerAccessToken', () => {
+  it('calls api_authorizer_token once for 100 concurrent callers and gives them all the same token', async (t) => {
+    // Prepare
+    const { deps } = await setup(t);
+    const appid = await authorizeInSim(deps);
+    sim.setLatency(100, 'api_authorizer_token');
+    t.after(() => sim.setLatency(0, 'api_authorizer_token'));
+    // Act
+    const started = performance.now();
+    const tokens = await Promise.all(Array.from({ length: 100 }, () => getAuthorizerAccessToken(deps, appid)));
+    // Assess
+    t.diagnostic(`100 concurrent callers for one account: ${(performance.now() - started).toFixed(0)} ms wall`);
+    assert.equal(sim.calls('api_authorizer_token'), 1);
+    assert.equal(sim.calls('api_component_token'), 0, 'the component token from the authorization is reused');
+    assert.equal(new Set(tokens.map((token) => token.accessToken)).size, 1);
+  });
+
+  it('stores a rotated refresh token and keeps the previous one', async (t) => {
+    // Prepare
+    const { deps } = await setup(t);
+    const appid = await authorizeInSim(deps);
+    const original = wechatRefreshToken(appid);
+    sim.setRefreshTokenRotation(true);
+    t.after(() => sim.setRefreshTokenRotation(false));
+    // Act
+    await getAuthorizerAccessToken(deps, appid);
+    // Assess
+    const profile = await getAuthorizer(deps, appid);
+    assert.notEqual(wechatRefreshToken(appid), original);
+    assert.equal(profile?.refreshToken, wechatRefreshToken(appid));
+    assert.equal(profile?.previousRefreshToken, original);
+  });
+
+  it('falls back to the previous refresh token once when WeChat rejects the current one (61023)', async (t) => {
+    // Prepare
+    const { deps } = await setup(t);
+    const appid = await authorizeInSim(deps);
+    await storeUnknownRefreshToken(deps, appid, 'refreshtoken@@@never-issued', nowSeconds(deps.clock));
+    // Act
+    const token = await getAuthorizerAccessToken(deps, appid);
+    // Assess
+    assert.ok(token.accessToken);
+    assert.equal(sim.calls('api_authorizer_token'), 2);
+    assert.equal(sim.calls('api_get_authorizer_list'), 0);
+    assert.equal((await getAuthorizer(deps, appid))?.refreshToken, wechatRefreshToken(appid));
+  });
+
+  it('recovers the refresh token from api_get_authorizer_list when current and previous are both rejected', async (t) => {
+    // Prepare
+    const { deps } = await setup(t);
+    const appid = await authorizeInSim(deps);
+    const now = nowSeconds(deps.clock);
+    await storeUnknownRefreshToken(deps, appid, 'refreshtoken@@@lost-one', now - 5);
+    await storeUnknownRefreshToken(deps, appid, 'refreshtoken@@@lost-two', now);
+    // Act
+    const token = await getAuthorizerAccessToken(deps, appid);
+    // Assess
+    assert.ok(token.accessToken);
+    assert.equal(sim.calls('api_authorizer_token'), 3);
+    assert.equal(sim.calls('api_get_authorizer_list'), 1);
+    const profile = await getAuthorizer(deps, appid);
+    assert.equal(profile?.refreshToken, wechatRefreshToken(appid));
+    assert.equal(profile?.status, 'authorized');
+  });
+
+  it('marks the account needs_reauth with an alert line naming it, never the token, when nothing recovers it', async (t) => {
+    // Prepare
+    const { deps, logger } = await setup(t);
+    const appid = await authorizeInSim(deps);
+    const refreshToken = wechatRefreshToken(appid)!;
+    sim.inject({ api: 'api_authorizer_token', errcode: 61023, times: 1 });
+    // Act
+    const first = getAuthorizerAccessToken(deps, appid);
+    await assert.rejects(first, (e: unknown) => e instanceof NeedsReauthError && e.message.includes(appid));
+    const callsAfterFirst = sim.calls();
+    const second = getAuthorizerAccessToken(deps, appid);
+    // Assess
+    await assert.rejects(second, NeedsReauthError);
+    assert.equal(sim.calls('api_authorizer_token'), 1);
+    assert.equal(sim.calls('api_get_authorizer_list'), 1, 'the listed token equals the rejected one, so it is not retried');
+    assert.equal(sim.calls(), callsAfterFirst, 'a needs_reauth account costs no further WeChat calls');
+    assert.equal((await getAuthorizer(deps, appid))?.status, 'needs_reauth');
+    const alert = logger.records().find((r) => r.event === 'authorizer.needs_reauth');
+    assert.equal(alert?.level, 'error');
+    assert.equal(alert?.authorizerAppid, appid);
+    assert.equal(logger.lines.some((line) => line.includes(refreshToken)), false);
+  });
+
+  it('throws typed errors for unknown and revoked accounts without calling WeChat', async (t) => {
+    // Prepare
+    const { deps } = await setup(t);
+    const revoked = await authorizeInSim(deps, { withToken: true });
+    await markUnauthorized(deps, revoked, nowSeconds(deps.clock));
+    // Act
+    const unknown = getAuthorizerAccessToken(deps, 'wx00000000000000ff');
+    const unauthorized = getAuthorizerAccessToken(deps, revoked);
+    // Assess
+    await assert.rejects(unknown, (e: unknown) => e instanceof AuthorizerNotFoundError && /authorize/.test(e.message));
+    await assert.rejects(unauthorized, AuthorizerUnauthorizedError);
+    assert.equal(sim.calls(), 0);
+  });
+
+  it('marks an account unauthorized when WeChat answers 61003', async (t) => {
+    // Prepare
+    const { deps } = await setup(t);
+    const appid = await authorizeInSim(deps);
+    await sim.unauthorize(appid, { push: false });
+    // Act
+    const attempt = getAuthorizerAccessToken(deps, appid);
+    // Assess
+    await assert.rejects(attempt, AuthorizerUnauthorizedError);
+    assert.equal((await getAuthorizer(deps, appid))?.status, 'unauthorized');
+  });
+});
+
+describe('tokens.withAuthorizerToken', () => {
+  it('expires the rejected authorizer token, refreshes once and retries the call once', async (t) => {
+    // Prepare
+    const { deps } = await setup(t);
+    const appid = await authorizeInSim(deps, { withToken: true });
+    sim.expireAuthorizerToken(appid);
+    // Act
+    await withAuthorizerToken(deps, appid, (token) => deps.wechat.sendCustomText(token, { toUser: 'openid-test', content: 'hello' }));
+    // Assess
+    assert.equal(sim.calls('message_custom_send'), 2);
+    assert.equal(sim.calls('api_authorizer_token'), 1);
+    assert.equal(sim.customerMessages().filter((m) => m.authorizerAppid === appid).length, 1);
+  });
+});
+
+describe('tokens.refresh*IfDue', () => {
+  it('reports fresh, refreshed and leased for the component token', async (t) => {
+    // Prepare
+    const { deps } = await setup(t);
+    const now = nowSeconds(deps.clock);
+    // Act
+    const missing = await refreshComponentTokenIfDue(deps, { dueBefore: now + 600 });
+    const fresh = await refreshComponentTokenIfDue(deps, { dueBefore: now + 600 });
+    const due = await refreshComponentTokenIfDue(deps, { dueBefore: now + 7300 });
+    await acquireLease(deps, componentLease(COMPONENT), 'on-demand-caller', 20_000);
+    const leased = await refreshComponentTokenIfDue(deps, { dueBefore: now + 99_999 });
+    // Assess
+    assert.deepEqual([missing, fresh, due, leased], ['refreshed', 'fresh', 'refreshed', 'leased']);
+    assert.equal(sim.calls('api_component_token'), 2);
+  });
+
+  it('reports fresh, refreshed and leased for an authorizer token, and throws for a revoked account', async (t) => {
+    // Prepare
+    const { deps } = await setup(t);
+    const appid = await authorizeInSim(deps, { withToken: true });
+    const now = nowSeconds(deps.clock);
+    // Act
+    const fresh = await refreshAuthorizerTokenIfDue(deps, appid, { dueBefore: now + 600 });
+    const due = await refreshAuthorizerTokenIfDue(deps, appid, { dueBefore: now + 7300 });
+    await acquireLease(deps, authorizerLease(appid), 'on-demand-caller', 20_000);
+    const leased = await refreshAuthorizerTokenIfDue(deps, appid, { dueBefore: now + 99_999 });
+    await markUnauthorized(deps, appid, now);
+    const revoked = refreshAuthorizerTokenIfDue(deps, appid, { dueBefore: now + 99_999 });
+    // Assess
+    assert.deepEqual([fresh, due, leased], ['fresh', 'refreshed', 'leased']);
+    await assert.rejects(revoked, AuthorizerUnauthorizedError);
+    assert.equal(sim.calls('api_authorizer_token'), 1);
   });
 });
