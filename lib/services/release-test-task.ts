@@ -6,9 +6,11 @@ import type { WeChatDeps } from '../deps-wechat.ts';
 import { protectSecret } from '../logger.ts';
 import { CODE_TTL_S } from '../store/codes.ts';
 import type { StoredEvent } from '../store/events.ts';
+import { isTokenInvalid } from '../wechat/errors.ts';
 import { exchangeCodeOnce } from './authorization.ts';
 import { PermanentEventError } from './event-dispatch.ts';
 import { apiTextContent, QUERY_AUTH_CODE_TASK } from './release-test.ts';
+import { withAuthorizerToken } from './tokens.ts';
 
 /** How long to wait for an exchange another consumer (the authorization push) is running right now. */
 const EXCHANGE_WAIT_MS = 20_000;
@@ -27,6 +29,18 @@ const readTask = (event: StoredEvent): ApiTextTask => {
   return { authorizerAppid, toUser, queryAuthCode };
 };
 
+/** Sends with the exchange's own token (the one WeChat's check hands out); false when there is none or WeChat rejects it. */
+const sendWithToken = async (token: string | undefined, send: (token: string) => Promise<void>): Promise<boolean> => {
+  if (!token) return false;
+  try {
+    await send(token);
+    return true;
+  } catch (error) {
+    if (isTokenInvalid(error)) return false;
+    throw error;
+  }
+};
+
 /**
  * The `release_test_task` handler of the `authorized` function.
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/operation/thirdparty/releases_instructions.html
@@ -40,8 +54,11 @@ export const handleReleaseTestTask = async (deps: WeChatDeps, event: StoredEvent
   if (authorization.authorizerAppid !== task.authorizerAppid) {
     throw new PermanentEventError(`the query_auth_code belongs to ${authorization.authorizerAppid}, not ${task.authorizerAppid}`);
   }
-  const token = authorization.authorizerAccessToken;
-  if (!token) throw new PermanentEventError('api_query_auth returned no access token: the account granted no API permission');
-  await deps.wechat.sendCustomText(token, { toUser: task.toUser, content: apiTextContent(task.queryAuthCode) });
+  const send = (token: string) => deps.wechat.sendCustomText(token, { toUser: task.toUser, content: apiTextContent(task.queryAuthCode) });
+  if (!(await sendWithToken(authorization.authorizerAccessToken, send))) {
+    // A cached exchange may hold a token since replaced, or none at all: the account's stored token then serves.
+    log.warn('release_test.api_text.stored_token', { because: authorization.authorizerAccessToken ? 'exchange_token_rejected' : 'no_exchange_token' });
+    await withAuthorizerToken(deps, task.authorizerAppid, send);
+  }
   log.info('release_test.api_text.sent');
 };

@@ -69,6 +69,22 @@ describe('releaseTestTask.handleReleaseTestTask', () => {
     assert.ok(sim.customerMessages().some((m) => m.authorizerAppid === appid && m.content === `${authorizationCode}_from_api`));
   });
 
+  it('falls back to the account\'s stored token, refreshed once, when WeChat rejects the exchange\'s token', async () => {
+    // Prepare
+    const appid = 'wxa35b9c23cfe664eb';
+    const { authorizationCode } = await sim.authorize({ authorizerAppid: appid, userName: 'gh_2b3713f184a6', push: false, withPreAuthCode: false });
+    await handleComponentPush(deps, stored('component_push', 'authorized', appid, { AuthorizerAppid: appid, AuthorizationCode: authorizationCode }));
+    sim.expireAuthorizerToken(appid);
+    sim.resetCounters();
+    // Act
+    await handleReleaseTestTask(deps, task(appid, authorizationCode));
+    // Assess
+    assert.ok(sim.customerMessages().some((m) => m.authorizerAppid === appid && m.content === `${authorizationCode}_from_api`));
+    assert.equal(sim.calls('api_query_auth'), 0);
+    assert.equal(sim.calls('api_authorizer_token'), 1);
+    assert.ok(logger.lines.some((l) => l.includes('release_test.api_text.stored_token') && l.includes('exchange_token_rejected')), logger.lines.filter((l) => l.includes('release_test')).join('\n'));
+  });
+
   it('refuses, for good, a code that belongs to another account and sends nothing', async () => {
     // Prepare
     const { authorizationCode } = await sim.authorize({ authorizerAppid: 'wx9252c5e0bb1836fc', push: false });
