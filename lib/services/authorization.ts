@@ -9,6 +9,7 @@ import { saveAuthorization } from '../store/authorizations.ts';
 import { getAuthorizer, markUnauthorized, updateAuthorizerInfo } from '../store/authorizers.ts';
 import {
   claimCode,
+  CodeClaimLostError,
   CODE_TTL_S,
   getCodeState,
   markCodeApplied,
@@ -103,19 +104,28 @@ type Exchanged = Extract<CodeState, { state: 'exchanged' }>;
 
 const exchangeAsClaimant = async (deps: WeChatDeps, code: string, owner: string): Promise<Exchanged> => {
   const componentAppId = deps.config.componentAppId;
+  let authorization: AuthorizationInfo;
   try {
-    const authorization = await withComponentToken(deps, (token) => deps.wechat.apiQueryAuth(token, { componentAppId, authorizationCode: code }));
-    await saveCodeResult(deps, code, owner, authorization);
-    deps.logger.info('authorization.code_exchanged', { authorizerAppid: authorization.authorizerAppid });
-    return { state: 'exchanged', authorization, exchangedAt: nowSeconds(deps.clock) };
+    authorization = await withComponentToken(deps, (token) => deps.wechat.apiQueryAuth(token, { componentAppId, authorizationCode: code }));
   } catch (error) {
     if (error instanceof WeChatApiError && CODE_REFUSED.includes(error.errcode)) {
-      await saveCodeRejection(deps, code, owner, { errcode: error.errcode, errmsg: error.errmsg });
+      await saveCodeRejection(deps, code, owner, { errcode: error.errcode, errmsg: error.errmsg }).catch((lost: unknown) => {
+        if (!(lost instanceof CodeClaimLostError)) throw lost;
+      });
       throw new AuthorizationCodeError(error.errcode, { cause: error });
     }
     await releaseCode(deps, code, owner);
     throw error;
   }
+  deps.logger.info('authorization.code_exchanged', { authorizerAppid: authorization.authorizerAppid });
+  try {
+    await saveCodeResult(deps, code, owner, authorization);
+  } catch (error) {
+    // Our claim ran out while WeChat answered: the code is spent either way, so the result we hold is the one to use.
+    if (!(error instanceof CodeClaimLostError)) throw error;
+    deps.logger.warn('authorization.code_claim_lost', { authorizerAppid: authorization.authorizerAppid });
+  }
+  return { state: 'exchanged', authorization, exchangedAt: nowSeconds(deps.clock) };
 };
 
 /**

@@ -219,6 +219,23 @@ describe('authorization.completeAuthorization', () => {
     assert.equal(sim.calls('api_query_auth'), 1);
   });
 
+  it('still stores its result when its claim ran out while WeChat was answering', async () => {
+    // Prepare
+    const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false });
+    sim.setLatency(400, 'api_query_auth');
+    // Act
+    const pending = landing(authorizationCode);
+    await new Promise((r) => setTimeout(r, 200));
+    const stolen = await claimCode({ ...deps, clock: () => Date.now() + 60_000 }, authorizationCode, 'impatient', 30_000);
+    const done = await pending;
+    sim.setLatency(0, 'api_query_auth');
+    // Assess
+    assert.equal(stolen, true);
+    assert.equal(done.outcome, 'saved');
+    assert.equal((await getAuthorizer(deps, authorizerAppid))?.status, 'authorized');
+    assert.ok(logger.records().some((r) => r.event === 'authorization.code_claim_lost' && r.authorizerAppid === authorizerAppid));
+  });
+
   it('gives up with CodeBusyError while another live claim holds the code', async () => {
     // Prepare
     const { authorizationCode } = await sim.authorize({ push: false });
