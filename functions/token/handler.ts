@@ -1,6 +1,37 @@
-import { NotAvailableError } from '../../lib/errors.ts';
+// The central token service, invoked directly (IAM) by other services and by `sls invoke local -f token`:
+// `{}` → the component token, `{"authorizerAppid":"wx…"}` → that account's token, `{"list":true}` → the
+// operator view without any token. Expected failures come back as `{"error":{"type","message"}}`.
+import { createWeChatDeps, type WeChatDeps } from '../../lib/deps-wechat.ts';
+import { lambda } from '../../lib/runtime.ts';
+import { InvalidCursorError, listAuthorizers } from '../../lib/store/authorizers.ts';
+import { getAuthorizerAccessToken, getComponentAccessToken, TokenServiceError } from '../../lib/services/tokens.ts';
+import { parseTokenRequest, TokenRequestError, toOperatorRow, type TokenReply } from './request.ts';
 
-// The capability behind this function lands in a later issue; until then it says so instead of faking success.
-export const handler = async (): Promise<never> => {
-  throw new NotAvailableError('the token function is not available yet');
+/** The reply type of an expected failure; undefined for anything else, which is thrown (a real 500). */
+const errorType = (error: unknown): string | undefined => {
+  if (error instanceof TokenServiceError || error instanceof TokenRequestError) return error.type;
+  if (error instanceof InvalidCursorError) return 'bad_request';
+  return undefined;
 };
+
+export const createHandler =
+  (deps: WeChatDeps) =>
+  async (event: unknown): Promise<TokenReply> => {
+    try {
+      const request = parseTokenRequest(event);
+      if (request.kind === 'list') {
+        const page = await listAuthorizers(deps, request.cursor ? { cursor: request.cursor } : {});
+        return { authorizers: page.authorizers.map(toOperatorRow), ...(page.cursor ? { cursor: page.cursor } : {}) };
+      }
+      const token =
+        request.kind === 'authorizer' ? await getAuthorizerAccessToken(deps, request.authorizerAppid) : await getComponentAccessToken(deps);
+      return { accessToken: token.accessToken, expiresAt: token.expiresAt };
+    } catch (error) {
+      const type = errorType(error);
+      if (!type) throw error;
+      deps.logger.warn('token.request_failed', { type }, error);
+      return { error: { type, message: (error as Error).message } };
+    }
+  };
+
+export const handler = lambda(createWeChatDeps, createHandler);

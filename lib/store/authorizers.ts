@@ -5,6 +5,7 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../clock.ts';
+import { AppError } from '../errors.ts';
 import { protectSecret } from '../logger.ts';
 import type { AuthorizerInfo } from '../wechat/client-types.ts';
 import { findItem, getItems } from './batch.ts';
@@ -184,6 +185,22 @@ export interface AuthorizerSummary {
   readonly tokenExpiresAt?: number;
 }
 
+/** A listing cursor that is not one this module returned. */
+export class InvalidCursorError extends AppError {}
+
+const decodeCursor = (cursor: string): Record<string, string> => {
+  let key: unknown;
+  try {
+    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch (error) {
+    throw new InvalidCursorError('the cursor is not one a previous page returned', { cause: error });
+  }
+  const k = key as Record<string, unknown> | null;
+  const valid = k !== null && typeof k === 'object' && k.gsi1pk === AUTHORIZER_LIST && ['pk', 'sk', 'gsi1sk'].every((f) => typeof k[f] === 'string');
+  if (!valid) throw new InvalidCursorError('the cursor is not one a previous page returned');
+  return k as Record<string, string>;
+};
+
 /** Largest page: two keys per account fit one BatchGetItem (100 keys). */
 export const LIST_PAGE_MAX = 50;
 
@@ -199,7 +216,7 @@ export const listAuthorizers = async (
       KeyConditionExpression: 'gsi1pk = :list',
       ExpressionAttributeValues: { ':list': AUTHORIZER_LIST },
       Limit: Math.min(options.limit ?? LIST_PAGE_MAX, LIST_PAGE_MAX),
-      ...(options.cursor ? { ExclusiveStartKey: JSON.parse(Buffer.from(options.cursor, 'base64url').toString('utf8')) } : {}),
+      ...(options.cursor ? { ExclusiveStartKey: decodeCursor(options.cursor) } : {}),
     }),
   );
   const appids = (page.Items ?? []).map((k) => String(k.gsi1sk));

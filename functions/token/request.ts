@@ -1,0 +1,64 @@
+// The `token` function's invoke payloads and replies. A payload is validated before any work: an unknown
+// field or a malformed appid is a bad request that names the problem, never a silent component token.
+import { BadRequestError } from '../../lib/errors.ts';
+import type { AuthorizerSummary } from '../../lib/store/authorizers.ts';
+
+export type TokenRequest =
+  | { readonly kind: 'component' }
+  | { readonly kind: 'authorizer'; readonly authorizerAppid: string }
+  | { readonly kind: 'list'; readonly cursor?: string };
+
+export interface OperatorRow {
+  readonly authorizerAppid: string;
+  readonly status: string;
+  readonly nickName: string | null;
+  readonly userName: string | null;
+  /** Epoch seconds; null when no live access token is stored. */
+  readonly tokenExpiresAt: number | null;
+  readonly funcInfo: number[];
+}
+
+export type TokenReply =
+  | { readonly accessToken: string; readonly expiresAt: number }
+  | { readonly authorizers: OperatorRow[]; readonly cursor?: string }
+  | { readonly error: { readonly type: string; readonly message: string } };
+
+/** The invoke payload is not one of the three shapes; `type` is what the caller receives. */
+export class TokenRequestError extends BadRequestError {
+  readonly type = 'bad_request';
+}
+
+const APPID = /^wx[0-9a-f]{16}$/i;
+const KNOWN_FIELDS = new Set(['authorizerAppid', 'list', 'cursor']);
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** `{}` (or no payload), `{"authorizerAppid":"wx…"}` or `{"list":true[,"cursor":"…"]}`. */
+export const parseTokenRequest = (event: unknown): TokenRequest => {
+  if (event === undefined || event === null) return { kind: 'component' };
+  if (!isObject(event)) throw new TokenRequestError('the payload must be a JSON object: {}, {"authorizerAppid":"wx…"} or {"list":true}');
+  const unknown = Object.keys(event).filter((key) => !KNOWN_FIELDS.has(key));
+  if (unknown.length > 0) throw new TokenRequestError(`unknown field(s): ${unknown.join(', ')}`);
+  const { authorizerAppid, list, cursor } = event;
+  if (list !== undefined) {
+    if (list !== true || authorizerAppid !== undefined) throw new TokenRequestError('"list" must be true and stand alone (optionally with "cursor")');
+    if (cursor !== undefined && (typeof cursor !== 'string' || cursor === '')) throw new TokenRequestError('"cursor" must be the string a previous page returned');
+    return cursor ? { kind: 'list', cursor } : { kind: 'list' };
+  }
+  if (cursor !== undefined) throw new TokenRequestError('"cursor" is only valid with "list": true');
+  if (authorizerAppid === undefined) return { kind: 'component' };
+  if (typeof authorizerAppid !== 'string' || !APPID.test(authorizerAppid)) {
+    throw new TokenRequestError('"authorizerAppid" must be an appid: wx followed by 16 hex digits');
+  }
+  return { kind: 'authorizer', authorizerAppid };
+};
+
+export const toOperatorRow = (a: AuthorizerSummary): OperatorRow => ({
+  authorizerAppid: a.authorizerAppid,
+  status: a.status,
+  nickName: a.nickName ?? null,
+  userName: a.userName ?? null,
+  tokenExpiresAt: a.tokenExpiresAt ?? null,
+  funcInfo: a.funcInfo,
+});

@@ -1,0 +1,150 @@
+// The `token` function's handler against DynamoDB Local and the WeChat simulator.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import { Agent } from 'undici';
+import { createHandler } from '../../../functions/token/handler.ts';
+import { simulatorEnv, SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
+import { startSimulator, type Simulator } from '../../../infra/local/simulator/index.ts';
+import { nowSeconds } from '../../../lib/clock.ts';
+import { loadConfig } from '../../../lib/config.ts';
+import { createWeChatDeps, type WeChatDeps } from '../../../lib/deps-wechat.ts';
+import { createMemoryLogger } from '../../../lib/logger.ts';
+import { withComponentToken } from '../../../lib/services/tokens.ts';
+import { saveAuthorization } from '../../../lib/store/authorizations.ts';
+import { markNeedsReauth, markUnauthorized } from '../../../lib/store/authorizers.ts';
+import { saveVerifyTicket } from '../../../lib/store/tickets.ts';
+import { getAuthorizerToken, getComponentToken } from '../../../lib/store/tokens.ts';
+import { createWeChatClient } from '../../../lib/wechat/client.ts';
+import { WeChatApiError } from '../../../lib/wechat/errors.ts';
+import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
+
+const COMPONENT = SIMULATOR_COMPONENT.appId;
+let sim: Simulator;
+let agent: Agent;
+let table: TestTable;
+let deps: WeChatDeps;
+let invoke: (event: unknown) => Promise<unknown>;
+
+before(async () => {
+  sim = await startSimulator({ autoPush: false, ticketIntervalMs: 0 });
+  agent = new Agent();
+  table = await createTestTable();
+  const config = loadConfig({ ...simulatorEnv(), TABLE_NAME: table.tableName, WECHAT_API_BASE_URL: sim.url, PUBLIC_BASE_URL: 'https://platform.example.test' });
+  const logger = createMemoryLogger();
+  const wechat = createWeChatClient({ baseUrl: sim.url, logger, dispatcher: agent });
+  deps = createWeChatDeps(config, config.secrets!, { doc: table.doc, logger, wechat });
+  const handler = createHandler(deps);
+  invoke = (event) => handler(event);
+});
+after(async () => {
+  await agent.close();
+  await sim.stop();
+  await table.close();
+});
+
+const storeTicket = async () => {
+  await sim.pushTicket();
+  await saveVerifyTicket(deps, { componentAppId: COMPONENT, ticket: sim.latestTicket()!, createTime: nowSeconds(deps.clock) });
+};
+
+/** An account authorized in the simulator, with its profile (and info) stored as the lifecycle stores it. */
+const authorizedAccount = async (): Promise<string> => {
+  const { authorizerAppid, authorizationCode } = await sim.authorize({ push: false, nickName: 'Handler Test Account' });
+  const auth = await withComponentToken(deps, (t) => deps.wechat.apiQueryAuth(t, { componentAppId: COMPONENT, authorizationCode }));
+  const { authorizerInfo } = await withComponentToken(deps, (t) => deps.wechat.apiGetAuthorizerInfo(t, { componentAppId: COMPONENT, authorizerAppid }));
+  await saveAuthorization(deps, authorizerAppid, {
+    accessToken: auth.authorizerAccessToken!,
+    expiresAt: nowSeconds(deps.clock) + auth.expiresIn!,
+    refreshToken: auth.authorizerRefreshToken!,
+    funcInfo: auth.funcInfo,
+    info: authorizerInfo,
+    authorizedAt: nowSeconds(deps.clock) - 5,
+  });
+  return authorizerAppid;
+};
+
+describe('token handler', () => {
+  it('answers a typed missing_ticket error object before any ticket was pushed', async () => {
+    // Act
+    const reply = (await invoke({})) as { error: { type: string; message: string } };
+    // Assess
+    assert.equal(reply.error.type, 'missing_ticket');
+    assert.match(reply.error.message, /api_start_push_ticket/);
+    assert.equal(sim.calls('api_component_token'), 0);
+  });
+
+  it('returns the component token for {} as {accessToken, expiresAt}', async () => {
+    // Prepare
+    await storeTicket();
+    // Act
+    const reply = await invoke({});
+    // Assess
+    const stored = await getComponentToken(deps, COMPONENT);
+    assert.deepEqual(reply, { accessToken: stored?.accessToken, expiresAt: stored?.expiresAt });
+  });
+
+  it('returns the account token for {"authorizerAppid"}', async () => {
+    // Prepare
+    const appid = await authorizedAccount();
+    // Act
+    const reply = await invoke({ authorizerAppid: appid });
+    // Assess
+    const stored = await getAuthorizerToken(deps, appid);
+    assert.deepEqual(reply, { accessToken: stored?.accessToken, expiresAt: stored?.expiresAt });
+  });
+
+  it('lists authorizers for {"list":true} with status, names, expiry and permissions but no token', async () => {
+    // Prepare
+    const appid = await authorizedAccount();
+    const token = await getAuthorizerToken(deps, appid);
+    // Act
+    const reply = (await invoke({ list: true })) as { authorizers: Record<string, unknown>[] };
+    // Assess
+    const row = reply.authorizers.find((r) => r.authorizerAppid === appid);
+    assert.equal(row?.status, 'authorized');
+    assert.equal(row?.nickName, 'Handler Test Account');
+    assert.match(String(row?.userName), /^gh_/);
+    assert.equal(row?.tokenExpiresAt, token?.expiresAt);
+    assert.ok(Array.isArray(row?.funcInfo) && (row.funcInfo as number[]).length > 0);
+    assert.equal(JSON.stringify(reply).includes(token!.accessToken), false);
+    assert.equal(JSON.stringify(reply).includes('refreshtoken@@@'), false);
+  });
+
+  it('answers bad_request for malformed payloads without calling WeChat', async () => {
+    // Prepare
+    sim.resetCounters();
+    const payloads = ['wx', [], { authorizerAppid: 'not-an-appid' }, { authorizerAppid: 42 }, { appid: 'wx0123456789abcdef' }, { list: 'yes' }, { list: true, cursor: 'garbage' }, { cursor: 'x' }];
+    // Act
+    const replies = (await Promise.all(payloads.map((p) => invoke(p)))) as { error?: { type: string } }[];
+    // Assess
+    assert.deepEqual(replies.map((r) => r.error?.type), payloads.map(() => 'bad_request'));
+    assert.equal(sim.calls(), 0);
+  });
+
+  it('answers not_found, unauthorized and needs_reauth with what the operator must do', async () => {
+    // Prepare
+    const revoked = await authorizedAccount();
+    await markUnauthorized(deps, revoked, nowSeconds(deps.clock));
+    const stuck = await authorizedAccount();
+    await markNeedsReauth(deps, stuck, 'test');
+    await table.doc.send(new DeleteCommand({ TableName: table.tableName, Key: { pk: `AUTHORIZER#${stuck}`, sk: 'ACCESS_TOKEN' } }));
+    // Act
+    const replies = (await Promise.all([invoke({ authorizerAppid: 'wx00000000000000aa' }), invoke({ authorizerAppid: revoked }), invoke({ authorizerAppid: stuck })])) as {
+      error: { type: string; message: string };
+    }[];
+    // Assess
+    assert.deepEqual(replies.map((r) => r.error.type), ['not_found', 'unauthorized', 'needs_reauth']);
+    for (const reply of replies) assert.match(reply.error.message, /authorize/);
+  });
+
+  it('throws unexpected failures instead of dressing them up as a reply', async () => {
+    // Prepare
+    await table.doc.send(new DeleteCommand({ TableName: table.tableName, Key: { pk: `COMPONENT#${COMPONENT}`, sk: 'ACCESS_TOKEN' } }));
+    sim.inject({ api: 'api_component_token', errcode: 40013, times: 1 });
+    // Act
+    const attempt = invoke({});
+    // Assess
+    await assert.rejects(attempt, (e: unknown) => e instanceof WeChatApiError && e.errcode === 40013);
+  });
+});
