@@ -7,6 +7,7 @@ import { SIMULATOR_COMPONENT } from '../../infra/local/credentials.ts';
 import { freePort } from '../../infra/local/dynamodb.ts';
 import { runReleaseCheck, TEST_ACCOUNTS } from '../../infra/local/simulator/release-check.ts';
 import { startProc, type Proc } from '../helpers/proc.ts';
+import { sealMessage, textXml } from '../helpers/wechat-message.ts';
 
 // WeChat allows 5 s per answer; the bench measures that budget. Here a loaded CI machine (JVM, esbuild,
 // serverless-offline workers cold-starting) gets more, so a slow machine does not fail a correct platform.
@@ -44,6 +45,31 @@ describe('release check against npm start', () => {
       assert.equal(byLabel.get('发送事件消息')?.observed, 'LOCATIONfrom_callback');
     });
   }
+
+  it('hands a message of an authorized account to the registry once however often WeChat retries it, and refuses unknown accounts', async () => {
+    // Prepare: a simulated account authorizes; the platform completes the authorization from the stream.
+    const sim = await fetch(`${simulatorUrl}/__sim/authorize`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    const { authorizerAppid } = (await sim.json()) as { authorizerAppid: string };
+    await proc!.waitFor(new RegExp(`authorization\\.completed.*${authorizerAppid}`), 30_000);
+    const now = Math.floor(Date.now() / 1000);
+    const msgId = '22449548215715819';
+    const inner = textXml({ toUser: 'gh_0123456789ab', fromUser: 'oUserE2E', createTime: now, content: 'hello', msgId });
+    const post = async (appid: string) => {
+      const r = sealMessage(SIMULATOR_COMPONENT, { authorizerAppid: appid, toUser: 'gh_0123456789ab', openid: 'oUserE2E', innerXml: inner, timestamp: now });
+      const response = await fetch(`${platformUrl}${r.path}?${new URLSearchParams(r.query)}`, { method: 'POST', body: r.body });
+      return [response.status, await response.text()];
+    };
+    // Act
+    const deliveries = [await post(authorizerAppid), await post(authorizerAppid), await post(authorizerAppid)];
+    const unknown = await post('wx0000000000000abc');
+    await proc!.waitFor(new RegExp(`message\\.duplicate.*${authorizerAppid}`), 10_000);
+    // Assess
+    assert.deepEqual(deliveries, [[200, 'success'], [200, 'success'], [200, 'success']]);
+    assert.deepEqual(unknown, [400, 'invalid request']);
+    const lines = proc!.output.filter((l) => l.includes(authorizerAppid));
+    assert.equal(lines.filter((l) => l.includes('message.unhandled') && l.includes(msgId)).length, 1);
+    assert.equal(lines.filter((l) => l.includes('message.duplicate')).length, 2);
+  });
 
   it('npm run release-check prints a pass line per case and exits 0; no code or secret reaches any output', async () => {
     // Act

@@ -9,7 +9,8 @@ import { keysFrom, openEnvelope, type MessageKeys } from '../../../lib/wechat/cr
 import { parseXml } from '../../../lib/wechat/xml.ts';
 import { sealPush } from './pusher.ts';
 
-/** The ten test accounts WeChat picks from (PROTOCOL.md §2): appid → original id; the first five are official accounts. */
+/** The ten test accounts WeChat picks from (PROTOCOL.md §2): appid → original id; the first five are official accounts.
+ * Kept apart from the platform's own list on purpose, so a typo there fails the check. */
 export const TEST_ACCOUNTS: readonly (readonly [string, string])[] = [
   ['wx570bc396a51b8ff8', 'gh_3c884a361561'], ['wx9252c5e0bb1836fc', 'gh_c0f28a78b318'], ['wx8e1097c5bc82cde9', 'gh_3f222ed8d140'],
   ['wx14550af28c71a144', 'gh_26128078e9ab'], ['wxa35b9c23cfe664eb', 'gh_2b3713f184a6'], ['wxd101a85aa106f53e', 'gh_8dad206e9538'],
