@@ -20,7 +20,7 @@ export const METRIC_UNITS = {
   NeedsReauth: 'Count',
   /** Authorizer tokens the run found due. */
   RefreshDue: 'Count',
-  /** Due tokens another caller refreshed first, or that were left for the next run at the deadline. */
+  /** Due tokens not refreshed and not failed: fresh, leased, not authorized, or left for the next run at the deadline. */
   RefreshSkipped: 'Count',
 } as const;
 
@@ -28,9 +28,14 @@ export type MetricName = keyof typeof METRIC_UNITS;
 export type MetricValues = Partial<Record<MetricName, number>>;
 export type Dimensions = Readonly<Record<string, string>>;
 
+export interface PutOptions {
+  /** Also publish the values without any dimension (a second, empty dimension set), for alarms that use none. */
+  readonly rollup?: boolean;
+}
+
 /** Where metrics go; each call is one EMF document. */
 export interface Metrics {
-  put(values: MetricValues, dimensions?: Dimensions): void;
+  put(values: MetricValues, dimensions?: Dimensions, options?: PutOptions): void;
 }
 
 export interface MetricsOptions {
@@ -43,10 +48,16 @@ const MAX_DIMENSIONS = 30;
 
 /**
  * Builds one EMF document. Dimension values are copied to the root as the spec requires; metrics without
- * dimensions get one empty dimension set, which CloudWatch publishes as a dimensionless metric.
+ * dimensions get one empty dimension set, which CloudWatch publishes as a dimensionless metric. With `rollup`
+ * each value is published twice: with the dimensions and without.
  * @see https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
  */
-export const emfDocument = (values: MetricValues, dimensions: Dimensions, timestamp: number): Record<string, unknown> => {
+export const emfDocument = (
+  values: MetricValues,
+  dimensions: Dimensions,
+  timestamp: number,
+  options: PutOptions = {},
+): Record<string, unknown> => {
   const names = Object.keys(dimensions);
   if (names.length > MAX_DIMENSIONS) throw new RangeError(`an EMF document takes at most ${MAX_DIMENSIONS} dimensions`);
   const entries = Object.entries(values).filter(([name, value]) => {
@@ -59,7 +70,7 @@ export const emfDocument = (values: MetricValues, dimensions: Dimensions, timest
       CloudWatchMetrics: [
         {
           Namespace: METRIC_NAMESPACE,
-          Dimensions: [names],
+          Dimensions: options.rollup && names.length > 0 ? [names, []] : [names],
           Metrics: entries.map(([name]) => ({ Name: name, Unit: METRIC_UNITS[name] })),
         },
       ],
@@ -74,8 +85,8 @@ export const createMetrics = (options: MetricsOptions = {}): Metrics => {
   const sink = options.sink ?? ((line: string) => process.stdout.write(`${line}\n`));
   const clock = options.clock ?? systemClock;
   return {
-    put: (values, dimensions = {}) => {
-      const document = emfDocument(values, dimensions, clock());
+    put: (values, dimensions = {}, putOptions = {}) => {
+      const document = emfDocument(values, dimensions, clock(), putOptions);
       const metrics = (document._aws as { CloudWatchMetrics: { Metrics: unknown[] }[] }).CloudWatchMetrics[0]!.Metrics;
       if (metrics.length > 0) sink(JSON.stringify(document));
     },

@@ -89,14 +89,11 @@ const refreshComponent = async (deps: RefreshDeps, metrics: Metrics, dueBefore: 
     outcome = 'failed';
   }
   const token = await getComponentToken(deps, componentAppId);
-  metrics.put(
-    {
-      TicketAgeSeconds: ticket ? Math.max(0, now - ticket.createTime) : TICKET_MISSING_AGE_S,
-      ComponentTokenRemainingSeconds: token ? token.expiresAt - nowSeconds(deps.clock) : 0,
-      ComponentTokenRefreshFailed: outcome === 'failed' ? 1 : 0,
-    },
-    { ComponentAppId: componentAppId },
-  );
+  const dimensions = { ComponentAppId: componentAppId };
+  metrics.put({ TicketAgeSeconds: ticket ? Math.max(0, now - ticket.createTime) : TICKET_MISSING_AGE_S }, dimensions);
+  // Rolled up too: the component token alarms (infra/alarms.yml) watch the dimensionless metrics.
+  const remaining = token ? token.expiresAt - nowSeconds(deps.clock) : 0;
+  metrics.put({ ComponentTokenRemainingSeconds: remaining, ComponentTokenRefreshFailed: outcome === 'failed' ? 1 : 0 }, dimensions, { rollup: true });
   return { outcome, usable: outcome !== 'failed' || token !== undefined };
 };
 

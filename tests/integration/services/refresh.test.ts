@@ -242,6 +242,8 @@ describe('refresh.runRefresh with 2,000 authorizers of which 200 are due', () =>
     assert.ok(ticketAge >= 90 && ticketAge < 150, `ticket age ${ticketAge}`);
     const remaining = world.metrics.sum('ComponentTokenRemainingSeconds', dims);
     assert.ok(remaining > 7100 && remaining <= 7200, `component token remaining ${remaining}`);
+    const componentDoc = world.metrics.documents().find((d) => 'ComponentTokenRemainingSeconds' in d) as { _aws: { CloudWatchMetrics: { Dimensions: unknown }[] } };
+    assert.deepEqual(componentDoc._aws.CloudWatchMetrics[0]?.Dimensions, [['ComponentAppId'], []], 'also dimensionless, as the alarms watch it');
   });
 
   it('logs the summary of the run', () => {

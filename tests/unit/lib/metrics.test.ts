@@ -36,6 +36,15 @@ describe('metrics.emfDocument', () => {
     assert.deepEqual(document._aws.CloudWatchMetrics[0]?.Dimensions, [[]]);
   });
 
+  it('publishes the values with and without the dimensions when asked to roll up', () => {
+    // Act
+    const document = emfDocument({ ComponentTokenRemainingSeconds: 6000 }, { ComponentAppId: 'wx5ce1ab0c0ffee000' }, NOW, { rollup: true }) as {
+      _aws: { CloudWatchMetrics: { Dimensions: unknown }[] };
+    };
+    // Assess
+    assert.deepEqual(document._aws.CloudWatchMetrics[0]?.Dimensions, [['ComponentAppId'], []]);
+  });
+
   it('rejects a metric name outside the contract the alarms rely on', () => {
     // Act + Assess
     assert.throws(() => emfDocument({ Refreshed: 1 } as never, {}, NOW), /unknown metric Refreshed/);
