@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { simulatorEnv, SIMULATOR_COMPONENT } from '../../infra/local/credentials.ts';
+import { ensureTable, localClient, startDynamoLocal, type DynamoLocal } from '../../infra/local/dynamodb.ts';
+import { startSimulator, type Simulator } from '../../infra/local/simulator/index.ts';
+import { AUTHORIZER_LIST, authorizerKey, DUE_AUTHORIZER } from '../../lib/store/keys.ts';
+import { saveVerifyTicket } from '../../lib/store/tickets.ts';
+import { tokenItem } from '../../lib/store/tokens.ts';
+import { startProc, type Proc } from '../helpers/proc.ts';
+
+// A stage of its own, so this test's table (serverless computes wechat-component-<stage>) is not shared.
+const STAGE = 'e2erefresh';
+const TABLE = `wechat-component-${STAGE}`;
+const TIMEOUT_MS = 90_000;
+const nowS = () => Math.floor(Date.now() / 1000);
+
+describe('sls invoke local -f refresh', () => {
+  let own: DynamoLocal | undefined;
+  let endpoint: string;
+  let sim: Simulator;
+  let proc: Proc | undefined;
+  let appids: string[];
+
+  before(async () => {
+    endpoint = process.env.TEST_DYNAMODB_ENDPOINT ?? '';
+    if (!endpoint) {
+      own = await startDynamoLocal();
+      endpoint = own.endpoint;
+    }
+    await ensureTable(endpoint, TABLE);
+    sim = await startSimulator({ port: 0 });
+    await sim.pushTicket();
+    const client = localClient(endpoint);
+    const doc = DynamoDBDocumentClient.from(client);
+    await saveVerifyTicket({ doc, tableName: TABLE, clock: Date.now }, { componentAppId: SIMULATOR_COMPONENT.appId, ticket: sim.latestTicket()!, createTime: nowS() });
+    appids = (await Promise.all([1, 2, 3].map(() => sim.authorize({ push: false })))).map((a) => a.authorizerAppid);
+    const refreshTokens = new Map(sim.accounts().map((a) => [a.appid, a.refreshToken]));
+    const now = nowS();
+    const items = appids.flatMap((appid) => [
+      { ...authorizerKey(appid, 'PROFILE'), authorizerAppid: appid, status: 'authorized', refreshToken: refreshTokens.get(appid), funcInfo: [1], authorizedAt: now - 60, updatedAt: now - 60, version: 1, gsi1pk: AUTHORIZER_LIST, gsi1sk: appid },
+      tokenItem(authorizerKey(appid, 'ACCESS_TOKEN'), DUE_AUTHORIZER, { accessToken: `seeded-${appid}`, expiresAt: now + 120 }, now - 7000),
+    ]);
+    await doc.send(new BatchWriteCommand({ RequestItems: { [TABLE]: items.map((Item) => ({ PutRequest: { Item } })) } }));
+    client.destroy();
+  });
+  after(async () => {
+    await proc?.stop(2000);
+    await sim?.stop();
+    await own?.stop();
+  });
+
+  it('refreshes the due tokens and prints the run summary', async () => {
+    // Prepare
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...simulatorEnv(),
+      WECHAT_API_BASE_URL: sim.url,
+      DYNAMODB_ENDPOINT: endpoint,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_REGION: 'ap-east-1',
+    };
+    const args = ['node_modules/serverless/bin/serverless.js', 'invoke', 'local', '-f', 'refresh', '--stage', STAGE, '--path', 'tests/events/refresh.json'];
+    // Act
+    proc = startProc(process.execPath, args, env);
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`sls invoke local did not finish in ${TIMEOUT_MS} ms:\n${proc!.output.join('\n')}`)), TIMEOUT_MS);
+      proc!.child.on('exit', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    // Assess
+    const output = proc.output.join('\n');
+    assert.equal(code, 0, output);
+    assert.match(output, /"event":"refresh\.completed"/);
+    assert.match(output, /"refreshed": 3/);
+    assert.match(output, /"component": "refreshed"/);
+    assert.match(output, /"_aws":\{"Timestamp":\d+,"CloudWatchMetrics":\[\{"Namespace":"WeChatComponent"/);
+    assert.equal(sim.calls('api_authorizer_token'), 3);
+  });
+});
