@@ -87,8 +87,13 @@ export const handleAccountMessage = async (
   await checkAccount(deps, appid);
   const action = releaseTestAction(appid, message);
   if (action?.case === 'api_text') {
-    const task = { componentAppId: deps.config.componentAppId, authorizerAppid: appid, toUser: message.fromUserName, queryAuthCode: action.queryAuthCode, createTime: message.createTime };
-    const { result, eventId } = await recordApiTextTask(deps, task);
+    const { result, eventId } = await recordApiTextTask(deps, {
+      componentAppId: deps.config.componentAppId,
+      authorizerAppid: appid,
+      toUser: message.fromUserName,
+      queryAuthCode: action.queryAuthCode,
+      createTime: message.createTime,
+    });
     deps.logger.info(`release_test.api_text.${result}`, { authorizerAppid: appid, eventId });
     return { kind: 'empty' };
   }

@@ -34,7 +34,13 @@ export const markMessageSeen = async (
     await deps.doc.send(
       new PutCommand({
         TableName: deps.tableName,
-        Item: { ...messageKey(marker.id), authorizerAppid: marker.authorizerAppid, msgType: marker.msgType, receivedAt, expiresAt: receivedAt + MESSAGE_MARKER_TTL_S },
+        Item: {
+          ...messageKey(marker.id),
+          authorizerAppid: marker.authorizerAppid,
+          msgType: marker.msgType,
+          receivedAt,
+          expiresAt: receivedAt + MESSAGE_MARKER_TTL_S,
+        },
         // A marker past expiresAt that TTL has not deleted yet no longer counts (expiry is checked on read).
         ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :now',
         ExpressionAttributeValues: { ':now': receivedAt },

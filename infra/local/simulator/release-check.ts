@@ -120,28 +120,32 @@ const send = async (ctx: Ctx, innerXml: string): Promise<{ status: number; body:
   return { status: response.status, body, ms: Math.round(performance.now() - started) };
 };
 
-const passiveReplyCase = async (ctx: Ctx, innerXml: string, expected: string): Promise<string> => {
-  const answer = await send(ctx, innerXml);
+type CaseFn = (ctx: Ctx, observe: (value: string) => void) => Promise<string>;
+
+/** A case answered by an encrypted passive reply: opened with the component keys and compared exactly. */
+const passiveReplyCase = (innerXml: (ctx: Ctx) => string, expected: string): CaseFn => async (ctx, observe) => {
+  const answer = await send(ctx, innerXml(ctx));
   expect(answer.status === 200, `HTTP ${answer.status}: ${answer.body.slice(0, 60)}`);
   const reply = openReply(ctx.keys, answer.body);
+  observe(String(reply.Content ?? ''));
   expect(reply.MsgType === 'text', `reply MsgType ${String(reply.MsgType)}`);
   expect(reply.ToUserName === ctx.openid && reply.FromUserName === ctx.userName, 'reply To/From are not the user and the account');
   expect(reply.Content === expected, `reply content ${JSON.stringify(reply.Content)}, expected ${JSON.stringify(expected)}`);
   return `${answer.ms} ms, encrypted reply "${expected}"`;
 };
 
-type CaseFn = (ctx: Ctx, observe: (value: string) => void) => Promise<string>;
-
 const CASES: readonly [string, CaseFn][] = [
   ['组件ticket正确接收', async (ctx) => {
     const result = await ctx.sim<{ status: number; body: string }>('push-ticket', {});
-    expect(result.status === 200 && result.body === 'success', `ticket push answered ${result.status} ${JSON.stringify(result.body.slice(0, 40))}`);
+    const answered = `ticket push answered ${result.status} ${JSON.stringify(result.body.slice(0, 40))}`;
+    expect(result.status === 200 && result.body === 'success', answered);
     return 'answered exactly "success"';
   }],
   ['授权', async (ctx) => {
     const since = Date.now();
     const kind = TEST_ACCOUNTS.findIndex(([a]) => a === ctx.appid) < 5 ? 'official' : 'miniprogram';
-    const result = await ctx.sim<{ authorizationCode: string; pushStatus?: number }>('authorize', { authorizerAppid: ctx.appid, userName: ctx.userName, kind, withPreAuthCode: false });
+    const body = { authorizerAppid: ctx.appid, userName: ctx.userName, kind, withPreAuthCode: false };
+    const result = await ctx.sim<{ authorizationCode: string; pushStatus?: number }>('authorize', body);
     ctx.authorizationCode = result.authorizationCode;
     expect(result.pushStatus === 200, `authorized push answered ${String(result.pushStatus)}`);
     type Calls = { log: { api: string; errcode: number; at: number }[] };
@@ -149,8 +153,7 @@ const CASES: readonly [string, CaseFn][] = [
       (await ctx.sim<Calls>('calls')).log.find((c) => c.api === 'api_query_auth' && c.errcode === 0 && c.at >= since));
     return 'authorized push acknowledged; the platform exchanged the code';
   }],
-  ['返回普通文本消息', (ctx, observe) =>
-    passiveReplyCase(ctx, textXml(ctx.userName, ctx.openid, 'TESTCOMPONENT_MSG_TYPE_TEXT'), 'TESTCOMPONENT_MSG_TYPE_TEXT_callback').then((d) => (observe('TESTCOMPONENT_MSG_TYPE_TEXT_callback'), d))],
+  ['返回普通文本消息', passiveReplyCase((ctx) => textXml(ctx.userName, ctx.openid, 'TESTCOMPONENT_MSG_TYPE_TEXT'), 'TESTCOMPONENT_MSG_TYPE_TEXT_callback')],
   ['返回Api文本消息', async (ctx, observe) => {
     const code = ctx.authorizationCode;
     expect(code !== undefined, 'no query_auth_code: the authorization case did not run');
@@ -163,7 +166,7 @@ const CASES: readonly [string, CaseFn][] = [
     expect(sent.content === `${code}_from_api`, 'customer-service text is not "<query_auth_code>_from_api"');
     return `answered empty in ${answer.ms} ms; customer-service text "<query_auth_code>_from_api" sent as the account`;
   }],
-  ['发送事件消息', (ctx, observe) => passiveReplyCase(ctx, eventXml(ctx.userName, ctx.openid, 'LOCATION'), 'LOCATIONfrom_callback').then((d) => (observe('LOCATIONfrom_callback'), d))],
+  ['发送事件消息', passiveReplyCase((ctx) => eventXml(ctx.userName, ctx.openid, 'LOCATION'), 'LOCATIONfrom_callback')],
   ['取消授权', async (ctx) => {
     const result = await ctx.sim<{ pushStatus?: number }>('unauthorize', { authorizerAppid: ctx.appid });
     expect(result.pushStatus === 200, `unauthorized push answered ${String(result.pushStatus)}`);
