@@ -44,26 +44,31 @@ export class TokenRefreshFailedError extends TokenServiceError {
   readonly type = 'refresh_failed';
 }
 
+// Keyed by the stable `type`, never by class name: bundles are minified (names mangled, and differently per
+// function), and the failure may be recorded by the refresh function and read by the token function.
 const TYPED: Record<string, new (message: string) => TokenServiceError> = {
-  MissingTicketError,
-  TicketInvalidError,
-  AuthorizerNotFoundError,
-  AuthorizerUnauthorizedError,
-  NeedsReauthError,
+  missing_ticket: MissingTicketError,
+  ticket_invalid: TicketInvalidError,
+  not_found: AuthorizerNotFoundError,
+  unauthorized: AuthorizerUnauthorizedError,
+  needs_reauth: NeedsReauthError,
 };
+
+const WECHAT_API_ERROR = 'wechat_api_error';
 
 /** What a failed lease holder records for its waiting followers (lease.ts). */
 export const failureOf = (error: unknown, failedAt: number): LeaseFailure => {
   if (error instanceof WeChatApiError) {
-    return { name: error.name, message: error.errmsg, errcode: error.errcode, api: error.api, failedAt };
+    return { name: WECHAT_API_ERROR, message: error.errmsg, errcode: error.errcode, api: error.api, failedAt };
   }
+  if (error instanceof TokenServiceError) return { name: error.type, message: error.message, failedAt };
   const e = error instanceof Error ? error : new Error(String(error));
   return { name: e.name, message: e.message, failedAt };
 };
 
 /** The error a follower throws for its holder's failure: the same class when it is one we know. */
 export const reviveFailure = (what: string, failure: LeaseFailure): Error => {
-  if (failure.name === 'WeChatApiError' && failure.errcode !== undefined) {
+  if (failure.name === WECHAT_API_ERROR && failure.errcode !== undefined) {
     return new WeChatApiError(failure.api ?? 'unknown', failure.errcode, failure.message);
   }
   const Typed = TYPED[failure.name];

@@ -13,6 +13,7 @@ export const LEASE_RETENTION_S = 60 * 60;
 
 /** Why the last holder gave up, so waiting callers can fail fast instead of each repeating the failure. */
 export interface LeaseFailure {
+  /** A stable kind (the token service's error type), not a class name: bundles mangle those. */
   readonly name: string;
   readonly message: string;
   readonly errcode?: number;

@@ -55,12 +55,22 @@ export interface Setup {
   readonly logger: ReturnType<typeof createMemoryLogger>;
   /** Moves the service's clock (the simulator keeps real time). */
   advance(seconds: number): void;
+  /** DynamoDB requests sent through deps.doc so far. */
+  requests(): number;
 }
 
 /** A fresh table, deps on the simulator, and (unless `ticket: false`) a live ticket stored as the push would. */
 export const setup = async (t: TestContext, options: { ticket?: boolean } = {}): Promise<Setup> => {
   const table = await createTestTable();
   t.after(() => table.close());
+  let requests = 0;
+  table.doc.middlewareStack.add(
+    (next) => async (args) => {
+      requests += 1;
+      return next(args);
+    },
+    { step: 'initialize' },
+  );
   let offsetMs = 0;
   const clock: Clock = () => Date.now() + offsetMs;
   const config = loadConfig({ ...simulatorEnv(), TABLE_NAME: table.tableName, WECHAT_API_BASE_URL: sim.url, PUBLIC_BASE_URL: 'https://platform.example.test' });
@@ -71,7 +81,7 @@ export const setup = async (t: TestContext, options: { ticket?: boolean } = {}):
     await saveVerifyTicket(deps, { componentAppId: COMPONENT, ticket: sim.latestTicket()!, createTime: nowSeconds(clock) });
   }
   sim.resetCounters();
-  return { deps, logger, advance: (seconds) => (offsetMs += seconds * 1000) };
+  return { deps, logger, advance: (seconds) => (offsetMs += seconds * 1000), requests: () => requests };
 };
 
 const FAST_LEASE = { leaseMs: 400, maxWaitMs: 3_000, pollMinMs: 20, pollMaxMs: 100 };
@@ -79,9 +89,10 @@ const FAST_LEASE = { leaseMs: 400, maxWaitMs: 3_000, pollMinMs: 20, pollMaxMs: 1
 describe('tokens.getComponentAccessToken', () => {
   it('calls api_component_token once for 100 concurrent callers and gives them all the same token', async (t) => {
     // Prepare
-    const { deps } = await setup(t);
+    const { deps, requests } = await setup(t);
     sim.setLatency(100, 'api_component_token');
     t.after(() => sim.setLatency(0, 'api_component_token'));
+    const requestsBefore = requests();
     // Act
     const started = performance.now();
     const doneMs: number[] = [];
@@ -94,6 +105,7 @@ describe('tokens.getComponentAccessToken', () => {
     );
     // Assess
     t.diagnostic(`100 concurrent callers, 100 ms WeChat latency: first ${doneMs[0]?.toFixed(0)} ms, median ${doneMs[50]?.toFixed(0)} ms, last ${doneMs[99]?.toFixed(0)} ms`);
+    t.diagnostic(`DynamoDB requests: ${requests() - requestsBefore} for 100 callers`);
     assert.equal(sim.calls('api_component_token'), 1);
     assert.equal(new Set(tokens.map((token) => token.accessToken)).size, 1);
     assert.equal((await getComponentToken(deps, COMPONENT))?.accessToken, tokens[0]?.accessToken);
@@ -101,14 +113,16 @@ describe('tokens.getComponentAccessToken', () => {
 
   it('returns the stored token without calling WeChat while more than the margin is left', async (t) => {
     // Prepare
-    const { deps, advance } = await setup(t);
+    const { deps, advance, requests } = await setup(t);
     const first = await getComponentAccessToken(deps);
     advance(7200 - TOKEN_MARGIN_S - 60);
+    const requestsBefore = requests();
     // Act
     const second = await getComponentAccessToken(deps);
     // Assess
     assert.equal(second.accessToken, first.accessToken);
     assert.equal(sim.calls('api_component_token'), 1);
+    assert.equal(requests() - requestsBefore, 1, 'a cache hit is a single read');
   });
 
   it('refreshes once the margin is reached, although the old item is still stored', async (t) => {
@@ -242,15 +256,16 @@ const storeUnknownRefreshToken = async (deps: WeChatDeps, appid: string, refresh
 describe('tokens.getAuthorizerAccessToken', () => {
   it('calls api_authorizer_token once for 100 concurrent callers and gives them all the same token', async (t) => {
     // Prepare
-    const { deps } = await setup(t);
+    const { deps, requests } = await setup(t);
     const appid = await authorizeInSim(deps);
     sim.setLatency(100, 'api_authorizer_token');
     t.after(() => sim.setLatency(0, 'api_authorizer_token'));
+    const requestsBefore = requests();
     // Act
     const started = performance.now();
     const tokens = await Promise.all(Array.from({ length: 100 }, () => getAuthorizerAccessToken(deps, appid)));
     // Assess
-    t.diagnostic(`100 concurrent callers for one account: ${(performance.now() - started).toFixed(0)} ms wall`);
+    t.diagnostic(`100 concurrent callers for one account: ${(performance.now() - started).toFixed(0)} ms wall, ${requests() - requestsBefore} DynamoDB requests`);
     assert.equal(sim.calls('api_authorizer_token'), 1);
     assert.equal(sim.calls('api_component_token'), 0, 'the component token from the authorization is reused');
     assert.equal(new Set(tokens.map((token) => token.accessToken)).size, 1);
