@@ -3,7 +3,7 @@
 // in its own esbuild work folder so a running `npm start` (which bundles into .esbuild) is never disturbed.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 type Json = Record<string, any>; // a parsed template: walked structurally, shapes asserted below
 interface Packaged {
+  readonly dir: string;
   readonly template: Json;
   readonly text: string;
   readonly seconds: number;
@@ -58,7 +59,7 @@ const packageStack = async (extraArgs: string[]): Promise<Packaged> => {
   rmSync(join(ROOT, env.ESBUILD_WORK_FOLDER), { recursive: true, force: true });
   assert.equal(code, 0, `sls package ${extraArgs.join(' ')} failed (${code}):\n${output.slice(-4000)}`);
   const text = readFileSync(join(dir, 'out', 'cloudformation-template-update-stack.json'), 'utf8');
-  return { template: JSON.parse(text) as Json, text, seconds: (Date.now() - started) / 1000 };
+  return { dir: join(dir, 'out'), template: JSON.parse(text) as Json, text, seconds: (Date.now() - started) / 1000 };
 };
 
 /** Every IAM statement anywhere in the template, including inside Fn::If branches. */
@@ -101,8 +102,10 @@ after(() => {
 });
 
 describe('sls package --stage prod', () => {
-  it('packages offline in seconds', () => {
-    assert.ok(prod.seconds < 60 && egress.seconds < 60, `took ${prod.seconds} s and ${egress.seconds} s`);
+  it('packages all six functions offline, with no AWS account', (t) => {
+    t.diagnostic(`sls package took ${prod.seconds} s, and ${egress.seconds} s with the egress IP`);
+    const zips = readdirSync(prod.dir).filter((f) => f.endsWith('.zip')).sort();
+    assert.deepEqual(zips, ['authorize.zip', 'authorized.zip', 'message.zip', 'refresh.zip', 'ticket.zip', 'token.zip']);
   });
 
   it('keeps the table on-demand, with TTL, stream, PITR, deletion protection and Retain', () => {
@@ -133,15 +136,20 @@ describe('sls package --stage prod', () => {
     const roles = FUNCTIONS.map((fn) => template.Resources[`${fn}LambdaFunction`].Properties.Role['Fn::GetAtt'][0]);
     assert.deepEqual(roles, FUNCTIONS.map((fn) => `${fn}Role`));
     assert.equal(template.Resources.IamRoleLambdaExecution, undefined);
-    const item = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
-    const transact = [...item, 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem'];
+    // What each function's store calls issue today (see infra/iam.yml); the lists must only ever be exact.
+    const reader = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'];
     const stream = ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'];
-    assert.deepEqual(dynamoActions(template, 'Ticket'), [...item].sort());
-    assert.deepEqual(dynamoActions(template, 'Message'), [...item].sort());
-    assert.deepEqual(dynamoActions(template, 'Authorize'), [...transact].sort());
-    assert.deepEqual(dynamoActions(template, 'Authorized'), [...transact, ...stream].sort());
-    assert.deepEqual(dynamoActions(template, 'Refresh'), [...transact, 'dynamodb:Query'].sort());
-    assert.deepEqual(dynamoActions(template, 'Token'), [...transact, 'dynamodb:Query', 'dynamodb:Query'].sort());
+    const sorted = (actions: string[]) => [...actions].sort();
+    assert.deepEqual(dynamoActions(template, 'Ticket'), ['dynamodb:PutItem']);
+    assert.deepEqual(dynamoActions(template, 'Message'), sorted(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem']));
+    assert.deepEqual(dynamoActions(template, 'Authorize'), sorted(reader));
+    assert.deepEqual(dynamoActions(template, 'Authorized'), sorted([...reader, 'dynamodb:Query', ...stream]));
+    assert.deepEqual(dynamoActions(template, 'Refresh'), sorted([...reader, 'dynamodb:Query', 'dynamodb:Query']));
+    assert.deepEqual(dynamoActions(template, 'Token'), sorted([...reader, 'dynamodb:Query', 'dynamodb:Query']));
+    const indexQueries = FUNCTIONS.filter((fn) =>
+      statements(template.Resources[`${fn}Role`]).some((s) => JSON.stringify(s.Resource ?? '').includes('/index/gsi1')),
+    );
+    assert.deepEqual(indexQueries, ['Refresh', 'Token']);
   });
 
   it('lets each role read exactly the three SecureStrings of its stage and write only its own log group', () => {
