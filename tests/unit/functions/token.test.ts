@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseTokenRequest, TokenRequestError, toOperatorRow } from '../../../functions/token/request.ts';
+
+describe('token.parseTokenRequest', () => {
+  it('reads {} and an absent payload as a request for the component token', () => {
+    assert.deepEqual(parseTokenRequest({}), { kind: 'component' });
+    assert.deepEqual(parseTokenRequest(undefined), { kind: 'component' });
+  });
+
+  it('reads an authorizer appid and the listing with its cursor', () => {
+    assert.deepEqual(parseTokenRequest({ authorizerAppid: 'wx0123456789ABCDEF' }), { kind: 'authorizer', authorizerAppid: 'wx0123456789ABCDEF' });
+    assert.deepEqual(parseTokenRequest({ list: true }), { kind: 'list' });
+    assert.deepEqual(parseTokenRequest({ list: true, cursor: 'abc' }), { kind: 'list', cursor: 'abc' });
+  });
+
+  it('rejects every other shape with a message naming the problem, never falling back to the component token', () => {
+    const cases: [unknown, RegExp][] = [
+      ['{}', /JSON object/],
+      [[], /JSON object/],
+      [{ authorizerAppid: 'wx123' }, /wx followed by 16 hex digits/],
+      [{ authorizerAppid: null }, /wx followed by 16 hex digits/],
+      [{ authorizerAppId: 'wx0123456789abcdef' }, /unknown field\(s\): authorizerAppId/],
+      [{ list: 1 }, /"list" must be true/],
+      [{ list: true, authorizerAppid: 'wx0123456789abcdef' }, /stand alone/],
+      [{ list: true, cursor: '' }, /"cursor"/],
+      [{ cursor: 'abc' }, /only valid with "list"/],
+    ];
+    for (const [payload, message] of cases) {
+      assert.throws(() => parseTokenRequest(payload), (e: unknown) => e instanceof TokenRequestError && e.type === 'bad_request' && message.test(e.message));
+    }
+  });
+});
+
+describe('token.toOperatorRow', () => {
+  it('shows absent names and expiry as null so the operator view has one shape', () => {
+    assert.deepEqual(toOperatorRow({ authorizerAppid: 'wx0123456789abcdef', status: 'needs_reauth', funcInfo: [1], authorizedAt: 1 }), {
+      authorizerAppid: 'wx0123456789abcdef',
+      status: 'needs_reauth',
+      nickName: null,
+      userName: null,
+      tokenExpiresAt: null,
+      funcInfo: [1],
+    });
+  });
+});
