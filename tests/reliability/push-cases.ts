@@ -229,6 +229,11 @@ const toEvent = (d: Draft): APIGatewayProxyEventV2 => {
   return d.url === 'message' ? { ...withQuery, pathParameters: d.pathAppid === undefined ? {} : { appid: d.pathAppid } } : withQuery;
 };
 
+type Snapshot = readonly [Buffer, Buffer | undefined, string, Buffer, string, boolean | undefined];
+const snapshot = (d: Draft): Snapshot => [d.inner, d.plain ? assemble(d.plain) : undefined, d.encrypt, d.outer, JSON.stringify([d.query, d.pathAppid ?? null]), d.base64Body];
+const sameAs = (a: Snapshot, b: Snapshot): boolean =>
+  a[0].equals(b[0]) && (a[1] === b[1] || (a[1] !== undefined && b[1] !== undefined && a[1].equals(b[1]))) && a[2] === b[2] && a[3].equals(b[3]) && a[4] === b[4] && a[5] === b[5];
+
 const combine = (verdicts: readonly Verdict[]): Verdict =>
   verdicts.includes('invalid') ? 'invalid' : verdicts.includes('either') ? 'either' : 'valid';
 
@@ -238,7 +243,9 @@ export const buildCase = (url: Url, ctx: FuzzContext, rng: Rng, index: number, m
   const eligible = mutators.filter((m) => !m.urls || m.urls.includes(url));
   // By layer; turning a push into an unknown InfoType comes first, so the other inner mutations judge the result.
   const rank = (m: Mutator) => STAGES.indexOf(m.stage) * 2 + (m.name === 'inner.unknown_info_type' ? 0 : 1);
-  const chosen = Array.from({ length: count }, () => weighted(eligible, rng)).sort((a, b) => rank(a) - rank(b));
+  const picked = Array.from({ length: count }, () => weighted(eligible, rng));
+  // Each mutator once: a second pick of the same one would only overwrite the first.
+  const chosen = [...new Set(picked)].sort((a, b) => rank(a) - rank(b));
   const d: Draft = {
     url,
     ctx,
@@ -251,7 +258,13 @@ export const buildCase = (url: Url, ctx: FuzzContext, rng: Rng, index: number, m
   };
   const verdicts: Verdict[] = [];
   const run = (stage: Stage) => {
-    for (const m of chosen) if (m.stage === stage) verdicts.push(m.apply(d, rng));
+    for (const m of chosen) {
+      if (m.stage !== stage) continue;
+      const before = snapshot(d);
+      const verdict = m.apply(d, rng);
+      // A mutation that found nothing to change (its target was already gone) leaves the push as it was.
+      verdicts.push(sameAs(before, snapshot(d)) ? 'valid' : verdict);
+    }
   };
   run('inner');
   d.plain = { random: rng.bytes(16), msg: d.inner, trailer: Buffer.from(ctx.keys.appId) };
@@ -309,7 +322,8 @@ const structural = (layer: 'inner' | 'outer'): Mutator[] => {
   return [
     m('comment', 3, (d, rng) => (set(d, get(d).replace('<xml>', rng.pick(['<!-- c --><xml>', '<xml><!-- a - b -->', '<xml><!---->']))), 'valid')),
     m('whitespace', 2, (d) => (set(d, get(d).replaceAll('><', '>\n\t <')), 'valid')),
-    m('declaration', 2, (d) => (set(d, `<?xml version="1.0" encoding="UTF-8"?>\n${get(d)}`), 'valid')),
+    // After a byte order mark, if there is one: anything before the declaration makes it a misplaced PI.
+    m('declaration', 2, (d) => (set(d, get(d).replace(/^(\uFEFF?)/, '$1<?xml version="1.0" encoding="UTF-8"?>\n')), 'valid')),
     m('processing_instruction', 2, (d) => (set(d, afterRoot(get(d), '<?php echo 1; ?>')), 'either')),
     m('utf8_bom', 2, (d) => (set(d, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), layer === 'inner' ? d.inner : d.outer])), 'valid')),
     m('attributes', 2, (d) => (set(d, get(d).replace('<xml>', '<xml lang="zh" xmlns:x="urn:x">')), 'valid')),
@@ -383,7 +397,7 @@ const innerOnly: Mutator[] = [
       const names = requiredFields(d);
       if (names.length === 0) return 'valid';
       const name = rng.pick(names);
-      setInner(d, str(d.inner).replace(new RegExp(`<${name}>[\\s\\S]*?</${name}>`), ''));
+      setInner(d, str(d.inner).replace(new RegExp(`<${name}>[\\s\\S]*?</${name}>`, 'g'), ''));
       return 'invalid';
     },
   },
