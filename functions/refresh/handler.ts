@@ -9,6 +9,6 @@ export const createHandler =
   (deps: RefreshDeps) =>
   async (_event: ScheduledEvent, context: Context): Promise<RefreshSummary> =>
     // The summary is logged by the service and returned, so `sls invoke local -f refresh` prints it.
-    runRefresh(deps, { deadline: deps.clock() + context.getRemainingTimeInMillis() - DEADLINE_SAFETY_MS });
+    runRefresh(deps, { timeLeftMs: () => context.getRemainingTimeInMillis() - DEADLINE_SAFETY_MS });
 
 export const handler = lambda(createWeChatDeps, createHandler);

@@ -32,8 +32,11 @@ export const TICKET_MISSING_AGE_S = TICKET_TTL_S;
 export type RefreshDeps = WeChatDeps & { readonly metrics?: Metrics };
 
 export interface RefreshOptions {
-  /** Epoch ms (deps.clock): no new account is started at or after it. */
-  readonly deadline?: number;
+  /**
+   * The deadline, as time left in ms: no new account is started once it returns 0 or less. The handler passes
+   * the Lambda's remaining time minus DEADLINE_SAFETY_MS; without it the run goes through everything due.
+   */
+  readonly timeLeftMs?: () => number;
   /** Parallel refreshes; default config.refreshConcurrency. */
   readonly concurrency?: number;
   readonly pageSize?: number;
@@ -151,13 +154,13 @@ const refreshOne = async (deps: RefreshDeps, summary: RefreshSummary, appid: str
  */
 const sweep = async (deps: RefreshDeps, summary: RefreshSummary, dueBefore: number, options: RefreshOptions) => {
   const appids = dueAppids(deps, summary, dueBefore, options.pageSize);
-  const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
+  const hasTime = () => (options.timeLeftMs ? options.timeLeftMs() > 0 : true);
   let taken = 0;
   const worker = async (): Promise<void> => {
-    while (deps.clock() < deadline) {
+    while (hasTime()) {
       const next = await appids.next();
       if (next.done) return;
-      if (deps.clock() >= deadline) break;
+      if (!hasTime()) break;
       taken += 1;
       await refreshOne(deps, summary, next.value, dueBefore);
     }
