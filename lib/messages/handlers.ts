@@ -1,7 +1,9 @@
 // The extension point of the message URL: where a platform builder plugs in what their product does with the
 // messages and events of the accounts that authorized it. Register handlers by MsgType, by event name, or for
 // everything; the message function verifies, decrypts and deduplicates before any handler runs, so a handler
-// sees each delivery once. Handlers must finish well inside WeChat's 5 s window: slow work belongs on a queue.
+// sees each delivery once (WeChat's retries of it are answered `success`; a handler that throws makes the
+// function answer 500 and forget the delivery, so the next retry runs the handler again). Handlers must
+// finish well inside WeChat's 5 s window: slow work belongs on a queue, answers then go via the 客服 API.
 //
 //   import { registerMessageHandler } from '../lib/messages/handlers.ts';
 //   registerMessageHandler('text', async (message, { authorizerAppid }) =>
