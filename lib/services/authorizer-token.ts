@@ -6,15 +6,16 @@ import { getAuthorizerState, getAuthorizerStateWithLease, type AuthorizerProfile
 import { expireAuthorizerToken, type AccessToken } from '../store/tokens.ts';
 import { isTokenInvalid } from '../wechat/errors.ts';
 import { needsReauth, refreshAuthorizer } from './authorizer-refresh.ts';
-import { usable } from './component-token.ts';
+import { FOLLOWER_MAX_WAIT_MS, usable } from './component-token.ts';
 import { refreshIfDue, singleFlight, type DueOutcome, type FlightOptions } from './single-flight.ts';
 import { AuthorizerNotFoundError, AuthorizerUnauthorizedError } from './token-errors.ts';
 
 /**
- * The holder may first refresh the component token (its own lease, ≤ 20 s), then make up to three
- * api_authorizer_token calls and page api_get_authorizer_list on 61023.
+ * The holder may first wait for the component token, then call api_authorizer_token (and on 61023 up to
+ * twice more plus api_get_authorizer_list). An overrun is safe, only wasteful: writes are newer-wins and the
+ * refresh token is replaced only if unchanged since it was read.
  */
-export const AUTHORIZER_FLIGHT: FlightOptions = { leaseMs: 60_000, maxWaitMs: 62_000, pollMinMs: 150, pollMaxMs: 1000 };
+export const AUTHORIZER_FLIGHT: FlightOptions = { leaseMs: 30_000, maxWaitMs: FOLLOWER_MAX_WAIT_MS, pollMinMs: 150, pollMaxMs: 1000 };
 
 export const authorizerLease = (authorizerAppid: string): string => `authorizer-token#${authorizerAppid}`;
 

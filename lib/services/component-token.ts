@@ -18,8 +18,14 @@ import { MissingTicketError, TicketInvalidError } from './token-errors.ts';
 /** A cached token is handed out only with more than this left (WeChat keeps an old one ~5 min after a refresh). */
 export const TOKEN_MARGIN_S = 300;
 
-/** api_component_token: one attempt is ≤ 5 s and the client retries it at most twice (-1 only). */
-export const COMPONENT_FLIGHT: FlightOptions = { leaseMs: 20_000, maxWaitMs: 22_000, pollMinMs: 150, pollMaxMs: 1000 };
+/**
+ * Lease: api_component_token takes ≤ 5 s per attempt and the client retries it at most twice (-1 only).
+ * Waiting: a normal refresh ends within a second; after 12 s (inside the `token` function's 15 s timeout)
+ * a follower answers TokenBusyError ('busy') instead of timing out, and a later call takes over the lease
+ * of a crashed holder.
+ */
+export const FOLLOWER_MAX_WAIT_MS = 12_000;
+export const COMPONENT_FLIGHT: FlightOptions = { leaseMs: 20_000, maxWaitMs: FOLLOWER_MAX_WAIT_MS, pollMinMs: 150, pollMaxMs: 1000 };
 
 export const componentLease = (componentAppId: string): string => `component-token#${componentAppId}`;
 

@@ -23,6 +23,7 @@ import {
   refreshComponentTokenIfDue,
   TicketInvalidError,
   TOKEN_MARGIN_S,
+  TokenBusyError,
   withAuthorizerToken,
   withComponentToken,
 } from '../../../lib/services/tokens.ts';
@@ -151,6 +152,17 @@ describe('tokens.getComponentAccessToken', () => {
     assert.ok(waitedMs >= FAST_LEASE.leaseMs - 50, `waited only ${waitedMs} ms`);
     assert.equal(sim.calls('api_component_token'), 1);
     assert.ok(logger.records().some((r) => r.event === 'lease.taken_over'));
+  });
+
+  it('gives up with TokenBusyError, without calling WeChat, while another holder keeps the lease past the wait', async (t) => {
+    // Prepare
+    const { deps } = await setup(t);
+    await acquireLease(deps, componentLease(COMPONENT), 'slow-holder', 60_000);
+    // Act
+    const attempt = getComponentAccessToken(deps, { ...FAST_LEASE, maxWaitMs: 300 });
+    // Assess
+    await assert.rejects(attempt, (e: unknown) => e instanceof TokenBusyError && e.type === 'busy');
+    assert.equal(sim.calls(), 0);
   });
 
   it('throws MissingTicketError telling the operator what to do, without calling WeChat', async (t) => {
