@@ -4,12 +4,13 @@
 import type { MiddlewareObj } from '@middy/core';
 import { createDeps, type Deps } from '../../lib/deps.ts';
 import { httpErrorBoundary, rawBody, text, type HttpEvent, type HttpResult } from '../../lib/http.ts';
-import { messageHandlers, type MessageHandlerRegistry } from '../../lib/messages/handlers.ts';
+import type { MessageHandlerRegistry } from '../../lib/messages/handlers.ts';
+import { registeredMessageHandlers } from '../../lib/messages/registrations.ts';
 import { edgeLogger, lambda } from '../../lib/runtime.ts';
 import { handleAccountMessage } from '../../lib/services/message.ts';
 
 export const createHandler =
-  (deps: Deps, registry: MessageHandlerRegistry = messageHandlers) =>
+  (deps: Deps, registry: MessageHandlerRegistry = registeredMessageHandlers) =>
   async (event: HttpEvent): Promise<HttpResult> => {
     const query = event.queryStringParameters ?? {};
     const answer = await handleAccountMessage(

@@ -5,7 +5,7 @@
 // function answer 500 and forget the delivery, so the next retry runs the handler again). Handlers must
 // finish well inside WeChat's 5 s window: slow work belongs on a queue, answers then go via the 客服 API.
 //
-//   import { registerMessageHandler } from '../lib/messages/handlers.ts';
+// Registrations go in lib/messages/registrations.ts (the message function imports it):
 //   registerMessageHandler('text', async (message, { authorizerAppid }) =>
 //     message.content === 'ping' ? { msgType: 'text', content: 'pong' } : undefined);
 //   registerMessageHandler('event:subscribe', async (event, context) => { … });
