@@ -19,7 +19,7 @@ import {
   type CodeState,
 } from '../store/codes.ts';
 import type { StoredEvent } from '../store/events.ts';
-import { deleteAuthorizerToken } from '../store/tokens.ts';
+import { deleteAuthorizerToken, StaleWriteError } from '../store/tokens.ts';
 import type { AuthorizationInfo, AuthorizerInfo } from '../wechat/client-types.ts';
 import { WeChatApiError } from '../wechat/errors.ts';
 import { withComponentToken } from './tokens.ts';
@@ -103,9 +103,9 @@ export const startAuthorization = async (deps: WeChatDeps, request: StartRequest
 type Exchanged = Extract<CodeState, { state: 'exchanged' }>;
 
 const exchangeAsClaimant = async (deps: WeChatDeps, code: string, owner: string): Promise<Exchanged> => {
-  const componentAppId = deps.config.componentAppId;
   let authorization: AuthorizationInfo;
   try {
+    const componentAppId = deps.config.componentAppId;
     authorization = await withComponentToken(deps, (token) => deps.wechat.apiQueryAuth(token, { componentAppId, authorizationCode: code }));
   } catch (error) {
     if (error instanceof WeChatApiError && CODE_REFUSED.includes(error.errcode)) {
@@ -128,6 +128,10 @@ const exchangeAsClaimant = async (deps: WeChatDeps, code: string, owner: string)
   return { state: 'exchanged', authorization, exchangedAt: nowSeconds(deps.clock) };
 };
 
+/** How long after an exchange its claimant is presumed to be storing the result (then anyone may). */
+const APPLY_WINDOW_MS = 5_000;
+const isApplying = (deps: WeChatDeps, state: Exchanged): boolean => state.exchangedAt * 1000 + APPLY_WINDOW_MS > deps.clock();
+
 /**
  * The api_query_auth result for a code, calling WeChat at most once per code across every caller: the
  * first claims it, the others wait (up to `waitMs`) on consistent reads for the stored result.
@@ -137,9 +141,10 @@ export const exchangeCodeOnce = async (deps: WeChatDeps, code: string, options: 
   const owner = randomUUID();
   for (let polls = Math.ceil(options.waitMs / CODE_POLL_MS); ; polls -= 1) {
     const state = await getCodeState(deps, code);
-    if (state?.state === 'exchanged') return state;
+    // The claimant stores the result on the profile right after the exchange: wait for that rather than race it.
+    if (state?.state === 'exchanged' && (state.appliedAt !== undefined || polls <= 0 || !isApplying(deps, state))) return state;
     if (state?.state === 'rejected') throw new AuthorizationCodeError(state.errcode);
-    if (!state || state.claimUntil < deps.clock()) {
+    if (!state || (state.state === 'claimed' && state.claimUntil < deps.clock())) {
       if (options.codeExpiresAt <= nowSeconds(deps.clock)) throw new AuthorizationCodeError(61010);
       if (await claimCode(deps, code, owner, CODE_CLAIM_MS)) return exchangeAsClaimant(deps, code, owner);
       continue;
@@ -167,15 +172,22 @@ export interface CompletedAuthorization {
 }
 
 /** Stores the exchange's tokens on the profile once; a result without an access token ends the old one. */
-const applyExchange = async (deps: WeChatDeps, code: string, a: AuthorizationInfo, authorizedAt: number): Promise<'saved' | 'stale'> => {
+const applyExchange = async (deps: WeChatDeps, code: string, a: AuthorizationInfo, authorizedAt: number): Promise<CompletedAuthorization['outcome']> => {
   if (!a.authorizerRefreshToken) throw new PermanentEventError(`api_query_auth returned no refresh token for ${a.authorizerAppid}`);
   const withToken = a.authorizerAccessToken !== undefined && a.expiresIn !== undefined;
-  const saved = await saveAuthorization(deps, a.authorizerAppid, {
+  const authorization = {
     refreshToken: a.authorizerRefreshToken,
     funcInfo: [...a.funcInfo],
     authorizedAt,
     ...(withToken ? { accessToken: a.authorizerAccessToken, expiresAt: nowSeconds(deps.clock) + (a.expiresIn ?? 0) } : {}),
+  };
+  const saved = await saveAuthorization(deps, a.authorizerAppid, authorization).catch(async (error: unknown) => {
+    // Lost every attempt to concurrent profile writes: fine if one of them stored this very code's result.
+    const state = error instanceof StaleWriteError ? await getCodeState(deps, code) : undefined;
+    if (state?.state === 'exchanged' && state.appliedAt !== undefined) return 'already' as const;
+    throw error;
   });
+  if (saved === 'already') return saved;
   // Re-authorization invalidates the old access token; without a new one nothing may keep serving it.
   if (saved === 'saved' && !withToken) await deleteAuthorizerToken(deps, a.authorizerAppid);
   await markCodeApplied(deps, code);
@@ -201,7 +213,6 @@ export const completeAuthorization = async (deps: WeChatDeps, request: CompleteR
 
 /** How long the push consumer waits for a code another request is exchanging (the function's timeout is 60 s). */
 const PUSH_WAIT_MS = 20_000;
-
 const codeExpiry = (value: string | undefined, createTime: number): number =>
   value && /^\d{1,12}$/.test(value) ? Number(value) : createTime + CODE_TTL_S;
 

@@ -155,7 +155,8 @@ export interface PageFailure extends ErrorPageInput {
   readonly status: number;
 }
 
-const START_PATH = '/wechat/component/authorize';
+// Relative, so it resolves under whatever prefix API Gateway or a custom domain mapping adds.
+const START_PATH = 'authorize';
 
 /** The page for an error the authorize function expects; undefined for anything else (the edge answers 500). */
 export const describeFailure = (error: unknown): PageFailure | undefined => {
