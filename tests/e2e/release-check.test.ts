@@ -78,7 +78,9 @@ describe('release check against npm start', () => {
 
   it('npm run release-check prints a pass line per case and exits 0; no code or secret reaches any output', async () => {
     // Act
-    const cli = startProc(process.execPath, ['scripts/release-check.ts', '--platform-url', platformUrl, '--simulator-url', simulatorUrl], process.env);
+    const env = { ...process.env };
+    for (const k of ['COMPONENT_APPID', 'COMPONENT_TOKEN', 'COMPONENT_ENCODING_AES_KEY']) delete env[k];
+    const cli = startProc(process.execPath, ['scripts/release-check.ts', '--platform-url', platformUrl, '--simulator-url', simulatorUrl], env);
     const code = await new Promise<number | null>((resolve) => cli.child.on('exit', (c) => resolve(c)));
     // Assess
     const out = cli.output.join('\n');
