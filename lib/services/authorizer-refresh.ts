@@ -9,7 +9,7 @@ import { getAuthorizerState, markNeedsReauth, markUnauthorized, type AuthorizerP
 import { StaleWriteError, type AccessToken } from '../store/tokens.ts';
 import { isRefreshTokenInvalid, isRevoked } from '../wechat/errors.ts';
 import { withComponentToken } from './component-token.ts';
-import { AuthorizerUnauthorizedError, NeedsReauthError } from './token-errors.ts';
+import { AuthorizerUnauthorizedError, NeedsReauthError, TokenRefreshFailedError } from './token-errors.ts';
 
 /** api_get_authorizer_list page size (WeChat's maximum). */
 export const AUTHORIZER_LIST_PAGE = 500;
@@ -95,9 +95,13 @@ const exchangeWithFallbacks = async (deps: WeChatDeps, profile: AuthorizerProfil
     const token = await tryExchange(deps, profile, listed, 'authorizer_list');
     if (token) return token;
   }
-  await markNeedsReauth(deps, appid, 'refresh token rejected (61023); previous and api_get_authorizer_list did not help', {
+  const marked = await markNeedsReauth(deps, appid, 'refresh token rejected (61023); previous and api_get_authorizer_list did not help', {
     ifRefreshToken: profile.refreshToken,
   });
+  if (!marked) {
+    // The profile changed while we tried (a re-authorization): its new refresh token deserves a fresh attempt.
+    throw new TokenRefreshFailedError(`${appid}: the authorization changed during the refresh; retry`);
+  }
   deps.logger.error('authorizer.needs_reauth', { authorizerAppid: appid, triedRefreshTokens: tried.length, listedFound: listed !== undefined });
   throw needsReauth(appid);
 };

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { sleep } from '../clock.ts';
 import type { Deps } from '../deps.ts';
-import { acquireLease, LeaseHeldError, releaseLease, type Lease } from '../store/lease.ts';
+import { acquireLease, LeaseHeldError, releaseLease, type Lease, type LeaseFailure } from '../store/lease.ts';
 import { failureOf, reviveFailure, TokenBusyError } from './token-errors.ts';
 
 export interface FlightOptions {
@@ -41,17 +41,26 @@ const tryAcquire = async (deps: FlightDeps, what: string, owner: string, leaseMs
   }
 };
 
+/** Releasing is best effort: the work is done (or failed) either way, and an unreleased lease just runs out. */
+const release = async (deps: FlightDeps, what: string, owner: string, failure?: LeaseFailure): Promise<void> => {
+  try {
+    if (!(await releaseLease(deps, what, owner, failure))) deps.logger.warn('lease.overrun', { lease: what });
+  } catch (error) {
+    deps.logger.warn('lease.release_failed', { lease: what }, error);
+  }
+};
+
 /** Runs `work` as the lease holder and releases the lease, recording the failure if it throws. */
 export const holdLease = async <T>(deps: FlightDeps, what: string, owner: string, work: () => Promise<T>): Promise<T> => {
+  let result: T;
   try {
-    const result = await work();
-    await releaseLease(deps, what, owner);
-    return result;
+    result = await work();
   } catch (error) {
-    const released = await releaseLease(deps, what, owner, failureOf(error, deps.clock())).catch(() => false);
-    if (!released) deps.logger.warn('lease.overrun', { lease: what });
+    await release(deps, what, owner, failureOf(error, deps.clock()));
     throw error;
   }
+  await release(deps, what, owner);
+  return result;
 };
 
 const asHolder = <T>(deps: FlightDeps, flight: Flight<T>, owner: string): Promise<T> =>

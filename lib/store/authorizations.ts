@@ -1,7 +1,8 @@
 // The writes that store a refresh token: an authorization (api_query_auth) and a refresh
 // (api_authorizer_token). Each stores the refresh token in the same transaction as the access token and keeps
 // the previous one, and a write based on an older view of the profile never wins (PROTOCOL.md §4 item 6).
-import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../clock.ts';
 import { protectSecret } from '../logger.ts';
 import type { AuthorizerInfo } from '../wechat/client-types.ts';
@@ -96,43 +97,42 @@ export const saveAuthorization = async (deps: StoreDeps, appid: string, a: NewAu
   throw new StaleWriteError(`AUTHORIZER#${appid}/PROFILE`);
 };
 
+const refreshedProfileUpdate = (deps: StoreDeps, appid: string, t: RefreshedToken, now: number) => ({
+  TableName: deps.tableName,
+  Key: authorizerKey(appid, 'PROFILE'),
+  UpdateExpression: `SET refreshToken = :rt, updatedAt = :now${t.refreshToken !== t.replaces ? ', previousRefreshToken = :replaces' : ''} ADD version :one`,
+  ConditionExpression: '#status = :authorized AND refreshToken = :replaces',
+  ExpressionAttributeNames: { '#status': 'status' },
+  ExpressionAttributeValues: { ':rt': t.refreshToken, ':now': now, ':replaces': t.replaces, ':one': 1, ':authorized': 'authorized' },
+});
+
 /**
  * Stores a refreshed access token and the refresh token to keep, in one transaction, only if the profile
  * still holds `replaces` and the account is authorized; the replaced refresh token becomes the previous one.
- * Throws StaleWriteError when the profile moved on (re-authorization) or a newer token is stored.
+ * Throws StaleWriteError when the profile moved on (re-authorization) or a newer token is stored; in the
+ * latter case a rotated refresh token is still saved on its own, since WeChat may have retired `replaces`.
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/api_authorizer_token.html
  */
 export const saveRefreshedToken = async (deps: StoreDeps, appid: string, t: RefreshedToken): Promise<void> => {
   protectSecret(t.refreshToken);
   const now = nowSeconds(deps.clock);
-  const rotated = t.refreshToken !== t.replaces;
+  const profile = refreshedProfileUpdate(deps, appid, t, now);
+  const token = {
+    TableName: deps.tableName,
+    Item: tokenItem(authorizerKey(appid, 'ACCESS_TOKEN'), DUE_AUTHORIZER, t, now),
+    ConditionExpression: NEWER_TOKEN_CONDITION,
+    ExpressionAttributeValues: { ':candidate': t.expiresAt },
+  };
   try {
-    await deps.doc.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Update: {
-              TableName: deps.tableName,
-              Key: authorizerKey(appid, 'PROFILE'),
-              UpdateExpression: `SET refreshToken = :rt, updatedAt = :now${rotated ? ', previousRefreshToken = :replaces' : ''} ADD version :one`,
-              ConditionExpression: '#status = :authorized AND refreshToken = :replaces',
-              ExpressionAttributeNames: { '#status': 'status' },
-              ExpressionAttributeValues: { ':rt': t.refreshToken, ':now': now, ':replaces': t.replaces, ':one': 1, ':authorized': 'authorized' },
-            },
-          },
-          {
-            Put: {
-              TableName: deps.tableName,
-              Item: tokenItem(authorizerKey(appid, 'ACCESS_TOKEN'), DUE_AUTHORIZER, t, now),
-              ConditionExpression: NEWER_TOKEN_CONDITION,
-              ExpressionAttributeValues: { ':candidate': t.expiresAt },
-            },
-          },
-        ],
-      }),
-    );
+    await deps.doc.send(new TransactWriteCommand({ TransactItems: [{ Update: profile }, { Put: token }] }));
   } catch (error) {
-    if (cancelledAt(error).length > 0) throw new StaleWriteError(`AUTHORIZER#${appid}`, { cause: error });
-    throw error;
+    const failed = cancelledAt(error);
+    if (failed.length === 0) throw error;
+    if (!failed.includes(0) && t.refreshToken !== t.replaces) {
+      await deps.doc.send(new UpdateCommand(profile)).catch((e: unknown) => {
+        if (!(e instanceof ConditionalCheckFailedException)) throw e;
+      });
+    }
+    throw new StaleWriteError(`AUTHORIZER#${appid}`, { cause: error });
   }
 };

@@ -132,6 +132,20 @@ describe('authorizations.saveRefreshedToken', () => {
     assert.equal((await getAuthorizer(deps, appid))?.refreshToken, 'refreshtoken@@@reauth');
     assert.equal((await getAuthorizerToken(deps, appid))?.accessToken, 'token-reauth');
   });
+
+  it('still keeps a rotated refresh token when a newer access token is already stored', async () => {
+    // Prepare
+    const appid = nextAppId();
+    await saveAuthorization(deps, appid, authorization({ expiresAt: NOW_S + 7300 }));
+    // Act
+    const late = saveRefreshedToken(deps, appid, { accessToken: 'older-token', expiresAt: NOW_S + 7200, refreshToken: 'refreshtoken@@@rotated', replaces: 'refreshtoken@@@A' });
+    // Assess
+    await assert.rejects(late, StaleWriteError);
+    const { profile, token } = await getAuthorizerState(deps, appid, { consistent: true });
+    assert.equal(profile?.refreshToken, 'refreshtoken@@@rotated');
+    assert.equal(profile?.previousRefreshToken, 'refreshtoken@@@A');
+    assert.equal(token?.accessToken, 'authorizer-token-A');
+  });
 });
 
 describe('authorizers.markUnauthorized', () => {
