@@ -1,20 +1,58 @@
 // `npm run bench`: runs every benchmark under bench/ one after another (each prints `BENCH_RESULT {json}`
 // lines), writes bench/results.json and prints a table. Not part of `npm test`.
+//   npm run bench                  every benchmark; results.json is rewritten
+//   npm run bench crypto upstream  the benchmarks whose file name contains a word; their figures replace
+//                                  their old ones in results.json, the others are kept
+//   npm run bench -- --table       no run: the table of the current results.json (Markdown, for the README)
+// Each benchmark gets BENCH_TIMEOUT_S (default 240) before it is stopped (SIGINT, then SIGKILL), so one
+// stuck benchmark cannot hold the whole run; the figures it printed before that are kept.
 import { spawn } from 'node:child_process';
-import { readdirSync, writeFileSync } from 'node:fs';
-import type { BenchResult } from './lib.ts';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { meetsTarget, type BenchResult } from './lib.ts';
 
-const only = process.argv.slice(2);
+const RESULTS = 'bench/results.json';
+const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_S ?? 240) * 1000;
+const args = process.argv.slice(2);
+const only = args.filter((a) => !a.startsWith('--'));
+
+const verdict = (r: BenchResult): string => {
+  const met = meetsTarget(r);
+  return met === undefined ? '' : met ? 'met' : '**missed**';
+};
+
+const table = (results: BenchResult[]): string =>
+  [
+    '| figure | value | target | |',
+    '|---|---|---|---|',
+    ...results.map((r) => `| ${r.name} | ${r.value} ${r.unit} | ${r.target ?? ''} | ${verdict(r)} |`),
+    '',
+  ].join('\n');
+
+const previous = (): BenchResult[] => (existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as BenchResult[]) : []);
+
+if (args.includes('--table')) {
+  process.stdout.write(table(previous()));
+  process.exit(0);
+}
+
 const files = readdirSync('bench')
   .filter((f) => f.endsWith('.ts') && !['run.ts', 'lib.ts'].includes(f))
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
   .sort();
 
-const runOne = (file: string): Promise<{ results: BenchResult[]; code: number }> =>
+const runOne = (file: string): Promise<{ results: BenchResult[]; code: number; timedOut: boolean }> =>
   new Promise((resolve) => {
     const results: BenchResult[] = [];
     const child = spawn(process.execPath, [`bench/${file}`], { stdio: ['ignore', 'pipe', 'inherit'] });
     let buffer = '';
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      process.stdout.write(`  ✖ bench/${file} still running after ${TIMEOUT_MS / 1000} s: stopping it\n`);
+      child.kill('SIGINT');
+      setTimeout(() => child.exitCode === null && child.kill('SIGKILL'), 15_000).unref();
+    }, TIMEOUT_MS);
     child.stdout.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
       const lines = buffer.split('\n');
@@ -24,23 +62,35 @@ const runOne = (file: string): Promise<{ results: BenchResult[]; code: number }>
         else process.stdout.write(`  ${line}\n`);
       }
     });
-    child.on('exit', (code) => resolve({ results, code: code ?? 1 }));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ results, code: code ?? 1, timedOut });
+    });
   });
 
-const all: BenchResult[] = [];
+const fresh: BenchResult[] = [];
 let failures = 0;
 const started = Date.now();
+process.stdout.write(`${files.length} benchmarks; ${os.availableParallelism()} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join('/')}\n`);
 for (const file of files) {
+  const fileStarted = Date.now();
   process.stdout.write(`▶ bench/${file}\n`);
-  const { results, code } = await runOne(file);
-  if (code !== 0) {
+  const { results, code, timedOut } = await runOne(file);
+  if (code !== 0 || timedOut) {
     failures += 1;
-    process.stdout.write(`  ✖ bench/${file} exited with ${code}\n`);
+    process.stdout.write(`  ✖ bench/${file} exited with ${code}${timedOut ? ' (timed out)' : ''}\n`);
   }
-  all.push(...results);
+  process.stdout.write(`  ${results.length} figures in ${((Date.now() - fileStarted) / 1000).toFixed(1)} s\n`);
+  fresh.push(...results);
 }
-writeFileSync('bench/results.json', `${JSON.stringify(all, null, 2)}\n`);
-const rows = all.map((r) => `| ${r.name} | ${r.value} ${r.unit} | ${r.target ?? ''} | ${r.note ?? ''} |`);
-process.stdout.write(['', '| figure | value | target | note |', '|---|---|---|---|', ...rows, ''].join('\n'));
-process.stdout.write(`\n${all.length} figures from ${files.length} benchmarks in ${((Date.now() - started) / 1000).toFixed(1)} s; wrote bench/results.json\n`);
+// A partial run replaces only the figures of the benchmarks it ran.
+const ran = (r: BenchResult) => files.some((f) => r.command.includes(`bench/${f}`));
+const all = only.length === 0 ? fresh : [...previous().filter((r) => !ran(r)), ...fresh];
+writeFileSync(RESULTS, `${JSON.stringify(all, null, 2)}\n`);
+process.stdout.write(`\n${table(fresh)}`);
+const missed = fresh.filter((r) => meetsTarget(r) === false);
+process.stdout.write(
+  `\n${fresh.length} figures from ${files.length} benchmarks in ${((Date.now() - started) / 1000).toFixed(1)} s` +
+    `; ${missed.length} targets missed; wrote ${RESULTS}\n`,
+);
 process.exit(failures > 0 ? 1 : 0);
