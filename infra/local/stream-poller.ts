@@ -109,7 +109,8 @@ export const startStreamPoller = async (options: PollerOptions): Promise<StreamP
 
   const deliver = async (batch: Record<string, unknown>[]) => {
     let pending = batch;
-    for (let attempt = 0; pending.length > 0; attempt += 1) {
+    // Once stopping, nothing is retried: what was not delivered stays in the stream, as with Lambda.
+    for (let attempt = 0; pending.length > 0 && !stopped; attempt += 1) {
       let failedFrom = -1;
       try {
         const result = await options.invoke({ Records: pending });
@@ -139,7 +140,7 @@ export const startStreamPoller = async (options: PollerOptions): Promise<StreamP
       iterators.set(shardId, page.NextShardIterator);
       const records = (page.Records ?? []).map((r) => toLambdaRecord(r, streamArn)).filter((r) => matchesAny(settings.filterPatterns, r));
       if ((page.Records ?? []).length > 0) sawRecords = true;
-      for (let i = 0; i < records.length; i += settings.batchSize) await deliver(records.slice(i, i + settings.batchSize));
+      for (let i = 0; i < records.length && !stopped; i += settings.batchSize) await deliver(records.slice(i, i + settings.batchSize));
     }
     return sawRecords;
   };
