@@ -40,6 +40,7 @@ try {
       entryPoints: [`functions/${fn}/handler.ts`],
       bundle: true,
       minify: true,
+      keepNames: true,
       platform: 'node',
       target: 'node22',
       format: 'cjs',
