@@ -4,7 +4,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { createWeChatDeps, type WeChatDeps } from '../../lib/deps-wechat.ts';
 import { lambda } from '../../lib/runtime.ts';
-import { handleComponentPush } from '../../lib/services/authorization.ts';
+import { handleComponentPush } from '../../lib/services/authorization-events.ts';
 import { processEventRecords, type EventHandlers, type EventRecord } from '../../lib/services/event-dispatch.ts';
 import { handleReleaseTestTask } from '../../lib/services/release-test-task.ts';
 

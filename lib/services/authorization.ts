@@ -1,12 +1,12 @@
-// The authorization lifecycle (PROTOCOL.md §1.4, §1.8): the start page's links from a fresh pre_auth_code,
+// The authorization lifecycle (PROTOCOL.md §1.4, §1.8): the start page's links from a fresh pre_auth_code, and
 // completing an authorization from its code (landing page or `authorized` push, whichever comes first,
-// exchanging the code exactly once), and revocation on `unauthorized`.
+// exchanging the code exactly once). The pushes themselves are handled in authorization-events.ts.
 import { randomUUID } from 'node:crypto';
 import { nowSeconds, sleep } from '../clock.ts';
 import type { WeChatDeps } from '../deps-wechat.ts';
 import { AppError, BadRequestError } from '../errors.ts';
 import { saveAuthorization } from '../store/authorizations.ts';
-import { getAuthorizer, markUnauthorized, updateAuthorizerInfo } from '../store/authorizers.ts';
+import { getAuthorizer, updateAuthorizerInfo } from '../store/authorizers.ts';
 import {
   claimCode,
   CodeClaimLostError,
@@ -18,7 +18,6 @@ import {
   saveCodeResult,
   type CodeState,
 } from '../store/codes.ts';
-import type { StoredEvent } from '../store/events.ts';
 import { deleteAuthorizerToken, StaleWriteError } from '../store/tokens.ts';
 import type { AuthorizationInfo, AuthorizerInfo } from '../wechat/client-types.ts';
 import { WeChatApiError } from '../wechat/errors.ts';
@@ -29,9 +28,10 @@ export const LANDING_PATH = '/wechat/component/authorized';
 /** Longer than the client's worst case for one call (timeouts and retries), so a live claim is never taken over. */
 export const CODE_CLAIM_MS = 30_000;
 const CODE_POLL_MS = 150;
-const CODE_REFUSED = [61009, 61010];
+/** 61009 invalid or spent, 61010 expired, 61003 the account no longer authorizes this component. */
+const CODE_REFUSED = [61009, 61010, 61003];
 
-/** WeChat refused the authorization code for good (61009 invalid or already used, 61010 expired). */
+/** WeChat refused the authorization code for good (61009 invalid or already used, 61010 expired, 61003 revoked since). */
 export class AuthorizationCodeError extends PermanentEventError {
   readonly errcode: number;
   constructor(errcode: number, options?: ErrorOptions) {
@@ -121,12 +121,22 @@ const exchangeAsClaimant = async (deps: WeChatDeps, code: string, owner: string)
   try {
     await saveCodeResult(deps, code, owner, authorization);
   } catch (error) {
-    // Our claim ran out while WeChat answered: the code is spent either way, so the result we hold is the one to use.
-    if (!(error instanceof CodeClaimLostError)) throw error;
-    deps.logger.warn('authorization.code_claim_lost', { authorizerAppid: authorization.authorizerAppid });
+    // The code is spent either way (single-use): whether our claim ran out while WeChat answered or the cache write
+    // failed (throttling), the result we hold is the only copy of the refresh token, so the caller stores it now.
+    const event = error instanceof CodeClaimLostError ? 'authorization.code_claim_lost' : 'authorization.code_result_not_cached';
+    deps.logger.warn(event, { authorizerAppid: authorization.authorizerAppid }, error);
   }
   return { state: 'exchanged', authorization, exchangedAt: nowSeconds(deps.clock) };
 };
+
+export interface ExchangeOptions {
+  /** Epoch seconds; a code past it is refused without calling WeChat. */
+  readonly codeExpiresAt: number;
+  /** How long to wait for another caller's exchange (and, with awaitApplied, for it to store the result). */
+  readonly waitMs: number;
+  /** For callers that store the result themselves: let a fresh claimant store it first instead of racing it. */
+  readonly awaitApplied?: boolean;
+}
 
 /** How long after an exchange its claimant is presumed to be storing the result (then anyone may). */
 const APPLY_WINDOW_MS = 5_000;
@@ -137,12 +147,13 @@ const isApplying = (deps: WeChatDeps, state: Exchanged): boolean => state.exchan
  * first claims it, the others wait (up to `waitMs`) on consistent reads for the stored result.
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/authorization_info.html
  */
-export const exchangeCodeOnce = async (deps: WeChatDeps, code: string, options: { codeExpiresAt: number; waitMs: number }): Promise<Exchanged> => {
+export const exchangeCodeOnce = async (deps: WeChatDeps, code: string, options: ExchangeOptions): Promise<Exchanged> => {
   const owner = randomUUID();
   for (let polls = Math.ceil(options.waitMs / CODE_POLL_MS); ; polls -= 1) {
     const state = await getCodeState(deps, code);
     // The claimant stores the result on the profile right after the exchange: wait for that rather than race it.
-    if (state?.state === 'exchanged' && (state.appliedAt !== undefined || polls <= 0 || !isApplying(deps, state))) return state;
+    const settled = state?.state === 'exchanged' && (state.appliedAt !== undefined || !options.awaitApplied || polls <= 0 || !isApplying(deps, state));
+    if (settled) return state;
     if (state?.state === 'rejected') throw new AuthorizationCodeError(state.errcode);
     if (!state || (state.state === 'claimed' && state.claimUntil < deps.clock())) {
       if (options.codeExpiresAt <= nowSeconds(deps.clock)) throw new AuthorizationCodeError(61010);
@@ -197,7 +208,7 @@ const applyExchange = async (deps: WeChatDeps, code: string, a: AuthorizationInf
 /** Completes an authorization from its code: exchange once, store profile and tokens once, fetch the account's info. */
 export const completeAuthorization = async (deps: WeChatDeps, request: CompleteRequest): Promise<CompletedAuthorization> => {
   const { authorizationCode: code } = request;
-  const exchanged = await exchangeCodeOnce(deps, code, request);
+  const exchanged = await exchangeCodeOnce(deps, code, { ...request, awaitApplied: true });
   const { authorizerAppid, funcInfo } = exchanged.authorization;
   const outcome = exchanged.appliedAt === undefined ? await applyExchange(deps, code, exchanged.authorization, request.authorizedAt) : 'already';
   let info = (await getAuthorizer(deps, authorizerAppid))?.info;
@@ -209,42 +220,4 @@ export const completeAuthorization = async (deps: WeChatDeps, request: CompleteR
   }
   deps.logger.info('authorization.completed', { authorizerAppid, outcome, permissions: [...funcInfo] });
   return { authorizerAppid, funcInfo, info, outcome };
-};
-
-/** How long the push consumer waits for a code another request is exchanging (the function's timeout is 60 s). */
-const PUSH_WAIT_MS = 20_000;
-const codeExpiry = (value: string | undefined, createTime: number): number =>
-  value && /^\d{1,12}$/.test(value) ? Number(value) : createTime + CODE_TTL_S;
-
-/** The `component_push` handler of the `authorized` function: authorized, updateauthorized, fast-register, unauthorized. */
-export const handleComponentPush = async (deps: WeChatDeps, event: StoredEvent): Promise<void> => {
-  const p = event.payload;
-  const log = deps.logger.child({ eventId: event.id, infoType: event.infoType, authorizerAppid: event.authorizerAppid ?? p.appid });
-  switch (event.infoType) {
-    case 'authorized':
-    case 'updateauthorized': {
-      const code = p.AuthorizationCode;
-      if (!code) throw new PermanentEventError(`${event.infoType} push without AuthorizationCode`);
-      const expiry = codeExpiry(p.AuthorizationCodeExpiredTime, event.createTime);
-      await completeAuthorization(deps, { authorizationCode: code, codeExpiresAt: expiry, authorizedAt: event.createTime, waitMs: PUSH_WAIT_MS });
-      return;
-    }
-    case 'notify_third_fasteregister': {
-      if (p.status !== '0' || !p.auth_code) {
-        log.warn('fast_register.not_completed', { status: p.status, msg: p.msg });
-        return;
-      }
-      const expiry = event.createTime + CODE_TTL_S;
-      await completeAuthorization(deps, { authorizationCode: p.auth_code, codeExpiresAt: expiry, authorizedAt: event.createTime, waitMs: PUSH_WAIT_MS });
-      return;
-    }
-    case 'unauthorized': {
-      if (!event.authorizerAppid) throw new PermanentEventError('unauthorized push without AuthorizerAppid');
-      const result = await markUnauthorized(deps, event.authorizerAppid, event.createTime);
-      log.info('authorization.revoked', { result, createTime: event.createTime });
-      return;
-    }
-    default:
-      log.warn('component_push.ignored');
-  }
 };

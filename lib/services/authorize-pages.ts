@@ -161,6 +161,9 @@ const START_PATH = 'authorize';
 /** The page for an error the authorize function expects; undefined for anything else (the edge answers 500). */
 export const describeFailure = (error: unknown): PageFailure | undefined => {
   if (error instanceof BadRequestError) return { status: 400, title: '请求无效 · Invalid request', message: error.message, retryHref: START_PATH };
+  if (error instanceof AuthorizationCodeError && error.errcode === 61003) {
+    return { status: 400, title: '授权已取消 · Authorization withdrawn', message: 'The account no longer authorizes this platform. Please authorize again.', retryHref: START_PATH };
+  }
   if (error instanceof AuthorizationCodeError) {
     const expired = error.errcode === 61010;
     return {

@@ -10,12 +10,13 @@ import {
   authorizationUrls,
   CodeBusyError,
   completeAuthorization,
-  handleComponentPush,
   parseLandingQuery,
   parseStartQuery,
   startAuthorization,
 } from '../../../lib/services/authorization.ts';
+import { handleComponentPush } from '../../../lib/services/authorization-events.ts';
 import { PermanentEventError, processEventRecords, type EventHandlers } from '../../../lib/services/event-dispatch.ts';
+import { getAuthorizerAccessToken, getComponentAccessToken } from '../../../lib/services/tokens.ts';
 import { getAuthorizer } from '../../../lib/store/authorizers.ts';
 import { claimCode, getCodeState } from '../../../lib/store/codes.ts';
 import { eventId, type StoredEvent } from '../../../lib/store/events.ts';
@@ -314,6 +315,38 @@ describe('authorization.handleComponentPush', () => {
     assert.equal(profile?.info?.isMiniProgram, true);
   });
 
+  it('recovers the authorization from api_get_authorizer_info when the pushed code was already spent', async () => {
+    // Prepare: a claimant spent the code at WeChat and died before storing the result.
+    const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false, nickName: 'Spent Code Co' });
+    const componentToken = await getComponentAccessToken(deps);
+    await deps.wechat.apiQueryAuth(componentToken.accessToken, { componentAppId: SIMULATOR_COMPONENT.appId, authorizationCode });
+    sim.resetCounters();
+    // Act
+    await handleComponentPush(deps, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode }));
+    const token = await getAuthorizerAccessToken(deps, authorizerAppid);
+    // Assess
+    const profile = await getAuthorizer(deps, authorizerAppid);
+    assert.equal(profile?.status, 'authorized');
+    assert.equal(profile?.info?.nickName, 'Spent Code Co');
+    assert.equal(profile?.refreshToken, sim.accounts().find((a) => a.appid === authorizerAppid)?.refreshToken);
+    assert.ok(token.accessToken);
+    assert.equal(sim.calls('api_query_auth'), 1);
+    assert.equal(sim.calls('api_authorizer_token'), 1);
+    assert.ok(logger.records().some((r) => r.event === 'authorization.recovered_without_code' && r.authorizerAppid === authorizerAppid));
+  });
+
+  it('drops the push for good when the code is refused and the account no longer authorizes us', async () => {
+    // Prepare
+    const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false });
+    await sim.unauthorize(authorizerAppid, { push: false });
+    // Act / Assess
+    await assert.rejects(
+      handleComponentPush(deps, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode })),
+      (e: unknown) => e instanceof AuthorizationCodeError && e.errcode === 61003,
+    );
+    assert.equal(await getAuthorizer(deps, authorizerAppid), undefined);
+  });
+
   it('raises a permanent failure for an authorized push without a code', async () => {
     // Act / Assess
     await assert.rejects(handleComponentPush(deps, pushEvent('authorized', { AuthorizerAppid: 'wxc736b9251b3c6c41' })), PermanentEventError);
@@ -406,7 +439,8 @@ describe('authorized handler', () => {
     // Assess
     assert.deepEqual(result, { batchItemFailures: [] });
     const dropped = logger.records().find((r) => r.event === 'event.dropped' && r.sequenceNumber === '100000000000000000001');
-    assert.equal((dropped?.error as { name?: string } | undefined)?.name, 'AuthorizationCodeError');
+    // The simulator knows neither the code nor the account: the push cannot be completed or recovered.
+    assert.equal((dropped?.error as { name?: string } | undefined)?.name, 'PermanentEventError');
   });
 
   it('reports a record for retry when WeChat is busy, by its SequenceNumber', async () => {

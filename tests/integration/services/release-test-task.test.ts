@@ -6,7 +6,8 @@ import { startSimulator, type Simulator } from '../../../infra/local/simulator/i
 import { loadConfig } from '../../../lib/config.ts';
 import { createWeChatDeps, type WeChatDeps } from '../../../lib/deps-wechat.ts';
 import { createMemoryLogger } from '../../../lib/logger.ts';
-import { AuthorizationCodeError, handleComponentPush } from '../../../lib/services/authorization.ts';
+import { AuthorizationCodeError } from '../../../lib/services/authorization.ts';
+import { handleComponentPush } from '../../../lib/services/authorization-events.ts';
 import { PermanentEventError } from '../../../lib/services/event-dispatch.ts';
 import { handleReleaseTestTask } from '../../../lib/services/release-test-task.ts';
 import { eventId, type StoredEvent } from '../../../lib/store/events.ts';
