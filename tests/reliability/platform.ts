@@ -41,6 +41,8 @@ export interface PlatformOptions {
   /** Start the stream poller feeding `authorized` (default true). */
   stream?: boolean;
   streamRetries?: number;
+  /** Called after the stream delivered a batch that reported failures (e.g. to let time pass before the retry). */
+  onFailedBatch?: () => void;
 }
 
 export interface Platform {
@@ -114,6 +116,7 @@ export const startPlatform = async (options: PlatformOptions = {}): Promise<Plat
           invoke: async (event) => {
             const result = await authorized(event as unknown as DynamoDBStreamEvent);
             batches.push({ records: event.Records.length, failed: result.batchItemFailures.length });
+            if (result.batchItemFailures.length > 0) options.onFailedBatch?.();
             return result;
           },
         });
