@@ -378,7 +378,8 @@ const structural = (layer: 'inner' | 'outer'): Mutator[] => {
     m('cdata_edge', 3, (d, rng) => {
       const variant = rng.pick(['empty', 'split', 'nested', 'unterminated', 'bracket']);
       const x = get(d);
-      if (variant === 'unterminated') return x.includes(']]>') ? (set(d, x.replace(/\]\]>/, '')), 'invalid') : 'valid';
+      // The last terminator: with an earlier one removed, a later section could close the CDATA again.
+      if (variant === 'unterminated') return x.includes(']]>') ? (set(d, x.slice(0, x.lastIndexOf(']]>')) + x.slice(x.lastIndexOf(']]>') + 3)), 'invalid') : 'valid';
       if (variant === 'empty') return set(d, afterRoot(x, '<E><![CDATA[]]></E>')), 'either';
       if (variant === 'nested') return set(d, afterRoot(x, '<E><![CDATA[<![CDATA[x]]]]><![CDATA[>]]></E>')), 'either';
       if (variant === 'bracket') return set(d, afterRoot(x, '<E>]]&gt;</E>')), 'either';
@@ -601,7 +602,7 @@ const outerOnly: Mutator[] = [
   { name: 'outer.padded_encrypt', stage: 'outer', weight: 1, apply: (d) => (setOuter(d, str(d.outer).replace('<Encrypt><![CDATA[', '<Encrypt>\n  <![CDATA[').replace(']]></Encrypt>', ']]>\n</Encrypt>')), 'valid') },
   { name: 'outer.duplicate_encrypt', stage: 'outer', weight: 3, apply: (d) => (setOuter(d, str(d.outer).replace(/(<Encrypt>[\s\S]*?<\/Encrypt>)/, '$1$1')), 'invalid') },
   { name: 'outer.second_encrypt', stage: 'outer', weight: 1, apply: (d) => (setOuter(d, str(d.outer).replace('</xml>', '<Encrypt><![CDATA[AAAA]]></Encrypt></xml>')), 'invalid') },
-  { name: 'outer.missing_encrypt', stage: 'outer', weight: 2, apply: (d) => (setOuter(d, str(d.outer).replace(/<Encrypt>[\s\S]*?<\/Encrypt>/, '')), 'invalid') },
+  { name: 'outer.missing_encrypt', stage: 'outer', weight: 2, apply: (d) => (setOuter(d, str(d.outer).replace(/<Encrypt>[\s\S]*?<\/Encrypt>/g, '')), 'invalid') },
   { name: 'outer.self_closing_encrypt', stage: 'outer', weight: 1, apply: (d) => (setOuter(d, str(d.outer).replace(/<Encrypt>[\s\S]*?<\/Encrypt>/, '<Encrypt/>')), 'invalid') },
   { name: 'outer.nested_encrypt', stage: 'outer', weight: 1, apply: (d) => (setOuter(d, str(d.outer).replace('<Encrypt>', '<Encrypt><x>').replace('</Encrypt>', '</x></Encrypt>')), 'invalid') },
   { name: 'outer.entity_in_encrypt', stage: 'outer', weight: 1, apply: (d) => (setOuter(d, str(d.outer).replace(/<Encrypt><!\[CDATA\[(.)/, '<Encrypt>&#65;$1').replace(']]></Encrypt>', '</Encrypt>')), 'invalid') },
