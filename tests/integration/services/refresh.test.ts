@@ -38,6 +38,8 @@ interface FaultyWeChat {
   /** api_authorizer_token calls per authorizer appid, faulted ones included. */
   readonly tokenCalls: Map<string, number>;
   totalTokenCalls(): number;
+  /** The most api_authorizer_token requests ever open at once. */
+  maxInFlight(): number;
   close(): Promise<void>;
 }
 
@@ -50,10 +52,15 @@ const readBody = async (request: AsyncIterable<Buffer>): Promise<Buffer> => {
 const startFaultyWeChat = async (upstream: string): Promise<FaultyWeChat> => {
   const faults = new Map<string, number>();
   const tokenCalls = new Map<string, number>();
+  let inFlight = 0;
+  let maxInFlight = 0;
   const server: Server = createServer((request, response) => {
     void (async () => {
       const body = await readBody(request);
       if (request.url?.startsWith('/cgi-bin/component/api_authorizer_token')) {
+        inFlight += 1;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        response.once('close', () => (inFlight -= 1));
         const appid = String((JSON.parse(body.toString('utf8')) as { authorizer_appid?: unknown }).authorizer_appid);
         tokenCalls.set(appid, (tokenCalls.get(appid) ?? 0) + 1);
         const errcode = faults.get(appid);
@@ -75,6 +82,7 @@ const startFaultyWeChat = async (upstream: string): Promise<FaultyWeChat> => {
     faults,
     tokenCalls,
     totalTokenCalls: () => [...tokenCalls.values()].reduce((a, b) => a + b, 0),
+    maxInFlight: () => maxInFlight,
     close: () =>
       new Promise((resolve) => {
         server.close(() => resolve());
@@ -197,6 +205,8 @@ describe('refresh.runRefresh with 2,000 authorizers of which 200 are due', () =>
     world = await createWorld();
     appids = await seedAccounts(world, 2000, 200);
     tokensBefore = await storedAccessTokens(world.table, appids);
+    // WeChat answering in 30 ms, not instantly, so the refreshes visibly overlap.
+    world.sim.setLatency(30, 'api_authorizer_token');
     summary = await runRefresh(world.deps);
   });
   after(async () => world.close());
@@ -213,6 +223,14 @@ describe('refresh.runRefresh with 2,000 authorizers of which 200 are due', () =>
     assert.equal(world.sim.calls('api_component_token'), 1);
     assert.deepEqual([...world.wechat.tokenCalls.keys()].sort(), appids.slice(0, 200).sort());
     assert.ok([...world.wechat.tokenCalls.values()].every((n) => n === 1), 'one call per account');
+  });
+
+  it('keeps at most config.refreshConcurrency (16) refreshes in flight, and more than one', (t) => {
+    // Assess
+    t.diagnostic(`at most ${world.wechat.maxInFlight()} api_authorizer_token calls were open at once`);
+    assert.equal(world.deps.config.refreshConcurrency, 16);
+    assert.ok(world.wechat.maxInFlight() <= 16, `${world.wechat.maxInFlight()} in flight`);
+    assert.ok(world.wechat.maxInFlight() > 1, 'the refreshes ran in parallel');
   });
 
   it('replaces the 200 due tokens and leaves the other 1,800 untouched', async () => {
