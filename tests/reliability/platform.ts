@@ -41,6 +41,8 @@ export interface PlatformOptions {
   /** Start the stream poller feeding `authorized` (default true). */
   stream?: boolean;
   streamRetries?: number;
+  /** WeChat client timeout per attempt (default CLIENT_TIMEOUT_MS). */
+  clientTimeoutMs?: number;
   /** Called after the stream delivered a batch that reported failures (e.g. to let time pass before the retry). */
   onFailedBatch?: () => void;
 }
@@ -95,7 +97,7 @@ export const startPlatform = async (options: PlatformOptions = {}): Promise<Plat
     WECHAT_API_BASE_URL: sim.url,
     PUBLIC_BASE_URL: server.url,
   });
-  const wechat = createWeChatClient({ baseUrl: sim.url, logger, timeoutMs: CLIENT_TIMEOUT_MS, maxRetries: options.maxRetries ?? 2, retryBaseMs: 10 });
+  const wechat = createWeChatClient({ baseUrl: sim.url, logger, timeoutMs: options.clientTimeoutMs ?? CLIENT_TIMEOUT_MS, maxRetries: options.maxRetries ?? 2, retryBaseMs: 10 });
   const deps = createWeChatDeps(config, config.secrets!, { doc: ddb.doc, logger, wechat, ...(options.clock ? { clock: options.clock } : {}) });
   routes['POST /wechat/component/events'] = withBoundary(deps, createTicketHandler(deps));
   const authorize = withBoundary(deps, createAuthorizeHandler(deps));
