@@ -118,6 +118,15 @@ try {
   report({ name: `${label}: api_authorizer_token calls`, value: calls, unit: 'calls', target: `= ${DUE}`, command: COMMAND });
   report({ name: `${label}: due query read capacity`, value: first.consumedCapacity, unit: 'RCU', target: `∝ ${DUE} due, not ${ACCOUNTS}`, command: COMMAND });
   report({ name: `${label}: wall time`, value: round(wallS, 2), unit: 's', target: `≤ ${TARGET_S} s`, command: COMMAND });
+  const ops = [...dynamoOps.values()].reduce((total, { count }) => total + count, 0);
+  const opMs = [...dynamoOps.values()].reduce((total, { totalMs }) => total + totalMs, 0) / Math.max(1, ops);
+  report({
+    name: `${label}: DynamoDB calls per due account`,
+    value: round(ops / DUE, 2),
+    unit: 'calls',
+    command: COMMAND,
+    note: `${round(opMs, 1)} ms average against DynamoDB Local; load average ${loadavg().map((l) => round(l, 1)).join(' ')} on ${availableParallelism()} CPUs`,
+  });
   report({ name: `${label}: second run WeChat calls`, value: sim.calls(), unit: 'calls', target: '= 0', command: COMMAND });
   if (calls !== DUE || first.refreshed !== DUE || second.due !== 0) {
     say(`✖ expected ${DUE} calls and refreshes and nothing due on the second run`);
