@@ -229,20 +229,27 @@ const toEvent = (d: Draft): APIGatewayProxyEventV2 => {
   return d.url === 'message' ? { ...withQuery, pathParameters: d.pathAppid === undefined ? {} : { appid: d.pathAppid } } : withQuery;
 };
 
+const FIRST = new Set(['inner.unknown_info_type', 'outer.drop_id']);
+const BYTE_LEVEL = /\.(invalid_utf8|utf16|utf8_bom|truncated|raw_bytes)$/;
+
 type Snapshot = readonly [Buffer, Buffer | undefined, string, Buffer, string, boolean | undefined];
 const snapshot = (d: Draft): Snapshot => [d.inner, d.plain ? assemble(d.plain) : undefined, d.encrypt, d.outer, JSON.stringify([d.query, d.pathAppid ?? null]), d.base64Body];
 const sameAs = (a: Snapshot, b: Snapshot): boolean =>
   a[0].equals(b[0]) && (a[1] === b[1] || (a[1] !== undefined && b[1] !== undefined && a[1].equals(b[1]))) && a[2] === b[2] && a[3].equals(b[3]) && a[4] === b[4] && a[5] === b[5];
 
-const combine = (verdicts: readonly Verdict[]): Verdict =>
-  verdicts.includes('invalid') ? 'invalid' : verdicts.includes('either') ? 'either' : 'valid';
+/**
+ * In the order applied: a later 'either' mutation may repair an earlier invalid one (a truncation that removes
+ * a broken last block, a bit flip that shortens an oversized value), so the last verdict other than 'valid' wins.
+ */
+const combine = (verdicts: readonly Verdict[]): Verdict => verdicts.reduce<Verdict>((state, v) => (v === 'valid' ? state : v), 'valid');
 
 /** One case: a fresh genuine push of a random kind, then `count` mutations (0 = the genuine push itself). */
 export const buildCase = (url: Url, ctx: FuzzContext, rng: Rng, index: number, mutators: readonly Mutator[], count: number): FuzzCase => {
   const base = weighted(url === 'ticket' ? ticketBases(ctx, rng, index) : messageBases(ctx, rng, index), rng);
   const eligible = mutators.filter((m) => !m.urls || m.urls.includes(url));
-  // By layer; turning a push into an unknown InfoType comes first, so the other inner mutations judge the result.
-  const rank = (m: Mutator) => STAGES.indexOf(m.stage) * 2 + (m.name === 'inner.unknown_info_type' ? 0 : 1);
+  // By layer. Within one: removals that other mutations could target come first (so those judge the result),
+  // byte-level ones last (a text-level one after them would re-encode their invalid bytes into valid UTF-8).
+  const rank = (m: Mutator) => STAGES.indexOf(m.stage) * 3 + (FIRST.has(m.name) ? 0 : BYTE_LEVEL.test(m.name) ? 2 : 1);
   const picked = Array.from({ length: count }, () => weighted(eligible, rng));
   // Each mutator once: a second pick of the same one would only overwrite the first.
   const chosen = [...new Set(picked)].sort((a, b) => rank(a) - rank(b));
