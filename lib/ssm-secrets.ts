@@ -3,7 +3,7 @@
 // fetched again when a push failed its signature check (lib/http.ts → markSecretsStale → refresh=true), so a
 // token or key rotated in the console and in SSM is picked up without a redeploy.
 //
-// Why not @middy/ssm (installed, and the design's first idea): it needs the parameter names when the handler
+// Why not @middy/ssm (the design's first idea, not a dependency): it needs the parameter names when the handler
 // module is loaded, runs on every invocation as a `before` middleware even where the secrets come from the
 // environment (every local run and test), builds its own SSMClient (only lib/deps.ts constructs clients), and
 // its cache can only be cleared through a module-global of @middy/util. lib/runtime.ts resolves configuration
