@@ -6,7 +6,8 @@ import { authorizerKey, componentKey, DUE_AUTHORIZER, DUE_COMPONENT } from '../.
 import { tokenItem } from '../../../lib/store/tokens.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
 
-const NOW_S = Date.parse('2026-11-23T20:00:00Z') / 1000;
+// A day ahead: DynamoDB Local's TTL deletes items whose expiresAt has passed within seconds (TOOLCHAIN.md).
+const NOW_S = Math.floor(Date.now() / 1000) + 86_400;
 let table: TestTable;
 let deps: { doc: TestTable['doc']; tableName: string };
 
@@ -86,7 +87,7 @@ describe('due.listDueAuthorizers', () => {
 
   it('returns an empty page when nothing is due', async () => {
     // Act
-    const page = await listDueAuthorizers(deps, { dueBefore: NOW_S - 1 });
+    const page = await listDueAuthorizers(deps, { dueBefore: NOW_S - 86_400 });
     // Assess
     assert.deepEqual(page.appids, []);
     assert.equal(page.lastKey, undefined);
@@ -94,7 +95,7 @@ describe('due.listDueAuthorizers', () => {
 
   it('rejects a cut-off that is not epoch seconds', async () => {
     // Act + Assess
-    await assert.rejects(listDueAuthorizers(deps, { dueBefore: Date.now() + 0.5 }), RangeError);
+    await assert.rejects(listDueAuthorizers(deps, { dueBefore: NOW_S + 0.5 }), RangeError);
     await assert.rejects(listDueAuthorizers(deps, { dueBefore: -1 }), RangeError);
   });
 });
