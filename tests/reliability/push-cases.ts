@@ -302,7 +302,7 @@ const setOuter = (d: Draft, text: string | Buffer): void => {
 /** Top-level element names of a WeChat XML document (they are bare words). */
 const elementNames = (xml: string): string[] => [...xml.matchAll(/<([A-Za-z_][\w.]*)>/g)].map((m) => m[1]!).filter((n) => n !== 'xml');
 
-const KNOWN_INFO_TYPES = /<InfoType>(<!\[CDATA\[)?(component_verify_ticket|authorized|updateauthorized|unauthorized|notify_third_fasteregister)(\]\]>)?<\/InfoType>/;
+const KNOWN_INFO_TYPES = /<InfoType>\s*(<!\[CDATA\[)?(component_verify_ticket|authorized|updateauthorized|unauthorized|notify_third_fasteregister)(\]\]>)?\s*<\/InfoType>/;
 /** An InfoType we do not handle is acknowledged as long as AppId and InfoType are sound (CreateTime is optional). */
 const unknownInfoType = (d: Draft): boolean => d.url === 'ticket' && !KNOWN_INFO_TYPES.test(str(d.inner));
 

@@ -16,15 +16,17 @@ let p: Platform;
 const stdoutLines: string[] = [];
 const secrets = new Set<string>();
 const originalWrite = process.stdout.write.bind(process.stdout);
+const originalErrorWrite = process.stderr.write.bind(process.stderr);
+type Write = (chunk: string | Uint8Array, ...rest: unknown[]) => boolean;
 
-/** Keeps what the platform writes to stdout (JSON lines) and lets the test runner's own output through. */
-const captureStdout = (): void => {
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+/** Keeps what the platform writes to a stream (JSON lines, anything from console.*) and lets the rest through. */
+const capture = (stream: NodeJS.WriteStream, original: Write): void => {
+  stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
     const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
     stdoutLines.push(text);
     if (text.startsWith('{"')) return true;
-    return (originalWrite as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
-  }) as typeof process.stdout.write;
+    return original(chunk, ...rest);
+  }) as typeof stream.write;
 };
 
 const keep = (value: unknown): void => {
@@ -50,11 +52,13 @@ const advance = (seconds: number) => {
 };
 
 before(async () => {
-  captureStdout();
+  capture(process.stdout, originalWrite as Write);
+  capture(process.stderr, originalErrorWrite as Write);
   p = await startPlatform({ clock: () => now, messageAppids: [TEST_APPID] });
 });
 after(async () => {
   process.stdout.write = originalWrite;
+  process.stderr.write = originalErrorWrite;
   await p.stop();
 });
 
