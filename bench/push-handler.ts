@@ -99,6 +99,9 @@ const reportRun = (label: string, concurrency: number, run: Run, note: string, p
   const target = production ? '<< 5000 ms (WeChat window)' : undefined;
   report({ name: `${label} c=${concurrency}: p50`, value: round(percentile(latencies, 50)), unit: 'ms', target, command: COMMAND, note: detail });
   report({ name: `${label} c=${concurrency}: p99`, value: round(percentile(latencies, 99)), unit: 'ms', target, command: COMMAND, note: detail });
+  if (failures > 0) {
+    report({ name: `${label} c=${concurrency}: unanswered`, value: failures, unit: what, target: production ? '= 0' : undefined, command: COMMAND, note: detail });
+  }
   report({ name: `${label} c=${concurrency}: throughput`, value: round(pushesPerS, 0), unit: `${what}/s`, command: COMMAND, note: detail });
   process.stdout.write(`${label} c=${concurrency}: p50 ${round(percentile(latencies, 50))} ms, p99 ${round(percentile(latencies, 99))} ms, ${round(pushesPerS, 0)} ${what}/s, ${failures} failed\n`);
 };
