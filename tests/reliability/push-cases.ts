@@ -313,6 +313,15 @@ const requiredFields = (d: Draft): string[] => {
   return names.filter((n) => ['AppId', 'CreateTime', 'InfoType', 'ComponentVerifyTicket', 'AuthorizerAppid', 'AuthorizationCode', 'AuthorizationCodeExpiredTime', 'status', 'appid', 'auth_code'].includes(n));
 };
 
+/** Whether the message still needs `name`: MsgId, Content and Event matter only for the MsgType that has them. */
+const needed = (d: Draft, name: string): boolean => {
+  if (d.url === 'ticket' || !['MsgId', 'Content', 'Event'].includes(name)) return true;
+  const msgType = str(d.inner).match(/<MsgType>\s*(?:<!\[CDATA\[)?\s*([^<\]\s]*)/)?.[1];
+  if (name === 'Event') return msgType === 'event';
+  if (name === 'Content') return msgType === 'text';
+  return msgType !== undefined && ['text', 'image', 'voice', 'video', 'shortvideo', 'location', 'link', 'file', 'miniprogrampage'].includes(msgType);
+};
+
 const BILLION_LAUGHS =
   '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">' +
   '<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;"><!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">]>';
@@ -406,7 +415,7 @@ const innerOnly: Mutator[] = [
       if (names.length === 0) return 'valid';
       const name = rng.pick(names);
       setInner(d, str(d.inner).replace(new RegExp(`<${name}>[\\s\\S]*?</${name}>`, 'g'), ''));
-      return 'invalid';
+      return needed(d, name) ? 'invalid' : 'either';
     },
   },
   {
@@ -420,7 +429,7 @@ const innerOnly: Mutator[] = [
       const match = str(d.inner).match(new RegExp(`<${name}>[\\s\\S]*?</${name}>`));
       if (!match) return 'valid';
       setInner(d, str(d.inner).replace(match[0], match[0] + match[0]));
-      return 'invalid';
+      return needed(d, name) ? 'invalid' : 'either';
     },
   },
   {
