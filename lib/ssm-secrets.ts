@@ -86,11 +86,13 @@ export const createSsmSecretsSource = (options: SsmSecretsOptions): SecretsSourc
     get: async (config: Config, refresh = false) => {
       const path = config.ssmParameterPath;
       if (!path) throw new ConfigError(['SSM_PARAMETER_PATH is missing (no secrets in the environment)']);
-      if (cached && cached.path === path && (!refresh || clock() - cached.fetchedAt < minInterval)) return cached.secrets;
+      const current = cached && cached.path === path ? cached : undefined;
+      if (current && (!refresh || clock() - current.fetchedAt < minInterval)) return current.secrets;
       inflight ??= refetch(path).finally(() => {
         inflight = undefined;
       });
-      return inflight;
+      // A forced refetch that fails (SSM throttled or down) must not fail a genuine push we can still verify.
+      return current ? inflight.catch(() => current.secrets) : inflight;
     },
   };
 };

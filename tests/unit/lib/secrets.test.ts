@@ -137,6 +137,20 @@ describe('createSsmSecretsSource', () => {
     assert.equal(requests.length, 3);
   });
 
+  it('keeps serving the cached secrets when a forced refetch fails', async () => {
+    // Prepare
+    let now = 1_000_000;
+    const source = createSsmSecretsSource({ client, clock: () => now });
+    const first = await source.get(config());
+    parameters.delete(`${PATH}/token`);
+    now += MIN_REFRESH_INTERVAL_MS;
+    // Act
+    const afterFailure = await source.get(config(), true);
+    // Assess
+    assert.equal(afterFailure, first);
+    assert.equal(requests.length, 2);
+  });
+
   it('names missing and non-SecureString parameters without echoing any value, and caches nothing', async () => {
     // Prepare
     parameters.delete(`${PATH}/app-secret`);
