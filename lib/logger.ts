@@ -4,7 +4,9 @@
  *  2. WeChat's credential shapes (`ticket@@@…`, `queryauthcode@@@…`, `preauthcode@@@…`, `refreshtoken@@@…`)
  *     are masked wherever they appear, including in error messages;
  *  3. every value passed to `protectSecret()` (config secrets, tokens read or written) is masked in the
- *     serialized line, whatever field or message carries it.
+ *     serialized line, whatever field or message carries it. Lookup is by word (runs of token characters),
+ *     so the cost of a line depends on its length, not on how many values are protected; the set keeps the
+ *     newest MAX_PROTECTED values (a warm refresh container registers thousands of tokens over its life).
  */
 export type LogValue = string | number | boolean | null | undefined | readonly (string | number)[];
 export type LogFields = Readonly<Record<string, LogValue>>;
@@ -31,13 +33,37 @@ const SECRET_SUFFIXES = ['secret', 'token', 'ticket', 'code', 'aeskey', 'passwor
 const ALLOWED_KEYS = new Set(['errcode', 'statuscode']);
 const CREDENTIAL_SHAPES = /\b(ticket|preauthcode|queryauthcode|refreshtoken|authorizer_refresh_token)@@@[^\s"'&<,;]*/gi;
 const MIN_PROTECTED_LENGTH = 6;
+const MAX_PROTECTED = 20_000;
 const REDACTED = '[redacted]';
+// Characters WeChat credentials are made of; a protected value is masked wherever it stands as such a run,
+// or as a part of one between separators (`access_token=<value>`, `ticket@@@<value>`).
+const WORD = /[A-Za-z0-9_\-+/=.@:&%~]{6,}/g;
+const SEPARATORS = /[=&:@%~]+/;
 
 const protectedValues = new Set<string>();
+// Values with characters outside WORD cannot be found by word; the few there are get a plain scan.
+const irregularValues = new Set<string>();
+const REGULAR = /^[A-Za-z0-9_\-+/=.@:&%~]+$/;
 
 /** Registers a secret value so no log line can ever contain it. Cheap to call repeatedly. */
 export const protectSecret = (value: string | undefined | null): void => {
-  if (value && value.length >= MIN_PROTECTED_LENGTH) protectedValues.add(value);
+  if (!value || value.length < MIN_PROTECTED_LENGTH) return;
+  if (!REGULAR.test(value)) {
+    if (irregularValues.size < MAX_PROTECTED) irregularValues.add(value);
+    return;
+  }
+  protectedValues.delete(value);
+  protectedValues.add(value);
+  if (protectedValues.size > MAX_PROTECTED) protectedValues.delete(protectedValues.values().next().value!);
+};
+
+const maskWord = (word: string): string => {
+  if (protectedValues.has(word)) return REDACTED;
+  if (!SEPARATORS.test(word)) return word;
+  return word
+    .split(/([=&:@%~]+)/)
+    .map((part) => (protectedValues.has(part) ? REDACTED : part))
+    .join('');
 };
 
 const isSecretKey = (key: string): boolean => {
@@ -47,7 +73,8 @@ const isSecretKey = (key: string): boolean => {
 
 const maskText = (text: string): string => {
   let out = text.replace(CREDENTIAL_SHAPES, `$1@@@${REDACTED}`);
-  for (const secret of protectedValues) {
+  if (protectedValues.size > 0) out = out.replace(WORD, maskWord);
+  for (const secret of irregularValues) {
     if (out.includes(secret)) out = out.split(secret).join(REDACTED);
   }
   return out;

@@ -47,4 +47,18 @@ describe('logger', () => {
     assert.match(line, /queryauthcode@@@\[redacted\]/);
     assert.match(line, /bad \[redacted\] here/);
   });
+
+  it('masks a protected value inside a URL query and one with unusual characters, leaving look-alikes alone', () => {
+    // Prepare
+    const logger = createMemoryLogger();
+    protectSecret('AccessTok_0123456789-abc');
+    protectSecret('odd secret with spaces!');
+    // Act
+    logger.info('z', { url: '/cgi-bin/x?component_access_token=AccessTok_0123456789-abc&y=1', note: 'was odd secret with spaces! here', other: 'AccessTok_0123456789-abcd' });
+    // Assess
+    const record = logger.records()[0]!;
+    assert.equal(record.url, '/cgi-bin/x?component_access_token=[redacted]&y=1');
+    assert.equal(record.note, 'was [redacted] here');
+    assert.equal(record.other, 'AccessTok_0123456789-abcd');
+  });
 });
