@@ -23,6 +23,9 @@ export interface DynamoLocal {
   stop(): Promise<void>;
 }
 
+/** A child that exited, by itself (exitCode) or by a signal (signalCode). */
+export const hasExited = (child: ChildProcess): boolean => child.exitCode !== null || child.signalCode !== null;
+
 export const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
     const server = createServer();
@@ -43,7 +46,7 @@ const waitUntilReady = async (endpoint: string, child: ChildProcess, timeoutMs: 
   const deadline = Date.now() + timeoutMs;
   try {
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`DynamoDB Local exited with code ${child.exitCode} (is Java 17 installed?)`);
+      if (hasExited(child)) throw new Error(`DynamoDB Local exited (${child.exitCode ?? child.signalCode}; is Java 17 installed?)`);
       try {
         await client.send(new DescribeTableCommand({ TableName: '__readiness_probe__' }));
         return;
@@ -68,7 +71,7 @@ export const startDynamoLocal = async (options: { port?: number; log?: (line: st
   });
   child.stdout?.on('data', (chunk: Buffer) => options.log?.(chunk.toString().trimEnd()));
   const kill = () => {
-    if (child.exitCode === null) child.kill('SIGKILL');
+    if (!hasExited(child)) child.kill('SIGKILL');
   };
   // A crashed parent must not leave a JVM holding the port.
   process.once('exit', kill);
@@ -85,10 +88,13 @@ export const startDynamoLocal = async (options: { port?: number; log?: (line: st
     stop: () =>
       new Promise<void>((resolve) => {
         process.removeListener('exit', kill);
-        if (child.exitCode !== null) return resolve();
+        if (hasExited(child)) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
-        setTimeout(kill, 3000).unref();
+        setTimeout(() => {
+          kill();
+          resolve();
+        }, 3000).unref();
       }),
   };
 };

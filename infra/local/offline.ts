@@ -19,10 +19,11 @@ export const waitForHttp = async (url: string, timeoutMs: number): Promise<void>
 };
 
 /** Invokes a function through serverless-offline's Lambda API (full function name), as the event source mapping would. */
-export const invokeOffline = async (lambdaPort: number, functionName: string, event: StreamEvent) => {
+export const invokeOffline = async (lambdaPort: number, functionName: string, event: StreamEvent, signal?: AbortSignal) => {
   const response = await fetch(`http://127.0.0.1:${lambdaPort}/2015-03-31/functions/${functionName}/invocations`, {
     method: 'POST',
     body: JSON.stringify(event),
+    signal,
   });
   const text = await response.text();
   if (!response.ok || response.headers.get('x-amz-function-error') || response.headers.get('x-amzn-errortype')) {

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ensureTable, startDynamoLocal, type DynamoLocal } from './dynamodb.ts';
+import { ensureTable, hasExited, startDynamoLocal, type DynamoLocal } from './dynamodb.ts';
 import { simulatorEnv } from './credentials.ts';
 import { startSimulator } from './simulator/index.ts';
 import { startStreamPoller, type StreamPoller } from './stream-poller.ts';
@@ -27,8 +27,17 @@ const stopAll = async (code: number) => {
   say('start', 'stopped');
   process.exit(code);
 };
-process.on('SIGINT', () => void stopAll(0));
-process.on('SIGTERM', () => void stopAll(0));
+// serverless-offline runs in its own process group, so every way a terminal ends must stop it explicitly.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stopAll(0));
+
+/** Signals a whole process group; a group that is already gone is fine. */
+const signalGroup = (pgid: number, signal: NodeJS.Signals) => {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // ESRCH: nothing left to stop.
+  }
+};
 
 // --localEnvironment: the secrets reach the functions only through this process's environment; they are
 // never declared in serverless.yml, so they can never end up in a deployed Lambda's environment.
@@ -51,10 +60,13 @@ const startOffline = (childEnv: NodeJS.ProcessEnv): ChildProcess => {
   stops.push(
     () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null || !child.pid) return resolve();
+        if (hasExited(child) || !child.pid) return resolve();
         child.once('exit', () => resolve());
-        process.kill(-child.pid, 'SIGINT');
-        setTimeout(() => child.pid && child.exitCode === null && process.kill(-child.pid, 'SIGKILL'), 5000).unref();
+        signalGroup(child.pid, 'SIGINT');
+        setTimeout(() => {
+          signalGroup(child.pid!, 'SIGKILL');
+          resolve();
+        }, 5000).unref();
       }),
   );
   return child;
@@ -107,7 +119,7 @@ const main = async () => {
   const poller: StreamPoller = await startStreamPoller({
     endpoint,
     tableName: LOCAL_TABLE,
-    invoke: (event) => invokeOffline(lambdaPort, `${LOCAL_FUNCTION_PREFIX}authorized`, event),
+    invoke: (event, signal) => invokeOffline(lambdaPort, `${LOCAL_FUNCTION_PREFIX}authorized`, event, signal),
     log: (line) => say('stream', line),
   });
   stops.push(() => poller.stop());

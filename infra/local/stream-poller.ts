@@ -18,7 +18,7 @@ export type FilterPattern = Record<string, unknown>;
 export interface StreamEvent {
   Records: Record<string, unknown>[];
 }
-export type Invoke = (event: StreamEvent) => Promise<{ batchItemFailures?: { itemIdentifier: string }[] } | undefined>;
+export type Invoke = (event: StreamEvent, signal: AbortSignal) => Promise<{ batchItemFailures?: { itemIdentifier: string }[] } | undefined>;
 
 export interface StreamSettings {
   filterPatterns: FilterPattern[];
@@ -94,6 +94,7 @@ export const startStreamPoller = async (options: PollerOptions): Promise<StreamP
   const streams = new DynamoDBStreamsClient({ endpoint: options.endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   const iterators = new Map<string, string | undefined>();
   let stopped = false;
+  const aborter = new AbortController();
   // A drain waits for an idle poll that started after the drain was asked for.
   let pollsStarted = 0;
   let lastIdlePoll = -1;
@@ -113,7 +114,7 @@ export const startStreamPoller = async (options: PollerOptions): Promise<StreamP
     for (let attempt = 0; pending.length > 0 && !stopped; attempt += 1) {
       let failedFrom = -1;
       try {
-        const result = await options.invoke({ Records: pending });
+        const result = await options.invoke({ Records: pending }, aborter.signal);
         const failed = new Set((result?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
         failedFrom = pending.findIndex((r) => failed.has(String((r.dynamodb as { SequenceNumber?: string }).SequenceNumber)));
       } catch (error) {
@@ -168,6 +169,7 @@ export const startStreamPoller = async (options: PollerOptions): Promise<StreamP
     },
     stop: async () => {
       stopped = true;
+      aborter.abort();
       await loop;
       streams.destroy();
     },
