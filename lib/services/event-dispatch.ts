@@ -38,7 +38,9 @@ const handleOne = async <D>(deps: D & { logger: Logger }, handlers: EventHandler
     await handler(deps, event);
     return 'done';
   } catch (error) {
-    const fields = { sequenceNumber: record.sequenceNumber, eventId: event?.id, kind: event?.kind, infoType: event?.infoType };
+    // The account id makes a failed authorization traceable to its owner (the error carries api and errcode).
+    const authorizerAppid = event?.authorizerAppid ?? event?.payload.appid;
+    const fields = { sequenceNumber: record.sequenceNumber, eventId: event?.id, kind: event?.kind, infoType: event?.infoType, authorizerAppid };
     if (isPermanent(error)) {
       deps.logger.error('event.dropped', fields, error);
       return 'done';
