@@ -202,6 +202,26 @@ describe('WeChat faults (simulator)', () => {
   });
 });
 
+describe('WeChat faults during a pushed authorization (stream)', () => {
+  it('logs the failed delivery with the account id and errcode, retries the batch, and lands once', async () => {
+    // Prepare
+    await p.token({});
+    p.sim.resetCounters();
+    p.sim.inject({ api: 'api_query_auth', errcode: -1, times: 3 });
+    // Act
+    const { authorizerAppid } = await p.sim.authorize();
+    await p.drain();
+    // Assess
+    const retry = p.logger.records().find((r) => r.event === 'event.retry' && r.authorizerAppid === authorizerAppid);
+    assert.ok(retry, 'event.retry names the account');
+    assert.deepEqual([(retry.error as { name: string }).name, (retry.error as { errcode: number }).errcode], ['WeChatApiError', -1]);
+    assert.equal((await p.profile(authorizerAppid))?.status, 'authorized');
+    assert.equal(await observe(authorizerAppid), simRefreshToken(authorizerAppid));
+    // Three attempts of the first delivery (-1 is retried twice by the client), one of the stream's retry.
+    assert.equal(p.sim.calls('api_query_auth'), 4);
+  });
+});
+
 /** Writes to one partition family: CODE#, AUTHORIZER#, … */
 const writesTo = (prefix: string): FaultRule['match'] => (call) => call.write && call.pks.some((pk) => pk.startsWith(prefix));
 
