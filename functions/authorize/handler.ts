@@ -24,8 +24,9 @@ const page = async (deps: WeChatDeps, event: HttpEvent): Promise<string> => {
   const query = event.queryStringParameters;
   if (event.rawPath?.endsWith(LANDING_PATH)) {
     const { authorizationCode, expiresIn } = parseLandingQuery(query);
-    const now = nowSeconds(deps.clock);
-    const done = await completeAuthorization(deps, { authorizationCode, codeExpiresAt: now + expiresIn, authorizedAt: now, waitMs: LANDING_WAIT_MS });
+    // No authorizedAt: the exchange's time stands for it (an old URL reloaded must not look like a new authorization).
+    const codeExpiresAt = nowSeconds(deps.clock) + expiresIn;
+    const done = await completeAuthorization(deps, { authorizationCode, codeExpiresAt, waitMs: LANDING_WAIT_MS });
     return renderAuthorizedPage(done);
   }
   const request = parseStartQuery(query);

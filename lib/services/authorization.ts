@@ -104,6 +104,8 @@ type Exchanged = Extract<CodeState, { state: 'exchanged' }>;
 
 const exchangeAsClaimant = async (deps: WeChatDeps, code: string, owner: string): Promise<Exchanged> => {
   let authorization: AuthorizationInfo;
+  // Before the call: expires_in counts from WeChat's answer, so a token's expiry must never be placed later.
+  const exchangedAt = nowSeconds(deps.clock);
   try {
     const componentAppId = deps.config.componentAppId;
     authorization = await withComponentToken(deps, (token) => deps.wechat.apiQueryAuth(token, { componentAppId, authorizationCode: code }));
@@ -119,14 +121,14 @@ const exchangeAsClaimant = async (deps: WeChatDeps, code: string, owner: string)
   }
   deps.logger.info('authorization.code_exchanged', { authorizerAppid: authorization.authorizerAppid });
   try {
-    await saveCodeResult(deps, code, owner, authorization);
+    await saveCodeResult(deps, code, owner, authorization, exchangedAt);
   } catch (error) {
     // The code is spent either way (single-use): whether our claim ran out while WeChat answered or the cache write
     // failed (throttling), the result we hold is the only copy of the refresh token, so the caller stores it now.
     const event = error instanceof CodeClaimLostError ? 'authorization.code_claim_lost' : 'authorization.code_result_not_cached';
     deps.logger.warn(event, { authorizerAppid: authorization.authorizerAppid }, error);
   }
-  return { state: 'exchanged', authorization, exchangedAt: nowSeconds(deps.clock) };
+  return { state: 'exchanged', authorization, exchangedAt, cachedAt: nowSeconds(deps.clock) };
 };
 
 export interface ExchangeOptions {
@@ -140,7 +142,7 @@ export interface ExchangeOptions {
 
 /** How long after an exchange its claimant is presumed to be storing the result (then anyone may). */
 const APPLY_WINDOW_MS = 5_000;
-const isApplying = (deps: WeChatDeps, state: Exchanged): boolean => state.exchangedAt * 1000 + APPLY_WINDOW_MS > deps.clock();
+const isApplying = (deps: WeChatDeps, state: Exchanged): boolean => state.cachedAt * 1000 + APPLY_WINDOW_MS > deps.clock();
 
 /**
  * The api_query_auth result for a code, calling WeChat at most once per code across every caller: the
@@ -169,8 +171,11 @@ export interface CompleteRequest {
   readonly authorizationCode: string;
   /** Epoch seconds. */
   readonly codeExpiresAt: number;
-  /** Epoch seconds: the push's CreateTime, or the landing time. */
-  readonly authorizedAt: number;
+  /**
+   * Epoch seconds: the push's CreateTime. Omitted by the landing page: the exchange's own time is used, so
+   * reloading an old landing URL can never make its code look newer than a later authorization.
+   */
+  readonly authorizedAt?: number;
   readonly waitMs: number;
 }
 
@@ -183,14 +188,15 @@ export interface CompletedAuthorization {
 }
 
 /** Stores the exchange's tokens on the profile once; a result without an access token ends the old one. */
-const applyExchange = async (deps: WeChatDeps, code: string, a: AuthorizationInfo, authorizedAt: number): Promise<CompletedAuthorization['outcome']> => {
+const applyExchange = async (deps: WeChatDeps, code: string, exchanged: Exchanged, authorizedAt: number): Promise<CompletedAuthorization['outcome']> => {
+  const a = exchanged.authorization;
   if (!a.authorizerRefreshToken) throw new PermanentEventError(`api_query_auth returned no refresh token for ${a.authorizerAppid}`);
   const withToken = a.authorizerAccessToken !== undefined && a.expiresIn !== undefined;
   const authorization = {
     refreshToken: a.authorizerRefreshToken,
     funcInfo: [...a.funcInfo],
     authorizedAt,
-    ...(withToken ? { accessToken: a.authorizerAccessToken, expiresAt: nowSeconds(deps.clock) + (a.expiresIn ?? 0) } : {}),
+    ...(withToken ? { accessToken: a.authorizerAccessToken, expiresAt: exchanged.exchangedAt + (a.expiresIn ?? 0) } : {}),
   };
   const saved = await saveAuthorization(deps, a.authorizerAppid, authorization).catch(async (error: unknown) => {
     // Lost every attempt to concurrent profile writes: fine if one of them stored this very code's result.
@@ -210,7 +216,8 @@ export const completeAuthorization = async (deps: WeChatDeps, request: CompleteR
   const { authorizationCode: code } = request;
   const exchanged = await exchangeCodeOnce(deps, code, { ...request, awaitApplied: true });
   const { authorizerAppid, funcInfo } = exchanged.authorization;
-  const outcome = exchanged.appliedAt === undefined ? await applyExchange(deps, code, exchanged.authorization, request.authorizedAt) : 'already';
+  const authorizedAt = request.authorizedAt ?? exchanged.exchangedAt;
+  const outcome = exchanged.appliedAt === undefined ? await applyExchange(deps, code, exchanged, authorizedAt) : 'already';
   let info = (await getAuthorizer(deps, authorizerAppid))?.info;
   if (!info || outcome === 'saved') {
     const componentAppId = deps.config.componentAppId;

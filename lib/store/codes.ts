@@ -17,8 +17,12 @@ export const CODE_TTL_S = 60 * 60;
 export type CodeState =
   /** Someone is exchanging the code right now; `claimUntil` is epoch ms. */
   | { readonly state: 'claimed'; readonly owner: string; readonly claimUntil: number }
-  /** Exchanged; `appliedAt` (epoch s) once the result has been stored on the authorizer's profile. */
-  | { readonly state: 'exchanged'; readonly authorization: AuthorizationInfo; readonly exchangedAt: number; readonly appliedAt?: number }
+  /**
+   * Exchanged. Epoch seconds: `exchangedAt` is taken before api_query_auth was called (the token's expires_in and
+   * the landing page's authorization time count from it, however late the result is applied), `cachedAt` when
+   * the result was stored here, `appliedAt` once it has been stored on the authorizer's profile.
+   */
+  | { readonly state: 'exchanged'; readonly authorization: AuthorizationInfo; readonly exchangedAt: number; readonly cachedAt: number; readonly appliedAt?: number }
   /** WeChat refused the code for good (61009 invalid, 61010 expired): nobody should try again. */
   | { readonly state: 'rejected'; readonly errcode: number; readonly errmsg: string };
 
@@ -49,6 +53,7 @@ const fromItem = (item: Record<string, unknown>): CodeState | undefined => {
     state: 'exchanged',
     authorization: toAuthorization(item.authorization as Record<string, unknown>),
     exchangedAt: Number(item.exchangedAt),
+    cachedAt: Number(item.cachedAt ?? item.exchangedAt),
     ...(typeof item.appliedAt === 'number' ? { appliedAt: item.appliedAt } : {}),
   };
 };
@@ -100,9 +105,12 @@ const finishClaim = async (deps: StoreDeps, code: string, owner: string, item: R
   }
 };
 
-/** Stores the exchange's result in place of our claim. Throws CodeClaimLostError if the claim is no longer ours. */
-export const saveCodeResult = (deps: StoreDeps, code: string, owner: string, authorization: AuthorizationInfo): Promise<void> =>
-  finishClaim(deps, code, owner, { state: 'exchanged', authorization: { ...authorization }, exchangedAt: nowSeconds(deps.clock) });
+/**
+ * Stores the exchange's result in place of our claim; `exchangedAt` (epoch s) is when api_query_auth was called.
+ * Throws CodeClaimLostError if the claim is no longer ours.
+ */
+export const saveCodeResult = (deps: StoreDeps, code: string, owner: string, authorization: AuthorizationInfo, exchangedAt: number): Promise<void> =>
+  finishClaim(deps, code, owner, { state: 'exchanged', authorization: { ...authorization }, exchangedAt, cachedAt: nowSeconds(deps.clock) });
 
 /** Records that WeChat refused the code for good, so waiters fail at once instead of spending it again. */
 export const saveCodeRejection = (deps: StoreDeps, code: string, owner: string, rejection: { errcode: number; errmsg: string }): Promise<void> =>

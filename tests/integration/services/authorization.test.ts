@@ -10,6 +10,7 @@ import {
   authorizationUrls,
   CodeBusyError,
   completeAuthorization,
+  exchangeCodeOnce,
   parseLandingQuery,
   parseStartQuery,
   startAuthorization,
@@ -276,6 +277,25 @@ describe('authorization.completeAuthorization', () => {
   });
 });
 
+describe('authorization.completeAuthorization (late apply)', () => {
+  it('counts the access token\'s expiry from the exchange, however late the cached result is applied', async () => {
+    // Prepare: the claimant exchanged the code and died before storing the result on the profile.
+    const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false });
+    const t0 = nowS();
+    const exchanged = await exchangeCodeOnce(deps, authorizationCode, { codeExpiresAt: t0 + 3600, waitMs: 0 });
+    const t1 = nowS();
+    const expiresIn = exchanged.authorization.expiresIn!;
+    const halfAnHourLater = { ...deps, clock: () => Date.now() + 30 * 60_000 };
+    // Act: the stream retry applies it half an hour later.
+    await handleComponentPush(halfAnHourLater, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode }, t0));
+    // Assess
+    const token = await getAuthorizerToken(deps, authorizerAppid);
+    assert.ok(token);
+    assert.ok(token.expiresAt >= t0 + expiresIn && token.expiresAt <= t1 + expiresIn, `expiresAt ${token.expiresAt - t1}s after the exchange, expires_in ${expiresIn}`);
+    assert.equal(sim.calls('api_query_auth'), 1);
+  });
+});
+
 describe('authorization.handleComponentPush', () => {
   it('revokes on unauthorized: status unauthorized, access token deleted, profile kept', async () => {
     // Prepare
@@ -417,6 +437,27 @@ describe('authorize handler', () => {
     assert.equal(page.statusCode, 400);
     assert.match(String(page.body), /Authorization code invalid/);
     assert.ok(!String(page.body).includes('refused'));
+  });
+
+  it('never lets a reloaded old landing URL overwrite a newer authorization with its older refresh token', async () => {
+    // Prepare: code 1 was exchanged two minutes ago but its landing page failed before storing it; the owner
+    // then authorized again (code 2), which landed.
+    const first = await sim.authorize({ push: false });
+    const twoMinutesAgo = { ...deps, clock: () => Date.now() - 120_000 };
+    const old = await exchangeCodeOnce(twoMinutesAgo, first.authorizationCode, { codeExpiresAt: nowS() + 3600, waitMs: 0 });
+    const second = await sim.reauthorize(first.authorizerAppid, { push: false });
+    const landed = await get('/wechat/component/authorized', { auth_code: second.authorizationCode, expires_in: '3600' });
+    const current = (await getAuthorizer(deps, first.authorizerAppid))?.refreshToken;
+    const aMinuteLater = { ...deps, clock: () => Date.now() + 60_000 };
+    // Act: the owner reloads the first landing URL.
+    const reloaded = await createAuthorizeHandler(aMinuteLater)({ rawPath: '/wechat/component/authorized', queryStringParameters: { auth_code: first.authorizationCode, expires_in: '3600' } } as unknown as HttpEvent);
+    // Assess
+    assert.equal(landed.statusCode, 200);
+    assert.equal(reloaded.statusCode, 200);
+    assert.notEqual(old.authorization.authorizerRefreshToken, current);
+    const profile = await getAuthorizer(deps, first.authorizerAppid);
+    assert.equal(profile?.refreshToken, current);
+    assert.equal(profile?.refreshToken, sim.accounts().find((a) => a.appid === first.authorizerAppid)?.refreshToken);
   });
 
   it('renders the start page with both links HTML-escaped', async () => {

@@ -78,7 +78,7 @@ describe('codes.claimCode', () => {
     // Prepare
     const code = newCode();
     await claimCode(deps, code, 'a', 30_000);
-    await saveCodeResult(deps, code, 'a', AUTH);
+    await saveCodeResult(deps, code, 'a', AUTH, NOW_S - 2);
     // Act
     const claimed = await claimCode({ ...deps, clock: () => NOW + 60_000 }, code, 'b', 30_000);
     // Assess
@@ -87,14 +87,14 @@ describe('codes.claimCode', () => {
 });
 
 describe('codes.saveCodeResult', () => {
-  it('replaces the claim with the exchange result that getCodeState returns', async () => {
+  it('replaces the claim with the exchange result, keeping when the exchange was made apart from when it was cached', async () => {
     // Prepare
     const code = newCode();
     await claimCode(deps, code, 'a', 30_000);
     // Act
-    await saveCodeResult(deps, code, 'a', AUTH);
+    await saveCodeResult(deps, code, 'a', AUTH, NOW_S - 2);
     // Assess
-    assert.deepEqual(await getCodeState(deps, code), { state: 'exchanged', authorization: AUTH, exchangedAt: NOW_S });
+    assert.deepEqual(await getCodeState(deps, code), { state: 'exchanged', authorization: AUTH, exchangedAt: NOW_S - 2, cachedAt: NOW_S });
   });
 
   it('throws CodeClaimLostError when the claim belongs to someone else now', async () => {
@@ -103,7 +103,7 @@ describe('codes.saveCodeResult', () => {
     await claimCode(deps, code, 'a', 30_000);
     await claimCode({ ...deps, clock: () => NOW + 31_000 }, code, 'b', 30_000);
     // Act / Assess
-    await assert.rejects(saveCodeResult(deps, code, 'a', AUTH), CodeClaimLostError);
+    await assert.rejects(saveCodeResult(deps, code, 'a', AUTH, NOW_S - 2), CodeClaimLostError);
     assert.equal((await getCodeState(deps, code))?.state, 'claimed');
   });
 });
@@ -113,7 +113,7 @@ describe('codes.getCodeState', () => {
     // Prepare
     const code = newCode();
     await claimCode(deps, code, 'a', 30_000);
-    await saveCodeResult(deps, code, 'a', AUTH);
+    await saveCodeResult(deps, code, 'a', AUTH, NOW_S - 2);
     // Act
     const unknown = await getCodeState(deps, newCode());
     const expired = await getCodeState({ ...deps, clock: () => NOW + CODE_TTL_S * 1000 }, code);
@@ -159,7 +159,7 @@ describe('codes.markCodeApplied', () => {
     const claimed = newCode();
     await claimCode(deps, code, 'a', 30_000);
     await claimCode(deps, claimed, 'a', 30_000);
-    await saveCodeResult(deps, code, 'a', AUTH);
+    await saveCodeResult(deps, code, 'a', AUTH, NOW_S - 2);
     // Act
     await markCodeApplied(deps, code);
     await markCodeApplied({ ...deps, clock: () => NOW + 5_000 }, code);
