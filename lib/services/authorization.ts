@@ -185,6 +185,8 @@ export interface CompletedAuthorization {
   readonly info?: AuthorizerInfo;
   /** 'saved': this call stored it; 'already': an earlier caller did; 'stale': a newer (un)authorization is stored. */
   readonly outcome: 'saved' | 'already' | 'stale';
+  /** The exchange's own access token, if it returned one (a secret: never render or log it). */
+  readonly exchangeAccessToken?: string;
 }
 
 /** Stores the exchange's tokens on the profile once; a result without an access token ends the old one. */
@@ -226,5 +228,6 @@ export const completeAuthorization = async (deps: WeChatDeps, request: CompleteR
     await updateAuthorizerInfo(deps, authorizerAppid, info);
   }
   deps.logger.info('authorization.completed', { authorizerAppid, outcome, permissions: [...funcInfo] });
-  return { authorizerAppid, funcInfo, info, outcome };
+  const token = exchanged.authorization.authorizerAccessToken;
+  return { authorizerAppid, funcInfo, info, outcome, ...(token ? { exchangeAccessToken: token } : {}) };
 };

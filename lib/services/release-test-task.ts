@@ -7,7 +7,7 @@ import { protectSecret } from '../logger.ts';
 import { CODE_TTL_S } from '../store/codes.ts';
 import type { StoredEvent } from '../store/events.ts';
 import { isTokenInvalid } from '../wechat/errors.ts';
-import { exchangeCodeOnce } from './authorization.ts';
+import { completeAuthorization } from './authorization.ts';
 import { PermanentEventError } from './event-dispatch.ts';
 import { apiTextContent, QUERY_AUTH_CODE_TASK } from './release-test.ts';
 import { withAuthorizerToken } from './tokens.ts';
@@ -48,16 +48,18 @@ const sendWithToken = async (token: string | undefined, send: (token: string) =>
 export const handleReleaseTestTask = async (deps: WeChatDeps, event: StoredEvent): Promise<void> => {
   const task = readTask(event);
   const log = deps.logger.child({ eventId: event.id, authorizerAppid: task.authorizerAppid });
-  // The code is valid for an hour after WeChat issued it; the message's CreateTime is the closest we know.
-  const exchanged = await exchangeCodeOnce(deps, task.queryAuthCode, { codeExpiresAt: event.createTime + CODE_TTL_S, waitMs: EXCHANGE_WAIT_MS });
-  const { authorization } = exchanged;
-  if (authorization.authorizerAppid !== task.authorizerAppid) {
-    throw new PermanentEventError(`the query_auth_code belongs to ${authorization.authorizerAppid}, not ${task.authorizerAppid}`);
+  // The code is an authorization like any other: store it (once, shared with the push for the same code), so
+  // its refresh token is kept even if no `authorized` push ever carries this code. The code is valid for an
+  // hour after WeChat issued it; the message's CreateTime is the closest we know.
+  const codeExpiresAt = event.createTime + CODE_TTL_S;
+  const done = await completeAuthorization(deps, { authorizationCode: task.queryAuthCode, codeExpiresAt, waitMs: EXCHANGE_WAIT_MS });
+  if (done.authorizerAppid !== task.authorizerAppid) {
+    throw new PermanentEventError(`the query_auth_code belongs to ${done.authorizerAppid}, not ${task.authorizerAppid}`);
   }
   const send = (token: string) => deps.wechat.sendCustomText(token, { toUser: task.toUser, content: apiTextContent(task.queryAuthCode) });
-  if (!(await sendWithToken(authorization.authorizerAccessToken, send))) {
+  if (!(await sendWithToken(done.exchangeAccessToken, send))) {
     // A cached exchange may hold a token since replaced, or none at all: the account's stored token then serves.
-    log.warn('release_test.api_text.stored_token', { because: authorization.authorizerAccessToken ? 'exchange_token_rejected' : 'no_exchange_token' });
+    log.warn('release_test.api_text.stored_token', { because: done.exchangeAccessToken ? 'exchange_token_rejected' : 'no_exchange_token' });
     await withAuthorizerToken(deps, task.authorizerAppid, send);
   }
   log.info('release_test.api_text.sent');

@@ -11,6 +11,7 @@ import { handleComponentPush } from '../../../lib/services/authorization-events.
 import { PermanentEventError } from '../../../lib/services/event-dispatch.ts';
 import { handleReleaseTestTask } from '../../../lib/services/release-test-task.ts';
 import { eventId, type StoredEvent } from '../../../lib/store/events.ts';
+import { getAuthorizer } from '../../../lib/store/authorizers.ts';
 import { saveVerifyTicket } from '../../../lib/store/tickets.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
 
@@ -68,6 +69,20 @@ describe('releaseTestTask.handleReleaseTestTask', () => {
     // Assess
     assert.equal(sim.calls('api_query_auth'), 1);
     assert.ok(sim.customerMessages().some((m) => m.authorizerAppid === appid && m.content === `${authorizationCode}_from_api`));
+  });
+
+  it('stores the authorization of a code no push ever carries: profile with its refresh token, message sent once', async () => {
+    // Prepare
+    const appid = 'wx2c3d4e5f60718293';
+    const { authorizationCode } = await sim.authorize({ authorizerAppid: appid, userName: 'gh_1f2e3d4c5b6a', push: false });
+    // Act
+    await handleReleaseTestTask(deps, task(appid, authorizationCode));
+    // Assess
+    const profile = await getAuthorizer(deps, appid);
+    assert.equal(profile?.status, 'authorized');
+    assert.equal(profile?.refreshToken, sim.accounts().find((a) => a.appid === appid)?.refreshToken);
+    assert.equal(sim.customerMessages().filter((m) => m.authorizerAppid === appid && m.content === `${authorizationCode}_from_api`).length, 1);
+    assert.equal(sim.calls('api_query_auth'), 1);
   });
 
   it('falls back to the account\'s stored token, refreshed once, when WeChat rejects the exchange\'s token', async () => {
