@@ -4,6 +4,7 @@
 // a stream poller feeding `authorized`. SIGINT or SIGTERM stops everything it started.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureTable, hasExited, startDynamoLocal, type DynamoLocal } from './dynamodb.ts';
 import { simulatorEnv } from './credentials.ts';
@@ -137,9 +138,11 @@ const main = async () => {
 
 const writeLocalEnv = (childEnv: NodeJS.ProcessEnv) => {
   const keys = ['COMPONENT_APPID', 'COMPONENT_APPSECRET', 'COMPONENT_TOKEN', 'COMPONENT_ENCODING_AES_KEY', 'DYNAMODB_ENDPOINT', 'WECHAT_API_BASE_URL', 'PUBLIC_BASE_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'];
-  mkdirSync(`${ROOT}.local`, { recursive: true });
-  // For `sls invoke local` in another terminal; local simulator values only, and .local/ is git-ignored.
-  writeFileSync(`${ROOT}.local/env`, keys.filter((k) => childEnv[k]).map((k) => `${k}=${childEnv[k]}`).join('\n') + '\n', { mode: 0o600 });
+  // For `sls invoke local` and `npm run release-check` in another terminal; local simulator values only, and
+  // .local/ is git-ignored. Tests that run npm start point LOCAL_ENV_FILE elsewhere so they never clobber it.
+  const file = env.LOCAL_ENV_FILE ?? `${ROOT}.local/env`;
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, keys.filter((k) => childEnv[k]).map((k) => `${k}=${childEnv[k]}`).join('\n') + '\n', { mode: 0o600 });
 };
 
 main().catch((error: Error) => {

@@ -2,6 +2,8 @@
 // functions, DynamoDB Local with its stream feeding `authorized`, and the WeChat simulator. Every case for
 // each of the ten test accounts, then the `npm run release-check` CLI once.
 import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SIMULATOR_COMPONENT } from '../../infra/local/credentials.ts';
 import { freePort } from '../../infra/local/dynamodb.ts';
@@ -19,7 +21,7 @@ let simulatorUrl = '';
 
 before(async () => {
   const [port, dynamoPort, simPort, lambdaPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), DYNAMODB_PORT: String(dynamoPort), SIMULATOR_PORT: String(simPort), OFFLINE_LAMBDA_PORT: String(lambdaPort) };
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), DYNAMODB_PORT: String(dynamoPort), SIMULATOR_PORT: String(simPort), OFFLINE_LAMBDA_PORT: String(lambdaPort), LOCAL_ENV_FILE: join(tmpdir(), `wechat-component-env-${process.pid}`) };
   for (const k of ['DYNAMODB_ENDPOINT', 'WECHAT_API_BASE_URL', 'PUBLIC_BASE_URL', 'COMPONENT_APPID', 'COMPONENT_APPSECRET', 'COMPONENT_TOKEN', 'COMPONENT_ENCODING_AES_KEY']) delete env[k];
   proc = startProc(process.execPath, ['infra/local/start.ts'], env);
   await proc.waitFor(/\[start\] ready in/, 120_000);

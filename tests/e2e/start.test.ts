@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePort } from '../../infra/local/dynamodb.ts';
 import { groupAlive, startProc, type Proc } from '../helpers/proc.ts';
@@ -12,7 +15,7 @@ describe('npm start', () => {
   it('serves the routes, receives the first ticket push, and stops everything on SIGINT', async () => {
     // Prepare
     const [port, dynamoPort, simPort, lambdaPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), DYNAMODB_PORT: String(dynamoPort), SIMULATOR_PORT: String(simPort), OFFLINE_LAMBDA_PORT: String(lambdaPort) };
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), DYNAMODB_PORT: String(dynamoPort), SIMULATOR_PORT: String(simPort), OFFLINE_LAMBDA_PORT: String(lambdaPort), LOCAL_ENV_FILE: join(tmpdir(), `wechat-component-env-${process.pid}`) };
     delete env.DYNAMODB_ENDPOINT;
     delete env.WECHAT_API_BASE_URL;
     delete env.PUBLIC_BASE_URL;
@@ -25,6 +28,7 @@ describe('npm start', () => {
     const pgid = proc.child.pid!;
     const code = await proc.stop();
     // Assess
+    assert.match(readFileSync(env.LOCAL_ENV_FILE!, 'utf8'), new RegExp(`^PUBLIC_BASE_URL=http://127.0.0.1:${port}$`, 'm'));
     assert.equal(rejected.status, 400);
     assert.equal(await rejected.text(), 'invalid request');
     assert.ok(proc.output.some((l) => l.includes(`POST http://127.0.0.1:${port}/wechat/component/events`)));
