@@ -4,11 +4,10 @@
 // stuck) does not cost the account owner a second authorization: the push names the account, and
 // api_get_authorizer_info returns its refresh token and permissions.
 import type { WeChatDeps } from '../deps-wechat.ts';
-import { saveAuthorization } from '../store/authorizations.ts';
 import { markUnauthorized } from '../store/authorizers.ts';
 import { CODE_TTL_S } from '../store/codes.ts';
 import type { StoredEvent } from '../store/events.ts';
-import { deleteAuthorizerToken } from '../store/tokens.ts';
+import { saveAuthorizationWithoutToken } from '../store/reauthorization.ts';
 import { isRevoked } from '../wechat/errors.ts';
 import { AuthorizationCodeError, completeAuthorization } from './authorization.ts';
 import { PermanentEventError } from './event-dispatch.ts';
@@ -35,8 +34,8 @@ export const recoverWithoutCode = async (deps: WeChatDeps, authorizerAppid: stri
   );
   const refreshToken = authorizationInfo.authorizerRefreshToken;
   if (!refreshToken) throw refused;
-  const saved = await saveAuthorization(deps, authorizerAppid, { refreshToken, funcInfo: [...authorizationInfo.funcInfo], info: authorizerInfo, authorizedAt });
-  if (saved === 'saved') await deleteAuthorizerToken(deps, authorizerAppid);
+  const recovered = { refreshToken, funcInfo: [...authorizationInfo.funcInfo], info: authorizerInfo, authorizedAt };
+  const saved = await saveAuthorizationWithoutToken(deps, authorizerAppid, recovered);
   deps.logger.warn('authorization.recovered_without_code', { authorizerAppid, errcode: refused.errcode, saved });
 };
 

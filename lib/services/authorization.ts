@@ -18,7 +18,8 @@ import {
   saveCodeResult,
   type CodeState,
 } from '../store/codes.ts';
-import { deleteAuthorizerToken, StaleWriteError } from '../store/tokens.ts';
+import { saveAuthorizationWithoutToken } from '../store/reauthorization.ts';
+import { StaleWriteError } from '../store/tokens.ts';
 import type { AuthorizationInfo, AuthorizerInfo } from '../wechat/client-types.ts';
 import { WeChatApiError } from '../wechat/errors.ts';
 import { withComponentToken } from './tokens.ts';
@@ -200,15 +201,15 @@ const applyExchange = async (deps: WeChatDeps, code: string, exchanged: Exchange
     authorizedAt,
     ...(withToken ? { accessToken: a.authorizerAccessToken, expiresAt: exchanged.exchangedAt + (a.expiresIn ?? 0) } : {}),
   };
-  const saved = await saveAuthorization(deps, a.authorizerAppid, authorization).catch(async (error: unknown) => {
+  // Re-authorization invalidates the old access token; without a new one nothing may keep serving it.
+  const save = withToken ? saveAuthorization(deps, a.authorizerAppid, authorization) : saveAuthorizationWithoutToken(deps, a.authorizerAppid, authorization);
+  const saved = await save.catch(async (error: unknown) => {
     // Lost every attempt to concurrent profile writes: fine if one of them stored this very code's result.
     const state = error instanceof StaleWriteError ? await getCodeState(deps, code) : undefined;
     if (state?.state === 'exchanged' && state.appliedAt !== undefined) return 'already' as const;
     throw error;
   });
   if (saved === 'already') return saved;
-  // Re-authorization invalidates the old access token; without a new one nothing may keep serving it.
-  if (saved === 'saved' && !withToken) await deleteAuthorizerToken(deps, a.authorizerAppid);
   await markCodeApplied(deps, code);
   return saved;
 };

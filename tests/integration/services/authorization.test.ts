@@ -30,6 +30,8 @@ import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { createHandler as createAuthorizeHandler } from '../../../functions/authorize/handler.ts';
 import { createHandler as createAuthorizedHandler } from '../../../functions/authorized/handler.ts';
 import type { HttpEvent } from '../../../lib/http.ts';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { localClient } from '../../../infra/local/dynamodb.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
 
 const PUBLIC_BASE_URL = 'https://platform.example.test';
@@ -353,6 +355,54 @@ describe('authorization.handleComponentPush', () => {
     assert.equal(sim.calls('api_query_auth'), 1);
     assert.equal(sim.calls('api_authorizer_token'), 1);
     assert.ok(logger.records().some((r) => r.event === 'authorization.recovered_without_code' && r.authorizerAppid === authorizerAppid));
+  });
+
+  it('drops the old grant\'s access token when it recovers a re-authorization without a new one', async () => {
+    // Prepare
+    const first = await sim.authorize({ push: false });
+    await landing(first.authorizationCode);
+    const again = await sim.reauthorize(first.authorizerAppid, { push: false });
+    const componentToken = await getComponentAccessToken(deps);
+    await deps.wechat.apiQueryAuth(componentToken.accessToken, { componentAppId: SIMULATOR_COMPONENT.appId, authorizationCode: again.authorizationCode });
+    // Act
+    await handleComponentPush(deps, pushEvent('authorized', { AuthorizerAppid: first.authorizerAppid, AuthorizationCode: again.authorizationCode }, nowS() + 1));
+    // Assess
+    assert.equal(await getAuthorizerToken(deps, first.authorizerAppid), undefined);
+  });
+
+  it('keeps a token another caller obtained with the new refresh token right after the recovery stored it', async () => {
+    // Prepare: a claimant spent the code and died; a second client runs a token request the moment the
+    // recovered authorization is committed (a real interleaving on DynamoDB Local, timed by a client hook).
+    const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false });
+    const componentToken = await getComponentAccessToken(deps);
+    await deps.wechat.apiQueryAuth(componentToken.accessToken, { componentAppId: SIMULATOR_COMPONENT.appId, authorizationCode });
+    const client = localClient(table.endpoint);
+    const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+    let concurrent: Promise<unknown> | undefined;
+    doc.middlewareStack.add(
+      (next) => async (args) => {
+        const result = await next(args);
+        if (!concurrent && JSON.stringify(args.input).includes(`AUTHORIZER#${authorizerAppid}`) && 'TransactItems' in (args.input as object)) {
+          concurrent = getAuthorizerAccessToken(deps, authorizerAppid);
+          await concurrent;
+        }
+        return result;
+      },
+      { step: 'initialize', name: 'concurrentTokenRequest' },
+    );
+    sim.resetCounters();
+    // Act
+    try {
+      await handleComponentPush({ ...deps, doc }, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode }));
+    } finally {
+      client.destroy();
+    }
+    const later = await getAuthorizerAccessToken(deps, authorizerAppid);
+    // Assess
+    assert.ok(concurrent, 'the concurrent token request ran');
+    const obtained = (await concurrent) as { accessToken: string };
+    assert.ok(later.accessToken === obtained.accessToken, 'the token obtained with the new refresh token was deleted');
+    assert.equal(sim.calls('api_authorizer_token'), 1);
   });
 
   it('drops the push for good when the code is refused and the account no longer authorizes us', async () => {
