@@ -5,7 +5,7 @@
 // --simulator-url URL (default WECHAT_API_BASE_URL from .local/env), --appid wx… (one of the ten test
 // accounts; default random), --timeout-ms N. Component credentials: COMPONENT_* from the environment, else
 // from .local/env (written by `npm start`), else the simulator's own test credentials.
-import { existsSync, readFileSync } from 'node:fs';
+import { readLocalEnv } from '../infra/local/local-env.ts';
 import { parseArgs } from 'node:util';
 import { SIMULATOR_COMPONENT } from '../infra/local/credentials.ts';
 import { formatReport, runReleaseCheck } from '../infra/local/simulator/release-check.ts';
@@ -19,18 +19,7 @@ const { values } = parseArgs({
   },
 });
 
-const localEnv = (): Record<string, string> => {
-  const file = new URL('../.local/env', import.meta.url);
-  if (!existsSync(file)) return {};
-  return Object.fromEntries(
-    readFileSync(file, 'utf8')
-      .split('\n')
-      .filter((line) => line.includes('='))
-      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
-  );
-};
-
-const env = { ...localEnv(), ...process.env };
+const env = { ...readLocalEnv(), ...process.env };
 const simulatorUrl = values['simulator-url'] ?? env.WECHAT_API_BASE_URL;
 if (!simulatorUrl) {
   console.error('no simulator URL: start `npm start` first (it writes .local/env) or pass --simulator-url');

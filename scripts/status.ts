@@ -1,7 +1,9 @@
 // `npm run status`: the operator's view of every authorizer: appid, name, type, status, when its access
 // token expires and which permissions it granted. Never a token. Reads the table named by TABLE_NAME
-// (default wechat-component-dev) at DYNAMODB_ENDPOINT (unset: AWS, with the usual credential chain).
+// (default wechat-component-dev) at DYNAMODB_ENDPOINT (unset: AWS, with the usual credential chain). With
+// neither set in the shell, it reads the running `npm start`'s .local/env.
 import { fileURLToPath } from 'node:url';
+import { readLocalEnv } from '../infra/local/local-env.ts';
 import { systemClock, nowSeconds } from '../lib/clock.ts';
 import { createDocumentClient } from '../lib/deps.ts';
 import { getAuthorizer, listAuthorizers, type AuthorizerSummary } from '../lib/store/authorizers.ts';
@@ -62,7 +64,8 @@ export const formatStatus = (rows: readonly StatusRow[], now: number): string =>
 };
 
 const main = async () => {
-  const env = process.env;
+  const fromShell = process.env.DYNAMODB_ENDPOINT !== undefined || process.env.TABLE_NAME !== undefined;
+  const env = fromShell ? process.env : { ...readLocalEnv(), ...process.env };
   const doc = createDocumentClient({ dynamodbEndpoint: env.DYNAMODB_ENDPOINT || undefined });
   const deps: StoreDeps = { doc, tableName: env.TABLE_NAME || 'wechat-component-dev', clock: systemClock };
   const rows = await collectStatus(deps);
