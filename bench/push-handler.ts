@@ -27,7 +27,7 @@ const WARMUP = 100;
 const PATH = '/wechat/component/events';
 const IN_PROCESS_TABLE = 'bench-push-handler';
 /** serverless-offline's part, warm-up included, from its first push. */
-const HTTP_BUDGET_MS = Number(process.env.BENCH_HTTP_BUDGET_MS ?? 150_000);
+const HTTP_BUDGET_MS = Number(process.env.BENCH_HTTP_BUDGET_MS ?? 120_000);
 
 interface Push {
   readonly query: Record<string, string>;
@@ -228,44 +228,48 @@ const startOffline = async (endpoint: string): Promise<{ proc: Proc; port: numbe
   return { proc, port };
 };
 
+/** Posts a push as WeChat does; resolves once serverless-offline answered `success`. */
+const httpSender = (port: number, agent: Agent) => async (p: Push) => {
+  const response = await request(`http://127.0.0.1:${port}${PATH}?${new URLSearchParams(p.query)}`, {
+    method: 'POST',
+    body: p.body,
+    headers: { 'content-type': 'text/xml' },
+    dispatcher: agent,
+  });
+  const body = await response.body.text();
+  // serverless-offline answers a Lambda timeout with 200 and an error document, so the body decides.
+  if (response.statusCode !== 200 || body !== 'success') throw new Error(`${response.statusCode} ${body}`);
+};
+
 const overHttp = async (endpoint: string) => {
   await ensureTable(endpoint, LOCAL_TABLE);
   const { proc, port } = await startOffline(endpoint);
   const agent = new Agent({ connections: 32, headersTimeout: 20_000, bodyTimeout: 20_000 });
   const deadline = performance.now() + HTTP_BUDGET_MS;
+  const send = httpSender(port, agent);
+  let sent = 0;
+  let answered = 0;
+  const run = async (count: number, concurrency: number): Promise<Run> => {
+    const result = await drive(makePushes(count), concurrency, send, deadline);
+    sent += result.latencies.length;
+    answered += result.latencies.length - result.failures;
+    return result;
+  };
+  const note =
+    'over HTTP: serverless-offline 14 (esbuild bundle in a worker thread per concurrent request, API Gateway v2 emulation), keep-alive client; ' +
+    'the local emulator, not Lambda: no target';
   try {
-    const send = async (p: Push) => {
-      const response = await request(`http://127.0.0.1:${port}${PATH}?${new URLSearchParams(p.query)}`, {
-        method: 'POST',
-        body: p.body,
-        headers: { 'content-type': 'text/xml' },
-        dispatcher: agent,
-      });
-      const body = await response.body.text();
-      // serverless-offline answers a Lambda timeout with 200 and an error document, so the body decides.
-      if (response.statusCode !== 200 || body !== 'success') throw new Error(`${response.statusCode} ${body}`);
-    };
-    const note =
-      'over HTTP: serverless-offline 14 (esbuild bundle in a worker thread per concurrent request, API Gateway v2 emulation), keep-alive client; ' +
-      'the local emulator, not Lambda: no target';
     // serverless-offline starts one more worker (a cold start: load the bundle, build the deps) whenever all
     // are busy, so the pool is brought up step by step to twenty before anything is measured.
-    let sent = 0;
-    let answered = 0;
-    const tally = (run: Run): Run => {
-      sent += run.latencies.length;
-      answered += run.latencies.length - run.failures;
-      return run;
-    };
     for (const [concurrency, count] of [[1, 10], [2, 20], [5, 25], [10, 50], [20, 100]] as const) {
-      const run = tally(await drive(makePushes(count), concurrency, send, deadline));
-      process.stdout.write(`warm-up c=${concurrency}: max ${round(run.latencies.at(-1)!)} ms, ${run.failures} failed\n`);
+      const warm = await run(count, concurrency);
+      process.stdout.write(`warm-up c=${concurrency}: max ${round(warm.latencies.at(-1)!)} ms, ${warm.failures} failed\n`);
     }
     for (const concurrency of [1, 20]) {
       // Workers left idle by the 1-way run are woken first: the measured runs are of a warm pool.
-      if (concurrency > 1) tally(await drive(makePushes(WARMUP), concurrency, send, deadline));
-      const run = tally(await drive(makePushes(PUSHES), concurrency, send, deadline));
-      if (run.latencies.length > 0) reportRun('push handler over serverless-offline', concurrency, run, note, false);
+      if (concurrency > 1) await run(WARMUP, concurrency);
+      const measured = await run(PUSHES, concurrency);
+      if (measured.latencies.length > 0) reportRun('push handler over serverless-offline', concurrency, measured, note, false);
     }
     await expectStored(endpoint, LOCAL_TABLE, answered, sent);
   } finally {
