@@ -29,8 +29,8 @@ import { faultyDocumentClient, type FaultyDocumentClient } from '../helpers/faul
 import { startPlatformServer, type PlatformServer, type Route } from '../helpers/platform-server.ts';
 
 export const COMPONENT = SIMULATOR_COMPONENT;
-/** Short enough that a timeout costs little; long enough for DynamoDB Local and the simulator on 2 cores. */
-export const CLIENT_TIMEOUT_MS = 400;
+/** Short enough that a timeout costs little; long enough for DynamoDB Local and the simulator on a loaded 2-core box. */
+export const CLIENT_TIMEOUT_MS = 800;
 
 export interface PlatformOptions {
   clock?: Clock;

@@ -188,6 +188,16 @@ describe('push URLs under hostile input (seeded fuzz)', () => {
     assert.deepEqual(problems, []);
   });
 
+  it('builds the same case from the same seed and index, so any case replays exactly', () => {
+    // Prepare
+    const build = (seed: number, index: number) => buildCase('ticket', CTX, createRng(seed).fork(index), index, MUTATORS, 3);
+    // Act
+    const [a, b, other] = [build(SEED, 7), build(SEED, 7), build(SEED + 1, 7)];
+    // Assess
+    assert.deepEqual(a, b);
+    assert.notDeepEqual(a.event.body, other.event.body);
+  });
+
   for (const url of ['ticket', 'message'] as const) {
     it(`answers every mutated ${url}-URL push with 200 or the uniform 400, writes nothing when it refuses, and handles every genuine one`, async () => {
       // Prepare
@@ -195,6 +205,7 @@ describe('push URLs under hostile input (seeded fuzz)', () => {
       const root = createRng(SEED ^ (url === 'ticket' ? 0 : 0x5bd1e995));
       const prototypeBefore = prototypeKeys();
       const stats = { valid: 0, invalid: 0, either: 0, accepted: 0, refused: 0 };
+      const applied = new Map<string, number>();
       const failures: string[] = [];
       errorLines.length = 0;
       const started = Date.now();
@@ -204,13 +215,15 @@ describe('push URLs under hostile input (seeded fuzz)', () => {
         const c = buildCase(url, CTX, rng, index, MUTATORS, mutationCount(rng));
         const { problem, accepted } = await runCase(invoke, c);
         stats[c.verdict] += 1;
+        for (const name of c.mutations) applied.set(name, (applied.get(name) ?? 0) + 1);
         stats[accepted ? 'accepted' : 'refused'] += 1;
         if (problem && failures.length < 20) {
           const file = saveToCorpus(c, problem);
           failures.push(`#${c.index} ${c.base} [${c.mutations.join(', ')}] (${c.verdict}): ${problem} → ${file}`);
         }
       }
-      console.log(`push fuzz ${url}: ${CASES_PER_URL} cases in ${Date.now() - started} ms, ${JSON.stringify(stats)}`);
+      console.log(`push fuzz ${url}: ${CASES_PER_URL} cases in ${Date.now() - started} ms, ${JSON.stringify(stats)}, ${applied.size} mutators used`);
+      if (process.env.FUZZ_LONG === '1') console.log(`push fuzz ${url} mutators: ${[...applied].sort().map(([n, k]) => `${n}=${k}`).join(' ')}`);
       // Assess
       assert.deepEqual(failures, [], `seed ${SEED}`);
       assert.equal(prototypeKeys(), prototypeBefore);
