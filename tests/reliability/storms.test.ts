@@ -182,6 +182,23 @@ describe('push races', () => {
     assert.notEqual((await p.profile(authorizerAppid))?.status, 'authorized');
   });
 
+  // Known gap (reported): stream records of different EVENT items may be processed out of order in AWS (one shard
+  // each). A revocation consumed before the account's first grant finds no profile and is dropped, so the older
+  // grant, if WeChat still answers its code with a refresh token, makes the account look authorized until its
+  // first refresh meets 61003. Marked todo: it runs and reports, but does not fail the suite.
+  it('keeps an account revoked when its revocation is consumed before the older first grant', { todo: 'markUnauthorized on a missing profile leaves no trace' }, async () => {
+    // Prepare: WeChat still answers the code (the simulator's account stays authorized on its side).
+    const { authorizerAppid, authorizationCode } = await p.sim.authorize({ push: false });
+    const t = nowS();
+    // Act
+    await push(unauthorizedXml({ appId: COMPONENT.appId, createTime: t, authorizerAppid }));
+    await p.drain();
+    await push(authorizedXml({ appId: COMPONENT.appId, createTime: t - 10, authorizerAppid, code: authorizationCode }));
+    await p.drain();
+    // Assess
+    assert.notEqual((await p.profile(authorizerAppid))?.status, 'authorized');
+  });
+
   it('exchanges a code that arrives by push and by landing page at the same moment once', async () => {
     // Prepare
     const { authorizerAppid, authorizationCode } = await p.sim.authorize({ push: false });
