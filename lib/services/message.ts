@@ -2,12 +2,13 @@
 // verify and decrypt with the component's token and key, refuse accounts that are not ours, answer the
 // release checks, and hand everything else, once, to the handler registry. It never calls WeChat, so the
 // answer leaves well inside WeChat's 5 s window; nothing is written for a request that failed a check.
-import { nowSeconds } from '../clock.ts';
+import { randomUUID } from 'node:crypto';
+import { nowSeconds, sleep } from '../clock.ts';
 import type { Deps } from '../deps.ts';
 import { RejectedRequestError } from '../errors.ts';
 import { messageHandlers, type MessageHandlerRegistry } from '../messages/handlers.ts';
 import { getAuthorizer } from '../store/authorizers.ts';
-import { forgetMessage, markMessageSeen, messageDedupeId } from '../store/messages.ts';
+import { claimMessage, finishMessage, forgetMessage, messageDedupeId, type MessageClaim, type MessageMarker } from '../store/messages.ts';
 import { keysFrom, type MessageKeys } from '../wechat/crypto.ts';
 import { MpMessageError, parseMpMessage, type MpMessage } from '../wechat/mp-messages.ts';
 import { openReceived, readEnvelope, type PushQuery } from '../wechat/push-request.ts';
@@ -52,20 +53,43 @@ const reply = (deps: MessageDeps, keys: MessageKeys, message: MpMessage, body: R
   return { kind: 'reply', xml: sealReply(keys, inner, { timestamp: createTime }) };
 };
 
-/** Deduplicates, then runs the registry's handler; a failed handler forgets the delivery so WeChat's retry runs it again. */
-const handOver = async (deps: MessageDeps, registry: MessageHandlerRegistry, appid: string, message: MpMessage): Promise<ReplyBody | undefined> => {
+/** How a retry that finds the delivery in flight waits for that attempt to finish, or for its claim to expire. */
+export interface InFlightWait { readonly waitMs: number; readonly pollMs: number }
+// Past WeChat's 5 s: while we wait, WeChat gives up on this attempt and sends its next one, so a delivery whose
+// first handler died is still handled (by whichever attempt finds the claim expired). Within the 10 s timeout.
+const IN_FLIGHT_WAIT: InFlightWait = { waitMs: 7_000, pollMs: 250 };
+
+const claimOrWait = async (deps: MessageDeps, marker: MessageMarker, wait: InFlightWait): Promise<MessageClaim> => {
+  for (let polls = Math.ceil(wait.waitMs / wait.pollMs); ; polls -= 1) {
+    const claim = await claimMessage(deps, marker);
+    if (claim !== 'in_flight' || polls <= 0) return claim;
+    await sleep(wait.pollMs);
+  }
+};
+
+/**
+ * Claims the delivery, runs the registry's handler, marks it done. A failed handler drops the claim so WeChat's
+ * retry runs it again; a handler that died leaves a claim that expires, and a later retry takes it over.
+ */
+const handOver = async (deps: MessageDeps, registry: MessageHandlerRegistry, appid: string, message: MpMessage, wait: InFlightWait): Promise<ReplyBody | undefined> => {
   const id = messageDedupeId(appid, message);
   const ids = { authorizerAppid: appid, msgType: message.msgType, dedupeId: id };
-  if ((await markMessageSeen(deps, { id, authorizerAppid: appid, msgType: message.msgType })) === 'duplicate') {
-    deps.logger.info('message.duplicate', ids);
+  const owner = randomUUID();
+  const claim = await claimOrWait(deps, { id, authorizerAppid: appid, msgType: message.msgType, owner }, wait);
+  if (claim !== 'claimed') {
+    deps.logger.info(claim === 'done' ? 'message.duplicate' : 'message.in_flight', ids);
     return undefined;
   }
+  let body: ReplyBody | undefined;
   try {
-    return (await registry.handlerFor(message)(message, { authorizerAppid: appid, logger: deps.logger })) ?? undefined;
+    body = (await registry.handlerFor(message)(message, { authorizerAppid: appid, logger: deps.logger })) ?? undefined;
   } catch (error) {
-    await forgetMessage(deps, id).catch((e: unknown) => deps.logger.error('message.forget_failed', ids, e));
+    await forgetMessage(deps, id, owner).catch((e: unknown) => deps.logger.error('message.forget_failed', ids, e));
     throw error;
   }
+  // Handled: answer it. If the mark fails, the claim expires and a retry could run the handler again (logged).
+  await finishMessage(deps, id).catch((e: unknown) => deps.logger.error('message.finish_failed', ids, e));
+  return body;
 };
 
 /**
@@ -77,6 +101,7 @@ export const handleAccountMessage = async (
   deps: MessageDeps,
   request: MessageRequest,
   registry: MessageHandlerRegistry = messageHandlers,
+  wait: InFlightWait = IN_FLIGHT_WAIT,
 ): Promise<MessageAnswer> => {
   const appid = request.authorizerAppid ?? '';
   if (!APPID.test(appid)) throw new RejectedRequestError('path.appid.malformed');
@@ -101,6 +126,6 @@ export const handleAccountMessage = async (
     deps.logger.info(`release_test.${action.case}.replied`, { authorizerAppid: appid });
     return reply(deps, keys, message, action.reply);
   }
-  const body = await handOver(deps, registry, appid, message);
+  const body = await handOver(deps, registry, appid, message, wait);
   return body ? reply(deps, keys, message, body) : { kind: 'success' };
 };

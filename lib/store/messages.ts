@@ -1,8 +1,10 @@
 // Deduplication markers for the message URL. WeChat retries a message it got no answer to within 5 s (three
-// attempts in all, PROTOCOL.md §1.5); a conditional put of one marker per delivery makes the second and third
-// attempts no-ops, across concurrent Lambdas. sk `MSG` keeps the markers out of the stream consumer's filter.
+// attempts in all, PROTOCOL.md §1.5). One marker per delivery, across concurrent Lambdas: a short-lived
+// "handling" claim while a handler runs, then "done". Retries of a done delivery are no-ops; a claim whose
+// handler died (timeout, crash) expires, so a later retry handles the message instead of losing it.
+// sk `MSG` keeps the markers out of the stream consumer's filter.
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../clock.ts';
 import type { MpMessage } from '../wechat/mp-messages.ts';
 import { messageKey, sha256 } from './keys.ts';
@@ -24,36 +26,77 @@ export const messageDedupeId = (authorizerAppid: string, message: MpMessage): st
   return sha256(parts.join('\n'));
 };
 
-/** Writes the marker once: 'first' for the first delivery, 'duplicate' for every retry while it lives. */
-export const markMessageSeen = async (
-  deps: StoreDeps,
-  marker: { id: string; authorizerAppid: string; msgType: string },
-): Promise<'first' | 'duplicate'> => {
+/**
+ * How long a delivery's "handling" claim keeps WeChat's retries away: the message function's timeout, so a
+ * live handler is never taken over, while a handler that crashed or timed out is taken over by a later retry.
+ */
+export const MESSAGE_HANDLING_MS = 10_000;
+
+export interface MessageMarker {
+  readonly id: string;
+  readonly authorizerAppid: string;
+  readonly msgType: string;
+  /** Identifies this attempt, so only its own failure can drop its claim. */
+  readonly owner: string;
+}
+
+/**
+ * 'claimed': this attempt handles the delivery; 'done': it was handled already (a duplicate); 'in_flight':
+ * another attempt is handling it right now. An expired claim (its handler died) is taken over: 'claimed'.
+ */
+export type MessageClaim = 'claimed' | 'done' | 'in_flight';
+
+/** Claims the delivery for handling, for MESSAGE_HANDLING_MS (see MessageClaim). */
+export const claimMessage = async (deps: StoreDeps, marker: MessageMarker, handlingMs = MESSAGE_HANDLING_MS): Promise<MessageClaim> => {
+  const now = deps.clock();
   const receivedAt = nowSeconds(deps.clock);
   try {
     await deps.doc.send(
       new PutCommand({
         TableName: deps.tableName,
-        Item: {
-          ...messageKey(marker.id),
-          authorizerAppid: marker.authorizerAppid,
-          msgType: marker.msgType,
-          receivedAt,
-          expiresAt: receivedAt + MESSAGE_MARKER_TTL_S,
-        },
+        Item: { ...messageKey(marker.id), authorizerAppid: marker.authorizerAppid, msgType: marker.msgType, owner: marker.owner, state: 'handling', handlingUntil: now + handlingMs, receivedAt, expiresAt: receivedAt + MESSAGE_MARKER_TTL_S },
         // A marker past expiresAt that TTL has not deleted yet no longer counts (expiry is checked on read).
-        ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :now',
-        ExpressionAttributeValues: { ':now': receivedAt },
+        ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :nowS OR (#state = :handling AND handlingUntil <= :now)',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: { ':nowS': receivedAt, ':handling': 'handling', ':now': now },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       }),
     );
-    return 'first';
+    return 'claimed';
   } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return 'duplicate';
-    throw error;
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    // A marker without a state predates claims: it stands for a handled delivery.
+    return error.Item?.state?.S === 'handling' ? 'in_flight' : 'done';
   }
 };
 
-/** Removes a marker so WeChat's next retry is handled again (used when handling failed). */
-export const forgetMessage = async (deps: StoreDeps, id: string): Promise<void> => {
-  await deps.doc.send(new DeleteCommand({ TableName: deps.tableName, Key: messageKey(id) }));
+/** Marks the delivery handled: every later retry is a duplicate while the marker lives. */
+export const finishMessage = async (deps: StoreDeps, id: string): Promise<void> => {
+  const now = nowSeconds(deps.clock);
+  await deps.doc.send(
+    new UpdateCommand({
+      TableName: deps.tableName,
+      Key: messageKey(id),
+      UpdateExpression: 'SET #state = :done, doneAt = :now, expiresAt = if_not_exists(expiresAt, :expiresAt) REMOVE handlingUntil',
+      ExpressionAttributeNames: { '#state': 'state' },
+      ExpressionAttributeValues: { ':done': 'done', ':now': now, ':expiresAt': now + MESSAGE_MARKER_TTL_S },
+    }),
+  );
+};
+
+/** Drops our own claim so WeChat's next retry is handled again (handling failed); never another attempt's. */
+export const forgetMessage = async (deps: StoreDeps, id: string, owner: string): Promise<void> => {
+  try {
+    await deps.doc.send(
+      new DeleteCommand({
+        TableName: deps.tableName,
+        Key: messageKey(id),
+        ConditionExpression: '#state = :handling AND #owner = :owner',
+        ExpressionAttributeNames: { '#state': 'state', '#owner': 'owner' },
+        ExpressionAttributeValues: { ':handling': 'handling', ':owner': owner },
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+  }
 };

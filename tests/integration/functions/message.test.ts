@@ -188,6 +188,58 @@ describe('message function: everything else', () => {
   });
 });
 
+describe('message function: a delivery whose handler is still running or died', () => {
+  const event = (inner: string) => messageEvent(COMPONENT, { authorizerAppid: OURS, toUser: 'gh_0123456789ab', openid: OPENID, innerXml: inner, timestamp: NOW_S });
+  const invokeWith = (d: Deps, reg: MessageHandlerRegistry, e: HttpEvent) =>
+    middy(createHandler(d, reg)).use(httpErrorBoundary(() => logger))(e, context) as Promise<HttpResult>;
+
+  it('has WeChat\'s retry handle a message whose first handler died mid-way, instead of dropping it as a duplicate', async () => {
+    // Prepare: the first attempt's handler never returns (its Lambda timed out); the clock runs 20x fast, so
+    // its handling claim (10 s) runs out while the retry waits.
+    const t0 = Date.now();
+    const fast = { ...deps, clock: () => NOW + (Date.now() - t0) * 20 };
+    let started = 0;
+    const hangs = createMessageHandlerRegistry(async () => {
+      started += 1;
+      await new Promise(() => undefined);
+    });
+    const inner = text('gh_0123456789ab', 'do not lose me');
+    void invokeWith(fast, hangs, event(inner));
+    await new Promise((r) => setTimeout(r, 100));
+    // Act
+    const retried = await invokeWith(fast, registry, event(inner));
+    const third = await invokeWith(fast, registry, event(inner));
+    // Assess
+    assert.equal(started, 1);
+    assert.deepEqual([retried.statusCode, retried.body, third.body], [200, 'success', 'success']);
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]?.message.msgType === 'text' && seen[0].message.content, 'do not lose me');
+    assert.ok(logger.lines.some((l) => l.includes('message.duplicate')));
+  });
+
+  it('has a retry that arrives while the first attempt is still handling wait for it, and not handle the message again', async () => {
+    // Prepare
+    let calls = 0;
+    const slow = createMessageHandlerRegistry(async () => {
+      calls += 1;
+      await new Promise((r) => setTimeout(r, 500));
+    });
+    const inner = text('gh_0123456789ab', 'slow one');
+    // Act
+    const first = invokeWith(deps, slow, event(inner));
+    await new Promise((r) => setTimeout(r, 100));
+    const retryStarted = Date.now();
+    const retried = await invokeWith(deps, slow, event(inner));
+    const waitedMs = Date.now() - retryStarted;
+    // Assess
+    assert.equal(calls, 1);
+    assert.equal(retried.body, 'success');
+    assert.equal((await first).body, 'success');
+    assert.ok(waitedMs >= 300, `the retry answered after ${waitedMs} ms, before the first attempt finished`);
+    assert.ok(logger.lines.some((l) => l.includes('message.duplicate')));
+  });
+});
+
 describe('message function: rejections', () => {
   const rejectedCases: [string, () => HttpEvent][] = [
     ['a malformed path appid', () => ({ ...messageEvent(COMPONENT, { authorizerAppid: OURS, toUser: 'gh_x', openid: OPENID, innerXml: text('gh_x', 'x'), timestamp: NOW_S }), pathParameters: { appid: '../wx1' } })],

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { forgetMessage, markMessageSeen, MESSAGE_MARKER_TTL_S, messageDedupeId } from '../../../lib/store/messages.ts';
+import { claimMessage, finishMessage, forgetMessage, MESSAGE_HANDLING_MS, MESSAGE_MARKER_TTL_S, messageDedupeId } from '../../../lib/store/messages.ts';
 import type { StoreDeps } from '../../../lib/store/types.ts';
 import { parseMpMessage } from '../../../lib/wechat/mp-messages.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
@@ -39,40 +39,88 @@ describe('messages.messageDedupeId', () => {
   });
 });
 
-describe('messages.markMessageSeen', () => {
-  it('writes one MSG marker with a one-day expiresAt and reports every later delivery as a duplicate', async () => {
+const marker = (id: string, owner = 'attempt-1', msgType = 'text') => ({ id, authorizerAppid: APPID, msgType, owner });
+const read = async (id: string) => (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk: `MSG#${id}`, sk: 'MSG' } }))).Item;
+
+describe('messages.claimMessage', () => {
+  it('lets one attempt claim a delivery, with a handling deadline and a one-day expiresAt; the others find it in flight', async () => {
     // Prepare
     const id = messageDedupeId(APPID, text('900'));
     // Act
-    const results = await Promise.all([1, 2, 3].map(() => markMessageSeen(deps, { id, authorizerAppid: APPID, msgType: 'text' })));
+    const results = await Promise.all(['a', 'b', 'c'].map((owner) => claimMessage(deps, marker(id, owner))));
     // Assess
-    assert.deepEqual(results.toSorted(), ['duplicate', 'duplicate', 'first']);
-    const item = (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk: `MSG#${id}`, sk: 'MSG' } }))).Item;
-    assert.deepEqual(item, { pk: `MSG#${id}`, sk: 'MSG', authorizerAppid: APPID, msgType: 'text', receivedAt: NOW_S, expiresAt: NOW_S + MESSAGE_MARKER_TTL_S });
+    assert.deepEqual(results.toSorted(), ['claimed', 'in_flight', 'in_flight']);
+    const item = await read(id);
+    assert.equal(item?.state, 'handling');
+    assert.equal(item?.handlingUntil, NOW + MESSAGE_HANDLING_MS);
+    assert.equal(item?.expiresAt, NOW_S + MESSAGE_MARKER_TTL_S);
+    assert.deepEqual([item?.authorizerAppid, item?.msgType, item?.receivedAt], [APPID, 'text', NOW_S]);
   });
 
-  it('treats a marker past expiresAt as absent even before TTL deletes it', async () => {
+  it('reports a finished delivery as done for every later attempt', async () => {
+    // Prepare
+    const id = messageDedupeId(APPID, text('902'));
+    await claimMessage(deps, marker(id));
+    // Act
+    await finishMessage(deps, id);
+    const later = await claimMessage({ ...deps, clock: () => NOW + MESSAGE_HANDLING_MS + 1 }, marker(id, 'attempt-2'));
+    // Assess
+    assert.equal(later, 'done');
+    const item = await read(id);
+    assert.equal(item?.state, 'done');
+    assert.equal(item?.handlingUntil, undefined);
+    assert.equal(item?.expiresAt, NOW_S + MESSAGE_MARKER_TTL_S);
+  });
+
+  it('takes over a handling claim that has run out (its handler died), never a live one', async () => {
+    // Prepare
+    const id = messageDedupeId(APPID, text('903'));
+    await claimMessage(deps, marker(id, 'died'));
+    // Act
+    const live = await claimMessage({ ...deps, clock: () => NOW + MESSAGE_HANDLING_MS - 1 }, marker(id, 'retry-1'));
+    const expired = await claimMessage({ ...deps, clock: () => NOW + MESSAGE_HANDLING_MS }, marker(id, 'retry-2'));
+    // Assess
+    assert.equal(live, 'in_flight');
+    assert.equal(expired, 'claimed');
+    assert.equal((await read(id))?.owner, 'retry-2');
+  });
+
+  it('treats a marker past expiresAt as absent even before TTL deletes it, and a marker without a state as done', async () => {
     // Prepare
     const id = messageDedupeId(APPID, text('901'));
     await table.doc.send(new PutCommand({ TableName: table.tableName, Item: { pk: `MSG#${id}`, sk: 'MSG', expiresAt: NOW_S + 60 } }));
     const later = { ...deps, clock: () => NOW + 61_000 };
     // Act
-    const before = await markMessageSeen(deps, { id, authorizerAppid: APPID, msgType: 'text' });
-    const after = await markMessageSeen(later, { id, authorizerAppid: APPID, msgType: 'text' });
+    const before = await claimMessage(deps, marker(id));
+    const after = await claimMessage(later, marker(id));
     // Assess
-    assert.equal(before, 'duplicate');
-    assert.equal(after, 'first');
+    assert.equal(before, 'done');
+    assert.equal(after, 'claimed');
   });
 });
 
 describe('messages.forgetMessage', () => {
-  it('removes the marker so the next delivery is handled again', async () => {
+  it('drops our own claim so the next delivery is handled again, and leaves another attempt\'s claim alone', async () => {
     // Prepare
     const id = messageDedupeId(APPID, event('subscribe'));
-    await markMessageSeen(deps, { id, authorizerAppid: APPID, msgType: 'event' });
+    await claimMessage(deps, marker(id, 'mine', 'event'));
     // Act
-    await forgetMessage(deps, id);
+    await forgetMessage(deps, id, 'someone-else');
+    const stillClaimed = await claimMessage(deps, marker(id, 'other', 'event'));
+    await forgetMessage(deps, id, 'mine');
     // Assess
-    assert.equal(await markMessageSeen(deps, { id, authorizerAppid: APPID, msgType: 'event' }), 'first');
+    assert.equal(stillClaimed, 'in_flight');
+    assert.equal(await claimMessage(deps, marker(id, 'next', 'event')), 'claimed');
+  });
+
+  it('never drops a finished delivery', async () => {
+    // Prepare
+    const id = messageDedupeId(APPID, event('CLICK'));
+    await claimMessage(deps, marker(id, 'mine', 'event'));
+    await finishMessage(deps, id);
+    // Act
+    await forgetMessage(deps, id, 'mine');
+    // Assess
+    assert.equal(await claimMessage(deps, marker(id, 'next', 'event')), 'done');
   });
 });
