@@ -5,7 +5,7 @@
 import { nowSeconds } from '../clock.ts';
 import type { WeChatDeps } from '../deps-wechat.ts';
 import { saveRefreshedToken } from '../store/authorizations.ts';
-import { getAuthorizerState, markNeedsReauth, markUnauthorized, type AuthorizerProfile } from '../store/authorizers.ts';
+import { getAuthorizer, getAuthorizerState, markNeedsReauth, markRevoked, type AuthorizerProfile } from '../store/authorizers.ts';
 import { StaleWriteError, type AccessToken } from '../store/tokens.ts';
 import { isRefreshTokenInvalid, isRevoked } from '../wechat/errors.ts';
 import { withComponentToken } from './component-token.ts';
@@ -107,7 +107,8 @@ const exchangeWithFallbacks = async (deps: WeChatDeps, profile: AuthorizerProfil
 };
 
 /**
- * Gets and stores a new access token for an authorized account, recovering from 61023 and recording 61003.
+ * Gets and stores a new access token for an authorized account, recovering from 61023 and recording 61003
+ * (only against the authorization it read: markRevoked).
  * Lease holders only.
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/api_authorizer_token.html
  */
@@ -117,8 +118,12 @@ export const refreshAuthorizer = async (deps: WeChatDeps, profile: AuthorizerPro
   } catch (error) {
     if (!isRevoked(error)) throw error;
     const appid = profile.authorizerAppid;
-    const result = await markUnauthorized(deps, appid, nowSeconds(deps.clock));
+    const result = await markRevoked(deps, appid, profile);
     deps.logger.warn('authorizer.revoked', { authorizerAppid: appid, result }, error);
+    if (result === 'stale' && (await getAuthorizer(deps, appid))?.status !== 'unauthorized') {
+      // A re-authorization was stored while WeChat answered: the 61003 was about the grant it replaced.
+      throw new TokenRefreshFailedError(`${appid}: the authorization changed during the refresh; retry`, { cause: error });
+    }
     throw new AuthorizerUnauthorizedError(
       `${appid} no longer authorizes this component (61003); its owner must authorize again through GET /wechat/component/authorize`,
       { cause: error },

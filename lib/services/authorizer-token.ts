@@ -27,7 +27,8 @@ const activeProfile = (appid: string, profile: AuthorizerProfile | undefined): A
     );
   }
   if (profile.status === 'unauthorized') {
-    const when = profile.unauthorizedAt ? ` at ${new Date(profile.unauthorizedAt * 1000).toISOString()}` : '';
+    const at = profile.revokedDetectedAt ?? profile.unauthorizedAt;
+    const when = at ? ` (known since ${new Date(at * 1000).toISOString()})` : '';
     throw new AuthorizerUnauthorizedError(
       `${appid} revoked its authorization${when}; its owner must authorize again through GET /wechat/component/authorize`,
     );

@@ -25,6 +25,13 @@ export const TOKEN_MARGIN_S = 300;
  * of a crashed holder.
  */
 export const FOLLOWER_MAX_WAIT_MS = 12_000;
+
+/**
+ * The longest one WeChat call can take with the client defaults (lib/wechat/client.ts, not imported here:
+ * it pulls undici into functions that must stay light): 3 attempts of at most 5 s (2 retries, on -1 or an
+ * unsent request) plus full-jitter backoff of at most 200 ms and 400 ms. 15.6 s.
+ */
+export const WECHAT_CALL_BUDGET_MS = 3 * 5_000 + 200 + 400;
 export const COMPONENT_FLIGHT: FlightOptions = { leaseMs: 20_000, maxWaitMs: FOLLOWER_MAX_WAIT_MS, pollMinMs: 150, pollMaxMs: 1000 };
 
 export const componentLease = (componentAppId: string): string => `component-token#${componentAppId}`;

@@ -5,9 +5,11 @@
 export {
   COMPONENT_FLIGHT,
   componentLease,
+  FOLLOWER_MAX_WAIT_MS,
   getComponentAccessToken,
   refreshComponentTokenIfDue,
   TOKEN_MARGIN_S,
+  WECHAT_CALL_BUDGET_MS,
   withComponentToken,
 } from './component-token.ts';
 export {

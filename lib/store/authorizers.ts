@@ -2,13 +2,13 @@
 // granted permissions and the account's info. The profile has NO TTL: losing the refresh token means asking
 // the account owner to authorize again (PROTOCOL.md §4 item 6). Reads and status changes live here; the
 // writes that store refresh tokens are in authorizations.ts.
-import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../clock.ts';
 import { AppError } from '../errors.ts';
 import { protectSecret } from '../logger.ts';
 import type { AuthorizerInfo } from '../wechat/client-types.ts';
 import { findItem, getItems } from './batch.ts';
+import { cancelledAt, conditionMet } from './conditional.ts';
 import { AUTHORIZER_LIST, authorizerKey, GSI1, leaseKey } from './keys.ts';
 import { toLease, type Lease } from './lease.ts';
 import { toAccessToken, type AccessToken } from './tokens.ts';
@@ -26,7 +26,13 @@ export interface AuthorizerProfile {
   readonly info?: AuthorizerInfo;
   /** Epoch seconds: CreateTime of the authorization that produced the refresh token. */
   readonly authorizedAt: number;
+  /**
+   * Epoch seconds: orders the revocation against authorizations (the `unauthorized` push's CreateTime, or
+   * for a 61003 the revoked authorization's own time); an authorization at or before it is stale.
+   */
   readonly unauthorizedAt?: number;
+  /** Epoch seconds: when a refresh learned of the revocation (61003). */
+  readonly revokedDetectedAt?: number;
   readonly needsReauthReason?: string;
   readonly updatedAt: number;
   /** Incremented by every write; read-modify-write conditions on it. */
@@ -83,36 +89,18 @@ export const getAuthorizerStateWithLease = async (
   return { ...(profile ? { profile } : {}), ...(token ? { token } : {}), ...(lease ? { lease } : {}) };
 };
 
-/** Indexes of the transaction items whose condition failed; empty when `error` is not a cancelled transaction. */
-export const cancelledAt = (error: unknown): number[] =>
-  error instanceof TransactionCanceledException
-    ? (error.CancellationReasons ?? []).flatMap((r, i) => (r.Code === 'ConditionalCheckFailed' ? [i] : []))
-    : [];
+type ProfileUpdate = Pick<
+  ConstructorParameters<typeof UpdateCommand>[0],
+  'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
+> & { UpdateExpression: string };
 
-/**
- * Revokes an account (`unauthorized` push at `eventTime`, or 61003): status unauthorized and the access token
- * deleted in one transaction; the profile stays for audit. Applied only if eventTime is after the last
- * authorization, so a late or replayed push cannot revoke an account that authorized again.
- */
-export const markUnauthorized = async (
-  deps: StoreDeps,
-  appid: string,
-  eventTime: number,
-): Promise<'unauthorized' | 'stale' | 'not_found'> => {
+/** Status unauthorized (by `update`) and the access token deleted in one transaction; the profile stays for audit. */
+const revoke = async (deps: StoreDeps, appid: string, update: ProfileUpdate): Promise<'unauthorized' | 'stale' | 'not_found'> => {
   try {
     await deps.doc.send(
       new TransactWriteCommand({
         TransactItems: [
-          {
-            Update: {
-              TableName: deps.tableName,
-              Key: authorizerKey(appid, 'PROFILE'),
-              UpdateExpression: 'SET #status = :unauthorized, unauthorizedAt = :t, updatedAt = :now ADD version :one',
-              ConditionExpression: 'attribute_exists(pk) AND authorizedAt < :t',
-              ExpressionAttributeNames: { '#status': 'status' },
-              ExpressionAttributeValues: { ':unauthorized': 'unauthorized', ':t': eventTime, ':now': nowSeconds(deps.clock), ':one': 1 },
-            },
-          },
+          { Update: { TableName: deps.tableName, Key: authorizerKey(appid, 'PROFILE'), ...update } },
           { Delete: { TableName: deps.tableName, Key: authorizerKey(appid, 'ACCESS_TOKEN') } },
         ],
       }),
@@ -122,6 +110,35 @@ export const markUnauthorized = async (
     if (cancelledAt(error).length === 0) throw error;
     return (await getAuthorizer(deps, appid)) ? 'stale' : 'not_found';
   }
+};
+
+/**
+ * Revokes an account on its `unauthorized` push at `eventTime`. Applied only if eventTime is after the last
+ * authorization, so a late or replayed push cannot revoke an account that authorized again.
+ */
+export const markUnauthorized = (deps: StoreDeps, appid: string, eventTime: number): Promise<'unauthorized' | 'stale' | 'not_found'> =>
+  revoke(deps, appid, {
+    UpdateExpression: 'SET #status = :unauthorized, unauthorizedAt = :t, updatedAt = :now ADD version :one',
+    ConditionExpression: 'attribute_exists(pk) AND authorizedAt < :t',
+    ExpressionAttributeNames: { '#status': 'status' },
+    ExpressionAttributeValues: { ':unauthorized': 'unauthorized', ':t': eventTime, ':now': nowSeconds(deps.clock), ':one': 1 },
+  });
+
+/**
+ * Revokes an account on WeChat's 61003 for the refresh token of `seen` (the profile the refresh read), only
+ * while the profile still holds that authorization, so a re-authorization stored meanwhile wins. WeChat does
+ * not say when the owner revoked, only that it was after `seen.authorizedAt`: that is the ordering time
+ * (unauthorizedAt), so any later authorization replaces this revocation even when its push is processed
+ * after it. The detection time is kept apart (revokedDetectedAt) for the operator.
+ */
+export const markRevoked = (deps: StoreDeps, appid: string, seen: Pick<AuthorizerProfile, 'refreshToken' | 'authorizedAt'>) => {
+  const now = nowSeconds(deps.clock);
+  return revoke(deps, appid, {
+    UpdateExpression: 'SET #status = :unauthorized, unauthorizedAt = :t, revokedDetectedAt = :now, updatedAt = :now ADD version :one',
+    ConditionExpression: 'refreshToken = :rt AND authorizedAt = :t AND #status <> :unauthorized',
+    ExpressionAttributeNames: { '#status': 'status' },
+    ExpressionAttributeValues: { ':unauthorized': 'unauthorized', ':rt': seen.refreshToken, ':t': seen.authorizedAt, ':now': now, ':one': 1 },
+  });
 };
 
 /**
@@ -158,20 +175,8 @@ export const updateAuthorizerInfo = (deps: StoreDeps, appid: string, info: Autho
     ExpressionAttributeValues: { ':info': info, ':now': nowSeconds(deps.clock), ':one': 1, ...(funcInfo ? { ':funcInfo': funcInfo } : {}) },
   });
 
-type ProfileUpdate = Pick<
-  ConstructorParameters<typeof UpdateCommand>[0],
-  'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
->;
-
-const conditionalUpdate = async (deps: StoreDeps, appid: string, update: ProfileUpdate): Promise<boolean> => {
-  try {
-    await deps.doc.send(new UpdateCommand({ TableName: deps.tableName, Key: authorizerKey(appid, 'PROFILE'), ...update }));
-    return true;
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
-  }
-};
+const conditionalUpdate = (deps: StoreDeps, appid: string, update: ProfileUpdate): Promise<boolean> =>
+  conditionMet(() => deps.doc.send(new UpdateCommand({ TableName: deps.tableName, Key: authorizerKey(appid, 'PROFILE'), ...update })));
 
 /** One row of the operator view: no token or refresh token, only when the access token expires. */
 export interface AuthorizerSummary {
