@@ -1,13 +1,12 @@
 // The writes that store a refresh token: an authorization (api_query_auth) and a refresh
 // (api_authorizer_token). Each stores the refresh token in the same transaction as the access token and keeps
 // the previous one, and a write based on an older view of the profile never wins (PROTOCOL.md §4 item 6).
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../clock.ts';
 import { protectSecret } from '../logger.ts';
 import type { AuthorizerInfo } from '../wechat/client-types.ts';
 import { getAuthorizer, type AuthorizerProfile } from './authorizers.ts';
-import { cancelledAt } from './conditional.ts';
+import { cancelledAt, conditionMet } from './conditional.ts';
 import { AUTHORIZER_LIST, authorizerKey, DUE_AUTHORIZER } from './keys.ts';
 import { NEWER_TOKEN_CONDITION, StaleWriteError, tokenItem } from './tokens.ts';
 import type { StoreDeps } from './types.ts';
@@ -108,32 +107,60 @@ const refreshedProfileUpdate = (deps: StoreDeps, appid: string, t: RefreshedToke
 });
 
 /**
+ * The rotated refresh token on its own, guarded only by the profile still holding `replaces`: it is the one
+ * WeChat now honours, so it also brings back an account a concurrent 61023 chain marked needs_reauth on
+ * `replaces`. An unauthorized account stays as it is (its next authorization brings a new refresh token).
+ */
+const rotatedProfileUpdate = (deps: StoreDeps, appid: string, t: RefreshedToken, now: number) => ({
+  TableName: deps.tableName,
+  Key: authorizerKey(appid, 'PROFILE'),
+  UpdateExpression:
+    'SET refreshToken = :rt, previousRefreshToken = :replaces, #status = :authorized, updatedAt = :now REMOVE needsReauthReason ADD version :one',
+  ConditionExpression: 'refreshToken = :replaces AND #status <> :unauthorized',
+  ExpressionAttributeNames: { '#status': 'status' },
+  ExpressionAttributeValues: { ':rt': t.refreshToken, ':now': now, ':replaces': t.replaces, ':one': 1, ':authorized': 'authorized', ':unauthorized': 'unauthorized' },
+});
+
+const refreshedTokenPut = (deps: StoreDeps, appid: string, t: RefreshedToken, now: number) => ({
+  TableName: deps.tableName,
+  Item: tokenItem(authorizerKey(appid, 'ACCESS_TOKEN'), DUE_AUTHORIZER, t, now),
+  ConditionExpression: NEWER_TOKEN_CONDITION,
+  ExpressionAttributeValues: { ':candidate': t.expiresAt },
+});
+
+/**
+ * After the transaction failed for any reason (a condition, a TransactionConflict, throttling, the network),
+ * a rotated refresh token must not be lost: WeChat may already have retired `replaces`. Saves it on its own,
+ * then the access token; rethrows `error` when a write fails for a reason other than its condition.
+ */
+const keepRotated = async (deps: StoreDeps, appid: string, t: RefreshedToken, now: number, error: unknown): Promise<void> => {
+  const stale = new StaleWriteError(`AUTHORIZER#${appid}`, { cause: error });
+  const kept = await conditionMet(() => deps.doc.send(new UpdateCommand(rotatedProfileUpdate(deps, appid, t, now)))).catch(() => {
+    throw error;
+  });
+  if (!kept) throw stale;
+  const stored = await conditionMet(() => deps.doc.send(new PutCommand(refreshedTokenPut(deps, appid, t, now)))).catch(() => {
+    throw error;
+  });
+  if (!stored) throw stale;
+};
+
+/**
  * Stores a refreshed access token and the refresh token to keep, in one transaction, only if the profile
  * still holds `replaces` and the account is authorized; the replaced refresh token becomes the previous one.
- * Throws StaleWriteError when the profile moved on (re-authorization) or a newer token is stored; in the
- * latter case a rotated refresh token is still saved on its own, since WeChat may have retired `replaces`.
+ * Throws StaleWriteError when the profile moved on (re-authorization) or a newer token is stored. A rotated
+ * refresh token is saved even when the transaction fails (keepRotated).
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/api_authorizer_token.html
  */
 export const saveRefreshedToken = async (deps: StoreDeps, appid: string, t: RefreshedToken): Promise<void> => {
   protectSecret(t.refreshToken);
   const now = nowSeconds(deps.clock);
   const profile = refreshedProfileUpdate(deps, appid, t, now);
-  const token = {
-    TableName: deps.tableName,
-    Item: tokenItem(authorizerKey(appid, 'ACCESS_TOKEN'), DUE_AUTHORIZER, t, now),
-    ConditionExpression: NEWER_TOKEN_CONDITION,
-    ExpressionAttributeValues: { ':candidate': t.expiresAt },
-  };
   try {
-    await deps.doc.send(new TransactWriteCommand({ TransactItems: [{ Update: profile }, { Put: token }] }));
+    await deps.doc.send(new TransactWriteCommand({ TransactItems: [{ Update: profile }, { Put: refreshedTokenPut(deps, appid, t, now) }] }));
   } catch (error) {
-    const failed = cancelledAt(error);
-    if (failed.length === 0) throw error;
-    if (!failed.includes(0) && t.refreshToken !== t.replaces) {
-      await deps.doc.send(new UpdateCommand(profile)).catch((e: unknown) => {
-        if (!(e instanceof ConditionalCheckFailedException)) throw e;
-      });
-    }
+    if (t.refreshToken !== t.replaces) return keepRotated(deps, appid, t, now, error);
+    if (cancelledAt(error).length === 0) throw error;
     throw new StaleWriteError(`AUTHORIZER#${appid}`, { cause: error });
   }
 };

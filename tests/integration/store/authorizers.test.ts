@@ -1,6 +1,7 @@
 // Times are in 2030 so DynamoDB Local's real-time TTL sweeper never deletes an item a test reads back.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { saveAuthorization, saveRefreshedToken, type NewAuthorization } from '../../../lib/store/authorizations.ts';
 import {
@@ -14,6 +15,7 @@ import {
 import { getAuthorizerToken, StaleWriteError } from '../../../lib/store/tokens.ts';
 import type { StoreDeps } from '../../../lib/store/types.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
+import { faultyDocumentClient, throttled } from '../../helpers/faults.ts';
 
 const NOW_S = Date.parse('2030-01-01T00:00:00Z') / 1000;
 let table: TestTable;
@@ -145,6 +147,93 @@ describe('authorizations.saveRefreshedToken', () => {
     assert.equal(profile?.refreshToken, 'refreshtoken@@@rotated');
     assert.equal(profile?.previousRefreshToken, 'refreshtoken@@@A');
     assert.equal(token?.accessToken, 'authorizer-token-A');
+  });
+});
+
+describe('authorizations.saveRefreshedToken when the transaction fails for another reason', () => {
+  const transactionConflict = () =>
+    new TransactionCanceledException({
+      $metadata: { httpStatusCode: 400 },
+      message: 'injected: Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict, None]',
+      CancellationReasons: [{ Code: 'TransactionConflict' }, { Code: 'None' }],
+    });
+
+  for (const [name, error] of [
+    ['a transaction conflict', transactionConflict],
+    ['throttling', () => throttled()],
+  ] as const) {
+    it(`keeps a rotated refresh token and the access token after ${name} on the transaction`, async (t) => {
+      // Prepare
+      const appid = nextAppId();
+      await saveAuthorization(deps, appid, authorization());
+      const faulty = faultyDocumentClient(table.endpoint);
+      t.after(() => faulty.close());
+      const fault = faulty.inject({ match: (c) => c.command === 'TransactWriteItemsCommand', error });
+      // Act
+      await saveRefreshedToken({ ...deps, doc: faulty.doc }, appid, {
+        accessToken: 'token-2',
+        expiresAt: NOW_S + 7300,
+        refreshToken: 'refreshtoken@@@rotated',
+        replaces: 'refreshtoken@@@A',
+      });
+      // Assess
+      assert.equal(fault.fired(), 1);
+      const { profile, token } = await getAuthorizerState(deps, appid, { consistent: true });
+      assert.equal(profile?.refreshToken, 'refreshtoken@@@rotated');
+      assert.equal(profile?.previousRefreshToken, 'refreshtoken@@@A');
+      assert.equal(token?.accessToken, 'token-2');
+    });
+  }
+
+  it('keeps a rotated refresh token and restores the account when a concurrent 61023 chain marked it needs_reauth on the replaced token', async () => {
+    // Prepare
+    const appid = nextAppId();
+    await saveAuthorization(deps, appid, authorization());
+    await markNeedsReauth(deps, appid, 'refresh token rejected (61023)', { ifRefreshToken: 'refreshtoken@@@A' });
+    // Act
+    await saveRefreshedToken(deps, appid, { accessToken: 'token-2', expiresAt: NOW_S + 7300, refreshToken: 'refreshtoken@@@rotated', replaces: 'refreshtoken@@@A' });
+    // Assess
+    const profile = await getAuthorizer(deps, appid);
+    assert.equal(profile?.status, 'authorized');
+    assert.equal(profile?.refreshToken, 'refreshtoken@@@rotated');
+    assert.equal(profile?.needsReauthReason, undefined);
+  });
+
+  it('rethrows the original failure, keeping the rotated refresh token, when the access token cannot be written either', async (t) => {
+    // Prepare
+    const appid = nextAppId();
+    await saveAuthorization(deps, appid, authorization());
+    const faulty = faultyDocumentClient(table.endpoint);
+    t.after(() => faulty.close());
+    faulty.inject({ match: (c) => c.command === 'TransactWriteItemsCommand', error: transactionConflict });
+    faulty.inject({ match: (c) => c.command === 'PutItemCommand', error: () => throttled() });
+    // Act
+    const attempt = saveRefreshedToken({ ...deps, doc: faulty.doc }, appid, {
+      accessToken: 'token-2',
+      expiresAt: NOW_S + 7300,
+      refreshToken: 'refreshtoken@@@rotated',
+      replaces: 'refreshtoken@@@A',
+    });
+    // Assess
+    await assert.rejects(attempt, TransactionCanceledException);
+    const { profile, token } = await getAuthorizerState(deps, appid, { consistent: true });
+    assert.equal(profile?.refreshToken, 'refreshtoken@@@rotated');
+    assert.equal(token?.accessToken, 'authorizer-token-A');
+  });
+
+  it('leaves an unauthorized account unauthorized and untouched', async () => {
+    // Prepare
+    const appid = nextAppId();
+    await saveAuthorization(deps, appid, authorization());
+    await markUnauthorized(deps, appid, NOW_S);
+    // Act
+    const late = saveRefreshedToken(deps, appid, { accessToken: 'token-2', expiresAt: NOW_S + 7300, refreshToken: 'refreshtoken@@@rotated', replaces: 'refreshtoken@@@A' });
+    // Assess
+    await assert.rejects(late, StaleWriteError);
+    const { profile, token } = await getAuthorizerState(deps, appid, { consistent: true });
+    assert.equal(profile?.status, 'unauthorized');
+    assert.equal(profile?.refreshToken, 'refreshtoken@@@A');
+    assert.equal(token, undefined);
   });
 });
 
