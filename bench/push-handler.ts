@@ -5,7 +5,8 @@
 // Every push is a distinct genuine `authorized` event (own authorizer, own CreateTime), so every one is a
 // real conditional PutItem of a new EVENT item; the table's item count is checked afterwards.
 // Encryption happens before any clock starts. `node bench/push-handler.ts` (or `npm run bench push-handler`);
-// BENCH_PART=in-process or BENCH_PART=http runs one half, BENCH_PUSHES=n changes the 1,000.
+// BENCH_PART=in-process or BENCH_PART=http runs one half, BENCH_PUSHES=n changes the 1,000, and
+// BENCH_OFFLINE_EXTRA adds one serverless-offline option (e.g. --useInProcess, to compare without workers).
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
@@ -221,7 +222,7 @@ const startOffline = async (endpoint: string): Promise<{ proc: Proc; port: numbe
   // after it fails. Without the timeout a slow push stays a slow push, and shows in the latencies.
   // --terminateIdleLambdaTime: its idle reaper (60 s) can stop a worker just handed a request, which then
   // never answers; the bench keeps every worker for its whole run instead.
-  const args = ['node_modules/serverless/bin/serverless.js', 'offline', 'start', '--localEnvironment', '--noTimeout', '--terminateIdleLambdaTime', '3600'];
+  const args = ['node_modules/serverless/bin/serverless.js', 'offline', 'start', '--localEnvironment', '--noTimeout', '--terminateIdleLambdaTime', '3600', ...(process.env.BENCH_OFFLINE_EXTRA ? [process.env.BENCH_OFFLINE_EXTRA] : [])];
   const proc = startProc(process.execPath, args, env);
   stopOnSignal.add(() => proc.stop(3000));
   await waitForHttp(`http://127.0.0.1:${port}/`, 120_000);
