@@ -43,19 +43,19 @@ const readAccount = async (deps: WeChatDeps, appid: string) => {
 };
 
 /** The token if good enough to hand out; a needs_reauth account's last token still works until it expires. */
-const usableFor = (appid: string, found: { profile?: AuthorizerProfile; token?: AccessToken }, now: number) => {
+const usableFor = (appid: string, found: { profile?: AuthorizerProfile; token?: AccessToken }, now: number, since?: number) => {
   const profile = activeProfile(appid, found.profile);
-  const live = usable(found.token, now);
+  const live = usable(found.token, now, since);
   if (!live && profile.status === 'needs_reauth') throw needsReauth(appid);
   return live;
 };
 
-const readUsable = async (deps: WeChatDeps, appid: string): Promise<AccessToken | undefined> =>
-  usableFor(appid, await getAuthorizerState(deps, appid, { consistent: true }), nowSeconds(deps.clock));
+const readUsable = async (deps: WeChatDeps, appid: string, since?: number): Promise<AccessToken | undefined> =>
+  usableFor(appid, await getAuthorizerState(deps, appid, { consistent: true }), nowSeconds(deps.clock), since);
 
-const observeUsable = async (deps: WeChatDeps, appid: string) => {
+const observeUsable = async (deps: WeChatDeps, appid: string, since: number) => {
   const found = await getAuthorizerStateWithLease(deps, appid, authorizerLease(appid));
-  return { value: usableFor(appid, found, nowSeconds(deps.clock)), ...(found.lease ? { lease: found.lease } : {}) };
+  return { value: usableFor(appid, found, nowSeconds(deps.clock), since), ...(found.lease ? { lease: found.lease } : {}) };
 };
 
 const refreshAccount = async (deps: WeChatDeps, appid: string): Promise<AccessToken> => {
@@ -80,8 +80,8 @@ export const getAuthorizerAccessToken = async (
     deps,
     {
       what: authorizerLease(authorizerAppid),
-      read: () => readUsable(deps, authorizerAppid),
-      observe: () => observeUsable(deps, authorizerAppid),
+      read: (since) => readUsable(deps, authorizerAppid, since),
+      observe: (since) => observeUsable(deps, authorizerAppid, since),
       refresh: () => refreshAccount(deps, authorizerAppid),
     },
     options,

@@ -36,12 +36,15 @@ export const COMPONENT_FLIGHT: FlightOptions = { leaseMs: 20_000, maxWaitMs: FOL
 
 export const componentLease = (componentAppId: string): string => `component-token#${componentAppId}`;
 
-/** The token if it has more than TOKEN_MARGIN_S left at the deps clock. */
-export const usable = (token: AccessToken | undefined, now: number): AccessToken | undefined =>
-  token && token.expiresAt - now > TOKEN_MARGIN_S ? token : undefined;
+/**
+ * The token if it has more than TOKEN_MARGIN_S left at the deps clock, or (for a caller that waited on a
+ * refresh) if it was written at or after `since` (epoch s), whatever its lifetime.
+ */
+export const usable = (token: AccessToken | undefined, now: number, since?: number): AccessToken | undefined =>
+  token && (token.expiresAt - now > TOKEN_MARGIN_S || (since !== undefined && token.obtainedAt >= since)) ? token : undefined;
 
-const readUsable = async (deps: WeChatDeps): Promise<AccessToken | undefined> =>
-  usable(await getComponentToken(deps, deps.config.componentAppId, { consistent: true }), nowSeconds(deps.clock));
+const readUsable = async (deps: WeChatDeps, since?: number): Promise<AccessToken | undefined> =>
+  usable(await getComponentToken(deps, deps.config.componentAppId, { consistent: true }), nowSeconds(deps.clock), since);
 
 /** Asks WeChat for a new component token with the newest stored ticket and stores it. Lease holders only. */
 const fetchComponentToken = async (deps: WeChatDeps): Promise<AccessToken> => {
@@ -88,11 +91,11 @@ export const getComponentAccessToken = async (deps: WeChatDeps, options: FlightO
   const cached = await readUsable(deps);
   if (cached) return cached;
   const what = componentLease(deps.config.componentAppId);
-  const observe = async () => {
+  const observe = async (since: number) => {
     const { token, lease } = await getComponentTokenWithLease(deps, deps.config.componentAppId, what);
-    return { value: usable(token, nowSeconds(deps.clock)), ...(lease ? { lease } : {}) };
+    return { value: usable(token, nowSeconds(deps.clock), since), ...(lease ? { lease } : {}) };
   };
-  return singleFlight(deps, { what, read: () => readUsable(deps), observe, refresh: () => fetchComponentToken(deps) }, options);
+  return singleFlight(deps, { what, read: (since) => readUsable(deps, since), observe, refresh: () => fetchComponentToken(deps) }, options);
 };
 
 /**

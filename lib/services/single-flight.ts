@@ -21,10 +21,14 @@ export interface FlightOptions {
 export interface Flight<T> {
   /** Lease name: LEASE#<what>. */
   readonly what: string;
-  /** A consistent read of the token, undefined unless it is good enough to hand out. */
-  read(): Promise<T | undefined>;
+  /**
+   * A consistent read of the token, undefined unless it is good enough to hand out, or was written at or
+   * after `since` (epoch s): a token obtained while this caller waited is the one this flight was for, even
+   * if WeChat granted it for less than the margin (otherwise every waiting caller would in turn refresh it).
+   */
+  read(since: number): Promise<T | undefined>;
   /** The same read plus the lease, in one request: what a waiting caller polls. */
-  observe(): Promise<{ value?: T; lease?: Lease }>;
+  observe(since: number): Promise<{ value?: T; lease?: Lease }>;
   /** Calls WeChat once and stores the result. Runs only while holding the lease. */
   refresh(): Promise<T>;
 }
@@ -63,14 +67,16 @@ export const holdLease = async <T>(deps: FlightDeps, what: string, owner: string
   return result;
 };
 
-const asHolder = <T>(deps: FlightDeps, flight: Flight<T>, owner: string): Promise<T> =>
-  holdLease(deps, flight.what, owner, async () => (await flight.read()) ?? flight.refresh());
+/** The holder re-reads (someone may have finished just before) and otherwise returns whatever it stored. */
+const asHolder = <T>(deps: FlightDeps, flight: Flight<T>, owner: string, since: number): Promise<T> =>
+  holdLease(deps, flight.what, owner, async () => (await flight.read(since)) ?? flight.refresh());
 
 /** The token from `flight`, refreshing it at most once across all concurrent callers. */
 export const singleFlight = async <T>(deps: FlightDeps, flight: Flight<T>, options: FlightOptions): Promise<T> => {
   const owner = randomUUID();
   const startedAt = deps.clock();
-  if (await tryAcquire(deps, flight.what, owner, options.leaseMs)) return asHolder(deps, flight, owner);
+  const since = Math.floor(startedAt / 1000);
+  if (await tryAcquire(deps, flight.what, owner, options.leaseMs)) return asHolder(deps, flight, owner, since);
   let waited = 0;
   let delay = options.pollMinMs;
   while (waited < options.maxWaitMs) {
@@ -79,13 +85,13 @@ export const singleFlight = async <T>(deps: FlightDeps, flight: Flight<T>, optio
     await sleep(pause);
     waited += pause;
     delay = Math.min(Math.ceil(delay * 1.5), options.pollMaxMs);
-    const { value, lease } = await flight.observe();
+    const { value, lease } = await flight.observe(since);
     if (value) return value;
     if (lease?.failure && lease.failure.failedAt >= startedAt) throw reviveFailure(flight.what, lease.failure);
     const free = !lease || lease.leaseUntil < deps.clock();
     if (free && (await tryAcquire(deps, flight.what, owner, options.leaseMs))) {
       if (lease) deps.logger.warn('lease.taken_over', { lease: flight.what, previousLeaseUntil: lease.leaseUntil });
-      return asHolder(deps, flight, owner);
+      return asHolder(deps, flight, owner, since);
     }
   }
   throw new TokenBusyError(`${flight.what} is being refreshed by another caller for over ${options.maxWaitMs} ms; retry shortly`);
