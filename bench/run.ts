@@ -4,8 +4,9 @@
 //   npm run bench crypto upstream  the benchmarks whose file name contains a word; their figures replace
 //                                  their old ones in results.json, the others are kept
 //   npm run bench -- --table       no run: the table of the current results.json (Markdown, for the README)
-// Each benchmark gets BENCH_TIMEOUT_S (default 240) before it is stopped (SIGINT, then SIGKILL), so one
-// stuck benchmark cannot hold the whole run; the figures it printed before that are kept.
+// Each benchmark gets BENCH_TIMEOUT_S (default 240) before it is stopped (SIGINT, then SIGKILL), and the
+// whole run BENCH_TOTAL_S (default 570, inside the 10 minutes the run must fit in): a benchmark gets at
+// most what is left, and none starts once nothing is. A stopped benchmark keeps the figures it printed.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -13,6 +14,7 @@ import { meetsTarget, type BenchResult } from './lib.ts';
 
 const RESULTS = 'bench/results.json';
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_S ?? 240) * 1000;
+const TOTAL_MS = Number(process.env.BENCH_TOTAL_S ?? 570) * 1000;
 const args = process.argv.slice(2);
 const only = args.filter((a) => !a.startsWith('--'));
 
@@ -41,7 +43,7 @@ const files = readdirSync('bench')
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
   .sort();
 
-const runOne = (file: string): Promise<{ results: BenchResult[]; code: number; timedOut: boolean }> =>
+const runOne = (file: string, limitMs: number): Promise<{ results: BenchResult[]; code: number; timedOut: boolean }> =>
   new Promise((resolve) => {
     const results: BenchResult[] = [];
     const child = spawn(process.execPath, [`bench/${file}`], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -49,10 +51,10 @@ const runOne = (file: string): Promise<{ results: BenchResult[]; code: number; t
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      process.stdout.write(`  ✖ bench/${file} still running after ${TIMEOUT_MS / 1000} s: stopping it\n`);
+      process.stdout.write(`  ✖ bench/${file} still running after ${Math.round(limitMs / 1000)} s: stopping it\n`);
       child.kill('SIGINT');
       setTimeout(() => child.exitCode === null && child.kill('SIGKILL'), 15_000).unref();
-    }, TIMEOUT_MS);
+    }, limitMs);
     child.stdout.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
       const lines = buffer.split('\n');
@@ -74,8 +76,14 @@ const started = Date.now();
 process.stdout.write(`${files.length} benchmarks; ${os.availableParallelism()} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join('/')}\n`);
 for (const file of files) {
   const fileStarted = Date.now();
+  const left = TOTAL_MS - (fileStarted - started);
+  if (left <= 0) {
+    failures += 1;
+    process.stdout.write(`✖ bench/${file} skipped: the run's ${TOTAL_MS / 1000} s are used up\n`);
+    continue;
+  }
   process.stdout.write(`▶ bench/${file}\n`);
-  const { results, code, timedOut } = await runOne(file);
+  const { results, code, timedOut } = await runOne(file, Math.min(TIMEOUT_MS, left));
   if (code !== 0 || timedOut) {
     failures += 1;
     process.stdout.write(`  ✖ bench/${file} exited with ${code}${timedOut ? ' (timed out)' : ''}\n`);
