@@ -9,6 +9,7 @@ import { getAuthorizer, getAuthorizerState, markNeedsReauth, markRevoked, type A
 import { StaleWriteError, type AccessToken } from '../store/tokens.ts';
 import { isRefreshTokenInvalid, isRevoked } from '../wechat/errors.ts';
 import { withComponentToken } from './component-token.ts';
+import type { Renew } from './single-flight.ts';
 import { AuthorizerUnauthorizedError, NeedsReauthError, TokenRefreshFailedError } from './token-errors.ts';
 
 /** api_get_authorizer_list page size (WeChat's maximum). */
@@ -25,16 +26,17 @@ export const needsReauth = (appid: string): NeedsReauthError =>
 type RefreshSource = 'current' | 'previous' | 'authorizer_list';
 
 /** Exchanges `refreshToken` for an access token and stores both (rotated refresh token included). */
-const exchange = async (deps: WeChatDeps, profile: AuthorizerProfile, refreshToken: string): Promise<AccessToken> => {
+const exchange = async (deps: WeChatDeps, profile: AuthorizerProfile, refreshToken: string, renew: Renew): Promise<AccessToken> => {
   const appid = profile.authorizerAppid;
   const obtainedAt = nowSeconds(deps.clock);
-  const answer = await withComponentToken(deps, (componentAccessToken) =>
-    deps.wechat.apiAuthorizerToken(componentAccessToken, {
+  const answer = await withComponentToken(deps, async (componentAccessToken) => {
+    await renew();
+    return deps.wechat.apiAuthorizerToken(componentAccessToken, {
       componentAppId: deps.config.componentAppId,
       authorizerAppid: appid,
       authorizerRefreshToken: refreshToken,
-    }),
-  );
+    });
+  });
   const token = { accessToken: answer.authorizerAccessToken, expiresAt: obtainedAt + answer.expiresIn };
   const keep = answer.authorizerRefreshToken ?? refreshToken;
   try {
@@ -51,9 +53,9 @@ const exchange = async (deps: WeChatDeps, profile: AuthorizerProfile, refreshTok
 };
 
 /** The exchange, or undefined when WeChat rejects the refresh token (61023); other failures propagate. */
-const tryExchange = async (deps: WeChatDeps, profile: AuthorizerProfile, refreshToken: string, source: RefreshSource) => {
+const tryExchange = async (deps: WeChatDeps, profile: AuthorizerProfile, refreshToken: string, source: RefreshSource, renew: Renew) => {
   try {
-    return await exchange(deps, profile, refreshToken);
+    return await exchange(deps, profile, refreshToken, renew);
   } catch (error) {
     if (!isRefreshTokenInvalid(error)) throw error;
     deps.logger.warn('authorizer.refresh_token_rejected', { authorizerAppid: profile.authorizerAppid, source }, error);
@@ -65,12 +67,13 @@ const tryExchange = async (deps: WeChatDeps, profile: AuthorizerProfile, refresh
  * The refresh token WeChat holds for the account, paging through api_get_authorizer_list.
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/Account_Authorization/api_get_authorizer_list.html
  */
-export const findListedRefreshToken = async (deps: WeChatDeps, appid: string): Promise<string | undefined> => {
+export const findListedRefreshToken = async (deps: WeChatDeps, appid: string, renew: Renew = async () => {}): Promise<string | undefined> => {
   let offset = 0;
   for (let page = 0; page < AUTHORIZER_LIST_MAX_PAGES; page += 1) {
-    const { totalCount, list } = await withComponentToken(deps, (componentAccessToken) =>
-      deps.wechat.apiGetAuthorizerList(componentAccessToken, { componentAppId: deps.config.componentAppId, offset, count: AUTHORIZER_LIST_PAGE }),
-    );
+    const { totalCount, list } = await withComponentToken(deps, async (componentAccessToken) => {
+      await renew();
+      return deps.wechat.apiGetAuthorizerList(componentAccessToken, { componentAppId: deps.config.componentAppId, offset, count: AUTHORIZER_LIST_PAGE });
+    });
     const hit = list.find((entry) => entry.authorizerAppid === appid);
     if (hit) return hit.refreshToken;
     offset += list.length;
@@ -79,20 +82,20 @@ export const findListedRefreshToken = async (deps: WeChatDeps, appid: string): P
   return undefined;
 };
 
-const exchangeWithFallbacks = async (deps: WeChatDeps, profile: AuthorizerProfile): Promise<AccessToken> => {
+const exchangeWithFallbacks = async (deps: WeChatDeps, profile: AuthorizerProfile, renew: Renew): Promise<AccessToken> => {
   const appid = profile.authorizerAppid;
   const tried = [profile.refreshToken];
-  const current = await tryExchange(deps, profile, profile.refreshToken, 'current');
+  const current = await tryExchange(deps, profile, profile.refreshToken, 'current', renew);
   if (current) return current;
   const previous = profile.previousRefreshToken;
   if (previous && !tried.includes(previous)) {
     tried.push(previous);
-    const token = await tryExchange(deps, profile, previous, 'previous');
+    const token = await tryExchange(deps, profile, previous, 'previous', renew);
     if (token) return token;
   }
-  const listed = await findListedRefreshToken(deps, appid);
+  const listed = await findListedRefreshToken(deps, appid, renew);
   if (listed && !tried.includes(listed)) {
-    const token = await tryExchange(deps, profile, listed, 'authorizer_list');
+    const token = await tryExchange(deps, profile, listed, 'authorizer_list', renew);
     if (token) return token;
   }
   const marked = await markNeedsReauth(deps, appid, 'refresh token rejected (61023); previous and api_get_authorizer_list did not help', {
@@ -109,12 +112,12 @@ const exchangeWithFallbacks = async (deps: WeChatDeps, profile: AuthorizerProfil
 /**
  * Gets and stores a new access token for an authorized account, recovering from 61023 and recording 61003
  * (only against the authorization it read: markRevoked).
- * Lease holders only.
+ * Lease holders only: `renew` runs before every WeChat call so a long 61023 chain keeps the lease.
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/api_authorizer_token.html
  */
-export const refreshAuthorizer = async (deps: WeChatDeps, profile: AuthorizerProfile): Promise<AccessToken> => {
+export const refreshAuthorizer = async (deps: WeChatDeps, profile: AuthorizerProfile, renew: Renew): Promise<AccessToken> => {
   try {
-    return await exchangeWithFallbacks(deps, profile);
+    return await exchangeWithFallbacks(deps, profile, renew);
   } catch (error) {
     if (!isRevoked(error)) throw error;
     const appid = profile.authorizerAppid;

@@ -6,16 +6,23 @@ import { getAuthorizerState, getAuthorizerStateWithLease, type AuthorizerProfile
 import { expireAuthorizerToken, type AccessToken } from '../store/tokens.ts';
 import { isTokenInvalid } from '../wechat/errors.ts';
 import { needsReauth, refreshAuthorizer } from './authorizer-refresh.ts';
-import { FOLLOWER_MAX_WAIT_MS, usable } from './component-token.ts';
-import { refreshIfDue, singleFlight, type DueOutcome, type FlightOptions } from './single-flight.ts';
+import { COMPONENT_ACQUIRE_MS, FOLLOWER_MAX_WAIT_MS, STORE_SLACK_MS, usable, WECHAT_CALL_BUDGET_MS } from './component-token.ts';
+import { refreshIfDue, singleFlight, type DueOutcome, type FlightOptions, type Renew } from './single-flight.ts';
 import { AuthorizerNotFoundError, AuthorizerUnauthorizedError } from './token-errors.ts';
 
 /**
- * The holder may first wait for the component token, then call api_authorizer_token (and on 61023 up to
- * twice more plus api_get_authorizer_list). An overrun is safe, only wasteful: writes are newer-wins and the
- * refresh token is replaced only if unchanged since it was read.
+ * Lease: one step of a holder is getting the component token (COMPONENT_ACQUIRE_MS at worst), one WeChat
+ * call and its writes: 49.2 s. The holder renews the lease (Renew) before every further WeChat call (the
+ * retry after 40001, and in the 61023 chain the previous refresh token, each api_get_authorizer_list page,
+ * the listed token), so no chain outlives its lease however long it runs. The `token` function's timeout
+ * (serverless.yml) exceeds a follower's wait plus one step.
  */
-export const AUTHORIZER_FLIGHT: FlightOptions = { leaseMs: 30_000, maxWaitMs: FOLLOWER_MAX_WAIT_MS, pollMinMs: 150, pollMaxMs: 1000 };
+export const AUTHORIZER_FLIGHT: FlightOptions = {
+  leaseMs: COMPONENT_ACQUIRE_MS + WECHAT_CALL_BUDGET_MS + STORE_SLACK_MS,
+  maxWaitMs: FOLLOWER_MAX_WAIT_MS,
+  pollMinMs: 150,
+  pollMaxMs: 1000,
+};
 
 export const authorizerLease = (authorizerAppid: string): string => `authorizer-token#${authorizerAppid}`;
 
@@ -58,10 +65,10 @@ const observeUsable = async (deps: WeChatDeps, appid: string, since: number) => 
   return { value: usableFor(appid, found, nowSeconds(deps.clock), since), ...(found.lease ? { lease: found.lease } : {}) };
 };
 
-const refreshAccount = async (deps: WeChatDeps, appid: string): Promise<AccessToken> => {
+const refreshAccount = async (deps: WeChatDeps, appid: string, renew: Renew): Promise<AccessToken> => {
   const { profile } = await readAccount(deps, appid);
   if (profile.status === 'needs_reauth') throw needsReauth(appid);
-  return refreshAuthorizer(deps, profile);
+  return refreshAuthorizer(deps, profile, renew);
 };
 
 /**
@@ -82,7 +89,7 @@ export const getAuthorizerAccessToken = async (
       what: authorizerLease(authorizerAppid),
       read: (since) => readUsable(deps, authorizerAppid, since),
       observe: (since) => observeUsable(deps, authorizerAppid, since),
-      refresh: () => refreshAccount(deps, authorizerAppid),
+      refresh: (renew) => refreshAccount(deps, authorizerAppid, renew),
     },
     options,
   );
@@ -118,7 +125,7 @@ export const refreshAuthorizerTokenIfDue = (deps: WeChatDeps, authorizerAppid: s
     {
       what: authorizerLease(authorizerAppid),
       isFresh: async () => ((await readAccount(deps, authorizerAppid)).token?.expiresAt ?? 0) > options.dueBefore,
-      refresh: () => refreshAccount(deps, authorizerAppid),
+      refresh: (renew) => refreshAccount(deps, authorizerAppid, renew),
     },
     AUTHORIZER_FLIGHT.leaseMs,
   );

@@ -19,20 +19,28 @@ import { MissingTicketError, TicketInvalidError } from './token-errors.ts';
 export const TOKEN_MARGIN_S = 300;
 
 /**
- * Lease: api_component_token takes ≤ 5 s per attempt and the client retries it at most twice (-1 only).
- * Waiting: a normal refresh ends within a second; after 12 s (inside the `token` function's 15 s timeout)
- * a follower answers TokenBusyError ('busy') instead of timing out, and a later call takes over the lease
- * of a crashed holder.
- */
-export const FOLLOWER_MAX_WAIT_MS = 12_000;
-
-/**
  * The longest one WeChat call can take with the client defaults (lib/wechat/client.ts, not imported here:
  * it pulls undici into functions that must stay light): 3 attempts of at most 5 s (2 retries, on -1 or an
  * unsent request) plus full-jitter backoff of at most 200 ms and 400 ms. 15.6 s.
  */
 export const WECHAT_CALL_BUDGET_MS = 3 * 5_000 + 200 + 400;
-export const COMPONENT_FLIGHT: FlightOptions = { leaseMs: 20_000, maxWaitMs: FOLLOWER_MAX_WAIT_MS, pollMinMs: 150, pollMaxMs: 1000 };
+/** DynamoDB reads and writes around one call (the SDK absorbs short throttling with its own retries). */
+export const STORE_SLACK_MS = 3_000;
+
+/**
+ * Waiting: a normal refresh ends within a second; after 12 s a follower answers TokenBusyError ('busy')
+ * instead of waiting on, and a later call takes over the lease of a crashed holder.
+ */
+export const FOLLOWER_MAX_WAIT_MS = 12_000;
+/** Lease: a holder reads the ticket, makes one api_component_token call and stores the token. 18.6 s. */
+export const COMPONENT_FLIGHT: FlightOptions = {
+  leaseMs: WECHAT_CALL_BUDGET_MS + STORE_SLACK_MS,
+  maxWaitMs: FOLLOWER_MAX_WAIT_MS,
+  pollMinMs: 150,
+  pollMaxMs: 1000,
+};
+/** The longest getComponentAccessToken takes: a follower's whole wait, then holding a dead holder's lease. 30.6 s. */
+export const COMPONENT_ACQUIRE_MS = FOLLOWER_MAX_WAIT_MS + COMPONENT_FLIGHT.leaseMs;
 
 export const componentLease = (componentAppId: string): string => `component-token#${componentAppId}`;
 

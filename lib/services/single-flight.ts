@@ -6,11 +6,11 @@
 import { randomUUID } from 'node:crypto';
 import { sleep } from '../clock.ts';
 import type { Deps } from '../deps.ts';
-import { acquireLease, LeaseHeldError, releaseLease, type Lease, type LeaseFailure } from '../store/lease.ts';
-import { failureOf, reviveFailure, TokenBusyError } from './token-errors.ts';
+import { acquireLease, LeaseHeldError, releaseLease, renewLease, type Lease, type LeaseFailure } from '../store/lease.ts';
+import { failureOf, reviveFailure, TokenBusyError, TokenRefreshFailedError } from './token-errors.ts';
 
 export interface FlightOptions {
-  /** How long a holder may take; longer than the WeChat client's timeout × attempts. */
+  /** How long a holder may take for one step (a token and one WeChat call); see each flight's budget. */
   readonly leaseMs: number;
   /** How long a follower waits before giving up with TokenBusyError. */
   readonly maxWaitMs: number;
@@ -29,8 +29,8 @@ export interface Flight<T> {
   read(since: number): Promise<T | undefined>;
   /** The same read plus the lease, in one request: what a waiting caller polls. */
   observe(since: number): Promise<{ value?: T; lease?: Lease }>;
-  /** Calls WeChat once and stores the result. Runs only while holding the lease. */
-  refresh(): Promise<T>;
+  /** Calls WeChat once and stores the result. Runs only while holding the lease; `renew` before each further call. */
+  refresh(renew: Renew): Promise<T>;
 }
 
 type FlightDeps = Pick<Deps, 'doc' | 'tableName' | 'clock' | 'logger'>;
@@ -54,11 +54,29 @@ const release = async (deps: FlightDeps, what: string, owner: string, failure?: 
   }
 };
 
+/** Extends the held lease by a full term before a further upstream call; throws if the lease was lost. */
+export type Renew = () => Promise<void>;
+
+/**
+ * A lease taken or renewed moments ago (under 1/20 of its term) is not renewed again, which spares the
+ * ordinary refresh (component token cached, one call) a write; before any later call it is.
+ */
+const renewer = (deps: FlightDeps, what: string, owner: string, leaseMs: number): Renew => {
+  let renewedAt = deps.clock();
+  return async () => {
+    if (deps.clock() - renewedAt < leaseMs / 20) return;
+    if (!(await renewLease(deps, what, owner, leaseMs))) {
+      throw new TokenRefreshFailedError(`${what}: the lease ran out and passed to another caller during the refresh; retry`);
+    }
+    renewedAt = deps.clock();
+  };
+};
+
 /** Runs `work` as the lease holder and releases the lease, recording the failure if it throws. */
-export const holdLease = async <T>(deps: FlightDeps, what: string, owner: string, work: () => Promise<T>): Promise<T> => {
+export const holdLease = async <T>(deps: FlightDeps, what: string, owner: string, leaseMs: number, work: (renew: Renew) => Promise<T>): Promise<T> => {
   let result: T;
   try {
-    result = await work();
+    result = await work(renewer(deps, what, owner, leaseMs));
   } catch (error) {
     await release(deps, what, owner, failureOf(error, deps.clock()));
     throw error;
@@ -68,15 +86,15 @@ export const holdLease = async <T>(deps: FlightDeps, what: string, owner: string
 };
 
 /** The holder re-reads (someone may have finished just before) and otherwise returns whatever it stored. */
-const asHolder = <T>(deps: FlightDeps, flight: Flight<T>, owner: string, since: number): Promise<T> =>
-  holdLease(deps, flight.what, owner, async () => (await flight.read(since)) ?? flight.refresh());
+const asHolder = <T>(deps: FlightDeps, flight: Flight<T>, owner: string, since: number, leaseMs: number): Promise<T> =>
+  holdLease(deps, flight.what, owner, leaseMs, async (renew) => (await flight.read(since)) ?? flight.refresh(renew));
 
 /** The token from `flight`, refreshing it at most once across all concurrent callers. */
 export const singleFlight = async <T>(deps: FlightDeps, flight: Flight<T>, options: FlightOptions): Promise<T> => {
   const owner = randomUUID();
   const startedAt = deps.clock();
   const since = Math.floor(startedAt / 1000);
-  if (await tryAcquire(deps, flight.what, owner, options.leaseMs)) return asHolder(deps, flight, owner, since);
+  if (await tryAcquire(deps, flight.what, owner, options.leaseMs)) return asHolder(deps, flight, owner, since, options.leaseMs);
   let waited = 0;
   let delay = options.pollMinMs;
   while (waited < options.maxWaitMs) {
@@ -91,7 +109,7 @@ export const singleFlight = async <T>(deps: FlightDeps, flight: Flight<T>, optio
     const free = !lease || lease.leaseUntil < deps.clock();
     if (free && (await tryAcquire(deps, flight.what, owner, options.leaseMs))) {
       if (lease) deps.logger.warn('lease.taken_over', { lease: flight.what, previousLeaseUntil: lease.leaseUntil });
-      return asHolder(deps, flight, owner, since);
+      return asHolder(deps, flight, owner, since, options.leaseMs);
     }
   }
   throw new TokenBusyError(`${flight.what} is being refreshed by another caller for over ${options.maxWaitMs} ms; retry shortly`);
@@ -111,9 +129,9 @@ export const refreshIfDue = async <T>(
   if (await flight.isFresh()) return 'fresh';
   const owner = randomUUID();
   if (!(await tryAcquire(deps, flight.what, owner, leaseMs))) return 'leased';
-  return holdLease(deps, flight.what, owner, async () => {
+  return holdLease(deps, flight.what, owner, leaseMs, async (renew) => {
     if (await flight.isFresh()) return 'fresh';
-    await flight.refresh();
+    await flight.refresh(renew);
     return 'refreshed';
   });
 };

@@ -3,11 +3,13 @@
 // all Lambdas (single-flight.ts), and a token WeChat rejects is expired only if it is still the stored one.
 // This module is the public face; the parts live in the modules it re-exports.
 export {
+  COMPONENT_ACQUIRE_MS,
   COMPONENT_FLIGHT,
   componentLease,
   FOLLOWER_MAX_WAIT_MS,
   getComponentAccessToken,
   refreshComponentTokenIfDue,
+  STORE_SLACK_MS,
   TOKEN_MARGIN_S,
   WECHAT_CALL_BUDGET_MS,
   withComponentToken,
@@ -20,7 +22,7 @@ export {
   withAuthorizerToken,
 } from './authorizer-token.ts';
 export { AUTHORIZER_LIST_PAGE, findListedRefreshToken } from './authorizer-refresh.ts';
-export type { DueOutcome, FlightOptions } from './single-flight.ts';
+export type { DueOutcome, FlightOptions, Renew } from './single-flight.ts';
 export {
   AuthorizerNotFoundError,
   AuthorizerUnauthorizedError,

@@ -106,3 +106,27 @@ export const releaseLease = async (deps: StoreDeps, what: string, owner: string,
     throw error;
   }
 };
+
+/**
+ * Extends the lease to now + ttlMs if `owner` still holds it (a holder about to make a further upstream call
+ * in a long recovery). Returns false when it passed to someone else: the caller must stop calling WeChat.
+ */
+export const renewLease = async (deps: StoreDeps, what: string, owner: string, ttlMs: number): Promise<boolean> => {
+  const leaseUntil = deps.clock() + ttlMs;
+  try {
+    await deps.doc.send(
+      new UpdateCommand({
+        TableName: deps.tableName,
+        Key: leaseKey(what),
+        UpdateExpression: 'SET leaseUntil = :until, expiresAt = :expires',
+        ConditionExpression: 'attribute_exists(pk) AND #owner = :me',
+        ExpressionAttributeNames: { '#owner': 'owner' },
+        ExpressionAttributeValues: { ':until': leaseUntil, ':expires': expiresAtFor(leaseUntil), ':me': owner },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+};

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { acquireLease, getLease, LEASE_RETENTION_S, LeaseHeldError, releaseLease } from '../../../lib/store/lease.ts';
+import { acquireLease, getLease, LEASE_RETENTION_S, LeaseHeldError, releaseLease, renewLease } from '../../../lib/store/lease.ts';
 import type { StoreDeps } from '../../../lib/store/types.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
 
@@ -91,5 +91,31 @@ describe('lease.releaseLease', () => {
     // Assess
     assert.deepEqual(afterFailure?.failure, failure);
     assert.equal((await getLease(depsAt(NOW), what))?.failure, undefined);
+  });
+});
+
+describe('lease.renewLease', () => {
+  it('extends the lease of its holder so nobody can take it over meanwhile', async () => {
+    // Prepare
+    const what = nextWhat();
+    await acquireLease(depsAt(NOW), what, 'holder', 400);
+    // Act
+    const renewed = await renewLease(depsAt(NOW + 300), what, 'holder', 400);
+    const takeover = acquireLease(depsAt(NOW + 600), what, 'other', 400);
+    // Assess
+    assert.equal(renewed, true);
+    await assert.rejects(takeover, (e: unknown) => e instanceof LeaseHeldError && e.leaseUntil === NOW + 700);
+  });
+
+  it('refuses to renew a lease that passed to another owner, leaving theirs as it is', async () => {
+    // Prepare
+    const what = nextWhat();
+    await acquireLease(depsAt(NOW), what, 'holder', 400);
+    await acquireLease(depsAt(NOW + 500), what, 'other', 400);
+    // Act
+    const renewed = await renewLease(depsAt(NOW + 600), what, 'holder', 400);
+    // Assess
+    assert.equal(renewed, false);
+    assert.deepEqual(await getLease(depsAt(NOW + 600), what), { what, owner: 'other', leaseUntil: NOW + 900 });
   });
 });
