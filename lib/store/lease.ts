@@ -5,6 +5,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { AppError } from '../errors.ts';
+import { conditionMet } from './conditional.ts';
 import { leaseKey } from './keys.ts';
 import type { StoreDeps } from './types.ts';
 
@@ -86,10 +87,10 @@ export const toLease = (what: string, item: Record<string, unknown> | undefined)
  * Ends the lease now if `owner` still holds it, optionally recording why the work failed. Returns false when
  * the lease had already passed to someone else (this holder overran it), which the caller may want to log.
  */
-export const releaseLease = async (deps: StoreDeps, what: string, owner: string, failure?: LeaseFailure): Promise<boolean> => {
+export const releaseLease = (deps: StoreDeps, what: string, owner: string, failure?: LeaseFailure): Promise<boolean> => {
   const now = deps.clock();
-  try {
-    await deps.doc.send(
+  return conditionMet(() =>
+    deps.doc.send(
       new UpdateCommand({
         TableName: deps.tableName,
         Key: leaseKey(what),
@@ -99,22 +100,18 @@ export const releaseLease = async (deps: StoreDeps, what: string, owner: string,
         ExpressionAttributeNames: { '#owner': 'owner' },
         ExpressionAttributeValues: { ':ended': now - 1, ':me': owner, ...(failure ? { ':failure': failure } : {}) },
       }),
-    );
-    return true;
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
-  }
+    ),
+  );
 };
 
 /**
  * Extends the lease to now + ttlMs if `owner` still holds it (a holder about to make a further upstream call
  * in a long recovery). Returns false when it passed to someone else: the caller must stop calling WeChat.
  */
-export const renewLease = async (deps: StoreDeps, what: string, owner: string, ttlMs: number): Promise<boolean> => {
+export const renewLease = (deps: StoreDeps, what: string, owner: string, ttlMs: number): Promise<boolean> => {
   const leaseUntil = deps.clock() + ttlMs;
-  try {
-    await deps.doc.send(
+  return conditionMet(() =>
+    deps.doc.send(
       new UpdateCommand({
         TableName: deps.tableName,
         Key: leaseKey(what),
@@ -123,10 +120,6 @@ export const renewLease = async (deps: StoreDeps, what: string, owner: string, t
         ExpressionAttributeNames: { '#owner': 'owner' },
         ExpressionAttributeValues: { ':until': leaseUntil, ':expires': expiresAtFor(leaseUntil), ':me': owner },
       }),
-    );
-    return true;
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
-  }
+    ),
+  );
 };

@@ -2,12 +2,12 @@
 // (AUTHORIZER#<appid>/ACCESS_TOKEN). Both sit in the sparse gsi1 under DUE#… sorted by expiry, which is how
 // the scheduled refresh finds what is due without a Scan. A token is only ever replaced by a newer one, and
 // only the token that actually failed is ever expired (PROTOCOL.md §4 items 4-5).
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../clock.ts';
 import { AppError } from '../errors.ts';
 import { protectSecret } from '../logger.ts';
 import { findItem, getItems } from './batch.ts';
+import { conditionMet } from './conditional.ts';
 import { authorizerKey, componentKey, DUE_COMPONENT, dueSortKey, leaseKey, type Key } from './keys.ts';
 import { toLease, type Lease } from './lease.ts';
 import type { StoreDeps } from './types.ts';
@@ -67,19 +67,17 @@ export const toAccessToken = (item: Record<string, unknown> | undefined, now: nu
 };
 
 const putToken = async (deps: StoreDeps, key: Key, due: string, token: { accessToken: string; expiresAt: number }) => {
-  try {
-    await deps.doc.send(
+  const written = await conditionMet(() =>
+    deps.doc.send(
       new PutCommand({
         TableName: deps.tableName,
         Item: tokenItem(key, due, token, nowSeconds(deps.clock)),
         ConditionExpression: NEWER_TOKEN_CONDITION,
         ExpressionAttributeValues: { ':candidate': token.expiresAt },
       }),
-    );
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) throw new StaleWriteError(`${key.pk}/${key.sk}`, { cause: error });
-    throw error;
-  }
+    ),
+  );
+  if (!written) throw new StaleWriteError(`${key.pk}/${key.sk}`);
 };
 
 /**
@@ -87,10 +85,10 @@ const putToken = async (deps: StoreDeps, key: Key, due: string, token: { accessT
  * an old token can never expire the fresh one another caller just stored (WxJava#1300). The item stays in
  * the DUE index with gsi1sk = now, so the next scheduled run refreshes it. Returns whether it expired one.
  */
-const expireToken = async (deps: StoreDeps, key: Key, failedAccessToken: string): Promise<boolean> => {
+const expireToken = (deps: StoreDeps, key: Key, failedAccessToken: string): Promise<boolean> => {
   const now = nowSeconds(deps.clock);
-  try {
-    await deps.doc.send(
+  return conditionMet(() =>
+    deps.doc.send(
       new UpdateCommand({
         TableName: deps.tableName,
         Key: key,
@@ -98,12 +96,8 @@ const expireToken = async (deps: StoreDeps, key: Key, failedAccessToken: string)
         ConditionExpression: 'accessToken = :failed AND expiresAt > :now',
         ExpressionAttributeValues: { ':now': now, ':due': dueSortKey(now), ':failed': failedAccessToken },
       }),
-    );
-    return true;
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
-  }
+    ),
+  );
 };
 
 /** The component access token, if one is stored and not yet expired. */
