@@ -72,13 +72,26 @@ const authorize = async (s: Setup): Promise<string> => {
 
 const wechatRefreshToken = (sim: Simulator, appid: string) => sim.accounts().find((a) => a.appid === appid)?.refreshToken;
 
-/** Starts a refresh whose api_authorizer_token answer (61003) comes back only after `latencyMs`. */
+/**
+ * Starts a refresh whose api_authorizer_token answer (61003) comes back only after `latencyMs`; `sent`
+ * resolves once the holder has read the profile and sent the request (the real client, observed).
+ */
 const slowRevokedRefresh = (s: Setup, appid: string, latencyMs: number) => {
   s.sim.setLatency(latencyMs, 'api_authorizer_token');
   s.sim.inject({ api: 'api_authorizer_token', errcode: 61003, errmsg: 'function unauthorized' });
-  const refresh = getAuthorizerAccessToken(s.deps, appid);
+  let signal = () => {};
+  const sent = new Promise<void>((resolve) => (signal = resolve));
+  const wechat = s.deps.wechat;
+  const observed: WeChatClient = {
+    ...wechat,
+    apiAuthorizerToken: (...args) => {
+      signal();
+      return wechat.apiAuthorizerToken(...args);
+    },
+  };
+  const refresh = getAuthorizerAccessToken({ ...s.deps, wechat: observed }, appid);
   refresh.catch(() => undefined);
-  return refresh;
+  return { refresh, sent };
 };
 
 describe('tokens.getAuthorizerAccessToken and a revocation (61003) racing a re-authorization', () => {
@@ -86,8 +99,8 @@ describe('tokens.getAuthorizerAccessToken and a revocation (61003) racing a re-a
     // Prepare
     const s = await setup(t);
     const appid = await authorize(s);
-    const refresh = slowRevokedRefresh(s, appid, 400);
-    await sleep(100);
+    const { refresh, sent } = slowRevokedRefresh(s, appid, 1000);
+    await sent;
     await s.sim.unauthorize(appid, { push: false });
     const { authorizationCode } = await s.sim.authorize({ authorizerAppid: appid, push: false });
     const reauthorizedAt = nowSeconds(s.deps.clock);
@@ -110,8 +123,8 @@ describe('tokens.getAuthorizerAccessToken and a revocation (61003) racing a re-a
     // Prepare
     const s = await setup(t);
     const appid = await authorize(s);
-    const refresh = slowRevokedRefresh(s, appid, 400);
-    await sleep(100);
+    const { refresh, sent } = slowRevokedRefresh(s, appid, 1000);
+    await sent;
     await s.sim.unauthorize(appid, { push: false });
     const { authorizationCode } = await s.sim.authorize({ authorizerAppid: appid, push: false });
     await storeAuthorization(s.deps, authorizationCode, nowSeconds(s.deps.clock));
