@@ -9,6 +9,7 @@ import { getAuthorizer, type AuthorizerProfile } from './authorizers.ts';
 import { cancelledAt, conditionMet } from './conditional.ts';
 import { AUTHORIZER_LIST, authorizerKey, DUE_AUTHORIZER } from './keys.ts';
 import { NEWER_TOKEN_CONDITION, StaleWriteError, tokenItem } from './tokens.ts';
+import { noLaterRevocation } from './revocations.ts';
 import type { StoreDeps } from './types.ts';
 
 export interface NewAuthorization {
@@ -85,13 +86,16 @@ export const saveAuthorization = async (deps: StoreDeps, appid: string, a: NewAu
         ExpressionAttributeValues: { ':candidate': a.expiresAt, ':authorizedAt': a.authorizedAt },
       },
     };
+    // A first grant must also beat a revocation consumed before it (lib/store/revocations.ts).
+    const items = [profile, ...(withToken ? [token] : []), ...(current ? [] : [noLaterRevocation(deps, appid, a.authorizedAt)])];
     try {
-      await deps.doc.send(new TransactWriteCommand({ TransactItems: withToken ? [profile, token] : [profile] }));
+      await deps.doc.send(new TransactWriteCommand({ TransactItems: items }));
       return 'saved';
     } catch (error) {
       const failed = cancelledAt(error);
       if (failed.length === 0) throw error;
-      if (failed.includes(1) && !failed.includes(0)) withToken = false;
+      if (!current && failed.includes(items.length - 1)) return 'stale';
+      if (failed.includes(1) && !failed.includes(0) && withToken) withToken = false;
     }
   }
   throw new StaleWriteError(`AUTHORIZER#${appid}/PROFILE`);

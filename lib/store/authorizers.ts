@@ -12,6 +12,7 @@ import { cancelledAt, conditionMet } from './conditional.ts';
 import { AUTHORIZER_LIST, authorizerKey, GSI1, leaseKey } from './keys.ts';
 import { toLease, type Lease } from './lease.ts';
 import { toAccessToken, type AccessToken } from './tokens.ts';
+import { recordEarlyRevocation } from './revocations.ts';
 import type { StoreDeps } from './types.ts';
 
 export type AuthorizerStatus = 'authorized' | 'unauthorized' | 'needs_reauth';
@@ -116,13 +117,21 @@ const revoke = async (deps: StoreDeps, appid: string, update: ProfileUpdate): Pr
  * Revokes an account on its `unauthorized` push at `eventTime`. Applied only if eventTime is after the last
  * authorization, so a late or replayed push cannot revoke an account that authorized again.
  */
-export const markUnauthorized = (deps: StoreDeps, appid: string, eventTime: number): Promise<'unauthorized' | 'stale' | 'not_found'> =>
-  revoke(deps, appid, {
-    UpdateExpression: 'SET #status = :unauthorized, unauthorizedAt = :t, updatedAt = :now ADD version :one',
-    ConditionExpression: 'attribute_exists(pk) AND authorizedAt < :t',
-    ExpressionAttributeNames: { '#status': 'status' },
-    ExpressionAttributeValues: { ':unauthorized': 'unauthorized', ':t': eventTime, ':now': nowSeconds(deps.clock), ':one': 1 },
-  });
+export const markUnauthorized = async (deps: StoreDeps, appid: string, eventTime: number): Promise<'unauthorized' | 'stale' | 'not_found'> => {
+  const apply = () =>
+    revoke(deps, appid, {
+      UpdateExpression: 'SET #status = :unauthorized, unauthorizedAt = :t, updatedAt = :now ADD version :one',
+      ConditionExpression: 'attribute_exists(pk) AND authorizedAt < :t',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':unauthorized': 'unauthorized', ':t': eventTime, ':now': nowSeconds(deps.clock), ':one': 1 },
+    });
+  const result = await apply();
+  if (result !== 'not_found') return result;
+  // No profile yet: the grant may still be on its way (out-of-order stream). Leave a marker its transaction
+  // checks, then try once more in case the grant committed between our read and the marker.
+  await recordEarlyRevocation(deps, appid, eventTime);
+  return apply();
+};
 
 /**
  * Revokes an account on WeChat's 61003 for the refresh token of `seen` (the profile the refresh read), only

@@ -182,11 +182,9 @@ describe('push races', () => {
     assert.notEqual((await p.profile(authorizerAppid))?.status, 'authorized');
   });
 
-  // Known gap (reported): stream records of different EVENT items may be processed out of order in AWS (one shard
-  // each). A revocation consumed before the account's first grant finds no profile and is dropped, so the older
-  // grant, if WeChat still answers its code with a refresh token, makes the account look authorized until its
-  // first refresh meets 61003. Marked todo: it runs and reports, but does not fail the suite.
-  it('keeps an account revoked when its revocation is consumed before the older first grant', { todo: 'markUnauthorized on a missing profile leaves no trace' }, async () => {
+  // Stream records of different EVENT items may be processed out of order in AWS (one shard each): a revocation
+  // consumed before the account's first grant leaves a REVOCATION marker that the older grant's write checks.
+  it('keeps an account revoked when its revocation is consumed before the older first grant', async () => {
     // Prepare: WeChat still answers the code (the simulator's account stays authorized on its side).
     const { authorizerAppid, authorizationCode } = await p.sim.authorize({ push: false });
     const t = nowS();
