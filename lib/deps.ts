@@ -29,6 +29,8 @@ export const createDocumentClient = (config: Pick<Config, 'dynamodbEndpoint'>, e
     // DynamoDB Local accepts any [A-Za-z0-9] key; sparing newcomers a credentials step when none is set.
     ...(local && !env.AWS_ACCESS_KEY_ID ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
     maxAttempts: 3,
+    // A stuck socket must fail and be retried, not hold a push past WeChat's 5 s or a lease past its end.
+    requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000 },
   });
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 };
