@@ -16,7 +16,7 @@ import { ConfigError } from './errors.ts';
 import { protectSecret } from './logger.ts';
 import type { SecretsSource } from './secrets.ts';
 
-/** Parameter names below SSM_PARAMETER_PATH, e.g. /wechat-component/prod/app-secret (docs/deploying.md). */
+/** Parameter names below SSM_PARAMETER_PATH, e.g. /wechat-component/prod/app-secret (README "Deploying"). */
 export const SSM_PARAMETER_NAMES: Readonly<Record<keyof ComponentSecrets, string>> = {
   appSecret: 'app-secret',
   token: 'token',
