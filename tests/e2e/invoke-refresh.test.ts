@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { simulatorEnv, SIMULATOR_COMPONENT } from '../../infra/local/credentials.ts';
+import { SIMULATOR_COMPONENT } from '../../infra/local/credentials.ts';
 import { ensureTable, localClient, startDynamoLocal, type DynamoLocal } from '../../infra/local/dynamodb.ts';
 import { startSimulator, type Simulator } from '../../infra/local/simulator/index.ts';
 import { AUTHORIZER_LIST, authorizerKey, DUE_AUTHORIZER } from '../../lib/store/keys.ts';
 import { saveVerifyTicket } from '../../lib/store/tickets.ts';
 import { tokenItem } from '../../lib/store/tokens.ts';
-import { startProc, type Proc } from '../helpers/proc.ts';
+import { invokeLocal, localInvokeEnv } from '../helpers/sls.ts';
 
 // A stage of its own, so this test's table (serverless computes wechat-component-<stage>) is not shared.
 const STAGE = 'e2erefresh';
@@ -19,7 +19,6 @@ describe('sls invoke local -f refresh', () => {
   let own: DynamoLocal | undefined;
   let endpoint: string;
   let sim: Simulator;
-  let proc: Proc | undefined;
   let appids: string[];
 
   before(async () => {
@@ -45,34 +44,15 @@ describe('sls invoke local -f refresh', () => {
     client.destroy();
   });
   after(async () => {
-    await proc?.stop(2000);
     await sim?.stop();
     await own?.stop();
   });
 
   it('refreshes the due tokens and prints the run summary', async () => {
-    // Prepare
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      ...simulatorEnv(),
-      WECHAT_API_BASE_URL: sim.url,
-      DYNAMODB_ENDPOINT: endpoint,
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
-      AWS_REGION: 'ap-east-1',
-    };
-    const args = ['node_modules/serverless/bin/serverless.js', 'invoke', 'local', '-f', 'refresh', '--stage', STAGE, '--path', 'tests/events/refresh.json'];
     // Act
-    proc = startProc(process.execPath, args, env);
-    const code = await new Promise<number | null>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`sls invoke local did not finish in ${TIMEOUT_MS} ms:\n${proc!.output.join('\n')}`)), TIMEOUT_MS);
-      proc!.child.on('exit', (c) => {
-        clearTimeout(timer);
-        resolve(c);
-      });
-    });
+    const env = localInvokeEnv({ WECHAT_API_BASE_URL: sim.url, DYNAMODB_ENDPOINT: endpoint });
+    const { code, output } = await invokeLocal('refresh', ['--stage', STAGE, '--path', 'tests/events/refresh.json'], env, TIMEOUT_MS);
     // Assess
-    const output = proc.output.join('\n');
     assert.equal(code, 0, output);
     assert.match(output, /"event":"refresh\.completed"/);
     assert.match(output, /"refreshed": 3/);

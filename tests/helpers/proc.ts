@@ -62,3 +62,14 @@ export const groupAlive = (pgid: number): boolean => {
     return false;
   }
 };
+
+/** Resolves with the exit code; rejects (with the output so far) when the process outlives `timeoutMs`. */
+export const waitForExit = (proc: Proc, timeoutMs: number, what = 'the process'): Promise<number | null> =>
+  new Promise((resolve, reject) => {
+    if (proc.child.exitCode !== null) return resolve(proc.child.exitCode);
+    const timer = setTimeout(() => reject(new Error(`${what} did not finish in ${timeoutMs} ms:\n${proc.output.join('\n')}`)), timeoutMs);
+    proc.child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });

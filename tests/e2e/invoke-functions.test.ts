@@ -1,0 +1,74 @@
+// `npx sls invoke local -f <name> --path tests/events/<name>.json` for the functions that call WeChat, as
+// README tells a newcomer to run them (ticket, message and refresh have their own files): against DynamoDB
+// Local and the WeChat simulator, with a ticket stored as the simulator pushed it.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SIMULATOR_COMPONENT } from '../../infra/local/credentials.ts';
+import { ensureTable, localClient, startDynamoLocal, type DynamoLocal } from '../../infra/local/dynamodb.ts';
+import { startSimulator, type Simulator } from '../../infra/local/simulator/index.ts';
+import { saveVerifyTicket } from '../../lib/store/tickets.ts';
+import { invokeLocal, localInvokeEnv } from '../helpers/sls.ts';
+
+// A stage of its own: serverless computes the table name wechat-component-<stage>.
+const STAGE = 'e2einvoke';
+const TABLE = `wechat-component-${STAGE}`;
+
+describe('sls invoke local with the sample events', () => {
+  let own: DynamoLocal | undefined;
+  let sim: Simulator;
+  let env: NodeJS.ProcessEnv;
+
+  before(async () => {
+    let endpoint = process.env.TEST_DYNAMODB_ENDPOINT ?? '';
+    if (!endpoint) {
+      own = await startDynamoLocal();
+      endpoint = own.endpoint;
+    }
+    await ensureTable(endpoint, TABLE);
+    sim = await startSimulator({ port: 0 });
+    await sim.pushTicket();
+    const client = localClient(endpoint);
+    const doc = DynamoDBDocumentClient.from(client);
+    const createTime = Math.floor(Date.now() / 1000);
+    await saveVerifyTicket({ doc, tableName: TABLE, clock: Date.now }, { componentAppId: SIMULATOR_COMPONENT.appId, ticket: sim.latestTicket()!, createTime });
+    client.destroy();
+    env = localInvokeEnv({ WECHAT_API_BASE_URL: sim.url, DYNAMODB_ENDPOINT: endpoint, PUBLIC_BASE_URL: 'https://platform.example.com' });
+  });
+  after(async () => {
+    await sim?.stop();
+    await own?.stop();
+  });
+
+  it('token: {} answers the component token obtained with the stored ticket', async () => {
+    // Act
+    const { code, output } = await invokeLocal('token', ['--stage', STAGE, '--path', 'tests/events/token.json'], env);
+    // Assess
+    assert.equal(code, 0, output);
+    assert.match(output, /"accessToken": "[^"]{16,}"/);
+    assert.match(output, /"expiresAt": \d{10}/);
+    assert.equal(sim.calls('api_component_token'), 1);
+  });
+
+  it('authorize: renders the start page with both authorization links from a fresh pre_auth_code', async () => {
+    // Act
+    const { code, output } = await invokeLocal('authorize', ['--stage', STAGE, '--path', 'tests/events/authorize.json'], env);
+    // Assess
+    assert.equal(code, 0, output);
+    assert.match(output, /"statusCode": 200/);
+    assert.match(output, /componentloginpage\?component_appid=wx5ce1ab0c0ffee000/);
+    assert.match(output, /bindcomponent\?action=bindcomponent/);
+    assert.match(output, /redirect_uri=https%3A%2F%2Fplatform\.example\.com%2Fwechat%2Fcomponent%2Fauthorized/);
+    assert.equal(sim.calls('api_create_preauthcode'), 1);
+  });
+
+  it('authorized: drops the sample record (its code expired, the account is unknown to WeChat) without asking for a retry', async () => {
+    // Act
+    const { code, output } = await invokeLocal('authorized', ['--stage', STAGE, '--path', 'tests/events/authorized.json'], env);
+    // Assess
+    assert.equal(code, 0, output);
+    assert.match(output, /"batchItemFailures": \[\]/);
+    assert.match(output, /"event":"event\.dropped".*"name":"PermanentEventError"/);
+    assert.equal(sim.calls('api_get_authorizer_info'), 1);
+  });
+});
