@@ -9,6 +9,7 @@ import { AppError } from '../errors.ts';
 import { protectSecret } from '../logger.ts';
 import type { AuthorizationInfo } from '../wechat/client-types.ts';
 import { codeKey } from './keys.ts';
+import { conditionMet } from './conditional.ts';
 import type { StoreDeps } from './types.ts';
 
 /** A code is valid for an hour (PROTOCOL.md §1.6); its cached result lives as long. */
@@ -118,8 +119,9 @@ export const saveCodeRejection = (deps: StoreDeps, code: string, owner: string, 
 
 /** Gives our claim up (the exchange failed in a way another attempt may fix). No-op if it is not ours. */
 export const releaseCode = async (deps: StoreDeps, code: string, owner: string): Promise<void> => {
-  try {
-    await deps.doc.send(
+  // Someone else's state (or none) fails the condition: nothing of ours to change.
+  await conditionMet(() =>
+    deps.doc.send(
       new DeleteCommand({
         TableName: deps.tableName,
         Key: codeKey(code),
@@ -127,16 +129,14 @@ export const releaseCode = async (deps: StoreDeps, code: string, owner: string):
         ExpressionAttributeNames: { '#state': 'state', '#owner': 'owner' },
         ExpressionAttributeValues: { ':claimed': 'claimed', ':owner': owner },
       }),
-    );
-  } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
-  }
+    ));
 };
 
 /** Notes that the result has been stored on the authorizer's profile; later readers need not store it again. */
 export const markCodeApplied = async (deps: StoreDeps, code: string): Promise<void> => {
-  try {
-    await deps.doc.send(
+  // Someone else's state (or none) fails the condition: nothing of ours to change.
+  await conditionMet(() =>
+    deps.doc.send(
       new UpdateCommand({
         TableName: deps.tableName,
         Key: codeKey(code),
@@ -145,8 +145,5 @@ export const markCodeApplied = async (deps: StoreDeps, code: string): Promise<vo
         ExpressionAttributeNames: { '#state': 'state' },
         ExpressionAttributeValues: { ':exchanged': 'exchanged', ':now': nowSeconds(deps.clock) },
       }),
-    );
-  } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
-  }
+    ));
 };

@@ -8,6 +8,7 @@ import { DeleteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
 import { nowSeconds } from '../clock.ts';
 import type { MpMessage } from '../wechat/mp-messages.ts';
 import { messageKey, sha256 } from './keys.ts';
+import { conditionMet } from './conditional.ts';
 import type { StoreDeps } from './types.ts';
 
 /** WeChat's retries end within seconds; a day is ample and keeps the table small. */
@@ -86,8 +87,9 @@ export const finishMessage = async (deps: StoreDeps, id: string): Promise<void> 
 
 /** Drops our own claim so WeChat's next retry is handled again (handling failed); never another attempt's. */
 export const forgetMessage = async (deps: StoreDeps, id: string, owner: string): Promise<void> => {
-  try {
-    await deps.doc.send(
+  // Someone else's state (or none) fails the condition: nothing of ours to change.
+  await conditionMet(() =>
+    deps.doc.send(
       new DeleteCommand({
         TableName: deps.tableName,
         Key: messageKey(id),
@@ -95,8 +97,5 @@ export const forgetMessage = async (deps: StoreDeps, id: string, owner: string):
         ExpressionAttributeNames: { '#state': 'state', '#owner': 'owner' },
         ExpressionAttributeValues: { ':handling': 'handling', ':owner': owner },
       }),
-    );
-  } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
-  }
+    ));
 };
