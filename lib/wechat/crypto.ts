@@ -40,6 +40,9 @@ const RANDOM_BYTES = 16;
 const HEADER = RANDOM_BYTES + 4;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
+/** Standard base64 with whole 4-character groups: the only form an `Encrypt` value takes. */
+export const isBase64 = (text: string): boolean => text.length % 4 === 0 && BASE64.test(text);
+
 /** EncodingAESKey (43 chars) → the 32-byte AES key. */
 export const decodeAesKey = (encodingAesKey: string): Buffer => {
   const key = /^[A-Za-z0-9]{43}$/.test(encodingAesKey) ? Buffer.from(`${encodingAesKey}=`, 'base64') : Buffer.alloc(0);
@@ -47,11 +50,19 @@ export const decodeAesKey = (encodingAesKey: string): Buffer => {
   return key;
 };
 
-export const keysFrom = (secrets: { token: string; encodingAesKey: string }, appId: string): MessageKeys => ({
-  token: secrets.token,
-  aesKey: decodeAesKey(secrets.encodingAesKey),
-  appId,
-});
+type SecretsLike = { readonly token: string; readonly encodingAesKey: string };
+// Secrets objects live as long as a container's deps (lib/runtime.ts rebuilds them only when the secrets
+// change), so every push reuses the keys derived for them instead of decoding the AES key again.
+const derivedKeys = new WeakMap<SecretsLike, MessageKeys>();
+
+/** The message keys of a component's secrets; derived once per secrets object. */
+export const keysFrom = (secrets: SecretsLike, appId: string): MessageKeys => {
+  const cached = derivedKeys.get(secrets);
+  if (cached?.appId === appId) return cached;
+  const keys = { token: secrets.token, aesKey: decodeAesKey(secrets.encodingAesKey), appId };
+  derivedKeys.set(secrets, keys);
+  return keys;
+};
 
 /** sha1 hex of the values sorted as strings and joined: `signature` (3 values) or `msg_signature` (4). */
 export const computeSignature = (...values: string[]): string => createHash('sha1').update([...values].sort().join('')).digest('hex');
@@ -67,7 +78,7 @@ const aes = (aesKey: Buffer) => ({ key: aesKey, iv: aesKey.subarray(0, 16) });
 
 /** Decrypts a base64 `Encrypt` value and checks padding, length and the trailing appid. */
 export const decrypt = (encrypt: string, aesKey: Buffer, appId: string): string => {
-  if (!BASE64.test(encrypt) || encrypt.length % 4 !== 0) throw new WeChatCryptoError(CRYPTO_ERRORS.base64, 'Encrypt is not base64');
+  if (!isBase64(encrypt)) throw new WeChatCryptoError(CRYPTO_ERRORS.base64, 'Encrypt is not base64');
   const cipherText = Buffer.from(encrypt, 'base64');
   if (cipherText.length === 0 || cipherText.length % BLOCK !== 0) {
     throw new WeChatCryptoError(CRYPTO_ERRORS.buffer, 'cipher text is not a whole number of 32-byte blocks');

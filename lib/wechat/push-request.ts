@@ -2,7 +2,7 @@
 // and envelope are checked before any crypto runs, and every failure becomes a RejectedRequestError whose
 // reason tells the log what happened while the caller only ever sees one uniform answer (DESIGN.md §6).
 import { RejectedRequestError } from '../errors.ts';
-import { CRYPTO_ERRORS, openEnvelope, WeChatCryptoError, type Envelope, type MessageKeys } from './crypto.ts';
+import { CRYPTO_ERRORS, isBase64, openEnvelope, WeChatCryptoError, type Envelope, type MessageKeys } from './crypto.ts';
 import { MAX_XML_BYTES, parseXml, XmlError, type XmlRecord } from './xml.ts';
 
 /** The query parameters WeChat signs a push with (`signature` and `encrypt_type` are not needed). */
@@ -23,7 +23,6 @@ const QUERY_SHAPES: readonly [keyof PushQuery, string, RegExp][] = [
   ['timestamp', 'timestamp', /^\d{1,12}$/],
   ['nonce', 'nonce', /^[\x21-\x7e]{1,64}$/],
 ];
-const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 const reject = (reason: string, cause?: unknown): RejectedRequestError => new RejectedRequestError(reason, cause === undefined ? undefined : { cause });
 
@@ -61,7 +60,7 @@ export const readEnvelope = (query: PushQuery, body: Buffer, options: { nowS: nu
   }
   const encrypt = outerText(fields, 'Encrypt');
   if (!encrypt) throw reject('envelope.Encrypt.missing');
-  if (!BASE64.test(encrypt) || encrypt.length % 4 !== 0) throw reject('envelope.Encrypt.not_base64');
+  if (!isBase64(encrypt)) throw reject('envelope.Encrypt.not_base64');
   const appId = outerText(fields, 'AppId');
   const toUserName = outerText(fields, 'ToUserName');
   return { msgSignature, timestamp, nonce, encrypt, ...(appId ? { appId } : {}), ...(toUserName ? { toUserName } : {}) };
