@@ -12,9 +12,9 @@ import { createSsmSecretsSource } from './ssm-secrets.ts';
 export type DepsBuilder<D> = (config: Config, secrets: ComponentSecrets) => D;
 export type HandlerFactory<D, E, R> = (deps: D) => (event: E, context: Context) => Promise<R>;
 
-export interface LambdaOptions {
-  /** Extra middy middlewares (e.g. the HTTP error boundary). */
-  middlewares?: MiddlewareObj[];
+export interface LambdaOptions<E, R> {
+  /** Extra middy middlewares for this event and result type (e.g. the HTTP error boundary). */
+  middlewares?: MiddlewareObj<E, R>[];
   /** Where secrets come from when the environment has none; default SSM (lib/ssm-secrets.ts). */
   secretsSource?: SecretsSource;
 }
@@ -25,7 +25,7 @@ let ssmSource: SecretsSource | undefined;
 const defaultSecretsSource = (): SecretsSource => (ssmSource ??= createSsmSecretsSource({ client: () => createSsmClient() }));
 
 /** Wraps a handler factory into the deployed Lambda handler. Tests call the factory directly. */
-export const lambda = <D, E, R>(build: DepsBuilder<D>, factory: HandlerFactory<D, E, R>, options: LambdaOptions = {}) => {
+export const lambda = <D, E, R>(build: DepsBuilder<D>, factory: HandlerFactory<D, E, R>, options: LambdaOptions<E, R> = {}) => {
   let config: Config | undefined;
   let built: { secrets: ComponentSecrets; fn: (event: E, context: Context) => Promise<R> } | undefined;
   const core = async (event: E, context: Context): Promise<R> => {
@@ -35,7 +35,7 @@ export const lambda = <D, E, R>(build: DepsBuilder<D>, factory: HandlerFactory<D
     return built.fn(event, context);
   };
   const handler = middy<E, R>(core, { timeoutEarlyInMillis: 0 });
-  for (const middleware of options.middlewares ?? []) handler.use(middleware as MiddlewareObj<E, R>);
+  for (const middleware of options.middlewares ?? []) handler.use(middleware);
   return handler;
 };
 

@@ -1,6 +1,5 @@
 // GET /wechat/component/authorize: the start page with both authorization links (fresh pre_auth_code).
 // GET /wechat/component/authorized: WeChat's redirect after the owner authorized; completes the authorization.
-import type { MiddlewareObj } from '@middy/core';
 import { nowSeconds } from '../../lib/clock.ts';
 import { createWeChatDeps, type WeChatDeps } from '../../lib/deps-wechat.ts';
 import { httpErrorBoundary, text, type HttpEvent, type HttpResult } from '../../lib/http.ts';
@@ -45,5 +44,4 @@ export const createHandler = (deps: WeChatDeps) => async (event: HttpEvent): Pro
   }
 };
 
-const boundary = httpErrorBoundary(edgeLogger) as MiddlewareObj;
-export const handler = lambda(createWeChatDeps, createHandler, { middlewares: [boundary] });
+export const handler = lambda(createWeChatDeps, createHandler, { middlewares: [httpErrorBoundary(edgeLogger)] });

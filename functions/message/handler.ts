@@ -1,7 +1,6 @@
 // 消息与事件接收URL: POST /wechat/authorizers/{appid}/callback (`$APPID$` in the WeChat console). Messages and
 // events of every authorized account, and the full-network release checks. Answers an encrypted passive
 // reply, an empty body, or `success`; never calls WeChat, so the answer leaves well inside 5 s.
-import type { MiddlewareObj } from '@middy/core';
 import { createDeps, type Deps } from '../../lib/deps.ts';
 import { httpErrorBoundary, rawBody, text, type HttpEvent, type HttpResult } from '../../lib/http.ts';
 import type { MessageHandlerRegistry } from '../../lib/messages/handlers.ts';
@@ -29,6 +28,4 @@ export const createHandler =
     return text(200, answer.kind === 'empty' ? '' : 'success', 'text/plain');
   };
 
-// lambda() takes middlewares for any event type; this one is typed for HTTP API events.
-const boundary = httpErrorBoundary(edgeLogger) as MiddlewareObj;
-export const handler = lambda(createDeps, (deps: Deps) => createHandler(deps), { middlewares: [boundary] });
+export const handler = lambda(createDeps, (deps: Deps) => createHandler(deps), { middlewares: [httpErrorBoundary(edgeLogger)] });

@@ -1,6 +1,5 @@
 // 授权事件接收URL: POST /wechat/component/events. Every component push (ticket, authorization events,
 // fast registration, …) arrives here; the answer is exactly `success` once the push is durably stored.
-import type { MiddlewareObj } from '@middy/core';
 import { createDeps, type Deps } from '../../lib/deps.ts';
 import { httpErrorBoundary, rawBody, text, type HttpEvent, type HttpResult } from '../../lib/http.ts';
 import { edgeLogger, lambda } from '../../lib/runtime.ts';
@@ -20,6 +19,4 @@ export const createHandler =
     return text(200, 'success', 'text/plain');
   };
 
-// lambda() takes middlewares for any event type; this one is typed for HTTP API events.
-const boundary = httpErrorBoundary(edgeLogger) as MiddlewareObj;
-export const handler = lambda(createDeps, createHandler, { middlewares: [boundary] });
+export const handler = lambda(createDeps, createHandler, { middlewares: [httpErrorBoundary(edgeLogger)] });
