@@ -2,6 +2,7 @@
 // field or a malformed appid is a bad request that names the problem, never a silent component token.
 import { BadRequestError } from '../../lib/errors.ts';
 import type { AuthorizerSummary } from '../../lib/store/authorizers.ts';
+import { isAppId } from '../../lib/wechat/ids.ts';
 
 export type TokenRequest =
   | { readonly kind: 'component' }
@@ -28,7 +29,6 @@ export class TokenRequestError extends BadRequestError {
   readonly type = 'bad_request';
 }
 
-const APPID = /^wx[0-9a-f]{16}$/i;
 const KNOWN_FIELDS = new Set(['authorizerAppid', 'list', 'cursor']);
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -48,7 +48,7 @@ export const parseTokenRequest = (event: unknown): TokenRequest => {
   }
   if (cursor !== undefined) throw new TokenRequestError('"cursor" is only valid with "list": true');
   if (authorizerAppid === undefined) return { kind: 'component' };
-  if (typeof authorizerAppid !== 'string' || !APPID.test(authorizerAppid)) {
+  if (typeof authorizerAppid !== 'string' || !isAppId(authorizerAppid)) {
     throw new TokenRequestError('"authorizerAppid" must be an appid: wx followed by 16 hex digits');
   }
   return { kind: 'authorizer', authorizerAppid };

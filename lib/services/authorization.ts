@@ -24,6 +24,7 @@ import type { AuthorizationInfo, AuthorizerInfo } from '../wechat/client-types.t
 import { WeChatApiError } from '../wechat/errors.ts';
 import { withComponentToken } from './tokens.ts';
 import { PermanentEventError } from './event-dispatch.ts';
+import { isAppId } from '../wechat/ids.ts';
 
 export const LANDING_PATH = '/wechat/component/authorized';
 /** Longer than the client's worst case for one call (timeouts and retries), so a live claim is never taken over. */
@@ -49,7 +50,6 @@ export interface StartRequest { readonly authType: AuthType; readonly bizAppid?:
 export interface LandingRequest { readonly authorizationCode: string; readonly expiresIn: number }
 type Query = Readonly<Record<string, string | undefined>> | null | undefined;
 
-const APPID = /^wx[0-9A-Za-z]{16}$/;
 const CODE = /^[\x21-\x7e]{1,512}$/;
 
 /** Reads `auth_type` (1 accounts, 2 mini programs, 3 both; default 3) and optional `biz_appid`. */
@@ -59,7 +59,7 @@ export const parseStartQuery = (query: Query): StartRequest => {
     throw new BadRequestError('auth_type must be 1 (official accounts), 2 (mini programs) or 3 (both)');
   }
   const bizAppid = query?.biz_appid;
-  if (bizAppid !== undefined && bizAppid !== '' && !APPID.test(bizAppid)) {
+  if (bizAppid !== undefined && bizAppid !== '' && !isAppId(bizAppid)) {
     throw new BadRequestError('biz_appid must be an appid: wx followed by 16 letters or digits');
   }
   return bizAppid ? { authType, bizAppid } : { authType };

@@ -15,6 +15,7 @@ import { openReceived, readEnvelope, type PushQuery } from '../wechat/push-reque
 import { buildReplyXml, sealReply, type ReplyBody } from '../wechat/reply.ts';
 import { XmlError } from '../wechat/xml.ts';
 import { isReleaseTestAccount, recordApiTextTask, releaseTestAction } from './release-test.ts';
+import { isAppId } from '../wechat/ids.ts';
 
 export type MessageDeps = Pick<Deps, 'doc' | 'tableName' | 'clock' | 'logger' | 'config' | 'secrets'>;
 
@@ -27,7 +28,6 @@ export interface MessageRequest extends PushQuery {
 /** `reply`: an encrypted passive reply XML; `empty`: the empty body; `success`: the literal `success`. */
 export type MessageAnswer = { readonly kind: 'reply'; readonly xml: string } | { readonly kind: 'empty' } | { readonly kind: 'success' };
 
-const APPID = /^wx[0-9a-f]{16}$/i;
 
 const parseVerified = (plain: string): MpMessage => {
   try {
@@ -104,7 +104,7 @@ export const handleAccountMessage = async (
   wait: InFlightWait = IN_FLIGHT_WAIT,
 ): Promise<MessageAnswer> => {
   const appid = request.authorizerAppid ?? '';
-  if (!APPID.test(appid)) throw new RejectedRequestError('path.appid.malformed');
+  if (!isAppId(appid)) throw new RejectedRequestError('path.appid.malformed');
   const envelope = readEnvelope(request, request.body, { nowS: nowSeconds(deps.clock), maxSkewS: deps.config.pushMaxSkewS });
   // The trailing appid of every message on this URL is the component's, not the account's (PROTOCOL.md §1.3).
   const keys = keysFrom(deps.secrets, deps.config.componentAppId);

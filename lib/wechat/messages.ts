@@ -3,6 +3,7 @@
 // Ids and codes stay strings; only times become numbers.
 import { AppError } from '../errors.ts';
 import { parseXml, type XmlRecord } from './xml.ts';
+import { APPID_PATTERN } from './ids.ts';
 
 /** A push that parsed as XML but lacks a field its InfoType needs, or carries one in the wrong shape. */
 export class MessageError extends AppError {
@@ -71,7 +72,6 @@ export type AuthEventMessage = AuthorizedMessage | UnauthorizedMessage | FastReg
 export const AUTH_EVENT_TYPES: readonly AuthEventMessage['infoType'][] = ['authorized', 'updateauthorized', 'unauthorized', 'notify_third_fasteregister'];
 export const isAuthEvent = (m: ComponentMessage): m is AuthEventMessage => (AUTH_EVENT_TYPES as readonly string[]).includes(m.infoType);
 
-const APPID = /^wx[0-9A-Za-z]{16}$/;
 const EPOCH = /^\d{1,12}$/;
 const INTEGER = /^-?\d{1,12}$/;
 const INFO_TYPE = /^[A-Za-z0-9_]{1,64}$/;
@@ -107,7 +107,7 @@ const epoch = (fields: Fields, name: string): number => Number(required(fields, 
 
 const fastRegister = (fields: Fields, base: MessageBase): FastRegisterMessage => {
   const status = Number(required(fields, 'status', INTEGER));
-  const appid = status === 0 ? required(fields, 'appid', APPID) : optional(fields, 'appid');
+  const appid = status === 0 ? required(fields, 'appid', APPID_PATTERN) : optional(fields, 'appid');
   const authCode = status === 0 ? required(fields, 'auth_code') : optional(fields, 'auth_code');
   const info: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [key, value] of Object.entries(fields)) if (key.startsWith('info.')) info[key.slice(5)] = value;
@@ -120,7 +120,7 @@ const authorized = (fields: Fields, base: MessageBase, infoType: AuthorizedMessa
   return {
     ...base,
     infoType,
-    authorizerAppid: required(fields, 'AuthorizerAppid', APPID),
+    authorizerAppid: required(fields, 'AuthorizerAppid', APPID_PATTERN),
     authorizationCode: required(fields, 'AuthorizationCode'),
     authorizationCodeExpiredTime: epoch(fields, 'AuthorizationCodeExpiredTime'),
     ...(preAuthCode ? { preAuthCode } : {}),
@@ -130,7 +130,7 @@ const authorized = (fields: Fields, base: MessageBase, infoType: AuthorizedMessa
 /** Validates flat fields (a parsed push, or an EVENT payload read back) into a message. */
 export const componentMessageFromFields = (fields: Fields): ComponentMessage => {
   const infoType = required(fields, 'InfoType', INFO_TYPE);
-  const appId = required(fields, 'AppId', APPID);
+  const appId = required(fields, 'AppId', APPID_PATTERN);
   if (!KNOWN.has(infoType)) {
     const createTime = optional(fields, 'CreateTime');
     return { infoType: 'unknown', rawInfoType: infoType, appId, fields, ...(createTime && EPOCH.test(createTime) ? { createTime: Number(createTime) } : {}) };
@@ -143,7 +143,7 @@ export const componentMessageFromFields = (fields: Fields): ComponentMessage => 
     case 'updateauthorized':
       return authorized(fields, base, infoType);
     case 'unauthorized':
-      return { ...base, infoType, authorizerAppid: required(fields, 'AuthorizerAppid', APPID) };
+      return { ...base, infoType, authorizerAppid: required(fields, 'AuthorizerAppid', APPID_PATTERN) };
     default:
       return fastRegister(fields, base);
   }
