@@ -5,9 +5,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SIMULATOR_COMPONENT } from '../../infra/local/credentials.ts';
-import { ensureTable, localClient, startDynamoLocal, type DynamoLocal } from '../../infra/local/dynamodb.ts';
+import { ensureTable, localClient } from '../../infra/local/dynamodb.ts';
 import { startSimulator, type Simulator } from '../../infra/local/simulator/index.ts';
 import { saveVerifyTicket } from '../../lib/store/tickets.ts';
+import { useDynamoEndpoint, type DynamoEndpoint } from '../helpers/dynamo.ts';
 import { invokeLocal, localInvokeEnv } from '../helpers/sls.ts';
 
 // A stage of its own: serverless computes the table name wechat-component-<stage>.
@@ -15,16 +16,13 @@ const STAGE = 'e2einvoke';
 const TABLE = `wechat-component-${STAGE}`;
 
 describe('sls invoke local with the sample events', () => {
-  let own: DynamoLocal | undefined;
+  let dynamo: DynamoEndpoint | undefined;
   let sim: Simulator;
   let env: NodeJS.ProcessEnv;
 
   before(async () => {
-    let endpoint = process.env.TEST_DYNAMODB_ENDPOINT ?? '';
-    if (!endpoint) {
-      own = await startDynamoLocal();
-      endpoint = own.endpoint;
-    }
+    dynamo = await useDynamoEndpoint();
+    const endpoint = dynamo.endpoint;
     await ensureTable(endpoint, TABLE);
     sim = await startSimulator({ port: 0 });
     await sim.pushTicket();
@@ -37,7 +35,7 @@ describe('sls invoke local with the sample events', () => {
   });
   after(async () => {
     await sim?.stop();
-    await own?.stop();
+    await dynamo?.stop();
   });
 
   it('token: {} answers the component token obtained with the stored ticket', async () => {

@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SIMULATOR_COMPONENT } from '../../infra/local/credentials.ts';
-import { ensureTable, localClient, startDynamoLocal, type DynamoLocal } from '../../infra/local/dynamodb.ts';
+import { ensureTable, localClient } from '../../infra/local/dynamodb.ts';
 import { startSimulator, type Simulator } from '../../infra/local/simulator/index.ts';
 import { AUTHORIZER_LIST, authorizerKey, DUE_AUTHORIZER } from '../../lib/store/keys.ts';
 import { saveVerifyTicket } from '../../lib/store/tickets.ts';
 import { tokenItem } from '../../lib/store/tokens.ts';
+import { useDynamoEndpoint, type DynamoEndpoint } from '../helpers/dynamo.ts';
 import { invokeLocal, localInvokeEnv } from '../helpers/sls.ts';
 
 // A stage of its own, so this test's table (serverless computes wechat-component-<stage>) is not shared.
@@ -16,17 +17,14 @@ const TIMEOUT_MS = 90_000;
 const nowS = () => Math.floor(Date.now() / 1000);
 
 describe('sls invoke local -f refresh', () => {
-  let own: DynamoLocal | undefined;
+  let dynamo: DynamoEndpoint | undefined;
   let endpoint: string;
   let sim: Simulator;
   let appids: string[];
 
   before(async () => {
-    endpoint = process.env.TEST_DYNAMODB_ENDPOINT ?? '';
-    if (!endpoint) {
-      own = await startDynamoLocal();
-      endpoint = own.endpoint;
-    }
+    dynamo = await useDynamoEndpoint();
+    endpoint = dynamo.endpoint;
     await ensureTable(endpoint, TABLE);
     sim = await startSimulator({ port: 0 });
     await sim.pushTicket();
@@ -45,7 +43,7 @@ describe('sls invoke local -f refresh', () => {
   });
   after(async () => {
     await sim?.stop();
-    await own?.stop();
+    await dynamo?.stop();
   });
 
   it('refreshes the due tokens and prints the run summary', async () => {

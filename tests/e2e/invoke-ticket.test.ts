@@ -1,25 +1,23 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ensureTable, startDynamoLocal, type DynamoLocal } from '../../infra/local/dynamodb.ts';
+import { ensureTable } from '../../infra/local/dynamodb.ts';
+import { useDynamoEndpoint, type DynamoEndpoint } from '../helpers/dynamo.ts';
 import { invokeLocal, localInvokeEnv } from '../helpers/sls.ts';
 
 // The table name serverless computes for stage dev: provider.environment overrides the shell's TABLE_NAME.
 const TABLE = 'wechat-component-dev';
 
 describe('sls invoke local -f ticket', () => {
-  let own: DynamoLocal | undefined;
+  let dynamo: DynamoEndpoint | undefined;
   let endpoint: string;
 
   before(async () => {
-    endpoint = process.env.TEST_DYNAMODB_ENDPOINT ?? '';
-    if (!endpoint) {
-      own = await startDynamoLocal();
-      endpoint = own.endpoint;
-    }
+    dynamo = await useDynamoEndpoint();
+    endpoint = dynamo.endpoint;
     await ensureTable(endpoint, TABLE);
   });
   after(async () => {
-    await own?.stop();
+    await dynamo?.stop();
   });
 
   it('answers success to the recorded ticket push and stores the ticket', async () => {

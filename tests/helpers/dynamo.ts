@@ -13,13 +13,23 @@ export interface TestTable {
   close(): Promise<void>;
 }
 
+export interface DynamoEndpoint {
+  readonly endpoint: string;
+  /** Stops DynamoDB Local when this file started it; the run's own is left running. */
+  stop(): Promise<void>;
+}
+
+/** The run's DynamoDB Local (TEST_DYNAMODB_ENDPOINT, set by `npm test`), or one of this file's own. */
+export const useDynamoEndpoint = async (): Promise<DynamoEndpoint> => {
+  const shared = process.env.TEST_DYNAMODB_ENDPOINT;
+  if (shared) return { endpoint: shared, stop: async () => undefined };
+  const own: DynamoLocal = await startDynamoLocal();
+  return { endpoint: own.endpoint, stop: () => own.stop() };
+};
+
 export const createTestTable = async (): Promise<TestTable> => {
-  let own: DynamoLocal | undefined;
-  let endpoint = process.env.TEST_DYNAMODB_ENDPOINT;
-  if (!endpoint) {
-    own = await startDynamoLocal();
-    endpoint = own.endpoint;
-  }
+  const dynamo = await useDynamoEndpoint();
+  const { endpoint } = dynamo;
   const tableName = `test-${randomBytes(4).toString('hex')}`;
   await ensureTable(endpoint, tableName);
   const client = localClient(endpoint);
@@ -31,7 +41,7 @@ export const createTestTable = async (): Promise<TestTable> => {
     close: async () => {
       await client.send(new DeleteTableCommand({ TableName: tableName })).catch(() => undefined);
       client.destroy();
-      await own?.stop();
+      await dynamo.stop();
     },
   };
 };

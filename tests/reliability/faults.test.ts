@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { WeChatApiError, WeChatNetworkError } from '../../lib/wechat/errors.ts';
 import { authorizedXml, encryptedPushEvent } from '../helpers/wechat-push.ts';
 import { throttled, throttling, type FaultRule } from '../helpers/faults.ts';
-import { CLIENT_TIMEOUT_MS, COMPONENT, partition, startPlatform, type Platform } from './platform.ts';
+import { CLIENT_TIMEOUT_MS, COMPONENT, expireEverything, partition, pushTicket, simRefreshToken, startPlatform, type Platform } from './platform.ts';
 
 // Time flows as usual; tests move it forward (`offset`) to make tokens due without waiting two hours.
 let offset = 0;
@@ -20,17 +20,9 @@ let p: Platform;
 const history = new Map<string, string[]>();
 
 const nowS = () => Math.floor(clock() / 1000);
-/** A ticket push in a later second than the last one (a ticket is replaced only by a newer CreateTime). */
-const pushTicket = async () => {
-  offset += 1000;
-  assert.equal((await p.sim.pushTicket()).status, 200);
+const advance = (ms: number) => {
+  offset += ms;
 };
-/** Moves past every token's lifetime and pushes a fresh ticket, as WeChat does every 10 minutes. */
-const expireEverything = async () => {
-  offset += 7300 * 1000;
-  await pushTicket();
-};
-const simRefreshToken = (appid: string) => p.sim.accounts().find((a) => a.appid === appid)?.refreshToken;
 
 /** The stored refresh token is never absent and never goes back to one it has already replaced. */
 const observe = async (appid: string): Promise<string> => {
@@ -67,7 +59,7 @@ const failure = async <T>(work: Promise<T>): Promise<Error> => {
 before(async () => {
   // Between stream retries time passes (Lambda's backoff), so work another attempt left half done is seen as stale.
   p = await startPlatform({ clock, streamRetries: 4, onFailedBatch: () => (offset += 6_000) });
-  await pushTicket();
+  await pushTicket(p, advance);
 });
 after(async () => {
   p.ddb.clearFaults();
@@ -77,12 +69,12 @@ after(async () => {
 describe('WeChat faults (simulator)', () => {
   it('retries -1 a bounded number of times: success after two, a typed -1 after three attempts', async () => {
     // Prepare
-    await expireEverything();
+    await expireEverything(p, advance);
     p.sim.resetCounters();
     p.sim.inject({ api: 'api_component_token', errcode: -1, times: 2 });
     // Act
     const first = await p.token({});
-    await expireEverything();
+    await expireEverything(p, advance);
     p.sim.inject({ api: 'api_component_token', errcode: -1, times: 3 });
     const error = await failure(p.token({}));
     // Assess
@@ -97,7 +89,7 @@ describe('WeChat faults (simulator)', () => {
     // Prepare
     const appid = await authorizedAccount();
     await p.token({});
-    await expireEverything();
+    await expireEverything(p, advance);
     await p.token({});
     p.sim.resetCounters();
     p.sim.setLatency(CLIENT_TIMEOUT_MS + 400, 'api_authorizer_token');
@@ -111,13 +103,13 @@ describe('WeChat faults (simulator)', () => {
     assert.ok(error instanceof WeChatNetworkError && error.timedOut, String(error));
     assert.equal(typeof retried.accessToken, 'string');
     assert.equal(p.sim.calls('api_authorizer_token'), 2);
-    assert.equal(await observe(appid), simRefreshToken(appid));
+    assert.equal(await observe(appid), simRefreshToken(p, appid));
   });
 
   it('never retries 45009, 61004 or 61006, and reports each typed with the API and the errcode', async () => {
     // Prepare
     const appid = await authorizedAccount();
-    await expireEverything();
+    await expireEverything(p, advance);
     p.sim.resetCounters();
     // Act
     p.sim.inject({ api: 'api_component_token', errcode: 61004 });
@@ -134,7 +126,7 @@ describe('WeChat faults (simulator)', () => {
     assert.ok(quota instanceof WeChatApiError && quota.errcode === 45009 && quota.api === 'component/api_authorizer_token', String(quota));
     assert.equal(p.sim.calls('api_component_token'), 3);
     assert.equal(p.sim.calls('api_authorizer_token'), 1);
-    assert.equal(await observe(appid), simRefreshToken(appid));
+    assert.equal(await observe(appid), simRefreshToken(p, appid));
   });
 
   it('answers 40001 mid-flight by expiring exactly the rejected component token and retrying once', async () => {
@@ -156,7 +148,7 @@ describe('WeChat faults (simulator)', () => {
     const [lost, rotated] = [await authorizedAccount(), await authorizedAccount()];
     const lostToken = await observe(lost);
     await p.token({});
-    await expireEverything();
+    await expireEverything(p, advance);
     await p.token({});
     await p.sim.reauthorize(rotated, { push: false });
     p.sim.resetCounters();
@@ -170,7 +162,7 @@ describe('WeChat faults (simulator)', () => {
     assert.equal(profile?.status, 'needs_reauth');
     assert.equal(profile?.refreshToken, lostToken);
     assert.equal(typeof recovered.accessToken, 'string', JSON.stringify(recovered));
-    assert.equal(await observe(rotated), simRefreshToken(rotated));
+    assert.equal(await observe(rotated), simRefreshToken(p, rotated));
     assert.equal(p.sim.calls('api_authorizer_token'), 3);
     assert.equal(p.sim.calls('api_get_authorizer_list'), 2);
     assert.ok(p.logger.records().some((r) => r.event === 'authorizer.needs_reauth' && r.authorizerAppid === lost));
@@ -179,7 +171,7 @@ describe('WeChat faults (simulator)', () => {
   it('logs every failed account of a refresh run with its id and errcode, and keeps refreshing the others', async () => {
     // Prepare
     const accounts = [await authorizedAccount(), await authorizedAccount(), await authorizedAccount()];
-    await expireEverything();
+    await expireEverything(p, advance);
     p.sim.resetCounters();
     p.logger.lines.length = 0;
     // Neither is retried by the client, so each fails exactly one account, whichever the run takes first.
@@ -199,7 +191,7 @@ describe('WeChat faults (simulator)', () => {
     }
     // One call per due account: nothing retried 45009 or 61004.
     assert.equal(p.sim.calls('api_authorizer_token'), summary.refreshed + 2);
-    for (const appid of accounts) assert.equal(await observe(appid), simRefreshToken(appid));
+    for (const appid of accounts) assert.equal(await observe(appid), simRefreshToken(p, appid));
   });
 });
 
@@ -217,7 +209,7 @@ describe('WeChat faults during a pushed authorization (stream)', () => {
     assert.ok(retry, 'event.retry names the account');
     assert.deepEqual([(retry.error as { name: string }).name, (retry.error as { errcode: number }).errcode], ['WeChatApiError', -1]);
     assert.equal((await p.profile(authorizerAppid))?.status, 'authorized');
-    assert.equal(await observe(authorizerAppid), simRefreshToken(authorizerAppid));
+    assert.equal(await observe(authorizerAppid), simRefreshToken(p, authorizerAppid));
     // Three attempts of the first delivery (-1 is retried twice by the client), one of the stream's retry.
     assert.equal(p.sim.calls('api_query_auth'), 4);
   });
@@ -231,7 +223,7 @@ describe('DynamoDB faults (SDK middleware)', () => {
     // Prepare
     const fault = p.ddb.inject({ match: writesTo('COMPONENT#'), where: 'inside-retry', times: 2, error: throttling });
     // Act
-    await pushTicket();
+    await pushTicket(p, advance);
     // Assess
     assert.equal(fault.fired(), 2);
     assert.equal((await p.item({ pk: `COMPONENT#${COMPONENT.appId}`, sk: 'TICKET' }))?.ticket, p.sim.latestTicket());
@@ -290,7 +282,7 @@ describe('DynamoDB faults (SDK middleware)', () => {
       assert.equal(fault.fired(), 1);
       const profile = await p.profile(authorizerAppid);
       assert.equal(profile?.status, 'authorized', JSON.stringify(p.logger.records().filter((r) => r.level !== 'debug' && r.level !== 'info').slice(-3)));
-      assert.equal(await observe(authorizerAppid), simRefreshToken(authorizerAppid));
+      assert.equal(await observe(authorizerAppid), simRefreshToken(p, authorizerAppid));
       assert.ok((profile?.info as { nickName?: string } | undefined)?.nickName);
       assert.equal(p.sim.calls('api_query_auth'), 1);
       const batches = p.batches.slice(batchesBefore);
@@ -304,7 +296,7 @@ describe('DynamoDB faults (SDK middleware)', () => {
   const rotatingAccount = async (): Promise<string> => {
     const appid = await authorizedAccount();
     await p.token({});
-    await expireEverything();
+    await expireEverything(p, advance);
     await p.token({});
     p.sim.setRefreshTokenRotation(true);
     p.sim.resetCounters();
@@ -321,7 +313,7 @@ describe('DynamoDB faults (SDK middleware)', () => {
     p.sim.setRefreshTokenRotation(false);
     // Assess: whether or not this caller got its token, the refresh token WeChat now holds is the stored one.
     assert.equal(fault.fired(), 1);
-    assert.equal(await observe(appid), simRefreshToken(appid), JSON.stringify(answer));
+    assert.equal(await observe(appid), simRefreshToken(p, appid), JSON.stringify(answer));
     assert.equal(p.sim.calls('api_authorizer_token'), 1);
   });
 
@@ -338,9 +330,9 @@ describe('DynamoDB faults (SDK middleware)', () => {
     // Assess
     assert.ok(fault.fired() >= 1);
     assert.equal(lost.name, 'ProvisionedThroughputExceededException');
-    assert.notEqual(staleStored, simRefreshToken(appid));
+    assert.notEqual(staleStored, simRefreshToken(p, appid));
     assert.equal(typeof recovered.accessToken, 'string', JSON.stringify(recovered));
-    assert.equal(await observe(appid), simRefreshToken(appid));
+    assert.equal(await observe(appid), simRefreshToken(p, appid));
     // The lost exchange, the stale token's 61023, the listed token's exchange.
     assert.equal(p.sim.calls('api_authorizer_token'), 3);
     assert.equal(p.sim.calls('api_get_authorizer_list'), 1);

@@ -3,6 +3,7 @@
 // the table's stream feeding the REAL authorized handler (partial-batch retries as in AWS), and the token
 // and refresh handlers invoked directly. Every handler logs through one captured logger; the DynamoDB client
 // is a faulty one (tests/helpers/faults.ts) and the WeChat client has a short timeout, so faults are cheap.
+import assert from 'node:assert/strict';
 import middy from '@middy/core';
 import { GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, DynamoDBStreamEvent, ScheduledEvent } from 'aws-lambda';
@@ -165,3 +166,21 @@ export const startPlatform = async (options: PlatformOptions = {}): Promise<Plat
 export const partition = async (p: Platform, pk: string): Promise<Record<string, unknown>[]> =>
   (await p.table.doc.send(new QueryCommand({ TableName: p.table.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ConsistentRead: true })))
     .Items ?? [];
+
+/** Moves the tests' clock forward (each test file's clock is Date.now() plus an offset it owns). */
+export type Advance = (ms: number) => void;
+
+/** A ticket push in a later second than the last one (a ticket is replaced only by a newer CreateTime). */
+export const pushTicket = async (p: Platform, advance: Advance): Promise<void> => {
+  advance(1000);
+  assert.equal((await p.sim.pushTicket()).status, 200);
+};
+
+/** Moves past every token's lifetime and pushes a fresh ticket, as WeChat does every 10 minutes. */
+export const expireEverything = async (p: Platform, advance: Advance): Promise<void> => {
+  advance(7300 * 1000);
+  await pushTicket(p, advance);
+};
+
+/** The refresh token WeChat (the simulator) currently holds for an account. */
+export const simRefreshToken = (p: Platform, appid: string) => p.sim.accounts().find((a) => a.appid === appid)?.refreshToken;

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { authorizerLease } from '../../lib/services/tokens.ts';
 import { acquireLease } from '../../lib/store/lease.ts';
 import { authorizedXml, unauthorizedXml } from '../helpers/wechat-push.ts';
-import { COMPONENT, startPlatform, type Platform } from './platform.ts';
+import { COMPONENT, expireEverything, pushTicket, simRefreshToken, startPlatform, type Platform } from './platform.ts';
 
 let offset = 0;
 const clock = () => Date.now() + offset;
@@ -16,15 +16,9 @@ const nowS = () => Math.floor(clock() / 1000);
 let p: Platform;
 const SLOW_MS = 150;
 
-const pushTicket = async () => {
-  offset += 1000;
-  assert.equal((await p.sim.pushTicket()).status, 200);
+const advance = (ms: number) => {
+  offset += ms;
 };
-const expireEverything = async () => {
-  offset += 7300 * 1000;
-  await pushTicket();
-};
-const simRefreshToken = (appid: string) => p.sim.accounts().find((a) => a.appid === appid)?.refreshToken;
 const authorizedAccount = async (): Promise<string> => {
   const { authorizerAppid, authorizationCode } = await p.sim.authorize({ push: false });
   assert.equal((await p.get(`/wechat/component/authorized${p.sim.landingQuery(authorizationCode)}`)).status, 200);
@@ -36,7 +30,7 @@ const push = async (xml: string) => (await p.sim.deliver(p.ticketUrl, xml, { lab
 before(async () => {
   // A storm of 100 callers on 2 cores delays everyone: give WeChat's answer production-like room (5 s there).
   p = await startPlatform({ clock, clientTimeoutMs: 3_000, onFailedBatch: () => (offset += 6_000) });
-  await pushTicket();
+  await pushTicket(p, advance);
   p.sim.setLatency(SLOW_MS);
 });
 after(async () => {
@@ -48,7 +42,7 @@ describe('token storms', () => {
   it('serves 100 concurrent requests for an expired component token with one api_component_token call, all the same token', async () => {
     // Prepare
     await p.token({});
-    await expireEverything();
+    await expireEverything(p, advance);
     p.sim.resetCounters();
     // Act
     const answers = await Promise.all(Array.from({ length: 100 }, () => p.token({})));
@@ -61,7 +55,7 @@ describe('token storms', () => {
   it('serves 100 concurrent requests for an expired authorizer token with one api_authorizer_token call, all the same token', async () => {
     // Prepare
     const appid = await authorizedAccount();
-    await expireEverything();
+    await expireEverything(p, advance);
     await p.token({});
     p.sim.resetCounters();
     // Act
@@ -74,7 +68,7 @@ describe('token storms', () => {
   it('lets a scheduled refresh and on-demand requests race for one due token: one upstream call, one token for all', async () => {
     // Prepare
     const appid = await authorizedAccount();
-    await expireEverything();
+    await expireEverything(p, advance);
     p.sim.resetCounters();
     // Act
     const [summary, ...answers] = await Promise.all([
@@ -95,7 +89,7 @@ describe('token storms', () => {
   it('takes over the lease of a holder that died, once the lease runs out, with one upstream call', async () => {
     // Prepare
     const appid = await authorizedAccount();
-    await expireEverything();
+    await expireEverything(p, advance);
     await p.token({});
     await acquireLease(p.deps, authorizerLease(appid), 'holder-that-crashed', 60_000);
     p.sim.resetCounters();
@@ -127,7 +121,7 @@ describe('push races', () => {
     assert.equal(p.sim.calls('api_query_auth'), 1);
     const events = (await p.items()).filter((i) => String(i.pk).startsWith('EVENT#') && i.authorizerAppid === authorizerAppid);
     assert.equal(events.length, 1);
-    assert.equal((await p.profile(authorizerAppid))?.refreshToken, simRefreshToken(authorizerAppid));
+    assert.equal((await p.profile(authorizerAppid))?.refreshToken, simRefreshToken(p, authorizerAppid));
   });
 
   // t1 authorized (code 1) < t2 unauthorized < t3 authorized again (code 2): whatever order the pushes arrive
@@ -162,7 +156,7 @@ describe('push races', () => {
       const profile = await p.profile(appid);
       assert.equal(profile?.status, 'authorized');
       assert.equal(profile?.authorizedAt, t);
-      assert.equal(profile?.refreshToken, simRefreshToken(appid));
+      assert.equal(profile?.refreshToken, simRefreshToken(p, appid));
     });
   }
 
@@ -211,6 +205,6 @@ describe('push races', () => {
     assert.equal(p.sim.calls('api_query_auth'), 1);
     const profile = await p.profile(authorizerAppid);
     assert.equal(profile?.status, 'authorized');
-    assert.equal(profile?.refreshToken, simRefreshToken(authorizerAppid));
+    assert.equal(profile?.refreshToken, simRefreshToken(p, authorizerAppid));
   });
 });

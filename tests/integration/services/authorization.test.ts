@@ -1,10 +1,9 @@
 // The authorization lifecycle services against DynamoDB Local and the WeChat simulator (a real HTTP server).
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { loadConfig } from '../../../lib/config.ts';
-import { createWeChatDeps, type WeChatDeps } from '../../../lib/deps-wechat.ts';
+import type { WeChatDeps } from '../../../lib/deps-wechat.ts';
 import { BadRequestError } from '../../../lib/errors.ts';
-import { createMemoryLogger } from '../../../lib/logger.ts';
+import type { createMemoryLogger } from '../../../lib/logger.ts';
 import {
   AuthorizationCodeError,
   authorizationUrls,
@@ -21,10 +20,9 @@ import { getAuthorizerAccessToken, getComponentAccessToken } from '../../../lib/
 import { getAuthorizer } from '../../../lib/store/authorizers.ts';
 import { claimCode, getCodeState } from '../../../lib/store/codes.ts';
 import { eventId, type StoredEvent } from '../../../lib/store/events.ts';
-import { saveVerifyTicket } from '../../../lib/store/tickets.ts';
 import { getAuthorizerToken } from '../../../lib/store/tokens.ts';
-import { simulatorEnv, SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
-import { startSimulator, type Simulator } from '../../../infra/local/simulator/index.ts';
+import { SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
+import type { Simulator } from '../../../infra/local/simulator/index.ts';
 import { readFileSync } from 'node:fs';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { createHandler as createAuthorizeHandler } from '../../../functions/authorize/handler.ts';
@@ -33,6 +31,7 @@ import type { HttpEvent } from '../../../lib/http.ts';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { localClient } from '../../../infra/local/dynamodb.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
+import { simulatorDeps } from '../../helpers/given.ts';
 
 const PUBLIC_BASE_URL = 'https://platform.example.test';
 let table: TestTable;
@@ -43,18 +42,7 @@ const nowS = () => Math.floor(Date.now() / 1000);
 
 before(async () => {
   table = await createTestTable();
-  sim = await startSimulator({ autoPush: false, ticketIntervalMs: 0 });
-  const config = loadConfig({
-    ...simulatorEnv(),
-    TABLE_NAME: table.tableName,
-    WECHAT_API_BASE_URL: sim.url,
-    DYNAMODB_ENDPOINT: table.endpoint,
-    PUBLIC_BASE_URL,
-  });
-  logger = createMemoryLogger();
-  deps = createWeChatDeps(config, config.secrets!, { doc: table.doc, logger });
-  await sim.pushTicket();
-  await saveVerifyTicket(deps, { componentAppId: SIMULATOR_COMPONENT.appId, ticket: sim.latestTicket()!, createTime: nowS() });
+  ({ sim, deps, logger } = await simulatorDeps(table, PUBLIC_BASE_URL));
 });
 after(async () => {
   await sim.stop();

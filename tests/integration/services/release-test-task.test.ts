@@ -1,19 +1,18 @@
 // The API-text release check's second half against DynamoDB Local and the WeChat simulator.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { simulatorEnv, SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
-import { startSimulator, type Simulator } from '../../../infra/local/simulator/index.ts';
-import { loadConfig } from '../../../lib/config.ts';
-import { createWeChatDeps, type WeChatDeps } from '../../../lib/deps-wechat.ts';
-import { createMemoryLogger } from '../../../lib/logger.ts';
+import { SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
+import type { Simulator } from '../../../infra/local/simulator/index.ts';
+import type { WeChatDeps } from '../../../lib/deps-wechat.ts';
+import type { createMemoryLogger } from '../../../lib/logger.ts';
 import { AuthorizationCodeError } from '../../../lib/services/authorization.ts';
 import { handleComponentPush } from '../../../lib/services/authorization-events.ts';
 import { PermanentEventError } from '../../../lib/services/event-dispatch.ts';
 import { handleReleaseTestTask } from '../../../lib/services/release-test-task.ts';
 import { eventId, type StoredEvent } from '../../../lib/store/events.ts';
 import { getAuthorizer } from '../../../lib/store/authorizers.ts';
-import { saveVerifyTicket } from '../../../lib/store/tickets.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
+import { simulatorDeps } from '../../helpers/given.ts';
 
 const OPENID = 'ozy4qt1eDxSxzCr0aNT0mXCWfrDE';
 let table: TestTable;
@@ -31,12 +30,7 @@ const task = (authorizerAppid: string, queryAuthCode: string, toUser = OPENID) =
 
 before(async () => {
   table = await createTestTable();
-  sim = await startSimulator({ autoPush: false, ticketIntervalMs: 0 });
-  const config = loadConfig({ ...simulatorEnv(), TABLE_NAME: table.tableName, WECHAT_API_BASE_URL: sim.url, DYNAMODB_ENDPOINT: table.endpoint, PUBLIC_BASE_URL: 'https://platform.example.test' });
-  logger = createMemoryLogger();
-  deps = createWeChatDeps(config, config.secrets!, { doc: table.doc, logger });
-  await sim.pushTicket();
-  await saveVerifyTicket(deps, { componentAppId: SIMULATOR_COMPONENT.appId, ticket: sim.latestTicket()!, createTime: nowS() });
+  ({ sim, deps, logger } = await simulatorDeps(table, 'https://platform.example.test'));
 });
 after(async () => {
   await sim.stop();

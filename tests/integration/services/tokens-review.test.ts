@@ -94,15 +94,24 @@ const slowRevokedRefresh = (s: Setup, appid: string, latencyMs: number) => {
   return { refresh, sent };
 };
 
+/**
+ * An authorized account whose refresh (answered 61003 after 1 s) is in flight while WeChat revokes it and the
+ * account authorizes again: `authorizationCode` is the re-authorization's, not yet stored.
+ */
+const reauthorizedDuringRevokedRefresh = async (t: TestContext) => {
+  const s = await setup(t);
+  const appid = await authorize(s);
+  const { refresh, sent } = slowRevokedRefresh(s, appid, 1000);
+  await sent;
+  await s.sim.unauthorize(appid, { push: false });
+  const { authorizationCode } = await s.sim.authorize({ authorizerAppid: appid, push: false });
+  return { s, appid, refresh, authorizationCode };
+};
+
 describe('tokens.getAuthorizerAccessToken and a revocation (61003) racing a re-authorization', () => {
   it('lets the re-authorization stored after the holder saw 61003 win: the account ends authorized with the new refresh token', async (t) => {
     // Prepare
-    const s = await setup(t);
-    const appid = await authorize(s);
-    const { refresh, sent } = slowRevokedRefresh(s, appid, 1000);
-    await sent;
-    await s.sim.unauthorize(appid, { push: false });
-    const { authorizationCode } = await s.sim.authorize({ authorizerAppid: appid, push: false });
+    const { s, appid, refresh, authorizationCode } = await reauthorizedDuringRevokedRefresh(t);
     const reauthorizedAt = nowSeconds(s.deps.clock);
     await refresh.then(
       () => assert.fail('the holder got 61003'),
@@ -121,12 +130,7 @@ describe('tokens.getAuthorizerAccessToken and a revocation (61003) racing a re-a
 
   it('does not revoke an account whose re-authorization was stored while the rejected refresh token was in flight', async (t) => {
     // Prepare
-    const s = await setup(t);
-    const appid = await authorize(s);
-    const { refresh, sent } = slowRevokedRefresh(s, appid, 1000);
-    await sent;
-    await s.sim.unauthorize(appid, { push: false });
-    const { authorizationCode } = await s.sim.authorize({ authorizerAppid: appid, push: false });
+    const { s, appid, refresh, authorizationCode } = await reauthorizedDuringRevokedRefresh(t);
     await storeAuthorization(s.deps, authorizationCode, nowSeconds(s.deps.clock));
     s.advance(2);
     // Act
