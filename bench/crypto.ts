@@ -13,8 +13,8 @@ import { createRequire } from 'node:module';
 import { loadavg } from 'node:os';
 import { SIMULATOR_COMPONENT } from '../infra/local/credentials.ts';
 import { keysFrom, openEnvelope, sealEnvelope, type Envelope } from '../lib/wechat/crypto.ts';
-import { parseComponentMessage } from '../lib/wechat/messages.ts';
-import { openReceived, readEnvelope } from '../lib/wechat/push-request.ts';
+import { parseComponentMessage } from '../lib/wechat/component-pushes.ts';
+import { openReceived, readEnvelope } from '../lib/wechat/envelopes.ts';
 import { parseXml } from '../lib/wechat/xml.ts';
 import { outerBody, ticketXml } from '../tests/helpers/wechat-push.ts';
 import { median, report, round } from './lib.ts';
@@ -63,7 +63,7 @@ const ticketOf = (plain: string): string => {
   return message.componentVerifyTicket;
 };
 
-// The ticket function derives the keys from its secrets on every push (lib/services/push.ts); so does this.
+// The ticket function derives the keys from its secrets on every push (lib/intake/component-push.ts); so does this.
 const ours = (p: Push): string => {
   const envelope = readEnvelope(p.query, p.body, { nowS, maxSkewS: 600 });
   return ticketOf(openReceived(keysFrom({ token, encodingAesKey }, appId), envelope));

@@ -47,8 +47,8 @@ try {
     TABLE_NAME: TABLE, PUBLIC_BASE_URL: 'http://127.0.0.1:3000', DYNAMODB_ENDPOINT: dynamo.endpoint,
     AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: 'ap-east-1', LOG_LEVEL: 'error',
   });
-  const { createDocumentClient } = await import('../lib/deps.ts');
-  const { saveAuthorization } = await import('../lib/store/authorizations.ts');
+  const { createDocumentClient } = await import('../lib/runtime/deps.ts');
+  const { saveAuthorization } = await import('../lib/store/grants.ts');
   const start = Math.floor(Date.now() / 1000);
   await saveAuthorization({ doc: createDocumentClient({ dynamodbEndpoint: dynamo.endpoint }), tableName: TABLE, clock: Date.now }, OURS, { refreshToken: 'refreshtoken@@@bench', funcInfo: [1], authorizedAt: start - 60 });
   // Imported after the environment is set, as Lambda would load it.

@@ -15,8 +15,8 @@ import { simulatorEnv, SIMULATOR_COMPONENT } from '../infra/local/credentials.ts
 import { ensureTable, freePort, localClient, startDynamoLocal } from '../infra/local/dynamodb.ts';
 import { LOCAL_TABLE, waitForHttp } from '../infra/local/offline.ts';
 import { createHandler } from '../functions/ticket/handler.ts';
-import { loadConfig } from '../lib/config.ts';
-import { createDeps } from '../lib/deps.ts';
+import { loadConfig } from '../lib/runtime/config.ts';
+import { createDeps } from '../lib/runtime/deps.ts';
 import { recordEvent, type NewEvent } from '../lib/store/events.ts';
 import { startProc, type Proc } from '../tests/helpers/proc.ts';
 import { authorizedXml, httpEvent, outerBody, pushQuery, sealPush } from '../tests/helpers/wechat-push.ts';

@@ -7,11 +7,11 @@ import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb
 import { simulatorEnv, SIMULATOR_COMPONENT } from '../infra/local/credentials.ts';
 import { ensureTable, localClient, startDynamoLocal } from '../infra/local/dynamodb.ts';
 import { startSimulator } from '../infra/local/simulator/index.ts';
-import { loadConfig } from '../lib/config.ts';
-import { createWeChatDeps } from '../lib/deps-wechat.ts';
-import { createLogger } from '../lib/logger.ts';
-import { createMemoryMetrics } from '../lib/metrics.ts';
-import { runRefresh } from '../lib/services/refresh.ts';
+import { loadConfig } from '../lib/runtime/config.ts';
+import { createWeChatDeps } from '../lib/runtime/wechat-deps.ts';
+import { createLogger } from '../lib/kernel/logger.ts';
+import { createMemoryMetrics } from '../lib/kernel/metrics.ts';
+import { runRefresh } from '../lib/tokens/scheduled-refresh.ts';
 import { AUTHORIZER_LIST, authorizerKey, DUE_AUTHORIZER } from '../lib/store/keys.ts';
 import { saveVerifyTicket } from '../lib/store/tickets.ts';
 import { tokenItem } from '../lib/store/tokens.ts';

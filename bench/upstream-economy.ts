@@ -1,7 +1,7 @@
 // Upstream economy: how many WeChat calls 100 concurrent token requests cost when no token is stored (target:
 // one), for the component token and for one authorizer, and the same when the lease is held by a caller that
 // died (a lease nobody will release, which must run out before anyone calls WeChat, and then only once).
-// The real token service (lib/services/tokens.ts) against DynamoDB Local and the WeChat simulator (a real
+// The real token service (lib/tokens/index.ts) against DynamoDB Local and the WeChat simulator (a real
 // HTTP server on 127.0.0.1 counting calls), which answers each token call after SIM_LATENCY_MS.
 // `node bench/upstream-economy.ts` (or `npm run bench upstream`).
 import { Agent } from 'undici';
@@ -9,10 +9,10 @@ import { simulatorEnv, SIMULATOR_COMPONENT } from '../infra/local/credentials.ts
 import { ensureTable, localClient, startDynamoLocal } from '../infra/local/dynamodb.ts';
 import { startSimulator, type Simulator } from '../infra/local/simulator/index.ts';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { nowSeconds } from '../lib/clock.ts';
-import { loadConfig } from '../lib/config.ts';
-import { createWeChatDeps, type WeChatDeps } from '../lib/deps-wechat.ts';
-import { createMemoryLogger } from '../lib/logger.ts';
+import { nowSeconds } from '../lib/kernel/clock.ts';
+import { loadConfig } from '../lib/runtime/config.ts';
+import { createWeChatDeps, type WeChatDeps } from '../lib/runtime/wechat-deps.ts';
+import { createMemoryLogger } from '../lib/kernel/logger.ts';
 import {
   authorizerLease,
   componentLease,
@@ -20,8 +20,8 @@ import {
   getComponentAccessToken,
   withComponentToken,
   type AccessToken,
-} from '../lib/services/tokens.ts';
-import { saveAuthorization } from '../lib/store/authorizations.ts';
+} from '../lib/tokens/index.ts';
+import { saveAuthorization } from '../lib/store/grants.ts';
 import { acquireLease } from '../lib/store/lease.ts';
 import { saveVerifyTicket } from '../lib/store/tickets.ts';
 import { createWeChatClient } from '../lib/wechat/client.ts';

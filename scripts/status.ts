@@ -4,11 +4,11 @@
 // neither set in the shell, it reads the running `npm start`'s .local/env.
 import { fileURLToPath } from 'node:url';
 import { readLocalEnv } from '../infra/local/local-env.ts';
-import { systemClock, nowSeconds } from '../lib/clock.ts';
-import { createDocumentClient } from '../lib/deps.ts';
+import { systemClock, nowSeconds } from '../lib/kernel/clock.ts';
+import { createDocumentClient } from '../lib/runtime/deps.ts';
 import { getAuthorizer, listAuthorizers, type AuthorizerSummary } from '../lib/store/authorizers.ts';
 import type { StoreDeps } from '../lib/store/types.ts';
-import type { AuthorizerInfo } from '../lib/wechat/client-types.ts';
+import type { AuthorizerInfo } from '../lib/wechat/responses.ts';
 
 export interface StatusRow extends AuthorizerSummary {
   readonly type?: string;

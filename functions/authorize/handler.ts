@@ -1,11 +1,11 @@
 // GET /wechat/component/authorize: the start page with both authorization links (fresh pre_auth_code).
 // GET /wechat/component/authorized: WeChat's redirect after the owner authorized; completes the authorization.
-import { nowSeconds } from '../../lib/clock.ts';
-import { createWeChatDeps, type WeChatDeps } from '../../lib/deps-wechat.ts';
-import { httpErrorBoundary, text, type HttpEvent, type HttpResult } from '../../lib/http.ts';
-import { edgeLogger, lambda } from '../../lib/runtime.ts';
-import { completeAuthorization, LANDING_PATH, parseLandingQuery, parseStartQuery, startAuthorization } from '../../lib/services/authorization.ts';
-import { describeFailure, renderAuthorizedPage, renderErrorPage, renderStartPage } from '../../lib/services/authorize-pages.ts';
+import { nowSeconds } from '../../lib/kernel/clock.ts';
+import { createWeChatDeps, type WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
+import { httpErrorBoundary, text, type HttpEvent, type HttpResult } from '../../lib/runtime/http.ts';
+import { edgeLogger, lambda } from '../../lib/runtime/lambda.ts';
+import { completeAuthorization, LANDING_PATH, parseLandingQuery, parseStartQuery, startAuthorization } from '../../lib/authorization/authorization.ts';
+import { describeFailure, renderAuthorizedPage, renderErrorPage, renderStartPage } from './pages.ts';
 
 /** The landing page waits this long for a push consumer already exchanging the same code (function timeout 10 s). */
 const LANDING_WAIT_MS = 6_000;

@@ -2,11 +2,11 @@
 // `message`) in batches, reported back with ReportBatchItemFailures (serverless.yml).
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import { createWeChatDeps, type WeChatDeps } from '../../lib/deps-wechat.ts';
-import { lambda } from '../../lib/runtime.ts';
-import { handleComponentPush } from '../../lib/services/authorization-events.ts';
-import { processEventRecords, type EventHandlers, type EventRecord } from '../../lib/services/event-dispatch.ts';
-import { handleReleaseTestTask } from '../../lib/services/release-test-task.ts';
+import { createWeChatDeps, type WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
+import { lambda } from '../../lib/runtime/lambda.ts';
+import { handleComponentPush } from '../../lib/authorization/pushes.ts';
+import { processEventRecords, type EventHandlers, type EventRecord } from '../../lib/stream/dispatch.ts';
+import { handleReleaseTestTask } from '../../lib/release-test/task.ts';
 
 /** The dispatch point: one handler per EVENT kind. `release_test_task` plugs in here (issue 6). */
 export const EVENT_HANDLERS: EventHandlers<WeChatDeps> = {

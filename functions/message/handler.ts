@@ -1,12 +1,12 @@
 // 消息与事件接收URL: POST /wechat/authorizers/{appid}/callback (`$APPID$` in the WeChat console). Messages and
 // events of every authorized account, and the full-network release checks. Answers an encrypted passive
 // reply, an empty body, or `success`; never calls WeChat, so the answer leaves well inside 5 s.
-import { createDeps, type Deps } from '../../lib/deps.ts';
-import { httpErrorBoundary, rawBody, text, type HttpEvent, type HttpResult } from '../../lib/http.ts';
-import type { MessageHandlerRegistry } from '../../lib/messages/handlers.ts';
-import { registeredMessageHandlers } from '../../lib/messages/registrations.ts';
-import { edgeLogger, lambda } from '../../lib/runtime.ts';
-import { handleAccountMessage } from '../../lib/services/message.ts';
+import { createDeps, type Deps } from '../../lib/runtime/deps.ts';
+import { httpErrorBoundary, rawBody, text, type HttpEvent, type HttpResult } from '../../lib/runtime/http.ts';
+import type { MessageHandlerRegistry } from '../../lib/intake/message-handlers.ts';
+import { registeredMessageHandlers } from '../../lib/intake/registrations.ts';
+import { edgeLogger, lambda } from '../../lib/runtime/lambda.ts';
+import { handleAccountMessage } from '../../lib/intake/account-message.ts';
 
 export const createHandler =
   (deps: Deps, registry: MessageHandlerRegistry = registeredMessageHandlers) =>

@@ -1,9 +1,9 @@
 // EventBridge rate(5 minutes) (and `sls invoke local -f refresh`): one refresh run. The run stops taking new
 // accounts DEADLINE_SAFETY_MS before the Lambda timeout; whatever is left stays due for the next run.
 import type { Context, ScheduledEvent } from 'aws-lambda';
-import { createWeChatDeps } from '../../lib/deps-wechat.ts';
-import { lambda } from '../../lib/runtime.ts';
-import { DEADLINE_SAFETY_MS, runRefresh, type RefreshDeps, type RefreshSummary } from '../../lib/services/refresh.ts';
+import { createWeChatDeps } from '../../lib/runtime/wechat-deps.ts';
+import { lambda } from '../../lib/runtime/lambda.ts';
+import { DEADLINE_SAFETY_MS, runRefresh, type RefreshDeps, type RefreshSummary } from '../../lib/tokens/scheduled-refresh.ts';
 
 export const createHandler =
   (deps: RefreshDeps) =>

@@ -1,9 +1,9 @@
 // 授权事件接收URL: POST /wechat/component/events. Every component push (ticket, authorization events,
 // fast registration, …) arrives here; the answer is exactly `success` once the push is durably stored.
-import { createDeps, type Deps } from '../../lib/deps.ts';
-import { httpErrorBoundary, rawBody, text, type HttpEvent, type HttpResult } from '../../lib/http.ts';
-import { edgeLogger, lambda } from '../../lib/runtime.ts';
-import { handleComponentPush } from '../../lib/services/push.ts';
+import { createDeps, type Deps } from '../../lib/runtime/deps.ts';
+import { httpErrorBoundary, rawBody, text, type HttpEvent, type HttpResult } from '../../lib/runtime/http.ts';
+import { edgeLogger, lambda } from '../../lib/runtime/lambda.ts';
+import { handleComponentPush } from '../../lib/intake/component-push.ts';
 
 export const createHandler =
   (deps: Deps) =>

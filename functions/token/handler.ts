@@ -1,10 +1,10 @@
 // The central token service, invoked directly (IAM) by other services and by `sls invoke local -f token`:
 // `{}` → the component token, `{"authorizerAppid":"wx…"}` → that account's token, `{"list":true}` → the
 // operator view without any token. Expected failures come back as `{"error":{"type","message"}}`.
-import { createWeChatDeps, type WeChatDeps } from '../../lib/deps-wechat.ts';
-import { lambda } from '../../lib/runtime.ts';
+import { createWeChatDeps, type WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
+import { lambda } from '../../lib/runtime/lambda.ts';
 import { InvalidCursorError, listAuthorizers } from '../../lib/store/authorizers.ts';
-import { getAuthorizerAccessToken, getComponentAccessToken, TokenServiceError } from '../../lib/services/tokens.ts';
+import { getAuthorizerAccessToken, getComponentAccessToken, TokenServiceError } from '../../lib/tokens/index.ts';
 import { parseTokenRequest, TokenRequestError, toOperatorRow, type TokenReply } from './request.ts';
 
 /** The reply type of an expected failure; undefined for anything else, which is thrown (a real 500). */

@@ -1,6 +1,6 @@
 // The `token` function's invoke payloads and replies. A payload is validated before any work: an unknown
 // field or a malformed appid is a bad request that names the problem, never a silent component token.
-import { BadRequestError } from '../../lib/errors.ts';
+import { BadRequestError } from '../../lib/kernel/errors.ts';
 import type { AuthorizerSummary } from '../../lib/store/authorizers.ts';
 import { isAppId } from '../../lib/wechat/ids.ts';
 

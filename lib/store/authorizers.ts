@@ -3,10 +3,10 @@
 // the account owner to authorize again (PROTOCOL.md §4 item 6). Reads and status changes live here; the
 // writes that store refresh tokens are in authorizations.ts.
 import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { nowSeconds } from '../clock.ts';
-import { AppError } from '../errors.ts';
-import { protectSecret } from '../logger.ts';
-import type { AuthorizerInfo } from '../wechat/client-types.ts';
+import { nowSeconds } from '../kernel/clock.ts';
+import { AppError } from '../kernel/errors.ts';
+import { protectSecret } from '../kernel/logger.ts';
+import type { AuthorizerInfo } from '../wechat/responses.ts';
 import { findItem, getItems } from './batch.ts';
 import { cancelledAt, conditionMet } from './conditional.ts';
 import { AUTHORIZER_LIST, authorizerKey, GSI1, leaseKey } from './keys.ts';

@@ -4,10 +4,10 @@
 // everyone else waits on consistent reads. A crashed claimant's claim expires and another takes over.
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { nowSeconds } from '../clock.ts';
-import { AppError } from '../errors.ts';
-import { protectSecret } from '../logger.ts';
-import type { AuthorizationInfo } from '../wechat/client-types.ts';
+import { nowSeconds } from '../kernel/clock.ts';
+import { AppError } from '../kernel/errors.ts';
+import { protectSecret } from '../kernel/logger.ts';
+import type { AuthorizationInfo } from '../wechat/responses.ts';
 import { codeKey } from './keys.ts';
 import { conditionMet } from './conditional.ts';
 import type { StoreDeps } from './types.ts';

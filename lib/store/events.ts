@@ -3,8 +3,8 @@
 // deliveries are no-ops; the `authorized` function consumes them from the table's stream.
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { nowSeconds } from '../clock.ts';
-import { AppError } from '../errors.ts';
+import { nowSeconds } from '../kernel/clock.ts';
+import { AppError } from '../kernel/errors.ts';
 import { eventKey, sha256 } from './keys.ts';
 import type { StoreDeps } from './types.ts';
 

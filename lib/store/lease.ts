@@ -4,7 +4,7 @@
 // then TTL removes it.
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { AppError } from '../errors.ts';
+import { AppError } from '../kernel/errors.ts';
 import { conditionMet } from './conditional.ts';
 import { leaseKey } from './keys.ts';
 import type { StoreDeps } from './types.ts';

@@ -3,8 +3,8 @@
 // token another caller obtained since, with the NEW refresh token, must stay (deleting it costs a WeChat call).
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
-import { nowSeconds } from '../clock.ts';
-import { saveAuthorization, type NewAuthorization } from './authorizations.ts';
+import { nowSeconds } from '../kernel/clock.ts';
+import { saveAuthorization, type NewAuthorization } from './grants.ts';
 import { authorizerKey } from './keys.ts';
 import { getAuthorizerToken } from './tokens.ts';
 import type { StoreDeps } from './types.ts';

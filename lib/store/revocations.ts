@@ -3,7 +3,7 @@
 // yet. Its time is kept in a REVOCATION marker (no TTL, like the profile), and a first grant is stored only
 // in a transaction that checks the marker, so an older grant consumed later cannot bring the account back.
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { nowSeconds } from '../clock.ts';
+import { nowSeconds } from '../kernel/clock.ts';
 import { conditionMet } from './conditional.ts';
 import { authorizerKey } from './keys.ts';
 import type { StoreDeps } from './types.ts';

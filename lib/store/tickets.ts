@@ -3,8 +3,8 @@
 // put an older ticket back.
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { nowSeconds } from '../clock.ts';
-import { protectSecret } from '../logger.ts';
+import { nowSeconds } from '../kernel/clock.ts';
+import { protectSecret } from '../kernel/logger.ts';
 import { componentKey } from './keys.ts';
 import type { StoreDeps } from './types.ts';
 

@@ -3,9 +3,9 @@
 // the scheduled refresh finds what is due without a Scan. A token is only ever replaced by a newer one, and
 // only the token that actually failed is ever expired (PROTOCOL.md §4 items 4-5).
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { nowSeconds } from '../clock.ts';
-import { AppError } from '../errors.ts';
-import { protectSecret } from '../logger.ts';
+import { nowSeconds } from '../kernel/clock.ts';
+import { AppError } from '../kernel/errors.ts';
+import { protectSecret } from '../kernel/logger.ts';
 import { findItem, getItems } from './batch.ts';
 import { conditionMet } from './conditional.ts';
 import { authorizerKey, componentKey, DUE_COMPONENT, dueSortKey, leaseKey, type Key } from './keys.ts';

@@ -2,13 +2,13 @@
 // Stateless: tokens are passed in, never fetched or cached here (the token service owns them).
 import { performance } from 'node:perf_hooks';
 import { Agent, request, type Dispatcher } from 'undici';
-import { sleep } from '../clock.ts';
-import { protectSecret, type Logger } from '../logger.ts';
-import * as map from './client-types.ts';
-import type { Body, WeChatClient } from './client-types.ts';
+import { sleep } from '../kernel/clock.ts';
+import { protectSecret, type Logger } from '../kernel/logger.ts';
+import * as map from './responses.ts';
+import type { Body, WeChatClient } from './responses.ts';
 import { WeChatApiError, WeChatNetworkError, WeChatProtocolError } from './errors.ts';
 
-export type * from './client-types.ts';
+export type * from './responses.ts';
 
 export const PATHS = {
   apiComponentToken: '/cgi-bin/component/api_component_token',

@@ -1,7 +1,7 @@
 // WXBizMsgCrypt, written from the protocol (PROTOCOL.md §1.3): the message encryption WeChat uses on both
 // component URLs. Pure functions over Buffers; no I/O. Error codes are the official sample's.
 import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { AppError } from '../errors.ts';
+import { AppError } from '../kernel/errors.ts';
 
 export const CRYPTO_ERRORS = {
   signature: -40001,
@@ -51,7 +51,7 @@ export const decodeAesKey = (encodingAesKey: string): Buffer => {
 };
 
 type SecretsLike = { readonly token: string; readonly encodingAesKey: string };
-// Secrets objects live as long as a container's deps (lib/runtime.ts rebuilds them only when the secrets
+// Secrets objects live as long as a container's deps (lib/runtime/lambda.ts rebuilds them only when the secrets
 // change), so every push reuses the keys derived for them instead of decoding the AES key again.
 const derivedKeys = new WeakMap<SecretsLike, MessageKeys>();
 

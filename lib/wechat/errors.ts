@@ -1,6 +1,6 @@
 // Errors of the WeChat API client and the classifiers services branch on (PROTOCOL.md §1.9).
 // Deliberately free of undici so code that only classifies errors stays light to import.
-import { AppError } from '../errors.ts';
+import { AppError } from '../kernel/errors.ts';
 
 /**
  * WeChat answered with a non-zero `errcode`. `errmsg` is kept verbatim, including its "rid: …" suffix,

@@ -3,7 +3,7 @@
 // parser itself keeps every value a string (a MsgId above 2^53 stays exact), expands no entities, ignores
 // attributes, and refuses deep nesting and property names that could reach Object.prototype.
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { AppError } from '../errors.ts';
+import { AppError } from '../kernel/errors.ts';
 
 /** The largest body WeChat sends is a few KiB; anything above this is refused before parsing. */
 export const MAX_XML_BYTES = 64 * 1024;

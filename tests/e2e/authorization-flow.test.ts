@@ -15,11 +15,11 @@ import { simulatorEnv, SIMULATOR_COMPONENT } from '../../infra/local/credentials
 import { startSimulator, type Simulator } from '../../infra/local/simulator/index.ts';
 import { authorizationXml, unauthorizedXml } from '../../infra/local/simulator/pusher.ts';
 import { startStreamPoller, type StreamPoller } from '../../infra/local/stream-poller.ts';
-import { loadConfig } from '../../lib/config.ts';
-import { createDeps } from '../../lib/deps.ts';
-import { createWeChatDeps, type WeChatDeps } from '../../lib/deps-wechat.ts';
-import { createMemoryLogger } from '../../lib/logger.ts';
-import { getAuthorizerAccessToken, NeedsReauthError, refreshAuthorizerTokenIfDue, withAuthorizerToken } from '../../lib/services/tokens.ts';
+import { loadConfig } from '../../lib/runtime/config.ts';
+import { createDeps } from '../../lib/runtime/deps.ts';
+import { createWeChatDeps, type WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
+import { createMemoryLogger } from '../../lib/kernel/logger.ts';
+import { getAuthorizerAccessToken, NeedsReauthError, refreshAuthorizerTokenIfDue, withAuthorizerToken } from '../../lib/tokens/index.ts';
 import { getAuthorizer } from '../../lib/store/authorizers.ts';
 import { authorizerKey } from '../../lib/store/keys.ts';
 import { getAuthorizerToken } from '../../lib/store/tokens.ts';

@@ -1,9 +1,9 @@
 // Shared "given" setups for the service tests that run against DynamoDB Local and the WeChat simulator.
 import { simulatorEnv, SIMULATOR_COMPONENT } from '../../infra/local/credentials.ts';
 import { startSimulator, type Simulator } from '../../infra/local/simulator/index.ts';
-import { loadConfig } from '../../lib/config.ts';
-import { createWeChatDeps, type WeChatDeps } from '../../lib/deps-wechat.ts';
-import { createMemoryLogger } from '../../lib/logger.ts';
+import { loadConfig } from '../../lib/runtime/config.ts';
+import { createWeChatDeps, type WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
+import { createMemoryLogger } from '../../lib/kernel/logger.ts';
 import { saveVerifyTicket } from '../../lib/store/tickets.ts';
 import type { TestTable } from './dynamo.ts';
 

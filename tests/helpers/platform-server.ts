@@ -2,7 +2,7 @@
 // to in-process handlers: the platform's routes without serverless-offline, for e2e tests and the browser check.
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { HttpEvent, HttpResult } from '../../lib/http.ts';
+import type { HttpEvent, HttpResult } from '../../lib/runtime/http.ts';
 import { context } from './context.ts';
 
 export type Route = (event: HttpEvent, ctx: typeof context) => Promise<HttpResult>;

@@ -3,7 +3,7 @@
 // Also opens the encrypted passive replies the platform answers with. Used by tests and the bench.
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { keysFrom, openEnvelope, sealEnvelope, type MessageKeys } from '../../lib/wechat/crypto.ts';
-import { parseMpMessage, type MpMessage } from '../../lib/wechat/mp-messages.ts';
+import { parseMpMessage, type MpMessage } from '../../lib/wechat/account-messages.ts';
 import { parseXml } from '../../lib/wechat/xml.ts';
 import { httpEvent, pushQuery } from './wechat-push.ts';
 

@@ -4,7 +4,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { SIMULATOR_COMPONENT } from '../../infra/local/credentials.ts';
 import { startSimulator, type Simulator } from '../../infra/local/simulator/index.ts';
-import { createMemoryLogger } from '../../lib/logger.ts';
+import { createMemoryLogger } from '../../lib/kernel/logger.ts';
 import { createWeChatClient } from '../../lib/wechat/client.ts';
 import { computeSignature, keysFrom, openEnvelope } from '../../lib/wechat/crypto.ts';
 

@@ -16,12 +16,12 @@ import { createHandler as createTokenHandler } from '../../functions/token/handl
 import { SIMULATOR_COMPONENT, simulatorEnv } from '../../infra/local/credentials.ts';
 import { startSimulator, type Simulator } from '../../infra/local/simulator/index.ts';
 import { startStreamPoller, streamSettingsFromServerless, type StreamPoller } from '../../infra/local/stream-poller.ts';
-import type { Clock } from '../../lib/clock.ts';
-import { loadConfig } from '../../lib/config.ts';
-import { createWeChatDeps, type WeChatDeps } from '../../lib/deps-wechat.ts';
-import { httpErrorBoundary, type HttpEvent, type HttpResult } from '../../lib/http.ts';
-import { createMemoryLogger } from '../../lib/logger.ts';
-import { createMessageHandlerRegistry } from '../../lib/messages/handlers.ts';
+import type { Clock } from '../../lib/kernel/clock.ts';
+import { loadConfig } from '../../lib/runtime/config.ts';
+import { createWeChatDeps, type WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
+import { httpErrorBoundary, type HttpEvent, type HttpResult } from '../../lib/runtime/http.ts';
+import { createMemoryLogger } from '../../lib/kernel/logger.ts';
+import { createMessageHandlerRegistry } from '../../lib/intake/message-handlers.ts';
 import { authorizerKey } from '../../lib/store/keys.ts';
 import { createWeChatClient } from '../../lib/wechat/client.ts';
 import { context } from '../helpers/context.ts';

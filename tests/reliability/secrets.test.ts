@@ -5,7 +5,7 @@
 // collects the actual secret values from the simulator and the table, and fails if any line contains one.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { RELEASE_TEST_ACCOUNTS } from '../../lib/services/release-test.ts';
+import { RELEASE_TEST_ACCOUNTS } from '../../lib/release-test/replies.ts';
 import { encryptedPushEvent } from '../helpers/wechat-push.ts';
 import { textXml } from '../helpers/wechat-message.ts';
 import { COMPONENT, startPlatform, type Platform } from './platform.ts';

@@ -2,7 +2,7 @@
 // tickets and authorization events to the platform's event URL like WeChat. Used by `npm start` (when
 // WECHAT_API_BASE_URL is unset), by integration and end-to-end tests, and by the benchmarks.
 // Every control is also served as JSON under /__sim/ (control.ts) for tests that drive it from another process.
-import { systemClock, type Clock } from '../../../lib/clock.ts';
+import { systemClock, type Clock } from '../../../lib/kernel/clock.ts';
 import { keysFrom, type MessageKeys } from '../../../lib/wechat/crypto.ts';
 import { SIMULATOR_COMPONENT } from '../credentials.ts';
 import { createApiRoutes } from './api.ts';

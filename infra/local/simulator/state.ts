@@ -2,7 +2,7 @@
 // issued, the accounts that authorized it). In memory on purpose: the simulator stands in for a remote
 // service, and the platform under test must not be able to lean on it for durable state.
 import { randomBytes, randomInt } from 'node:crypto';
-import type { Clock } from '../../../lib/clock.ts';
+import type { Clock } from '../../../lib/kernel/clock.ts';
 
 export interface ComponentCredentials {
   readonly appId: string;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { saveAuthorization, saveRefreshedToken, type NewAuthorization } from '../../../lib/store/authorizations.ts';
+import { saveAuthorization, saveRefreshedToken, type NewAuthorization } from '../../../lib/store/grants.ts';
 import {
   getAuthorizer,
   getAuthorizerState,

@@ -11,7 +11,7 @@ import {
   putComponentToken,
   StaleWriteError,
 } from '../../../lib/store/tokens.ts';
-import { saveAuthorization } from '../../../lib/store/authorizations.ts';
+import { saveAuthorization } from '../../../lib/store/grants.ts';
 import type { StoreDeps } from '../../../lib/store/types.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
 

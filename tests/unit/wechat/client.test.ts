@@ -4,9 +4,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import { MockAgent } from 'undici';
-import { loadConfig } from '../../../lib/config.ts';
-import { createWeChatDeps } from '../../../lib/deps-wechat.ts';
-import { createMemoryLogger } from '../../../lib/logger.ts';
+import { loadConfig } from '../../../lib/runtime/config.ts';
+import { createWeChatDeps } from '../../../lib/runtime/wechat-deps.ts';
+import { createMemoryLogger } from '../../../lib/kernel/logger.ts';
 import { createWeChatClient, type WeChatClientOptions } from '../../../lib/wechat/client.ts';
 import {
   isBusy,

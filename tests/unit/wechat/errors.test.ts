@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AppError } from '../../../lib/errors.ts';
+import { AppError } from '../../../lib/kernel/errors.ts';
 import {
   isBusy,
   isIpNotWhitelisted,

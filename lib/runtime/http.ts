@@ -1,0 +1,49 @@
+// The edge of the HTTP functions: the only place errors become status codes (STYLE.md §16).
+import type { MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { BadRequestError, NotAvailableError, RejectedRequestError } from '../kernel/errors.ts';
+import type { Logger } from '../kernel/logger.ts';
+import { markSecretsStale } from './secrets.ts';
+
+export type HttpEvent = APIGatewayProxyEventV2;
+export type HttpResult = APIGatewayProxyStructuredResultV2;
+
+/** The one body every rejected push gets: nothing that tells signature, padding or appid failures apart. */
+export const REJECTED_BODY = 'invalid request';
+export const REJECTED_STATUS = 400;
+
+export const text = (statusCode: number, body: string, contentType = 'text/plain; charset=utf-8'): HttpResult => ({
+  statusCode,
+  headers: { 'content-type': contentType, 'cache-control': 'no-store' },
+  body,
+});
+
+/** Maps errors to responses: rejected input → one uniform 400, anything unknown → 500 with a generic body. */
+export const httpErrorBoundary = (logger: () => Logger): MiddlewareObj<HttpEvent, HttpResult> => ({
+  onError: (request) => {
+    const error = request.error;
+    const path = request.event?.rawPath;
+    if (error instanceof RejectedRequestError) {
+      logger().warn('request.rejected', { path, reason: error.reason, requestId: request.context?.awsRequestId }, error.cause);
+      if (error.reason.startsWith('signature')) markSecretsStale();
+      request.response = text(REJECTED_STATUS, REJECTED_BODY);
+      return;
+    }
+    if (error instanceof BadRequestError) {
+      logger().warn('request.bad', { path }, error);
+      request.response = text(400, error.message);
+      return;
+    }
+    if (error instanceof NotAvailableError) {
+      logger().warn('request.not_available', { path }, error);
+      request.response = text(501, error.message);
+      return;
+    }
+    logger().error('request.failed', { path, requestId: request.context?.awsRequestId }, error);
+    request.response = text(500, 'internal error');
+  },
+});
+
+/** Reads the raw body as UTF-8 bytes, whatever API Gateway did with it. */
+export const rawBody = (event: Pick<HttpEvent, 'body' | 'isBase64Encoded'>): Buffer =>
+  event.body === undefined || event.body === null ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');

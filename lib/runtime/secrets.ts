@@ -1,0 +1,25 @@
+// Where the component's console credentials come from: the environment locally and in tests, SSM
+// Parameter Store SecureStrings in AWS (one GetParameters call per cold start, cached, refetched after a
+// signature failure so a rotated token or key is picked up).
+import type { ComponentSecrets, Config } from './config.ts';
+import { ConfigError } from '../kernel/errors.ts';
+
+export interface SecretsSource {
+  /** Returns the current secrets; `refresh` forces a fetch past the cache. */
+  get(config: Config, refresh?: boolean): Promise<ComponentSecrets>;
+}
+
+let forceRefresh = false;
+
+/** Called when a push fails verification: the next invocation refetches the secrets once. */
+export const markSecretsStale = (): void => {
+  forceRefresh = true;
+};
+
+export const loadSecrets = async (config: Config, source?: SecretsSource): Promise<ComponentSecrets> => {
+  if (config.secrets) return config.secrets;
+  if (!source) throw new ConfigError(['no secrets in the environment and no SSM source configured']);
+  const refresh = forceRefresh;
+  forceRefresh = false;
+  return source.get(config, refresh);
+};

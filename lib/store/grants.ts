@@ -1,0 +1,170 @@
+// The writes that store a refresh token: an authorization (api_query_auth) and a refresh
+// (api_authorizer_token). Each stores the refresh token in the same transaction as the access token and keeps
+// the previous one, and a write based on an older view of the profile never wins (PROTOCOL.md §4 item 6).
+import { PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { nowSeconds } from '../kernel/clock.ts';
+import { protectSecret } from '../kernel/logger.ts';
+import type { AuthorizerInfo } from '../wechat/responses.ts';
+import { getAuthorizer, type AuthorizerProfile } from './authorizers.ts';
+import { cancelledAt, conditionMet } from './conditional.ts';
+import { AUTHORIZER_LIST, authorizerKey, DUE_AUTHORIZER } from './keys.ts';
+import { NEWER_TOKEN_CONDITION, StaleWriteError, tokenItem } from './tokens.ts';
+import { noLaterRevocation } from './revocations.ts';
+import type { StoreDeps } from './types.ts';
+
+export interface NewAuthorization {
+  readonly accessToken?: string;
+  readonly expiresAt?: number;
+  readonly refreshToken: string;
+  readonly funcInfo: number[];
+  readonly info?: AuthorizerInfo;
+  readonly authorizedAt: number;
+}
+
+export interface RefreshedToken {
+  readonly accessToken: string;
+  readonly expiresAt: number;
+  /** The refresh token to keep from now on: the one WeChat returned, else the one that worked. */
+  readonly refreshToken: string;
+  /** The profile's refreshToken as read before calling WeChat; the write applies only if it is still that. */
+  readonly replaces: string;
+}
+
+const PROFILE_MAX_ATTEMPTS = 3;
+
+/** Whether `incoming` (an authorization's CreateTime) is older than what the profile already reflects. */
+const isOlderThan = (current: AuthorizerProfile, authorizedAt: number): boolean =>
+  current.authorizedAt > authorizedAt || (current.unauthorizedAt ?? 0) >= authorizedAt;
+
+const profileItem = (appid: string, a: NewAuthorization, current: AuthorizerProfile | undefined, now: number) => {
+  const previous = current && current.refreshToken !== a.refreshToken ? current.refreshToken : current?.previousRefreshToken;
+  return {
+    ...authorizerKey(appid, 'PROFILE'),
+    ...(current ?? {}),
+    authorizerAppid: appid,
+    status: 'authorized',
+    refreshToken: a.refreshToken,
+    previousRefreshToken: previous,
+    funcInfo: a.funcInfo,
+    info: a.info ?? current?.info,
+    authorizedAt: a.authorizedAt,
+    needsReauthReason: undefined,
+    updatedAt: now,
+    version: (current?.version ?? 0) + 1,
+    gsi1pk: AUTHORIZER_LIST,
+    gsi1sk: appid,
+  };
+};
+
+/**
+ * Stores an authorization (api_query_auth result): profile and access token in one transaction. An older
+ * authorization (or one older than the last `unauthorized`) never overwrites a newer one: 'stale'.
+ * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/authorization_info.html
+ */
+export const saveAuthorization = async (deps: StoreDeps, appid: string, a: NewAuthorization): Promise<'saved' | 'stale'> => {
+  protectSecret(a.refreshToken);
+  let withToken = a.accessToken !== undefined && a.expiresAt !== undefined;
+  for (let attempt = 1; attempt <= PROFILE_MAX_ATTEMPTS; attempt += 1) {
+    const current = await getAuthorizer(deps, appid);
+    if (current && isOlderThan(current, a.authorizedAt)) return 'stale';
+    const now = nowSeconds(deps.clock);
+    const profile = {
+      Put: {
+        TableName: deps.tableName,
+        Item: profileItem(appid, a, current, now),
+        ConditionExpression: current ? 'version = :v' : 'attribute_not_exists(pk)',
+        ...(current ? { ExpressionAttributeValues: { ':v': current.version } } : {}),
+      },
+    };
+    // A token obtained after this authorization (a refresh that already ran) is newer: keep it; one obtained
+    // up to the authorization itself belongs to the old grant and gives way.
+    const token = {
+      Put: {
+        TableName: deps.tableName,
+        Item: tokenItem(authorizerKey(appid, 'ACCESS_TOKEN'), DUE_AUTHORIZER, { accessToken: a.accessToken ?? '', expiresAt: a.expiresAt ?? 0 }, now),
+        ConditionExpression: `${NEWER_TOKEN_CONDITION} OR obtainedAt <= :authorizedAt`,
+        ExpressionAttributeValues: { ':candidate': a.expiresAt, ':authorizedAt': a.authorizedAt },
+      },
+    };
+    // A first grant must also beat a revocation consumed before it (lib/store/revocations.ts).
+    const items = [profile, ...(withToken ? [token] : []), ...(current ? [] : [noLaterRevocation(deps, appid, a.authorizedAt)])];
+    try {
+      await deps.doc.send(new TransactWriteCommand({ TransactItems: items }));
+      return 'saved';
+    } catch (error) {
+      const failed = cancelledAt(error);
+      if (failed.length === 0) throw error;
+      if (!current && failed.includes(items.length - 1)) return 'stale';
+      if (failed.includes(1) && !failed.includes(0) && withToken) withToken = false;
+    }
+  }
+  throw new StaleWriteError(`AUTHORIZER#${appid}/PROFILE`);
+};
+
+const refreshedProfileUpdate = (deps: StoreDeps, appid: string, t: RefreshedToken, now: number) => ({
+  TableName: deps.tableName,
+  Key: authorizerKey(appid, 'PROFILE'),
+  UpdateExpression: `SET refreshToken = :rt, updatedAt = :now${t.refreshToken !== t.replaces ? ', previousRefreshToken = :replaces' : ''} ADD version :one`,
+  ConditionExpression: '#status = :authorized AND refreshToken = :replaces',
+  ExpressionAttributeNames: { '#status': 'status' },
+  ExpressionAttributeValues: { ':rt': t.refreshToken, ':now': now, ':replaces': t.replaces, ':one': 1, ':authorized': 'authorized' },
+});
+
+/**
+ * The rotated refresh token on its own, guarded only by the profile still holding `replaces`: it is the one
+ * WeChat now honours, so it also brings back an account a concurrent 61023 chain marked needs_reauth on
+ * `replaces`. An unauthorized account stays as it is (its next authorization brings a new refresh token).
+ */
+const rotatedProfileUpdate = (deps: StoreDeps, appid: string, t: RefreshedToken, now: number) => ({
+  TableName: deps.tableName,
+  Key: authorizerKey(appid, 'PROFILE'),
+  UpdateExpression:
+    'SET refreshToken = :rt, previousRefreshToken = :replaces, #status = :authorized, updatedAt = :now REMOVE needsReauthReason ADD version :one',
+  ConditionExpression: 'refreshToken = :replaces AND #status <> :unauthorized',
+  ExpressionAttributeNames: { '#status': 'status' },
+  ExpressionAttributeValues: { ':rt': t.refreshToken, ':now': now, ':replaces': t.replaces, ':one': 1, ':authorized': 'authorized', ':unauthorized': 'unauthorized' },
+});
+
+const refreshedTokenPut = (deps: StoreDeps, appid: string, t: RefreshedToken, now: number) => ({
+  TableName: deps.tableName,
+  Item: tokenItem(authorizerKey(appid, 'ACCESS_TOKEN'), DUE_AUTHORIZER, t, now),
+  ConditionExpression: NEWER_TOKEN_CONDITION,
+  ExpressionAttributeValues: { ':candidate': t.expiresAt },
+});
+
+/**
+ * After the transaction failed for any reason (a condition, a TransactionConflict, throttling, the network),
+ * a rotated refresh token must not be lost: WeChat may already have retired `replaces`. Saves it on its own,
+ * then the access token; rethrows `error` when a write fails for a reason other than its condition.
+ */
+const keepRotated = async (deps: StoreDeps, appid: string, t: RefreshedToken, now: number, error: unknown): Promise<void> => {
+  const stale = new StaleWriteError(`AUTHORIZER#${appid}`, { cause: error });
+  const kept = await conditionMet(() => deps.doc.send(new UpdateCommand(rotatedProfileUpdate(deps, appid, t, now)))).catch(() => {
+    throw error;
+  });
+  if (!kept) throw stale;
+  const stored = await conditionMet(() => deps.doc.send(new PutCommand(refreshedTokenPut(deps, appid, t, now)))).catch(() => {
+    throw error;
+  });
+  if (!stored) throw stale;
+};
+
+/**
+ * Stores a refreshed access token and the refresh token to keep, in one transaction, only if the profile
+ * still holds `replaces` and the account is authorized; the replaced refresh token becomes the previous one.
+ * Throws StaleWriteError when the profile moved on (re-authorization) or a newer token is stored. A rotated
+ * refresh token is saved even when the transaction fails (keepRotated).
+ * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/api_authorizer_token.html
+ */
+export const saveRefreshedToken = async (deps: StoreDeps, appid: string, t: RefreshedToken): Promise<void> => {
+  protectSecret(t.refreshToken);
+  const now = nowSeconds(deps.clock);
+  const profile = refreshedProfileUpdate(deps, appid, t, now);
+  try {
+    await deps.doc.send(new TransactWriteCommand({ TransactItems: [{ Update: profile }, { Put: refreshedTokenPut(deps, appid, t, now) }] }));
+  } catch (error) {
+    if (t.refreshToken !== t.replaces) return keepRotated(deps, appid, t, now, error);
+    if (cancelledAt(error).length === 0) throw error;
+    throw new StaleWriteError(`AUTHORIZER#${appid}`, { cause: error });
+  }
+};

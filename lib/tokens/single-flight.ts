@@ -1,0 +1,137 @@
+// One upstream call per token lifetime, across every Lambda (DESIGN.md §3, STYLE.md §10). The caller that
+// takes the lease re-reads (someone may have finished just before), calls WeChat once, writes and releases.
+// Everyone else waits on consistent reads with bounded backoff instead of calling WeChat; when the lease
+// runs out without a token (a crashed holder) the next poll takes it over. A holder that fails records why,
+// so its followers fail with the same error at once instead of each repeating the failing call.
+import { randomUUID } from 'node:crypto';
+import { sleep } from '../kernel/clock.ts';
+import type { Deps } from '../runtime/deps.ts';
+import { acquireLease, LeaseHeldError, releaseLease, renewLease, type Lease, type LeaseFailure } from '../store/lease.ts';
+import { failureOf, reviveFailure, TokenBusyError, TokenRefreshFailedError } from './errors.ts';
+
+export interface FlightOptions {
+  /** How long a holder may take for one step (a token and one WeChat call); see each flight's budget. */
+  readonly leaseMs: number;
+  /** How long a follower waits before giving up with TokenBusyError. */
+  readonly maxWaitMs: number;
+  readonly pollMinMs: number;
+  readonly pollMaxMs: number;
+}
+
+export interface Flight<T> {
+  /** Lease name: LEASE#<what>. */
+  readonly what: string;
+  /**
+   * A consistent read of the token, undefined unless it is good enough to hand out, or was written at or
+   * after `since` (epoch s): a token obtained while this caller waited is the one this flight was for, even
+   * if WeChat granted it for less than the margin (otherwise every waiting caller would in turn refresh it).
+   */
+  read(since: number): Promise<T | undefined>;
+  /** The same read plus the lease, in one request: what a waiting caller polls. */
+  observe(since: number): Promise<{ value?: T; lease?: Lease }>;
+  /** Calls WeChat once and stores the result. Runs only while holding the lease; `renew` before each further call. */
+  refresh(renew: Renew): Promise<T>;
+}
+
+type FlightDeps = Pick<Deps, 'doc' | 'tableName' | 'clock' | 'logger'>;
+
+const tryAcquire = async (deps: FlightDeps, what: string, owner: string, leaseMs: number): Promise<boolean> => {
+  try {
+    await acquireLease(deps, what, owner, leaseMs);
+    return true;
+  } catch (error) {
+    if (error instanceof LeaseHeldError) return false;
+    throw error;
+  }
+};
+
+/** Releasing is best effort: the work is done (or failed) either way, and an unreleased lease just runs out. */
+const release = async (deps: FlightDeps, what: string, owner: string, failure?: LeaseFailure): Promise<void> => {
+  try {
+    if (!(await releaseLease(deps, what, owner, failure))) deps.logger.warn('lease.overrun', { lease: what });
+  } catch (error) {
+    deps.logger.warn('lease.release_failed', { lease: what }, error);
+  }
+};
+
+/** Extends the held lease by a full term before a further upstream call; throws if the lease was lost. */
+export type Renew = () => Promise<void>;
+
+/**
+ * A lease taken or renewed moments ago (under 1/20 of its term) is not renewed again, which spares the
+ * ordinary refresh (component token cached, one call) a write; before any later call it is.
+ */
+const renewer = (deps: FlightDeps, what: string, owner: string, leaseMs: number): Renew => {
+  let renewedAt = deps.clock();
+  return async () => {
+    if (deps.clock() - renewedAt < leaseMs / 20) return;
+    if (!(await renewLease(deps, what, owner, leaseMs))) {
+      throw new TokenRefreshFailedError(`${what}: the lease ran out and passed to another caller during the refresh; retry`);
+    }
+    renewedAt = deps.clock();
+  };
+};
+
+/** Runs `work` as the lease holder and releases the lease, recording the failure if it throws. */
+export const holdLease = async <T>(deps: FlightDeps, what: string, owner: string, leaseMs: number, work: (renew: Renew) => Promise<T>): Promise<T> => {
+  let result: T;
+  try {
+    result = await work(renewer(deps, what, owner, leaseMs));
+  } catch (error) {
+    await release(deps, what, owner, failureOf(error, deps.clock()));
+    throw error;
+  }
+  await release(deps, what, owner);
+  return result;
+};
+
+/** The holder re-reads (someone may have finished just before) and otherwise returns whatever it stored. */
+const asHolder = <T>(deps: FlightDeps, flight: Flight<T>, owner: string, since: number, leaseMs: number): Promise<T> =>
+  holdLease(deps, flight.what, owner, leaseMs, async (renew) => (await flight.read(since)) ?? flight.refresh(renew));
+
+/** The token from `flight`, refreshing it at most once across all concurrent callers. */
+export const singleFlight = async <T>(deps: FlightDeps, flight: Flight<T>, options: FlightOptions): Promise<T> => {
+  const owner = randomUUID();
+  const startedAt = deps.clock();
+  const since = Math.floor(startedAt / 1000);
+  if (await tryAcquire(deps, flight.what, owner, options.leaseMs)) return asHolder(deps, flight, owner, since, options.leaseMs);
+  let waited = 0;
+  let delay = options.pollMinMs;
+  while (waited < options.maxWaitMs) {
+    // Jitter spreads the followers' reads instead of polling in lockstep.
+    const pause = Math.round(delay * (0.5 + Math.random()));
+    await sleep(pause);
+    waited += pause;
+    delay = Math.min(Math.ceil(delay * 1.5), options.pollMaxMs);
+    const { value, lease } = await flight.observe(since);
+    if (value) return value;
+    if (lease?.failure && lease.failure.failedAt >= startedAt) throw reviveFailure(flight.what, lease.failure);
+    const free = !lease || lease.leaseUntil < deps.clock();
+    if (free && (await tryAcquire(deps, flight.what, owner, options.leaseMs))) {
+      if (lease) deps.logger.warn('lease.taken_over', { lease: flight.what, previousLeaseUntil: lease.leaseUntil });
+      return asHolder(deps, flight, owner, since, options.leaseMs);
+    }
+  }
+  throw new TokenBusyError(`${flight.what} is being refreshed by another caller for over ${options.maxWaitMs} ms; retry shortly`);
+};
+
+export type DueOutcome = 'refreshed' | 'fresh' | 'leased';
+
+/**
+ * For the scheduled refresh: refreshes the token only if it expires before `dueBefore` (`isFresh` says no
+ * otherwise), never waits for another holder ('leased'), and uses the same lease as on-demand refresh.
+ */
+export const refreshIfDue = async <T>(
+  deps: FlightDeps,
+  flight: Pick<Flight<T>, 'what' | 'refresh'> & { isFresh(): Promise<boolean> },
+  leaseMs: number,
+): Promise<DueOutcome> => {
+  if (await flight.isFresh()) return 'fresh';
+  const owner = randomUUID();
+  if (!(await tryAcquire(deps, flight.what, owner, leaseMs))) return 'leased';
+  return holdLease(deps, flight.what, owner, leaseMs, async (renew) => {
+    if (await flight.isFresh()) return 'fresh';
+    await flight.refresh(renew);
+    return 'refreshed';
+  });
+};

@@ -1,0 +1,112 @@
+// What arrives, decrypted, at an authorized account's message URL (消息与事件接收URL): the standard official
+// account / mini program messages and events (MsgType, Event), never an InfoType (PROTOCOL.md §2, wechatpy#420).
+// Every value stays a string except CreateTime: a real MsgId (22449548215715819) is above 2^53.
+import { AppError } from '../kernel/errors.ts';
+import { parseXml, type XmlRecord } from './xml.ts';
+
+interface MessageBase {
+  /** The account's original id (gh_…). */
+  readonly toUserName: string;
+  /** The user's openid (or a system sender for audit events). */
+  readonly fromUserName: string;
+  /** Epoch seconds. */
+  readonly createTime: number;
+  /** Every top-level text element as sent, for handlers that need a field not modelled here. */
+  readonly fields: Readonly<Record<string, string>>;
+}
+
+export interface TextMessage extends MessageBase {
+  readonly msgType: 'text';
+  readonly msgId: string;
+  readonly content: string;
+}
+
+/** image, voice, video, shortvideo, location, link, file, miniprogrampage: a MsgId and type-specific fields. */
+export interface MediaMessage extends MessageBase {
+  readonly msgType: 'image' | 'voice' | 'video' | 'shortvideo' | 'location' | 'link' | 'file' | 'miniprogrampage';
+  readonly msgId: string;
+  readonly mediaId?: string;
+}
+
+export interface EventMessage extends MessageBase {
+  readonly msgType: 'event';
+  /** As WeChat spells it: `subscribe`, `LOCATION`, `CLICK`, `weapp_audit_success`, … */
+  readonly event: string;
+  readonly eventKey?: string;
+}
+
+/** A MsgType this module does not know yet; still verified, deduplicated and handed to the registry. */
+export interface OtherMessage extends MessageBase {
+  readonly msgType: 'other';
+  readonly rawMsgType: string;
+  readonly msgId?: string;
+}
+
+export type MpMessage = TextMessage | MediaMessage | EventMessage | OtherMessage;
+export type MpMessageType = MpMessage['msgType'];
+
+const MEDIA_TYPES: readonly MediaMessage['msgType'][] = ['image', 'voice', 'video', 'shortvideo', 'location', 'link', 'file', 'miniprogrampage'];
+
+/** A decrypted message without a field every message carries; `field` names it. */
+export class MpMessageError extends AppError {
+  readonly field: string;
+  constructor(field: string) {
+    super(`message has a missing or malformed ${field}`);
+    this.field = field;
+  }
+}
+
+const textFields = (root: XmlRecord): Record<string, string> => {
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [name, value] of Object.entries(root)) if (typeof value === 'string') out[name] = value;
+  return out;
+};
+
+const required = (fields: Record<string, string>, name: string): string => {
+  const value = fields[name];
+  if (value === undefined || value === '') throw new MpMessageError(name);
+  return value;
+};
+
+// Content may legitimately be empty or whitespace-only, and the parser trims: absent is the only error.
+const present = (fields: Record<string, string>, name: string): string => {
+  const value = fields[name];
+  if (value === undefined) throw new MpMessageError(name);
+  return value;
+};
+
+const createTimeOf = (fields: Record<string, string>): number => {
+  const raw = required(fields, 'CreateTime');
+  if (!/^\d{1,12}$/.test(raw)) throw new MpMessageError('CreateTime');
+  return Number(raw);
+};
+
+/** Reads an already parsed `<xml>` root into a typed message. */
+export const mpMessageFromXml = (root: XmlRecord): MpMessage => {
+  const fields = textFields(root);
+  const base: MessageBase = {
+    toUserName: required(fields, 'ToUserName'),
+    fromUserName: required(fields, 'FromUserName'),
+    createTime: createTimeOf(fields),
+    fields,
+  };
+  const msgType = required(fields, 'MsgType');
+  if (msgType === 'text') return { ...base, msgType, msgId: required(fields, 'MsgId'), content: present(fields, 'Content') };
+  if (msgType === 'event') {
+    const eventKey = fields.EventKey;
+    return { ...base, msgType, event: required(fields, 'Event'), ...(eventKey === undefined ? {} : { eventKey }) };
+  }
+  const media = MEDIA_TYPES.find((t) => t === msgType);
+  if (media) {
+    const mediaId = fields.MediaId;
+    return { ...base, msgType: media, msgId: required(fields, 'MsgId'), ...(mediaId === undefined ? {} : { mediaId }) };
+  }
+  const msgId = fields.MsgId;
+  return { ...base, msgType: 'other', rawMsgType: msgType, ...(msgId === undefined ? {} : { msgId }) };
+};
+
+/**
+ * Parses the decrypted XML of a message-URL push (hardened parser, see xml.ts).
+ * @see https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Receiving_standard_messages.html
+ */
+export const parseMpMessage = (xml: string | Buffer): MpMessage => mpMessageFromXml(parseXml(xml));

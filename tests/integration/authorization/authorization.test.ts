@@ -1,0 +1,543 @@
+// The authorization lifecycle services against DynamoDB Local and the WeChat simulator (a real HTTP server).
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import type { WeChatDeps } from '../../../lib/runtime/wechat-deps.ts';
+import { BadRequestError } from '../../../lib/kernel/errors.ts';
+import type { createMemoryLogger } from '../../../lib/kernel/logger.ts';
+import {
+  AuthorizationCodeError,
+  authorizationUrls,
+  CodeBusyError,
+  completeAuthorization,
+  exchangeCodeOnce,
+  parseLandingQuery,
+  parseStartQuery,
+  startAuthorization,
+} from '../../../lib/authorization/authorization.ts';
+import { handleComponentPush } from '../../../lib/authorization/pushes.ts';
+import { PermanentEventError, processEventRecords, type EventHandlers } from '../../../lib/stream/dispatch.ts';
+import { getAuthorizerAccessToken, getComponentAccessToken } from '../../../lib/tokens/index.ts';
+import { getAuthorizer } from '../../../lib/store/authorizers.ts';
+import { claimCode, getCodeState } from '../../../lib/store/codes.ts';
+import { eventId, type StoredEvent } from '../../../lib/store/events.ts';
+import { getAuthorizerToken } from '../../../lib/store/tokens.ts';
+import { SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
+import type { Simulator } from '../../../infra/local/simulator/index.ts';
+import { readFileSync } from 'node:fs';
+import type { DynamoDBStreamEvent } from 'aws-lambda';
+import { createHandler as createAuthorizeHandler } from '../../../functions/authorize/handler.ts';
+import { createHandler as createAuthorizedHandler } from '../../../functions/authorized/handler.ts';
+import type { HttpEvent } from '../../../lib/runtime/http.ts';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { localClient } from '../../../infra/local/dynamodb.ts';
+import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
+import { simulatorDeps } from '../../helpers/given.ts';
+
+const PUBLIC_BASE_URL = 'https://platform.example.test';
+let table: TestTable;
+let sim: Simulator;
+let deps: WeChatDeps;
+let logger: ReturnType<typeof createMemoryLogger>;
+const nowS = () => Math.floor(Date.now() / 1000);
+
+before(async () => {
+  table = await createTestTable();
+  ({ sim, deps, logger } = await simulatorDeps(table, PUBLIC_BASE_URL));
+});
+after(async () => {
+  await sim.stop();
+  await table.close();
+});
+beforeEach(() => sim.resetCounters());
+
+const pushEvent = (infoType: string, payload: Record<string, string>, createTime = nowS()): StoredEvent => {
+  const base = { kind: 'component_push' as const, infoType, componentAppId: SIMULATOR_COMPONENT.appId, createTime, payload };
+  const authorizerAppid = payload.AuthorizerAppid;
+  const event = { ...base, ...(authorizerAppid ? { authorizerAppid } : {}) };
+  return { ...event, id: eventId(event), receivedAt: createTime, expiresAt: createTime + 3600 };
+};
+
+const landing = (code: string, waitMs = 5_000) =>
+  completeAuthorization(deps, { authorizationCode: code, codeExpiresAt: nowS() + 3600, authorizedAt: nowS(), waitMs });
+
+describe('authorization.parseStartQuery', () => {
+  it('defaults auth_type to 3 and accepts 1, 2 and a biz_appid', () => {
+    // Act / Assess
+    assert.deepEqual(parseStartQuery(undefined), { authType: 3 });
+    assert.deepEqual(parseStartQuery({ auth_type: '1' }), { authType: 1 });
+    assert.deepEqual(parseStartQuery({ auth_type: '2', biz_appid: 'wxc736b9251b3c6c41' }), { authType: 2, bizAppid: 'wxc736b9251b3c6c41' });
+  });
+
+  it('rejects an unknown auth_type or a malformed biz_appid with a BadRequestError', () => {
+    // Act / Assess
+    for (const auth_type of ['0', '4', '1.0', 'x', ' 3']) assert.throws(() => parseStartQuery({ auth_type }), BadRequestError);
+    for (const biz_appid of ['wx123', '<script>', 'gh_3c884a361561', 'wxc736b9251b3c6c41x']) {
+      assert.throws(() => parseStartQuery({ biz_appid }), BadRequestError);
+    }
+  });
+});
+
+describe('authorization.parseLandingQuery', () => {
+  it('reads auth_code and expires_in, defaulting expires_in to an hour', () => {
+    // Act / Assess
+    assert.deepEqual(parseLandingQuery({ auth_code: 'queryauthcode@@@abc', expires_in: '600' }), { authorizationCode: 'queryauthcode@@@abc', expiresIn: 600 });
+    assert.deepEqual(parseLandingQuery({ auth_code: 'queryauthcode@@@abc' }), { authorizationCode: 'queryauthcode@@@abc', expiresIn: 3600 });
+  });
+
+  it('rejects a missing or malformed auth_code or expires_in', () => {
+    // Act / Assess
+    for (const query of [undefined, {}, { auth_code: '' }, { auth_code: 'a b' }, { auth_code: 'x'.repeat(513) }, { auth_code: 'c', expires_in: '-1' }, { auth_code: 'c', expires_in: '0' }]) {
+      assert.throws(() => parseLandingQuery(query), BadRequestError);
+    }
+  });
+});
+
+describe('authorization.authorizationUrls', () => {
+  it('builds the PC and mobile links with an encoded redirect_uri, auth_type and biz_appid', () => {
+    // Act
+    const { pcUrl, mobileUrl } = authorizationUrls({
+      componentAppId: 'wx5ce1ab0c0ffee000',
+      preAuthCode: 'preauthcode@@@a+b/c',
+      redirectUri: 'https://platform.example.test/wechat/component/authorized',
+      authType: 2,
+      bizAppid: 'wxc736b9251b3c6c41',
+    });
+    // Assess
+    assert.equal(
+      pcUrl,
+      'https://mp.weixin.qq.com/cgi-bin/componentloginpage?component_appid=wx5ce1ab0c0ffee000&pre_auth_code=preauthcode%40%40%40a%2Bb%2Fc' +
+        '&redirect_uri=https%3A%2F%2Fplatform.example.test%2Fwechat%2Fcomponent%2Fauthorized&auth_type=2&biz_appid=wxc736b9251b3c6c41',
+    );
+    assert.equal(
+      mobileUrl,
+      'https://mp.weixin.qq.com/safe/bindcomponent?action=bindcomponent&no_scan=1&component_appid=wx5ce1ab0c0ffee000' +
+        '&pre_auth_code=preauthcode%40%40%40a%2Bb%2Fc&redirect_uri=https%3A%2F%2Fplatform.example.test%2Fwechat%2Fcomponent%2Fauthorized' +
+        '&auth_type=2&biz_appid=wxc736b9251b3c6c41#wechat_redirect',
+    );
+  });
+});
+
+describe('authorization.startAuthorization', () => {
+  it('asks WeChat for a fresh pre_auth_code on every call and points redirect_uri at the landing page', async () => {
+    // Act
+    const first = await startAuthorization(deps, { authType: 3 });
+    const second = await startAuthorization(deps, { authType: 1 });
+    // Assess
+    assert.equal(sim.calls('api_create_preauthcode'), 2);
+    const a = new URL(first.pcUrl);
+    const b = new URL(second.mobileUrl);
+    assert.match(a.searchParams.get('pre_auth_code')!, /^preauthcode@@@/);
+    assert.notEqual(a.searchParams.get('pre_auth_code'), b.searchParams.get('pre_auth_code'));
+    assert.equal(a.searchParams.get('redirect_uri'), `${PUBLIC_BASE_URL}/wechat/component/authorized`);
+    assert.equal(a.searchParams.get('auth_type'), '3');
+    assert.equal(b.searchParams.get('auth_type'), '1');
+    assert.ok(first.expiresIn > 0);
+  });
+});
+
+describe('authorization.completeAuthorization', () => {
+  it('exchanges the code, stores profile, refresh token and access token, and returns the account info', async () => {
+    // Prepare
+    const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false, nickName: 'Landing Only Co' });
+    // Act
+    const done = await landing(authorizationCode);
+    // Assess
+    assert.equal(done.authorizerAppid, authorizerAppid);
+    assert.equal(done.outcome, 'saved');
+    assert.equal(done.info?.nickName, 'Landing Only Co');
+    const profile = await getAuthorizer(deps, authorizerAppid);
+    assert.equal(profile?.status, 'authorized');
+    assert.equal(profile?.refreshToken, sim.accounts().find((a) => a.appid === authorizerAppid)?.refreshToken);
+    assert.ok(await getAuthorizerToken(deps, authorizerAppid));
+    assert.equal(sim.calls('api_query_auth'), 1);
+    assert.ok(!logger.lines.some((l) => l.includes(authorizationCode) || l.includes(profile!.refreshToken)));
+  });
+
+  it('spends the code once when the push and the landing page complete it concurrently', async () => {
+    // Prepare
+    const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false });
+    sim.setLatency(300, 'api_query_auth');
+    // Act
+    const results = await Promise.all([
+      handleComponentPush(deps, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode })),
+      landing(authorizationCode),
+      landing(authorizationCode),
+    ]);
+    sim.setLatency(0, 'api_query_auth');
+    // Assess
+    assert.equal(sim.calls('api_query_auth'), 1);
+    assert.equal(results[1].authorizerAppid, authorizerAppid);
+    assert.equal(results[2].authorizerAppid, authorizerAppid);
+    assert.equal((await getAuthorizer(deps, authorizerAppid))?.status, 'authorized');
+  });
+
+  it('answers a second visit of the landing page from the cache without calling api_query_auth again', async () => {
+    // Prepare
+    const { authorizationCode } = await sim.authorize({ push: false });
+    await landing(authorizationCode);
+    // Act
+    const again = await landing(authorizationCode);
+    // Assess
+    assert.equal(again.outcome, 'already');
+    assert.equal(sim.calls('api_query_auth'), 1);
+    assert.equal(sim.calls('api_get_authorizer_info'), 1);
+  });
+
+  it('throws AuthorizationCodeError for a code WeChat refuses, and remembers the refusal', async () => {
+    // Act
+    await assert.rejects(landing('queryauthcode@@@never-issued'), (e: unknown) => e instanceof AuthorizationCodeError && e.errcode === 61009);
+    await assert.rejects(landing('queryauthcode@@@never-issued'), AuthorizationCodeError);
+    // Assess
+    assert.equal(sim.calls('api_query_auth'), 1);
+  });
+
+  it('refuses a code past its expiry without calling WeChat', async () => {
+    // Act / Assess
+    await assert.rejects(
+      completeAuthorization(deps, { authorizationCode: 'queryauthcode@@@late', codeExpiresAt: nowS() - 1, authorizedAt: nowS(), waitMs: 0 }),
+      (e: unknown) => e instanceof AuthorizationCodeError && e.errcode === 61010,
+    );
+    assert.equal(sim.calls('api_query_auth'), 0);
+  });
+
+  it('takes over a code whose claimant crashed once the claim has run out', async () => {
+    // Prepare
+    const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false });
+    await claimCode({ ...deps, clock: () => Date.now() - 60_000 }, authorizationCode, 'crashed-lambda', 30_000);
+    // Act
+    const done = await landing(authorizationCode);
+    // Assess
+    assert.equal(done.authorizerAppid, authorizerAppid);
+    assert.equal(sim.calls('api_query_auth'), 1);
+  });
+
+  it('still stores its result when its claim ran out while WeChat was answering', async () => {
+    // Prepare
+    const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false });
+    sim.setLatency(400, 'api_query_auth');
+    // Act
+    const pending = landing(authorizationCode);
+    await new Promise((r) => setTimeout(r, 200));
+    const stolen = await claimCode({ ...deps, clock: () => Date.now() + 60_000 }, authorizationCode, 'impatient', 30_000);
+    const done = await pending;
+    sim.setLatency(0, 'api_query_auth');
+    // Assess
+    assert.equal(stolen, true);
+    assert.equal(done.outcome, 'saved');
+    assert.equal((await getAuthorizer(deps, authorizerAppid))?.status, 'authorized');
+    assert.ok(logger.records().some((r) => r.event === 'authorization.code_claim_lost' && r.authorizerAppid === authorizerAppid));
+  });
+
+  it('gives up with CodeBusyError while another live claim holds the code', async () => {
+    // Prepare
+    const { authorizationCode } = await sim.authorize({ push: false });
+    await claimCode(deps, authorizationCode, 'someone-else', 30_000);
+    // Act / Assess
+    await assert.rejects(landing(authorizationCode, 300), CodeBusyError);
+    assert.equal(sim.calls('api_query_auth'), 0);
+    assert.equal((await getCodeState(deps, authorizationCode))?.state, 'claimed');
+  });
+
+  it('releases the claim when WeChat fails transiently, so a retry can exchange the code', async () => {
+    // Prepare
+    const { authorizationCode } = await sim.authorize({ push: false });
+    sim.inject({ api: 'api_query_auth', errcode: 45011, times: 1 });
+    // Act
+    await assert.rejects(landing(authorizationCode));
+    const retried = await landing(authorizationCode);
+    // Assess
+    assert.equal(retried.outcome, 'saved');
+    assert.equal(sim.calls('api_query_auth'), 2);
+  });
+
+  it('replaces the access token on re-authorization so the old one cannot be served', async () => {
+    // Prepare
+    const first = await sim.authorize({ push: false });
+    await landing(first.authorizationCode);
+    const before = await getAuthorizerToken(deps, first.authorizerAppid);
+    // Act
+    const again = await sim.reauthorize(first.authorizerAppid, { push: false });
+    await completeAuthorization(deps, { authorizationCode: again.authorizationCode, codeExpiresAt: nowS() + 3600, authorizedAt: nowS() + 1, waitMs: 1000 });
+    // Assess
+    const after = await getAuthorizerToken(deps, first.authorizerAppid);
+    assert.ok(before && after);
+    assert.notEqual(after.accessToken, before.accessToken);
+    const profile = await getAuthorizer(deps, first.authorizerAppid);
+    assert.equal(profile?.refreshToken, sim.accounts().find((a) => a.appid === first.authorizerAppid)?.refreshToken);
+  });
+});
+
+describe('authorization.completeAuthorization (late apply)', () => {
+  it('counts the access token\'s expiry from the exchange, however late the cached result is applied', async () => {
+    // Prepare: the claimant exchanged the code and died before storing the result on the profile.
+    const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false });
+    const t0 = nowS();
+    const exchanged = await exchangeCodeOnce(deps, authorizationCode, { codeExpiresAt: t0 + 3600, waitMs: 0 });
+    const t1 = nowS();
+    const expiresIn = exchanged.authorization.expiresIn!;
+    const halfAnHourLater = { ...deps, clock: () => Date.now() + 30 * 60_000 };
+    // Act: the stream retry applies it half an hour later.
+    await handleComponentPush(halfAnHourLater, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode }, t0));
+    // Assess
+    const token = await getAuthorizerToken(deps, authorizerAppid);
+    assert.ok(token);
+    assert.ok(token.expiresAt >= t0 + expiresIn && token.expiresAt <= t1 + expiresIn, `expiresAt ${token.expiresAt - t1}s after the exchange, expires_in ${expiresIn}`);
+    assert.equal(sim.calls('api_query_auth'), 1);
+  });
+});
+
+describe('authorization.handleComponentPush', () => {
+  it('revokes on unauthorized: status unauthorized, access token deleted, profile kept', async () => {
+    // Prepare
+    const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false });
+    await handleComponentPush(deps, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode }, nowS() - 10));
+    // Act
+    await handleComponentPush(deps, pushEvent('unauthorized', { AuthorizerAppid: authorizerAppid }, nowS() - 5));
+    // Assess
+    const profile = await getAuthorizer(deps, authorizerAppid);
+    assert.equal(profile?.status, 'unauthorized');
+    assert.ok(profile?.refreshToken);
+    assert.equal(await getAuthorizerToken(deps, authorizerAppid), undefined);
+  });
+
+  it('ignores an unauthorized push older than the latest authorization', async () => {
+    // Prepare
+    const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false });
+    await handleComponentPush(deps, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode }, nowS() - 10));
+    // Act
+    await handleComponentPush(deps, pushEvent('unauthorized', { AuthorizerAppid: authorizerAppid }, nowS() - 20));
+    // Assess
+    assert.equal((await getAuthorizer(deps, authorizerAppid))?.status, 'authorized');
+    assert.ok(await getAuthorizerToken(deps, authorizerAppid));
+  });
+
+  it('completes a successful fast registration from its auth_code and skips a failed one', async () => {
+    // Prepare
+    const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false, kind: 'miniprogram' });
+    // Act
+    await handleComponentPush(deps, pushEvent('notify_third_fasteregister', { appid: authorizerAppid, status: '89251', msg: 'pending' }));
+    const callsAfterFailed = sim.calls('api_query_auth');
+    await handleComponentPush(deps, pushEvent('notify_third_fasteregister', { appid: authorizerAppid, status: '0', auth_code: authorizationCode, msg: 'OK' }));
+    // Assess
+    assert.equal(callsAfterFailed, 0);
+    const profile = await getAuthorizer(deps, authorizerAppid);
+    assert.equal(profile?.status, 'authorized');
+    assert.equal(profile?.info?.isMiniProgram, true);
+  });
+
+  it('recovers the authorization from api_get_authorizer_info when the pushed code was already spent', async () => {
+    // Prepare: a claimant spent the code at WeChat and died before storing the result.
+    const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false, nickName: 'Spent Code Co' });
+    const componentToken = await getComponentAccessToken(deps);
+    await deps.wechat.apiQueryAuth(componentToken.accessToken, { componentAppId: SIMULATOR_COMPONENT.appId, authorizationCode });
+    sim.resetCounters();
+    // Act
+    await handleComponentPush(deps, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode }));
+    const token = await getAuthorizerAccessToken(deps, authorizerAppid);
+    // Assess
+    const profile = await getAuthorizer(deps, authorizerAppid);
+    assert.equal(profile?.status, 'authorized');
+    assert.equal(profile?.info?.nickName, 'Spent Code Co');
+    assert.equal(profile?.refreshToken, sim.accounts().find((a) => a.appid === authorizerAppid)?.refreshToken);
+    assert.ok(token.accessToken);
+    assert.equal(sim.calls('api_query_auth'), 1);
+    assert.equal(sim.calls('api_authorizer_token'), 1);
+    assert.ok(logger.records().some((r) => r.event === 'authorization.recovered_without_code' && r.authorizerAppid === authorizerAppid));
+  });
+
+  it('drops the old grant\'s access token when it recovers a re-authorization without a new one', async () => {
+    // Prepare
+    const first = await sim.authorize({ push: false });
+    await landing(first.authorizationCode);
+    const again = await sim.reauthorize(first.authorizerAppid, { push: false });
+    const componentToken = await getComponentAccessToken(deps);
+    await deps.wechat.apiQueryAuth(componentToken.accessToken, { componentAppId: SIMULATOR_COMPONENT.appId, authorizationCode: again.authorizationCode });
+    // Act
+    await handleComponentPush(deps, pushEvent('authorized', { AuthorizerAppid: first.authorizerAppid, AuthorizationCode: again.authorizationCode }, nowS() + 1));
+    // Assess
+    assert.equal(await getAuthorizerToken(deps, first.authorizerAppid), undefined);
+  });
+
+  it('keeps a token another caller obtained with the new refresh token right after the recovery stored it', async () => {
+    // Prepare: a claimant spent the code and died; a second client runs a token request the moment the
+    // recovered authorization is committed (a real interleaving on DynamoDB Local, timed by a client hook).
+    const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false });
+    const componentToken = await getComponentAccessToken(deps);
+    await deps.wechat.apiQueryAuth(componentToken.accessToken, { componentAppId: SIMULATOR_COMPONENT.appId, authorizationCode });
+    const client = localClient(table.endpoint);
+    const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+    let concurrent: Promise<unknown> | undefined;
+    doc.middlewareStack.add(
+      (next) => async (args) => {
+        const result = await next(args);
+        if (!concurrent && JSON.stringify(args.input).includes(`AUTHORIZER#${authorizerAppid}`) && 'TransactItems' in (args.input as object)) {
+          concurrent = getAuthorizerAccessToken(deps, authorizerAppid);
+          await concurrent;
+        }
+        return result;
+      },
+      { step: 'initialize', name: 'concurrentTokenRequest' },
+    );
+    sim.resetCounters();
+    // Act
+    try {
+      await handleComponentPush({ ...deps, doc }, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode }));
+    } finally {
+      client.destroy();
+    }
+    const later = await getAuthorizerAccessToken(deps, authorizerAppid);
+    // Assess
+    assert.ok(concurrent, 'the concurrent token request ran');
+    const obtained = (await concurrent) as { accessToken: string };
+    assert.ok(later.accessToken === obtained.accessToken, 'the token obtained with the new refresh token was deleted');
+    assert.equal(sim.calls('api_authorizer_token'), 1);
+  });
+
+  it('drops the push for good when the code is refused and the account no longer authorizes us', async () => {
+    // Prepare
+    const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false });
+    await sim.unauthorize(authorizerAppid, { push: false });
+    // Act / Assess
+    await assert.rejects(
+      handleComponentPush(deps, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode })),
+      (e: unknown) => e instanceof AuthorizationCodeError && e.errcode === 61003,
+    );
+    assert.equal(await getAuthorizer(deps, authorizerAppid), undefined);
+  });
+
+  it('raises a permanent failure for an authorized push without a code', async () => {
+    // Act / Assess
+    await assert.rejects(handleComponentPush(deps, pushEvent('authorized', { AuthorizerAppid: 'wxc736b9251b3c6c41' })), PermanentEventError);
+  });
+});
+
+describe('eventDispatch.processEventRecords', () => {
+  const image = (e: StoredEvent) => ({ pk: `EVENT#${e.id}`, sk: 'EVENT', ...e });
+
+  it('reports the first retryable failure and every record after it, and skips permanent failures', async () => {
+    // Prepare
+    const seen: string[] = [];
+    const handlers: EventHandlers<WeChatDeps> = {
+      component_push: async (_d, e) => {
+        seen.push(e.infoType);
+        if (e.infoType === 'permanent') throw new PermanentEventError('never works');
+        if (e.infoType === 'flaky') throw new Error('try again');
+      },
+    };
+    const records = [
+      { sequenceNumber: '1', image: image(pushEvent('ok', {})) },
+      { sequenceNumber: '2', image: { pk: 'EVENT#x', sk: 'EVENT', kind: 'weird' } },
+      { sequenceNumber: '3', image: image(pushEvent('permanent', {})) },
+      { sequenceNumber: '4', image: image(pushEvent('flaky', {})) },
+      { sequenceNumber: '5', image: image(pushEvent('after', {})) },
+    ];
+    // Act
+    const result = await processEventRecords(deps, handlers, records);
+    // Assess
+    assert.deepEqual(result, { batchItemFailures: [{ itemIdentifier: '4' }, { itemIdentifier: '5' }] });
+    assert.deepEqual(seen, ['ok', 'permanent', 'flaky']);
+  });
+
+  it('drops events of a kind nobody handles, without a retry', async () => {
+    // Prepare
+    const task = { ...pushEvent('query_auth_code', {}), kind: 'release_test_task' as const };
+    // Act
+    const result = await processEventRecords(deps, {}, [{ sequenceNumber: '9', image: image(task) }]);
+    // Assess
+    assert.deepEqual(result, { batchItemFailures: [] });
+    assert.ok(logger.records().some((r) => r.event === 'event.dropped' && r.sequenceNumber === '9'));
+  });
+});
+
+describe('authorize handler', () => {
+  const get = (rawPath: string, query?: Record<string, string>) =>
+    createAuthorizeHandler(deps)({ rawPath, ...(query ? { queryStringParameters: query } : {}) } as HttpEvent);
+
+  it('answers a bad query with a 400 HTML page and calls no WeChat API', async () => {
+    // Act
+    const start = await get('/wechat/component/authorize', { auth_type: '9' });
+    const landingPage = await get('/wechat/component/authorized');
+    // Assess
+    for (const page of [start, landingPage]) {
+      assert.equal(page.statusCode, 400);
+      assert.equal(page.headers?.['content-type'], 'text/html; charset=utf-8');
+      assert.equal(page.headers?.['cache-control'], 'no-store');
+    }
+    assert.match(String(start.body), /auth_type must be 1/);
+    assert.match(String(landingPage.body), /auth_code is missing/);
+    assert.equal(sim.calls(), 0);
+  });
+
+  it('explains a refused code without echoing it', async () => {
+    // Act
+    const page = await get('/wechat/component/authorized', { auth_code: 'queryauthcode@@@<b>refused</b>', expires_in: '3600' });
+    // Assess
+    assert.equal(page.statusCode, 400);
+    assert.match(String(page.body), /Authorization code invalid/);
+    assert.ok(!String(page.body).includes('refused'));
+  });
+
+  it('never lets a reloaded old landing URL overwrite a newer authorization with its older refresh token', async () => {
+    // Prepare: code 1 was exchanged two minutes ago but its landing page failed before storing it; the owner
+    // then authorized again (code 2), which landed.
+    const first = await sim.authorize({ push: false });
+    const twoMinutesAgo = { ...deps, clock: () => Date.now() - 120_000 };
+    const old = await exchangeCodeOnce(twoMinutesAgo, first.authorizationCode, { codeExpiresAt: nowS() + 3600, waitMs: 0 });
+    const second = await sim.reauthorize(first.authorizerAppid, { push: false });
+    const landed = await get('/wechat/component/authorized', { auth_code: second.authorizationCode, expires_in: '3600' });
+    const current = (await getAuthorizer(deps, first.authorizerAppid))?.refreshToken;
+    const aMinuteLater = { ...deps, clock: () => Date.now() + 60_000 };
+    // Act: the owner reloads the first landing URL.
+    const reloaded = await createAuthorizeHandler(aMinuteLater)({ rawPath: '/wechat/component/authorized', queryStringParameters: { auth_code: first.authorizationCode, expires_in: '3600' } } as unknown as HttpEvent);
+    // Assess
+    assert.equal(landed.statusCode, 200);
+    assert.equal(reloaded.statusCode, 200);
+    assert.notEqual(old.authorization.authorizerRefreshToken, current);
+    const profile = await getAuthorizer(deps, first.authorizerAppid);
+    assert.equal(profile?.refreshToken, current);
+    assert.equal(profile?.refreshToken, sim.accounts().find((a) => a.appid === first.authorizerAppid)?.refreshToken);
+  });
+
+  it('renders the start page with both links HTML-escaped', async () => {
+    // Act
+    const page = await get('/wechat/component/authorize', { auth_type: '2' });
+    // Assess
+    assert.equal(page.statusCode, 200);
+    assert.equal(page.headers?.['referrer-policy'], 'origin');
+    assert.match(String(page.body), /id="pc-link" href="https:\/\/mp\.weixin\.qq\.com\/cgi-bin\/componentloginpage\?component_appid=wx5ce1ab0c0ffee000&amp;pre_auth_code=preauthcode%40%40%40/);
+    assert.match(String(page.body), /id="mobile-link" href="https:\/\/mp\.weixin\.qq\.com\/safe\/bindcomponent\?action=bindcomponent&amp;no_scan=1&amp;.*auth_type=2#wechat_redirect"/);
+  });
+});
+
+describe('authorized handler', () => {
+  it('consumes the sample stream event (tests/events/authorized.json) and drops its unknown code for good', async () => {
+    // Prepare
+    const event = JSON.parse(readFileSync('tests/events/authorized.json', 'utf8')) as DynamoDBStreamEvent;
+    // Act
+    const result = await createAuthorizedHandler(deps)(event);
+    // Assess
+    assert.deepEqual(result, { batchItemFailures: [] });
+    const dropped = logger.records().find((r) => r.event === 'event.dropped' && r.sequenceNumber === '100000000000000000001');
+    // The simulator knows neither the code nor the account: the push cannot be completed or recovered.
+    assert.equal((dropped?.error as { name?: string } | undefined)?.name, 'PermanentEventError');
+  });
+
+  it('reports a record for retry when WeChat is busy, by its SequenceNumber', async () => {
+    // Prepare
+    const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false });
+    const e = pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode });
+    const image = { pk: { S: `EVENT#${e.id}` }, sk: { S: 'EVENT' }, kind: { S: e.kind }, infoType: { S: e.infoType }, componentAppId: { S: e.componentAppId },
+      authorizerAppid: { S: authorizerAppid }, createTime: { N: String(e.createTime) }, receivedAt: { N: String(e.receivedAt) }, expiresAt: { N: String(e.expiresAt) },
+      payload: { M: { AuthorizerAppid: { S: authorizerAppid }, AuthorizationCode: { S: authorizationCode } } } };
+    const event = { Records: [{ eventName: 'INSERT', dynamodb: { SequenceNumber: '777', NewImage: image } }] } as unknown as DynamoDBStreamEvent;
+    // The client retries -1 twice itself: three answers make one invocation fail.
+    sim.inject({ api: 'api_query_auth', errcode: -1, times: 3 });
+    // Act
+    const busy = await createAuthorizedHandler(deps)(event);
+    const retried = await createAuthorizedHandler(deps)(event);
+    // Assess
+    assert.deepEqual(busy, { batchItemFailures: [{ itemIdentifier: '777' }] });
+    assert.deepEqual(retried, { batchItemFailures: [] });
+    assert.equal((await getAuthorizer(deps, authorizerAppid))?.status, 'authorized');
+  });
+});

@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadConfig } from '../../../lib/runtime/config.ts';
+import { ConfigError } from '../../../lib/kernel/errors.ts';
+
+const valid = {
+  COMPONENT_APPID: 'wx1234567890abcdef',
+  COMPONENT_APPSECRET: 'secret-value-1234',
+  COMPONENT_TOKEN: 'spamtest',
+  COMPONENT_ENCODING_AES_KEY: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
+  TABLE_NAME: 'wechat-component-dev',
+  PUBLIC_BASE_URL: 'https://example.com/',
+};
+
+describe('loadConfig', () => {
+  it('returns every value with defaults applied', () => {
+    // Act
+    const config = loadConfig(valid);
+    // Assess
+    assert.equal(config.componentAppId, 'wx1234567890abcdef');
+    assert.equal(config.wechatApiBaseUrl, 'https://api.weixin.qq.com');
+    assert.equal(config.publicBaseUrl, 'https://example.com');
+    assert.equal(config.pushMaxSkewS, 600);
+    assert.equal(config.refreshConcurrency, 16);
+    assert.equal(config.dynamodbEndpoint, undefined);
+    assert.deepEqual(config.secrets, { appSecret: 'secret-value-1234', token: 'spamtest', encodingAesKey: valid.COMPONENT_ENCODING_AES_KEY });
+  });
+
+  it('names every problem in one error, without echoing secret values', () => {
+    // Prepare
+    const env = { COMPONENT_APPID: 'nope', COMPONENT_ENCODING_AES_KEY: 'short-key-value', PUSH_MAX_SKEW_S: '-5', WECHAT_API_BASE_URL: 'ftp://x' };
+    // Act
+    const error = (() => {
+      try {
+        loadConfig(env);
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    // Assess
+    assert.ok(error instanceof ConfigError);
+    assert.deepEqual(error.problems, [
+      'COMPONENT_APPID must look like wx followed by 16 hex digits',
+      'TABLE_NAME is missing',
+      'WECHAT_API_BASE_URL must be an http(s) URL',
+      'PUBLIC_BASE_URL is missing',
+      'PUSH_MAX_SKEW_S must be an integer from 0 to 86400',
+      'COMPONENT_APPSECRET is missing',
+      'COMPONENT_TOKEN is missing',
+      'COMPONENT_ENCODING_AES_KEY must be 43 letters or digits',
+    ]);
+    assert.doesNotMatch(error.message, /short-key-value/);
+  });
+
+  it('takes the secrets from SSM when none is in the environment and a parameter path is set', () => {
+    // Prepare
+    const { COMPONENT_APPSECRET: _s, COMPONENT_TOKEN: _t, COMPONENT_ENCODING_AES_KEY: _k, ...rest } = valid;
+    // Act
+    const config = loadConfig({ ...rest, SSM_PARAMETER_PATH: '/wechat-component/prod' });
+    // Assess
+    assert.equal(config.secrets, undefined);
+    assert.equal(config.ssmParameterPath, '/wechat-component/prod');
+  });
+
+  it('treats PUSH_MAX_SKEW_S=0 as the freshness check turned off', () => {
+    assert.equal(loadConfig({ ...valid, PUSH_MAX_SKEW_S: '0' }).pushMaxSkewS, 0);
+  });
+
+  it('turns the freshness check off by default only under sls invoke local (IS_LOCAL=true)', () => {
+    assert.equal(loadConfig({ ...valid, IS_LOCAL: 'true' }).pushMaxSkewS, 0);
+    assert.equal(loadConfig({ ...valid, IS_LOCAL: 'true', PUSH_MAX_SKEW_S: '' }).pushMaxSkewS, 0);
+    assert.equal(loadConfig({ ...valid, IS_LOCAL: 'true', PUSH_MAX_SKEW_S: '120' }).pushMaxSkewS, 120);
+    assert.equal(loadConfig({ ...valid, IS_LOCAL: 'false' }).pushMaxSkewS, 600);
+    assert.equal(loadConfig({ ...valid, PUSH_MAX_SKEW_S: '' }).pushMaxSkewS, 600);
+  });
+});
