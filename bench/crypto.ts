@@ -1,9 +1,9 @@
 // Crypto pipeline: verify + decrypt + parse of a realistic ticket push (PROTOCOL.md §1.4 wire form, sealed
 // with the simulator credentials), ops/s, three ways in one process on identical inputs:
 //   ours   — exactly the ticket function's path minus I/O: readEnvelope (query shapes, outer XML → Encrypt),
-//            openReceived (msg_signature in constant time, strict AES/padding/length/appid), parseComponentMessage.
+//            openReceived (msg_signature in constant time, strict AES/padding/length/appid), parseComponentPush.
 //   peer   — `wechat-crypto` (node-webot) for the crypto step, wrapped in the SAME outer and inner XML steps
-//            (parseXml → Encrypt, parseComponentMessage) so only the crypto differs; its getSignature() is
+//            (parseXml → Encrypt, parseComponentPush) so only the crypto differs; its getSignature() is
 //            compared with ===, its decrypt() result's id with the appid, as its README shows.
 //   floor  — bare node:crypto: sha1 of the sorted strings + aes-256-cbc decipher of the same bytes, nothing else.
 // The crypto step alone (no XML) is reported too, because on identical XML steps the parser dominates both.
@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { loadavg } from 'node:os';
 import { SIMULATOR_COMPONENT } from '../infra/local/credentials.ts';
 import { keysFrom, openEnvelope, sealEnvelope, type Envelope } from '../lib/wechat/crypto.ts';
-import { parseComponentMessage } from '../lib/wechat/component-pushes.ts';
+import { parseComponentPush } from '../lib/wechat/component-pushes.ts';
 import { openReceived, readEnvelope } from '../lib/wechat/envelopes.ts';
 import { parseXml } from '../lib/wechat/xml.ts';
 import { outerBody, ticketXml } from '../tests/helpers/wechat-push.ts';
@@ -58,7 +58,7 @@ const pushes: Push[] = Array.from({ length: INPUTS }, (_, i) => {
 });
 
 const ticketOf = (plain: string): string => {
-  const message = parseComponentMessage(plain);
+  const message = parseComponentPush(plain);
   if (message.infoType !== 'component_verify_ticket') throw new Error('not a ticket push');
   return message.componentVerifyTicket;
 };
@@ -146,14 +146,14 @@ report({
   value: round(opsPerS.ours, 0),
   unit: 'ops/s',
   command: COMMAND,
-  note: `readEnvelope (query shapes, hardened outer XML → Encrypt) + openReceived (constant-time msg_signature, strict AES/padding/length/appid) + parseComponentMessage; ${setup}; ${spread('ours')}`,
+  note: `readEnvelope (query shapes, hardened outer XML → Encrypt) + openReceived (constant-time msg_signature, strict AES/padding/length/appid) + parseComponentPush; ${setup}; ${spread('ours')}`,
 });
 report({
   name: 'crypto pipeline: wechat-crypto peer (same XML steps)',
   value: round(opsPerS.peerPipeline, 0),
   unit: 'ops/s',
   command: COMMAND,
-  note: `wechat-crypto 0.0.2 getSignature (===) + decrypt (lenient padding, no length bound) + id check, wrapped in our parseXml (outer) and parseComponentMessage (inner); ${spread('peerPipeline')}`,
+  note: `wechat-crypto 0.0.2 getSignature (===) + decrypt (lenient padding, no length bound) + id check, wrapped in our parseXml (outer) and parseComponentPush (inner); ${spread('peerPipeline')}`,
 });
 report({
   name: 'crypto pipeline: node:crypto floor (sha1 + aes-256-cbc)',
@@ -209,5 +209,5 @@ report({
   value: round(opsPerS.xmlOnly, 0),
   unit: 'ops/s',
   command: COMMAND,
-  note: `parseXml of the outer body + parseComponentMessage of the decrypted inner XML, no crypto: ${round((100 * opsPerS.ours) / opsPerS.xmlOnly, 0)}% of the pipeline's time per push; ${spread('xmlOnly')}`,
+  note: `parseXml of the outer body + parseComponentPush of the decrypted inner XML, no crypto: ${round((100 * opsPerS.ours) / opsPerS.xmlOnly, 0)}% of the pipeline's time per push; ${spread('xmlOnly')}`,
 });

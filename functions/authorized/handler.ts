@@ -4,13 +4,13 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { createWeChatDeps, type WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
 import { lambda } from '../../lib/runtime/lambda.ts';
-import { handleComponentPush } from '../../lib/authorization/pushes.ts';
+import { applyAuthorizationPush } from '../../lib/authorization/pushes.ts';
 import { processEventRecords, type EventHandlers, type EventRecord } from '../../lib/stream/dispatch.ts';
 import { handleReleaseTestTask } from '../../lib/release-test/task.ts';
 
 /** The dispatch point: one handler per EVENT kind. `release_test_task` plugs in here (issue 6). */
 export const EVENT_HANDLERS: EventHandlers<WeChatDeps> = {
-  component_push: handleComponentPush,
+  component_push: applyAuthorizationPush,
   release_test_task: handleReleaseTestTask,
 };
 

@@ -3,13 +3,13 @@
 import { createDeps, type Deps } from '../../lib/runtime/deps.ts';
 import { httpErrorBoundary, rawBody, text, type HttpEvent, type HttpResult } from '../../lib/runtime/http.ts';
 import { edgeLogger, lambda } from '../../lib/runtime/lambda.ts';
-import { handleComponentPush } from '../../lib/intake/component-push.ts';
+import { receiveComponentPush } from '../../lib/intake/component-push.ts';
 
 export const createHandler =
   (deps: Deps) =>
   async (event: HttpEvent): Promise<HttpResult> => {
     const query = event.queryStringParameters ?? {};
-    await handleComponentPush(deps, {
+    await receiveComponentPush(deps, {
       msgSignature: query.msg_signature,
       timestamp: query.timestamp,
       nonce: query.nonce,

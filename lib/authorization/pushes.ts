@@ -49,7 +49,7 @@ const complete = async (deps: WeChatDeps, event: StoredEvent, input: { code: str
 };
 
 /** The `component_push` handler of the `authorized` function: authorized, updateauthorized, fast-register, unauthorized. */
-export const handleComponentPush = async (deps: WeChatDeps, event: StoredEvent): Promise<void> => {
+export const applyAuthorizationPush = async (deps: WeChatDeps, event: StoredEvent): Promise<void> => {
   const p = event.payload;
   const log = deps.logger.child({ eventId: event.id, infoType: event.infoType, authorizerAppid: event.authorizerAppid ?? p.appid });
   switch (event.infoType) {

@@ -10,7 +10,7 @@ import { messageHandlers, type MessageHandlerRegistry } from './message-handlers
 import { getAuthorizer } from '../store/authorizers.ts';
 import { claimMessage, finishMessage, forgetMessage, messageDedupeId, type MessageClaim, type MessageMarker } from '../store/deliveries.ts';
 import { keysFrom, type MessageKeys } from '../wechat/crypto.ts';
-import { MpMessageError, parseMpMessage, type MpMessage } from '../wechat/account-messages.ts';
+import { AccountMessageError, parseAccountMessage, type AccountMessage } from '../wechat/account-messages.ts';
 import { openReceived, readEnvelope, type PushQuery } from '../wechat/envelopes.ts';
 import { buildReplyXml, sealReply, type ReplyBody } from '../wechat/replies.ts';
 import { XmlError } from '../wechat/xml.ts';
@@ -29,11 +29,11 @@ export interface MessageRequest extends PushQuery {
 export type MessageAnswer = { readonly kind: 'reply'; readonly xml: string } | { readonly kind: 'empty' } | { readonly kind: 'success' };
 
 
-const parseVerified = (plain: string): MpMessage => {
+const parseVerified = (plain: string): AccountMessage => {
   try {
-    return parseMpMessage(plain);
+    return parseAccountMessage(plain);
   } catch (error) {
-    if (error instanceof MpMessageError) throw new RejectedRequestError(`message.${error.field}.invalid`, { cause: error });
+    if (error instanceof AccountMessageError) throw new RejectedRequestError(`message.${error.field}.invalid`, { cause: error });
     if (error instanceof XmlError) throw new RejectedRequestError(`message.xml.${error.reason}`, { cause: error });
     throw error;
   }
@@ -47,7 +47,7 @@ const checkAccount = async (deps: MessageDeps, appid: string): Promise<void> => 
   if (profile.status !== 'authorized') throw new RejectedRequestError(`authorizer.${profile.status}`);
 };
 
-const reply = (deps: MessageDeps, keys: MessageKeys, message: MpMessage, body: ReplyBody): MessageAnswer => {
+const reply = (deps: MessageDeps, keys: MessageKeys, message: AccountMessage, body: ReplyBody): MessageAnswer => {
   const createTime = nowSeconds(deps.clock);
   const inner = buildReplyXml({ toUser: message.fromUserName, fromUser: message.toUserName, createTime }, body);
   return { kind: 'reply', xml: sealReply(keys, inner, { timestamp: createTime }) };
@@ -71,7 +71,7 @@ const claimOrWait = async (deps: MessageDeps, marker: MessageMarker, wait: InFli
  * Claims the delivery, runs the registry's handler, marks it done. A failed handler drops the claim so WeChat's
  * retry runs it again; a handler that died leaves a claim that expires, and a later retry takes it over.
  */
-const handOver = async (deps: MessageDeps, registry: MessageHandlerRegistry, appid: string, message: MpMessage, wait: InFlightWait): Promise<ReplyBody | undefined> => {
+const handOver = async (deps: MessageDeps, registry: MessageHandlerRegistry, appid: string, message: AccountMessage, wait: InFlightWait): Promise<ReplyBody | undefined> => {
   const id = messageDedupeId(appid, message);
   const ids = { authorizerAppid: appid, msgType: message.msgType, dedupeId: id };
   const owner = randomUUID();

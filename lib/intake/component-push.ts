@@ -9,7 +9,7 @@ import { protectSecret } from '../kernel/logger.ts';
 import { eventId, recordEvent } from '../store/events.ts';
 import { saveVerifyTicket } from '../store/tickets.ts';
 import { keysFrom } from '../wechat/crypto.ts';
-import { isAuthEvent, MessageError, parseComponentMessage, subjectAppid, type AuthEventMessage, type ComponentMessage } from '../wechat/component-pushes.ts';
+import { isAuthEvent, ComponentPushError, parseComponentPush, subjectAppid, type AuthEventPush, type ComponentPush } from '../wechat/component-pushes.ts';
 import { openReceived, readEnvelope, type PushQuery } from '../wechat/envelopes.ts';
 import { XmlError } from '../wechat/xml.ts';
 
@@ -26,18 +26,18 @@ export interface PushOutcome {
   readonly result: 'saved' | 'stale' | 'recorded' | 'duplicate' | 'ignored';
 }
 
-const parseVerified = (plain: string): ComponentMessage => {
+const parseVerified = (plain: string): ComponentPush => {
   try {
-    return parseComponentMessage(plain);
+    return parseComponentPush(plain);
   } catch (error) {
-    if (error instanceof MessageError) throw new RejectedRequestError(`message.${error.field}.${error.problem}`, { cause: error });
+    if (error instanceof ComponentPushError) throw new RejectedRequestError(`message.${error.field}.${error.problem}`, { cause: error });
     if (error instanceof XmlError) throw new RejectedRequestError(`message.xml.${error.reason}`, { cause: error });
     throw error;
   }
 };
 
 /** Registers every credential a push carries, so none can reach a log line. */
-const protect = (message: ComponentMessage): void => {
+const protect = (message: ComponentPush): void => {
   if (message.infoType === 'component_verify_ticket') protectSecret(message.componentVerifyTicket);
   if (message.infoType === 'authorized' || message.infoType === 'updateauthorized') {
     protectSecret(message.authorizationCode);
@@ -46,7 +46,7 @@ const protect = (message: ComponentMessage): void => {
   if (message.infoType === 'notify_third_fasteregister') protectSecret(message.authCode);
 };
 
-const recordAuthEvent = async (deps: PushDeps, message: AuthEventMessage): Promise<PushOutcome> => {
+const recordAuthEvent = async (deps: PushDeps, message: AuthEventPush): Promise<PushOutcome> => {
   const event = {
     kind: 'component_push' as const,
     infoType: message.infoType,
@@ -71,7 +71,7 @@ const recordAuthEvent = async (deps: PushDeps, message: AuthEventMessage): Promi
  * Throws RejectedRequestError for anything that is not a genuine push for this component.
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/Before_Develop/authorize_event.html
  */
-export const handleComponentPush = async (deps: PushDeps, request: PushRequest): Promise<PushOutcome> => {
+export const receiveComponentPush = async (deps: PushDeps, request: PushRequest): Promise<PushOutcome> => {
   const componentAppId = deps.config.componentAppId;
   const envelope = readEnvelope(request, request.body, { nowS: nowSeconds(deps.clock), maxSkewS: deps.config.pushMaxSkewS });
   if (envelope.appId !== undefined && envelope.appId !== componentAppId) throw new RejectedRequestError('envelope.AppId.mismatch');

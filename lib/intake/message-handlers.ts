@@ -10,7 +10,7 @@
 //     message.content === 'ping' ? { msgType: 'text', content: 'pong' } : undefined);
 //   registerMessageHandler('event:subscribe', async (event, context) => { … });
 import type { Logger } from '../kernel/logger.ts';
-import type { EventMessage, MpMessage, MpMessageType } from '../wechat/account-messages.ts';
+import type { EventMessage, AccountMessage, AccountMessageType } from '../wechat/account-messages.ts';
 import type { ReplyBody } from '../wechat/replies.ts';
 
 export interface MessageContext {
@@ -20,18 +20,18 @@ export interface MessageContext {
 }
 
 /** Return a reply body to answer passively (encrypted by the message function), or nothing to answer `success`. */
-export type MessageHandler<M extends MpMessage = MpMessage> = (message: M, context: MessageContext) => Promise<ReplyBody | undefined | void>;
+export type MessageHandler<M extends AccountMessage = AccountMessage> = (message: M, context: MessageContext) => Promise<ReplyBody | undefined | void>;
 
-type MessageOfType<T extends MpMessageType> = Extract<MpMessage, { msgType: T }>;
+type MessageOfType<T extends AccountMessageType> = Extract<AccountMessage, { msgType: T }>;
 /** `text`, `image`, …, `event`, `other`; `event:<Event>` for one event name (as WeChat spells it); `*` for the rest. */
-export type HandlerKey = MpMessageType | `event:${string}` | '*';
+export type HandlerKey = AccountMessageType | `event:${string}` | '*';
 
 export interface MessageHandlerRegistry {
-  register<T extends MpMessageType>(key: T, handler: MessageHandler<MessageOfType<T>>): void;
+  register<T extends AccountMessageType>(key: T, handler: MessageHandler<MessageOfType<T>>): void;
   register(key: `event:${string}`, handler: MessageHandler<EventMessage>): void;
   register(key: '*', handler: MessageHandler): void;
   /** The most specific handler: `event:<Event>`, then the MsgType, then `*`, then the default. */
-  handlerFor(message: MpMessage): MessageHandler;
+  handlerFor(message: AccountMessage): MessageHandler;
   keys(): HandlerKey[];
 }
 

@@ -6,7 +6,7 @@
 import { protectSecret } from '../kernel/logger.ts';
 import { eventId, recordEvent } from '../store/events.ts';
 import type { StoreDeps } from '../store/types.ts';
-import type { MpMessage } from '../wechat/account-messages.ts';
+import type { AccountMessage } from '../wechat/account-messages.ts';
 import type { ReplyBody } from '../wechat/replies.ts';
 
 /** The ten test accounts (appid → original id) WeChat uses since 2021-01-18: five official accounts, five mini programs. */
@@ -39,7 +39,7 @@ export type ReleaseTestAction =
   | { readonly case: 'api_text'; readonly queryAuthCode: string };
 
 /** What a release check asks for, or undefined when the message is not one (it then takes the normal path). */
-export const releaseTestAction = (authorizerAppid: string, message: MpMessage): ReleaseTestAction | undefined => {
+export const releaseTestAction = (authorizerAppid: string, message: AccountMessage): ReleaseTestAction | undefined => {
   if (!isReleaseTestAccount(authorizerAppid)) return undefined;
   if (message.msgType === 'event') return { case: 'event', reply: { msgType: 'text', content: `${message.event}from_callback` } };
   if (message.msgType !== 'text') return undefined;

@@ -6,7 +6,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';
-import type { MpMessage } from '../wechat/account-messages.ts';
+import type { AccountMessage } from '../wechat/account-messages.ts';
 import { messageKey, sha256 } from './keys.ts';
 import { conditionMet } from './conditional.ts';
 import type { StoreDeps } from './types.ts';
@@ -18,7 +18,7 @@ export const MESSAGE_MARKER_TTL_S = 24 * 60 * 60;
  * The delivery's identity: MsgId for messages, FromUserName + CreateTime (+ Event, so two different events of
  * one user in the same second stay distinct) for events and for messages without a MsgId, per WeChat's advice.
  */
-export const messageDedupeId = (authorizerAppid: string, message: MpMessage): string => {
+export const messageDedupeId = (authorizerAppid: string, message: AccountMessage): string => {
   const msgId = message.msgType === 'event' ? undefined : message.msgId;
   const parts =
     msgId !== undefined

@@ -42,13 +42,13 @@ export interface OtherMessage extends MessageBase {
   readonly msgId?: string;
 }
 
-export type MpMessage = TextMessage | MediaMessage | EventMessage | OtherMessage;
-export type MpMessageType = MpMessage['msgType'];
+export type AccountMessage = TextMessage | MediaMessage | EventMessage | OtherMessage;
+export type AccountMessageType = AccountMessage['msgType'];
 
 const MEDIA_TYPES: readonly MediaMessage['msgType'][] = ['image', 'voice', 'video', 'shortvideo', 'location', 'link', 'file', 'miniprogrampage'];
 
 /** A decrypted message without a field every message carries; `field` names it. */
-export class MpMessageError extends AppError {
+export class AccountMessageError extends AppError {
   readonly field: string;
   constructor(field: string) {
     super(`message has a missing or malformed ${field}`);
@@ -64,25 +64,25 @@ const textFields = (root: XmlRecord): Record<string, string> => {
 
 const required = (fields: Record<string, string>, name: string): string => {
   const value = fields[name];
-  if (value === undefined || value === '') throw new MpMessageError(name);
+  if (value === undefined || value === '') throw new AccountMessageError(name);
   return value;
 };
 
 // Content may legitimately be empty or whitespace-only, and the parser trims: absent is the only error.
 const present = (fields: Record<string, string>, name: string): string => {
   const value = fields[name];
-  if (value === undefined) throw new MpMessageError(name);
+  if (value === undefined) throw new AccountMessageError(name);
   return value;
 };
 
 const createTimeOf = (fields: Record<string, string>): number => {
   const raw = required(fields, 'CreateTime');
-  if (!/^\d{1,12}$/.test(raw)) throw new MpMessageError('CreateTime');
+  if (!/^\d{1,12}$/.test(raw)) throw new AccountMessageError('CreateTime');
   return Number(raw);
 };
 
 /** Reads an already parsed `<xml>` root into a typed message. */
-export const mpMessageFromXml = (root: XmlRecord): MpMessage => {
+export const accountMessageFromXml = (root: XmlRecord): AccountMessage => {
   const fields = textFields(root);
   const base: MessageBase = {
     toUserName: required(fields, 'ToUserName'),
@@ -109,4 +109,4 @@ export const mpMessageFromXml = (root: XmlRecord): MpMessage => {
  * Parses the decrypted XML of a message-URL push (hardened parser, see xml.ts).
  * @see https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Receiving_standard_messages.html
  */
-export const parseMpMessage = (xml: string | Buffer): MpMessage => mpMessageFromXml(parseXml(xml));
+export const parseAccountMessage = (xml: string | Buffer): AccountMessage => accountMessageFromXml(parseXml(xml));

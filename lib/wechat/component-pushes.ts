@@ -1,12 +1,12 @@
 // The decrypted pushes of the authorization-event URL (PROTOCOL.md §1.4), one variant per InfoType, each
-// validated field by field: a missing or malformed field is a MessageError naming it, never an undefined.
+// validated field by field: a missing or malformed field is a ComponentPushError naming it, never an undefined.
 // Ids and codes stay strings; only times become numbers.
 import { AppError } from '../kernel/errors.ts';
 import { parseXml, type XmlRecord } from './xml.ts';
 import { APPID_PATTERN } from './ids.ts';
 
 /** A push that parsed as XML but lacks a field its InfoType needs, or carries one in the wrong shape. */
-export class MessageError extends AppError {
+export class ComponentPushError extends AppError {
   readonly field: string;
   readonly problem: 'missing' | 'malformed';
   constructor(field: string, problem: 'missing' | 'malformed') {
@@ -25,12 +25,12 @@ interface MessageBase {
   readonly fields: Readonly<Record<string, string>>;
 }
 
-export interface VerifyTicketMessage extends MessageBase {
+export interface VerifyTicketPush extends MessageBase {
   readonly infoType: 'component_verify_ticket';
   readonly componentVerifyTicket: string;
 }
 
-export interface AuthorizedMessage extends MessageBase {
+export interface AuthorizedPush extends MessageBase {
   readonly infoType: 'authorized' | 'updateauthorized';
   readonly authorizerAppid: string;
   readonly authorizationCode: string;
@@ -40,13 +40,13 @@ export interface AuthorizedMessage extends MessageBase {
   readonly preAuthCode?: string;
 }
 
-export interface UnauthorizedMessage extends MessageBase {
+export interface UnauthorizedPush extends MessageBase {
   readonly infoType: 'unauthorized';
   readonly authorizerAppid: string;
 }
 
 /** Result of a fast registration of a mini program; on `status` 0 `appid` and `authCode` are present. */
-export interface FastRegisterMessage extends MessageBase {
+export interface FastRegisterPush extends MessageBase {
   readonly infoType: 'notify_third_fasteregister';
   /** The new mini program's appid. */
   readonly appid?: string;
@@ -57,7 +57,7 @@ export interface FastRegisterMessage extends MessageBase {
 }
 
 /** Any other InfoType: kept whole so it can be logged and acknowledged. */
-export interface UnknownMessage {
+export interface UnknownPush {
   readonly infoType: 'unknown';
   readonly rawInfoType: string;
   readonly appId: string;
@@ -65,12 +65,12 @@ export interface UnknownMessage {
   readonly fields: Readonly<Record<string, string>>;
 }
 
-export type ComponentMessage = VerifyTicketMessage | AuthorizedMessage | UnauthorizedMessage | FastRegisterMessage | UnknownMessage;
+export type ComponentPush = VerifyTicketPush | AuthorizedPush | UnauthorizedPush | FastRegisterPush | UnknownPush;
 
 /** The InfoTypes that become EVENT items for the `authorized` function. */
-export type AuthEventMessage = AuthorizedMessage | UnauthorizedMessage | FastRegisterMessage;
-export const AUTH_EVENT_TYPES: readonly AuthEventMessage['infoType'][] = ['authorized', 'updateauthorized', 'unauthorized', 'notify_third_fasteregister'];
-export const isAuthEvent = (m: ComponentMessage): m is AuthEventMessage => (AUTH_EVENT_TYPES as readonly string[]).includes(m.infoType);
+export type AuthEventPush = AuthorizedPush | UnauthorizedPush | FastRegisterPush;
+export const AUTH_EVENT_TYPES: readonly AuthEventPush['infoType'][] = ['authorized', 'updateauthorized', 'unauthorized', 'notify_third_fasteregister'];
+export const isAuthEvent = (m: ComponentPush): m is AuthEventPush => (AUTH_EVENT_TYPES as readonly string[]).includes(m.infoType);
 
 const EPOCH = /^\d{1,12}$/;
 const INTEGER = /^-?\d{1,12}$/;
@@ -83,7 +83,7 @@ const flatten = (record: XmlRecord, prefix = '', out: Record<string, string> = O
   for (const [name, value] of Object.entries(record)) {
     const path = `${prefix}${name}`;
     if (typeof value === 'string') out[path] = value.trim();
-    else if (Array.isArray(value)) throw new MessageError(path, 'malformed');
+    else if (Array.isArray(value)) throw new ComponentPushError(path, 'malformed');
     else if (value !== undefined) flatten(value as XmlRecord, `${path}.`, out);
   }
   return out;
@@ -94,18 +94,18 @@ type Fields = Readonly<Record<string, string>>;
 const optional = (fields: Fields, name: string): string | undefined => {
   const value = fields[name];
   if (value === undefined || value === '') return undefined;
-  if (value.length > MAX_VALUE) throw new MessageError(name, 'malformed');
+  if (value.length > MAX_VALUE) throw new ComponentPushError(name, 'malformed');
   return value;
 };
 const required = (fields: Fields, name: string, pattern?: RegExp): string => {
   const value = optional(fields, name);
-  if (value === undefined) throw new MessageError(name, 'missing');
-  if (pattern && !pattern.test(value)) throw new MessageError(name, 'malformed');
+  if (value === undefined) throw new ComponentPushError(name, 'missing');
+  if (pattern && !pattern.test(value)) throw new ComponentPushError(name, 'malformed');
   return value;
 };
 const epoch = (fields: Fields, name: string): number => Number(required(fields, name, EPOCH));
 
-const fastRegister = (fields: Fields, base: MessageBase): FastRegisterMessage => {
+const fastRegister = (fields: Fields, base: MessageBase): FastRegisterPush => {
   const status = Number(required(fields, 'status', INTEGER));
   const appid = status === 0 ? required(fields, 'appid', APPID_PATTERN) : optional(fields, 'appid');
   const authCode = status === 0 ? required(fields, 'auth_code') : optional(fields, 'auth_code');
@@ -115,7 +115,7 @@ const fastRegister = (fields: Fields, base: MessageBase): FastRegisterMessage =>
   return { ...base, infoType: 'notify_third_fasteregister', status, msg, info, ...(appid ? { appid } : {}), ...(authCode ? { authCode } : {}) };
 };
 
-const authorized = (fields: Fields, base: MessageBase, infoType: AuthorizedMessage['infoType']): AuthorizedMessage => {
+const authorized = (fields: Fields, base: MessageBase, infoType: AuthorizedPush['infoType']): AuthorizedPush => {
   const preAuthCode = optional(fields, 'PreAuthCode');
   return {
     ...base,
@@ -128,7 +128,7 @@ const authorized = (fields: Fields, base: MessageBase, infoType: AuthorizedMessa
 };
 
 /** Validates flat fields (a parsed push, or an EVENT payload read back) into a message. */
-export const componentMessageFromFields = (fields: Fields): ComponentMessage => {
+export const componentPushFromFields = (fields: Fields): ComponentPush => {
   const infoType = required(fields, 'InfoType', INFO_TYPE);
   const appId = required(fields, 'AppId', APPID_PATTERN);
   if (!KNOWN.has(infoType)) {
@@ -153,7 +153,7 @@ export const componentMessageFromFields = (fields: Fields): ComponentMessage => 
  * Parses and validates a decrypted push of the authorization-event URL.
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/Before_Develop/authorize_event.html
  */
-export const parseComponentMessage = (xml: string | Buffer): ComponentMessage => componentMessageFromFields(flatten(parseXml(xml)));
+export const parseComponentPush = (xml: string | Buffer): ComponentPush => componentPushFromFields(flatten(parseXml(xml)));
 
 /** The id of the account an event is about: the authorizer, or the new mini program of a fast registration. */
-export const subjectAppid = (m: AuthEventMessage): string | undefined => (m.infoType === 'notify_third_fasteregister' ? m.appid : m.authorizerAppid);
+export const subjectAppid = (m: AuthEventPush): string | undefined => (m.infoType === 'notify_third_fasteregister' ? m.appid : m.authorizerAppid);

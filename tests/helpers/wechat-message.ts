@@ -3,7 +3,7 @@
 // Also opens the encrypted passive replies the platform answers with. Used by tests and the bench.
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { keysFrom, openEnvelope, sealEnvelope, type MessageKeys } from '../../lib/wechat/crypto.ts';
-import { parseMpMessage, type MpMessage } from '../../lib/wechat/account-messages.ts';
+import { parseAccountMessage, type AccountMessage } from '../../lib/wechat/account-messages.ts';
 import { parseXml } from '../../lib/wechat/xml.ts';
 import { httpEvent, pushQuery } from './wechat-push.ts';
 
@@ -43,7 +43,7 @@ export const messageEvent = (component: ComponentKeys, input: Parameters<typeof 
 };
 
 /** Opens an encrypted passive reply with the component keys (signature checked) and parses the inner reply. */
-export const openReply = (component: ComponentKeys | MessageKeys, replyXml: string): MpMessage & { raw: string } => {
+export const openReply = (component: ComponentKeys | MessageKeys, replyXml: string): AccountMessage & { raw: string } => {
   const keys = 'aesKey' in component ? component : keysFrom(component, component.appId);
   const outer = parseXml(replyXml);
   const raw = openEnvelope(keys, {
@@ -53,5 +53,5 @@ export const openReply = (component: ComponentKeys | MessageKeys, replyXml: stri
     encrypt: String(outer.Encrypt),
   });
   // A reply has no MsgId; a placeholder lets the message reader type it.
-  return { ...parseMpMessage(raw.replace('</xml>', '<MsgId>0</MsgId></xml>')), raw };
+  return { ...parseAccountMessage(raw.replace('</xml>', '<MsgId>0</MsgId></xml>')), raw };
 };

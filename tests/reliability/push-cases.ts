@@ -11,7 +11,7 @@ import { MAX_XML_BYTES } from '../../lib/wechat/xml.ts';
 import { eventKey, messageKey } from '../../lib/store/keys.ts';
 import { eventId } from '../../lib/store/events.ts';
 import { messageDedupeId } from '../../lib/store/deliveries.ts';
-import type { MpMessage } from '../../lib/wechat/account-messages.ts';
+import type { AccountMessage } from '../../lib/wechat/account-messages.ts';
 import { RELEASE_TEST_ACCOUNTS } from '../../lib/release-test/replies.ts';
 import { dropChar, extend, flipBits, insertAt, isUtf8, nastyString, replaceChar, type Rng } from '../helpers/fuzz.ts';
 import { authorizedXml, fastRegisterXml, httpEvent, ticketXml, unauthorizedXml } from '../helpers/wechat-push.ts';
@@ -127,7 +127,7 @@ const userText = (rng: Rng): string => {
   return Array.from({ length: rng.between(1, 12) }, () => rng.pick(pool)).join('');
 };
 
-const markerPk = (appid: string, message: Partial<MpMessage>) => messageKey(messageDedupeId(appid, message as MpMessage));
+const markerPk = (appid: string, message: Partial<AccountMessage>) => messageKey(messageDedupeId(appid, message as AccountMessage));
 
 const messageBases = (ctx: FuzzContext, rng: Rng, index: number): Base[] => {
   const createTime = createTimeFor(ctx, index);

@@ -14,7 +14,7 @@ import {
   parseStartQuery,
   startAuthorization,
 } from '../../../lib/authorization/authorization.ts';
-import { handleComponentPush } from '../../../lib/authorization/pushes.ts';
+import { applyAuthorizationPush } from '../../../lib/authorization/pushes.ts';
 import { PermanentEventError, processEventRecords, type EventHandlers } from '../../../lib/stream/dispatch.ts';
 import { getAuthorizerAccessToken, getComponentAccessToken } from '../../../lib/tokens/index.ts';
 import { getAuthorizer } from '../../../lib/store/authorizers.ts';
@@ -159,7 +159,7 @@ describe('authorization.completeAuthorization', () => {
     sim.setLatency(300, 'api_query_auth');
     // Act
     const results = await Promise.all([
-      handleComponentPush(deps, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode })),
+      applyAuthorizationPush(deps, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode })),
       landing(authorizationCode),
       landing(authorizationCode),
     ]);
@@ -277,7 +277,7 @@ describe('authorization.completeAuthorization (late apply)', () => {
     const expiresIn = exchanged.authorization.expiresIn!;
     const halfAnHourLater = { ...deps, clock: () => Date.now() + 30 * 60_000 };
     // Act: the stream retry applies it half an hour later.
-    await handleComponentPush(halfAnHourLater, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode }, t0));
+    await applyAuthorizationPush(halfAnHourLater, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode }, t0));
     // Assess
     const token = await getAuthorizerToken(deps, authorizerAppid);
     assert.ok(token);
@@ -286,13 +286,13 @@ describe('authorization.completeAuthorization (late apply)', () => {
   });
 });
 
-describe('authorization.handleComponentPush', () => {
+describe('authorization.applyAuthorizationPush', () => {
   it('revokes on unauthorized: status unauthorized, access token deleted, profile kept', async () => {
     // Prepare
     const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false });
-    await handleComponentPush(deps, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode }, nowS() - 10));
+    await applyAuthorizationPush(deps, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode }, nowS() - 10));
     // Act
-    await handleComponentPush(deps, pushEvent('unauthorized', { AuthorizerAppid: authorizerAppid }, nowS() - 5));
+    await applyAuthorizationPush(deps, pushEvent('unauthorized', { AuthorizerAppid: authorizerAppid }, nowS() - 5));
     // Assess
     const profile = await getAuthorizer(deps, authorizerAppid);
     assert.equal(profile?.status, 'unauthorized');
@@ -303,9 +303,9 @@ describe('authorization.handleComponentPush', () => {
   it('ignores an unauthorized push older than the latest authorization', async () => {
     // Prepare
     const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false });
-    await handleComponentPush(deps, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode }, nowS() - 10));
+    await applyAuthorizationPush(deps, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode }, nowS() - 10));
     // Act
-    await handleComponentPush(deps, pushEvent('unauthorized', { AuthorizerAppid: authorizerAppid }, nowS() - 20));
+    await applyAuthorizationPush(deps, pushEvent('unauthorized', { AuthorizerAppid: authorizerAppid }, nowS() - 20));
     // Assess
     assert.equal((await getAuthorizer(deps, authorizerAppid))?.status, 'authorized');
     assert.ok(await getAuthorizerToken(deps, authorizerAppid));
@@ -315,9 +315,9 @@ describe('authorization.handleComponentPush', () => {
     // Prepare
     const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false, kind: 'miniprogram' });
     // Act
-    await handleComponentPush(deps, pushEvent('notify_third_fasteregister', { appid: authorizerAppid, status: '89251', msg: 'pending' }));
+    await applyAuthorizationPush(deps, pushEvent('notify_third_fasteregister', { appid: authorizerAppid, status: '89251', msg: 'pending' }));
     const callsAfterFailed = sim.calls('api_query_auth');
-    await handleComponentPush(deps, pushEvent('notify_third_fasteregister', { appid: authorizerAppid, status: '0', auth_code: authorizationCode, msg: 'OK' }));
+    await applyAuthorizationPush(deps, pushEvent('notify_third_fasteregister', { appid: authorizerAppid, status: '0', auth_code: authorizationCode, msg: 'OK' }));
     // Assess
     assert.equal(callsAfterFailed, 0);
     const profile = await getAuthorizer(deps, authorizerAppid);
@@ -332,7 +332,7 @@ describe('authorization.handleComponentPush', () => {
     await deps.wechat.apiQueryAuth(componentToken.accessToken, { componentAppId: SIMULATOR_COMPONENT.appId, authorizationCode });
     sim.resetCounters();
     // Act
-    await handleComponentPush(deps, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode }));
+    await applyAuthorizationPush(deps, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode }));
     const token = await getAuthorizerAccessToken(deps, authorizerAppid);
     // Assess
     const profile = await getAuthorizer(deps, authorizerAppid);
@@ -353,7 +353,7 @@ describe('authorization.handleComponentPush', () => {
     const componentToken = await getComponentAccessToken(deps);
     await deps.wechat.apiQueryAuth(componentToken.accessToken, { componentAppId: SIMULATOR_COMPONENT.appId, authorizationCode: again.authorizationCode });
     // Act
-    await handleComponentPush(deps, pushEvent('authorized', { AuthorizerAppid: first.authorizerAppid, AuthorizationCode: again.authorizationCode }, nowS() + 1));
+    await applyAuthorizationPush(deps, pushEvent('authorized', { AuthorizerAppid: first.authorizerAppid, AuthorizationCode: again.authorizationCode }, nowS() + 1));
     // Assess
     assert.equal(await getAuthorizerToken(deps, first.authorizerAppid), undefined);
   });
@@ -381,7 +381,7 @@ describe('authorization.handleComponentPush', () => {
     sim.resetCounters();
     // Act
     try {
-      await handleComponentPush({ ...deps, doc }, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode }));
+      await applyAuthorizationPush({ ...deps, doc }, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode }));
     } finally {
       client.destroy();
     }
@@ -399,7 +399,7 @@ describe('authorization.handleComponentPush', () => {
     await sim.unauthorize(authorizerAppid, { push: false });
     // Act / Assess
     await assert.rejects(
-      handleComponentPush(deps, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode })),
+      applyAuthorizationPush(deps, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode })),
       (e: unknown) => e instanceof AuthorizationCodeError && e.errcode === 61003,
     );
     assert.equal(await getAuthorizer(deps, authorizerAppid), undefined);
@@ -407,7 +407,7 @@ describe('authorization.handleComponentPush', () => {
 
   it('raises a permanent failure for an authorized push without a code', async () => {
     // Act / Assess
-    await assert.rejects(handleComponentPush(deps, pushEvent('authorized', { AuthorizerAppid: 'wxc736b9251b3c6c41' })), PermanentEventError);
+    await assert.rejects(applyAuthorizationPush(deps, pushEvent('authorized', { AuthorizerAppid: 'wxc736b9251b3c6c41' })), PermanentEventError);
   });
 });
 

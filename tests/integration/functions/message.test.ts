@@ -12,7 +12,7 @@ import { createMessageHandlerRegistry, type MessageHandlerRegistry } from '../..
 import { RELEASE_TEST_ACCOUNTS } from '../../../lib/release-test/replies.ts';
 import { saveAuthorization } from '../../../lib/store/grants.ts';
 import { markUnauthorized } from '../../../lib/store/authorizers.ts';
-import type { MpMessage } from '../../../lib/wechat/account-messages.ts';
+import type { AccountMessage } from '../../../lib/wechat/account-messages.ts';
 import { context } from '../../helpers/context.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
 import { eventXml, messageEvent, openReply, textXml } from '../../helpers/wechat-message.ts';
@@ -26,7 +26,7 @@ const OPENID = 'o6_bmjrPTlm6_2sgVt7hMZOPfL2M';
 let table: TestTable;
 let logger: ReturnType<typeof createMemoryLogger>;
 let deps: Deps;
-let seen: { appid: string; message: MpMessage }[];
+let seen: { appid: string; message: AccountMessage }[];
 let registry: MessageHandlerRegistry;
 let msgSeq = 1_000_000_000_000_000_000n;
 

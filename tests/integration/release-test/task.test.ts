@@ -6,7 +6,7 @@ import type { Simulator } from '../../../infra/local/simulator/index.ts';
 import type { WeChatDeps } from '../../../lib/runtime/wechat-deps.ts';
 import type { createMemoryLogger } from '../../../lib/kernel/logger.ts';
 import { AuthorizationCodeError } from '../../../lib/authorization/authorization.ts';
-import { handleComponentPush } from '../../../lib/authorization/pushes.ts';
+import { applyAuthorizationPush } from '../../../lib/authorization/pushes.ts';
 import { PermanentEventError } from '../../../lib/stream/dispatch.ts';
 import { handleReleaseTestTask } from '../../../lib/release-test/task.ts';
 import { eventId, type StoredEvent } from '../../../lib/store/events.ts';
@@ -43,7 +43,7 @@ describe('releaseTestTask.handleReleaseTestTask', () => {
     // Prepare
     const appid = 'wx570bc396a51b8ff8';
     const { authorizationCode } = await sim.authorize({ authorizerAppid: appid, userName: 'gh_3c884a361561', push: false, withPreAuthCode: false });
-    await handleComponentPush(deps, stored('component_push', 'authorized', appid, { AuthorizerAppid: appid, AuthorizationCode: authorizationCode }));
+    await applyAuthorizationPush(deps, stored('component_push', 'authorized', appid, { AuthorizerAppid: appid, AuthorizationCode: authorizationCode }));
     // Act
     await handleReleaseTestTask(deps, task(appid, authorizationCode));
     // Assess
@@ -83,7 +83,7 @@ describe('releaseTestTask.handleReleaseTestTask', () => {
     // Prepare
     const appid = 'wxa35b9c23cfe664eb';
     const { authorizationCode } = await sim.authorize({ authorizerAppid: appid, userName: 'gh_2b3713f184a6', push: false, withPreAuthCode: false });
-    await handleComponentPush(deps, stored('component_push', 'authorized', appid, { AuthorizerAppid: appid, AuthorizationCode: authorizationCode }));
+    await applyAuthorizationPush(deps, stored('component_push', 'authorized', appid, { AuthorizerAppid: appid, AuthorizationCode: authorizationCode }));
     sim.expireAuthorizerToken(appid);
     sim.resetCounters();
     // Act

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { claimMessage, finishMessage, forgetMessage, MESSAGE_HANDLING_MS, MESSAGE_MARKER_TTL_S, messageDedupeId } from '../../../lib/store/deliveries.ts';
 import type { StoreDeps } from '../../../lib/store/types.ts';
-import { parseMpMessage } from '../../../lib/wechat/account-messages.ts';
+import { parseAccountMessage } from '../../../lib/wechat/account-messages.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
 
 // In the future, so DynamoDB Local's fast TTL deletion never removes a marker under test.
@@ -15,8 +15,8 @@ let deps: StoreDeps;
 
 const xml = (from: string, createTime: number, body: string) =>
   `<xml><ToUserName>gh_26128078e9ab</ToUserName><FromUserName>${from}</FromUserName><CreateTime>${createTime}</CreateTime>${body}</xml>`;
-const text = (msgId: string, from = 'oUser1', createTime = NOW_S) => parseMpMessage(xml(from, createTime, `<MsgType>text</MsgType><Content>hi</Content><MsgId>${msgId}</MsgId>`));
-const event = (name: string, from = 'oUser1', createTime = NOW_S) => parseMpMessage(xml(from, createTime, `<MsgType>event</MsgType><Event>${name}</Event>`));
+const text = (msgId: string, from = 'oUser1', createTime = NOW_S) => parseAccountMessage(xml(from, createTime, `<MsgType>text</MsgType><Content>hi</Content><MsgId>${msgId}</MsgId>`));
+const event = (name: string, from = 'oUser1', createTime = NOW_S) => parseAccountMessage(xml(from, createTime, `<MsgType>event</MsgType><Event>${name}</Event>`));
 
 before(async () => {
   table = await createTestTable();

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createMemoryLogger } from '../../../lib/kernel/logger.ts';
 import { createMessageHandlerRegistry, defaultMessageHandler, type MessageHandler } from '../../../lib/intake/message-handlers.ts';
-import { parseMpMessage } from '../../../lib/wechat/account-messages.ts';
+import { parseAccountMessage } from '../../../lib/wechat/account-messages.ts';
 
 const xml = (body: string) => `<xml><ToUserName>gh_1</ToUserName><FromUserName>oUser1</FromUserName><CreateTime>1700000000</CreateTime>${body}</xml>`;
-const text = parseMpMessage(xml('<MsgType>text</MsgType><Content>secret words</Content><MsgId>22449548215715819</MsgId>'));
-const subscribe = parseMpMessage(xml('<MsgType>event</MsgType><Event>subscribe</Event>'));
-const click = parseMpMessage(xml('<MsgType>event</MsgType><Event>CLICK</Event><EventKey>K</EventKey>'));
-const image = parseMpMessage(xml('<MsgType>image</MsgType><MediaId>m</MediaId><MsgId>2</MsgId>'));
+const text = parseAccountMessage(xml('<MsgType>text</MsgType><Content>secret words</Content><MsgId>22449548215715819</MsgId>'));
+const subscribe = parseAccountMessage(xml('<MsgType>event</MsgType><Event>subscribe</Event>'));
+const click = parseAccountMessage(xml('<MsgType>event</MsgType><Event>CLICK</Event><EventKey>K</EventKey>'));
+const image = parseAccountMessage(xml('<MsgType>image</MsgType><MediaId>m</MediaId><MsgId>2</MsgId>'));
 
 const named = (name: string): MessageHandler => Object.assign(async () => undefined, { handlerName: name });
 const nameOf = (handler: MessageHandler) => (handler as MessageHandler & { handlerName?: string }).handlerName ?? 'default';

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isReleaseTestAccount, RELEASE_TEST_ACCOUNTS, releaseTestAction } from '../../../lib/release-test/replies.ts';
-import { parseMpMessage } from '../../../lib/wechat/account-messages.ts';
+import { parseAccountMessage } from '../../../lib/wechat/account-messages.ts';
 
 const head = '<xml><ToUserName>gh_3c884a361561</ToUserName><FromUserName>oUser</FromUserName><CreateTime>1700000000</CreateTime>';
-const text = (content: string) => parseMpMessage(`${head}<MsgType>text</MsgType><Content><![CDATA[${content}]]></Content><MsgId>1</MsgId></xml>`);
-const event = (name: string) => parseMpMessage(`${head}<MsgType>event</MsgType><Event>${name}</Event></xml>`);
+const text = (content: string) => parseAccountMessage(`${head}<MsgType>text</MsgType><Content><![CDATA[${content}]]></Content><MsgId>1</MsgId></xml>`);
+const event = (name: string) => parseAccountMessage(`${head}<MsgType>event</MsgType><Event>${name}</Event></xml>`);
 const TEST = 'wx570bc396a51b8ff8';
 
 describe('releaseTest.RELEASE_TEST_ACCOUNTS', () => {

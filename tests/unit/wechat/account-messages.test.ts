@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MpMessageError, parseMpMessage } from '../../../lib/wechat/account-messages.ts';
+import { AccountMessageError, parseAccountMessage } from '../../../lib/wechat/account-messages.ts';
 import { XmlError } from '../../../lib/wechat/xml.ts';
 
 const msg = (body: string) =>
@@ -11,16 +11,16 @@ const fieldOf = (fn: () => unknown): string | undefined => {
   try {
     fn();
   } catch (error) {
-    if (error instanceof MpMessageError) return error.field;
+    if (error instanceof AccountMessageError) return error.field;
     throw error;
   }
   return undefined;
 };
 
-describe('mpMessages.parseMpMessage', () => {
+describe('mpMessages.parseAccountMessage', () => {
   it('reads a text message and keeps a MsgId above 2^53 exact', () => {
     // Act
-    const message = parseMpMessage(msg('<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[TESTCOMPONENT_MSG_TYPE_TEXT]]></Content><MsgId>22449548215715819</MsgId>'));
+    const message = parseAccountMessage(msg('<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[TESTCOMPONENT_MSG_TYPE_TEXT]]></Content><MsgId>22449548215715819</MsgId>'));
     // Assess
     assert.equal(message.msgType, 'text');
     assert.ok(message.msgType === 'text');
@@ -34,8 +34,8 @@ describe('mpMessages.parseMpMessage', () => {
 
   it('reads an event with its name as WeChat spells it and the optional EventKey', () => {
     // Act
-    const location = parseMpMessage(msg('<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[LOCATION]]></Event><Latitude>23.137466</Latitude><Longitude>113.352425</Longitude><Precision>119.385040</Precision>'));
-    const click = parseMpMessage(msg('<MsgType>event</MsgType><Event>CLICK</Event><EventKey>V1001_TODAY</EventKey>'));
+    const location = parseAccountMessage(msg('<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[LOCATION]]></Event><Latitude>23.137466</Latitude><Longitude>113.352425</Longitude><Precision>119.385040</Precision>'));
+    const click = parseAccountMessage(msg('<MsgType>event</MsgType><Event>CLICK</Event><EventKey>V1001_TODAY</EventKey>'));
     // Assess
     assert.ok(location.msgType === 'event' && click.msgType === 'event');
     assert.equal(location.event, 'LOCATION');
@@ -46,7 +46,7 @@ describe('mpMessages.parseMpMessage', () => {
 
   it('reads media messages with their MsgId and MediaId', () => {
     // Act
-    const image = parseMpMessage(msg('<MsgType>image</MsgType><PicUrl>http://p.test/1</PicUrl><MediaId>media_1</MediaId><MsgId>1234567890123456</MsgId>'));
+    const image = parseAccountMessage(msg('<MsgType>image</MsgType><PicUrl>http://p.test/1</PicUrl><MediaId>media_1</MediaId><MsgId>1234567890123456</MsgId>'));
     // Assess
     assert.ok(image.msgType === 'image');
     assert.equal(image.mediaId, 'media_1');
@@ -55,7 +55,7 @@ describe('mpMessages.parseMpMessage', () => {
 
   it('accepts an unknown MsgType as other, keeping its name and MsgId', () => {
     // Act
-    const other = parseMpMessage(msg('<MsgType>hologram</MsgType><MsgId>77</MsgId>'));
+    const other = parseAccountMessage(msg('<MsgType>hologram</MsgType><MsgId>77</MsgId>'));
     // Assess
     assert.ok(other.msgType === 'other');
     assert.equal(other.rawMsgType, 'hologram');
@@ -63,23 +63,23 @@ describe('mpMessages.parseMpMessage', () => {
   });
 
   it('accepts an empty text Content', () => {
-    const message = parseMpMessage(msg('<MsgType>text</MsgType><Content><![CDATA[]]></Content><MsgId>1</MsgId>'));
+    const message = parseAccountMessage(msg('<MsgType>text</MsgType><Content><![CDATA[]]></Content><MsgId>1</MsgId>'));
     assert.ok(message.msgType === 'text');
     assert.equal(message.content, '');
   });
 
   it('names the missing or malformed field of a message', () => {
-    assert.equal(fieldOf(() => parseMpMessage('<xml><FromUserName>u</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType></xml>')), 'ToUserName');
-    assert.equal(fieldOf(() => parseMpMessage(msg('<MsgType>text</MsgType><Content>x</Content>'))), 'MsgId');
-    assert.equal(fieldOf(() => parseMpMessage(msg('<MsgType>text</MsgType><MsgId>1</MsgId>'))), 'Content');
-    assert.equal(fieldOf(() => parseMpMessage(msg('<MsgType>event</MsgType>'))), 'Event');
-    assert.equal(fieldOf(() => parseMpMessage(msg('<Content>x</Content>'))), 'MsgType');
-    assert.equal(fieldOf(() => parseMpMessage(msg('<MsgType>image</MsgType>'))), 'MsgId');
+    assert.equal(fieldOf(() => parseAccountMessage('<xml><FromUserName>u</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType></xml>')), 'ToUserName');
+    assert.equal(fieldOf(() => parseAccountMessage(msg('<MsgType>text</MsgType><Content>x</Content>'))), 'MsgId');
+    assert.equal(fieldOf(() => parseAccountMessage(msg('<MsgType>text</MsgType><MsgId>1</MsgId>'))), 'Content');
+    assert.equal(fieldOf(() => parseAccountMessage(msg('<MsgType>event</MsgType>'))), 'Event');
+    assert.equal(fieldOf(() => parseAccountMessage(msg('<Content>x</Content>'))), 'MsgType');
+    assert.equal(fieldOf(() => parseAccountMessage(msg('<MsgType>image</MsgType>'))), 'MsgId');
     const badTime = '<xml><ToUserName>g</ToUserName><FromUserName>u</FromUserName><CreateTime>1e9</CreateTime><MsgType>text</MsgType></xml>';
-    assert.equal(fieldOf(() => parseMpMessage(badTime)), 'CreateTime');
+    assert.equal(fieldOf(() => parseAccountMessage(badTime)), 'CreateTime');
   });
 
   it('refuses a DOCTYPE before reading any field', () => {
-    assert.throws(() => parseMpMessage(`<!DOCTYPE x [<!ENTITY e "v">]>${msg('<MsgType>text</MsgType>')}`), XmlError);
+    assert.throws(() => parseAccountMessage(`<!DOCTYPE x [<!ENTITY e "v">]>${msg('<MsgType>text</MsgType>')}`), XmlError);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { componentMessageFromFields, isAuthEvent, MessageError, parseComponentMessage, subjectAppid } from '../../../lib/wechat/component-pushes.ts';
+import { componentPushFromFields, isAuthEvent, ComponentPushError, parseComponentPush, subjectAppid } from '../../../lib/wechat/component-pushes.ts';
 import { XmlError } from '../../../lib/wechat/xml.ts';
 
 const TICKET = `<xml><AppId><![CDATA[wx77ea274ef9f3e504]]></AppId>
@@ -20,20 +20,20 @@ const FAST_REGISTER =
   '<info><name><![CDATA[Acme Ltd]]></name><code><![CDATA[91440300]]></code><code_type>1</code_type><legal_persona_wechat><![CDATA[lp]]></legal_persona_wechat>' +
   '<legal_persona_name><![CDATA[Li]]></legal_persona_name><component_phone><![CDATA[1234]]></component_phone></info></xml>';
 
-const errorOf = (xml: string): MessageError | undefined => {
+const errorOf = (xml: string): ComponentPushError | undefined => {
   try {
-    parseComponentMessage(xml);
+    parseComponentPush(xml);
   } catch (error) {
-    if (error instanceof MessageError) return error;
+    if (error instanceof ComponentPushError) return error;
     throw error;
   }
   return undefined;
 };
 
-describe('messages.parseComponentMessage', () => {
+describe('messages.parseComponentPush', () => {
   it('reads a component_verify_ticket push', () => {
     // Act
-    const message = parseComponentMessage(TICKET);
+    const message = parseComponentPush(TICKET);
     // Assess
     assert.equal(message.infoType, 'component_verify_ticket');
     assert.equal(message.appId, 'wx77ea274ef9f3e504');
@@ -46,13 +46,13 @@ describe('messages.parseComponentMessage', () => {
     const reordered =
       '<xml><AppId><![CDATA[wx77ea274ef9f3e504]]></AppId><InfoType><![CDATA[component_verify_ticket]]></InfoType>' +
       '<ComponentVerifyTicket><![CDATA[ticket@@@x]]></ComponentVerifyTicket><CreateTime>1501996049</CreateTime></xml>';
-    const message = parseComponentMessage(reordered);
+    const message = parseComponentPush(reordered);
     assert.equal(message.infoType === 'component_verify_ticket' && message.componentVerifyTicket, 'ticket@@@x');
   });
 
   it('reads an authorized push with every field, ids kept as strings and times as numbers', () => {
     // Act
-    const message = parseComponentMessage(AUTHORIZED);
+    const message = parseComponentPush(AUTHORIZED);
     // Assess
     assert.ok(message.infoType === 'authorized');
     assert.equal(message.authorizerAppid, 'wxc736b9251b3c6c41');
@@ -67,7 +67,7 @@ describe('messages.parseComponentMessage', () => {
     const xml = AUTHORIZED.replace('<InfoType>authorized', '<InfoType>updateauthorized')
       .replace(/<PreAuthCode>.*<\/PreAuthCode>/, '')
       .replace('<AuthorizationCodeExpiredTime>1562431985', '<AuthorizationCodeExpiredTime><![CDATA[1562431985]]>');
-    const message = parseComponentMessage(xml);
+    const message = parseComponentPush(xml);
     assert.ok(message.infoType === 'updateauthorized');
     assert.equal(message.preAuthCode, undefined);
     assert.equal('preAuthCode' in message, false);
@@ -77,7 +77,7 @@ describe('messages.parseComponentMessage', () => {
   it('reads an unauthorized push', () => {
     const xml =
       '<xml><AppId>wx304925fbea25bcbe</AppId><CreateTime>1562428400</CreateTime><InfoType>unauthorized</InfoType><AuthorizerAppid>wxc736b9251b3c6c41</AuthorizerAppid></xml>';
-    const message = parseComponentMessage(xml);
+    const message = parseComponentPush(xml);
     assert.deepEqual(
       { infoType: message.infoType, appId: message.appId, createTime: message.createTime, authorizerAppid: message.infoType === 'unauthorized' && message.authorizerAppid },
       { infoType: 'unauthorized', appId: 'wx304925fbea25bcbe', createTime: 1562428400, authorizerAppid: 'wxc736b9251b3c6c41' },
@@ -86,7 +86,7 @@ describe('messages.parseComponentMessage', () => {
 
   it('reads a fast-registration result with its info block', () => {
     // Act
-    const message = parseComponentMessage(FAST_REGISTER);
+    const message = parseComponentPush(FAST_REGISTER);
     // Assess
     assert.ok(message.infoType === 'notify_third_fasteregister');
     assert.equal(message.appid, 'wx1234567890abcdef');
@@ -100,7 +100,7 @@ describe('messages.parseComponentMessage', () => {
 
   it('accepts a failed fast registration without appid or auth_code', () => {
     const xml = FAST_REGISTER.replace(/<appid>.*<\/appid><status>0<\/status><auth_code>.*<\/auth_code><msg>OK/, '<status>89249</status><msg>task running');
-    const message = parseComponentMessage(xml);
+    const message = parseComponentPush(xml);
     assert.ok(message.infoType === 'notify_third_fasteregister');
     assert.equal(message.status, 89249);
     assert.equal(message.appid, undefined);
@@ -110,7 +110,7 @@ describe('messages.parseComponentMessage', () => {
 
   it('keeps any other InfoType whole as an unknown message', () => {
     const xml = '<xml><AppId>wx304925fbea25bcbe</AppId><CreateTime>1700000000</CreateTime><InfoType>notify_3rd_wxa_auth</InfoType><taskid>t1</taskid><MsgId>22449548215715819</MsgId></xml>';
-    const message = parseComponentMessage(xml);
+    const message = parseComponentPush(xml);
     assert.ok(message.infoType === 'unknown');
     assert.equal(message.rawInfoType, 'notify_3rd_wxa_auth');
     assert.equal(message.createTime, 1700000000);
@@ -159,16 +159,16 @@ describe('messages.parseComponentMessage', () => {
   });
 
   it('passes XML errors through as XmlError', () => {
-    assert.throws(() => parseComponentMessage('<!DOCTYPE x><xml/>'), (e: unknown) => e instanceof XmlError && e.reason === 'declaration');
+    assert.throws(() => parseComponentPush('<!DOCTYPE x><xml/>'), (e: unknown) => e instanceof XmlError && e.reason === 'declaration');
   });
 });
 
-describe('messages.componentMessageFromFields', () => {
+describe('messages.componentPushFromFields', () => {
   it('rebuilds the same message from its flat fields, as stored in an EVENT payload', () => {
     for (const xml of [TICKET, AUTHORIZED, FAST_REGISTER]) {
-      const message = parseComponentMessage(xml);
+      const message = parseComponentPush(xml);
       const payload = JSON.parse(JSON.stringify(message.fields)) as Record<string, string>;
-      assert.deepEqual(JSON.parse(JSON.stringify(componentMessageFromFields(payload))), JSON.parse(JSON.stringify(message)));
+      assert.deepEqual(JSON.parse(JSON.stringify(componentPushFromFields(payload))), JSON.parse(JSON.stringify(message)));
     }
   });
 });
