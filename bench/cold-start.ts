@@ -24,7 +24,10 @@ const topContributors = (metafile: Metafile, count: number): { name: string; kib
       totals.set(packageOf(path), (totals.get(packageOf(path)) ?? 0) + bytesInOutput);
     }
   }
-  return [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, count).map(([name, bytes]) => ({ name, kib: round(bytes / 1024, 1) }));
+  return [...totals.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([name, bytes]) => ({ name, kib: round(bytes / 1024, 1) }));
 };
 
 const loadTimeMs = (bundle: string): number => {
@@ -51,7 +54,13 @@ try {
     const kib = round(statSync(outfile).size / 1024, 1);
     const times = Array.from({ length: RUNS }, () => loadTimeMs(outfile));
     const top = topContributors(result.metafile, 5);
-    report({ name: `cold start ${fn}: bundle size`, value: kib, unit: 'KiB', command: COMMAND, note: top.map((t) => `${t.name} ${t.kib} KiB`).join(', ') });
+    report({
+      name: `cold start ${fn}: bundle size`,
+      value: kib,
+      unit: 'KiB',
+      command: COMMAND,
+      note: top.map((t) => `${t.name} ${t.kib} KiB`).join(', '),
+    });
     report({
       name: `cold start ${fn}: module init (median of ${RUNS})`,
       value: round(median(times), 1),

@@ -139,7 +139,9 @@ const opsPerS = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, m
 // machine the absolute rates drift by 2× between rounds, the paired ratio much less.
 const ratio = (a: Side, b: Side): number => median(samples[a].map((v, i) => v / samples[b][i]!));
 const spread = (side: Side) => `rounds ${round(Math.min(...samples[side]), 0)}–${round(Math.max(...samples[side]), 0)} ops/s`;
-const setup = `${ROUNDS} interleaved rounds of ${ROUND_MS} ms after 1 s warm-up each, ${INPUTS} distinct ticket pushes, median round; load average ${loadavg().map((l) => l.toFixed(1)).join('/')}`;
+const setup = `${ROUNDS} interleaved rounds of ${ROUND_MS} ms after 1 s warm-up each, ${INPUTS} distinct ticket pushes, median round; load average ${loadavg()
+  .map((l) => l.toFixed(1))
+  .join('/')}`;
 
 report({
   name: 'crypto pipeline: ours (verify + decrypt + parse)',

@@ -18,7 +18,11 @@ export const percentile = (sorted: number[], p: number): number => {
   return sorted[index]!;
 };
 
-export const median = (values: number[]): number => percentile([...values].sort((a, b) => a - b), 50);
+export const median = (values: number[]): number =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
 
 export const round = (value: number, digits = 2): number => Number(value.toFixed(digits));
 

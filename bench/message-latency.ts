@@ -29,7 +29,10 @@ const serve = async (invoke: Invoke) => {
     request.on('end', () => {
       const url = new URL(request.url ?? '/', 'http://bench');
       const appid = /^\/wechat\/authorizers\/([^/]+)\/callback$/.exec(url.pathname)?.[1];
-      const event = { ...httpEvent({ rawPath: url.pathname, query: Object.fromEntries(url.searchParams), body: Buffer.concat(chunks).toString('utf8') }), ...(appid ? { pathParameters: { appid } } : {}) };
+      const event = {
+        ...httpEvent({ rawPath: url.pathname, query: Object.fromEntries(url.searchParams), body: Buffer.concat(chunks).toString('utf8') }),
+        ...(appid ? { pathParameters: { appid } } : {}),
+      };
       void invoke(event, context).then((r) => {
         response.writeHead(r.statusCode ?? 200, r.headers as Record<string, string>);
         response.end(r.body ?? '');
@@ -44,26 +47,80 @@ const dynamo = await startDynamoLocal();
 try {
   await ensureTable(dynamo.endpoint, TABLE);
   Object.assign(process.env, simulatorEnv(), {
-    TABLE_NAME: TABLE, PUBLIC_BASE_URL: 'http://127.0.0.1:3000', DYNAMODB_ENDPOINT: dynamo.endpoint,
-    AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: 'ap-east-1', LOG_LEVEL: 'error',
+    TABLE_NAME: TABLE,
+    PUBLIC_BASE_URL: 'http://127.0.0.1:3000',
+    DYNAMODB_ENDPOINT: dynamo.endpoint,
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_REGION: 'ap-east-1',
+    LOG_LEVEL: 'error',
   });
   const { createDocumentClient } = await import('../lib/runtime/deps.ts');
   const { saveAuthorization } = await import('../lib/store/grants.ts');
   const start = Math.floor(Date.now() / 1000);
-  await saveAuthorization({ doc: createDocumentClient({ dynamodbEndpoint: dynamo.endpoint }), tableName: TABLE, clock: Date.now }, OURS, { refreshToken: 'refreshtoken@@@bench', funcInfo: [1], authorizedAt: start - 60 });
+  await saveAuthorization({ doc: createDocumentClient({ dynamodbEndpoint: dynamo.endpoint }), tableName: TABLE, clock: Date.now }, OURS, {
+    refreshToken: 'refreshtoken@@@bench',
+    funcInfo: [1],
+    authorizedAt: start - 60,
+  });
   // Imported after the environment is set, as Lambda would load it.
   const { handler } = await import('../functions/message/handler.ts');
   const server = await serve(handler as unknown as Invoke);
-  const seal = (appid: string, toUser: string, innerXml: string) => sealMessage(SIMULATOR_COMPONENT, { authorizerAppid: appid, toUser, openid: OPENID, innerXml, timestamp: start });
+  const seal = (appid: string, toUser: string, innerXml: string) =>
+    sealMessage(SIMULATOR_COMPONENT, { authorizerAppid: appid, toUser, openid: OPENID, innerXml, timestamp: start });
   const paths: [string, (i: number) => ReturnType<typeof seal>, (status: number, body: string) => boolean][] = [
-    ['release_text_reply', (i) => seal('wx570bc396a51b8ff8', 'gh_3c884a361561', textXml({ toUser: 'gh_3c884a361561', fromUser: OPENID, createTime: start, content: 'TESTCOMPONENT_MSG_TYPE_TEXT', msgId: String(1e15 + i) })),
-      (s, b) => s === 200 && (openReply(SIMULATOR_COMPONENT, b) as { content?: string }).content === 'TESTCOMPONENT_MSG_TYPE_TEXT_callback'],
-    ['release_event_reply', () => seal('wx9252c5e0bb1836fc', 'gh_c0f28a78b318', eventXml({ toUser: 'gh_c0f28a78b318', fromUser: OPENID, createTime: start, event: 'LOCATION' })),
-      (s, b) => s === 200 && (openReply(SIMULATOR_COMPONENT, b) as { content?: string }).content === 'LOCATIONfrom_callback'],
-    ['release_api_text_task', (i) => seal('wx14550af28c71a144', 'gh_26128078e9ab', textXml({ toUser: 'gh_26128078e9ab', fromUser: OPENID, createTime: start - i, content: `QUERY_AUTH_CODE:queryauthcode@@@bench${i}`, msgId: String(2e15 + i) })),
-      (s, b) => s === 200 && b === ''],
-    ['account_message', (i) => seal(OURS, 'gh_0123456789ab', textXml({ toUser: 'gh_0123456789ab', fromUser: OPENID, createTime: start, content: 'hello', msgId: String(3e15 + i) })),
-      (s, b) => s === 200 && b === 'success'],
+    [
+      'release_text_reply',
+      (i) =>
+        seal(
+          'wx570bc396a51b8ff8',
+          'gh_3c884a361561',
+          textXml({
+            toUser: 'gh_3c884a361561',
+            fromUser: OPENID,
+            createTime: start,
+            content: 'TESTCOMPONENT_MSG_TYPE_TEXT',
+            msgId: String(1e15 + i),
+          }),
+        ),
+      (s, b) => s === 200 && (openReply(SIMULATOR_COMPONENT, b) as { content?: string }).content === 'TESTCOMPONENT_MSG_TYPE_TEXT_callback',
+    ],
+    [
+      'release_event_reply',
+      () =>
+        seal(
+          'wx9252c5e0bb1836fc',
+          'gh_c0f28a78b318',
+          eventXml({ toUser: 'gh_c0f28a78b318', fromUser: OPENID, createTime: start, event: 'LOCATION' }),
+        ),
+      (s, b) => s === 200 && (openReply(SIMULATOR_COMPONENT, b) as { content?: string }).content === 'LOCATIONfrom_callback',
+    ],
+    [
+      'release_api_text_task',
+      (i) =>
+        seal(
+          'wx14550af28c71a144',
+          'gh_26128078e9ab',
+          textXml({
+            toUser: 'gh_26128078e9ab',
+            fromUser: OPENID,
+            createTime: start - i,
+            content: `QUERY_AUTH_CODE:queryauthcode@@@bench${i}`,
+            msgId: String(2e15 + i),
+          }),
+        ),
+      (s, b) => s === 200 && b === '',
+    ],
+    [
+      'account_message',
+      (i) =>
+        seal(
+          OURS,
+          'gh_0123456789ab',
+          textXml({ toUser: 'gh_0123456789ab', fromUser: OPENID, createTime: start, content: 'hello', msgId: String(3e15 + i) }),
+        ),
+      (s, b) => s === 200 && b === 'success',
+    ],
   ];
   for (const [index, [name, build, ok]] of paths.entries()) {
     const requests = Array.from({ length: WARMUP + REQUESTS }, (_, i) => build(i));
@@ -74,12 +131,27 @@ try {
       const body = await response.text();
       const elapsed = performance.now() - started;
       if (!ok(response.status, body)) throw new Error(`${name} #${i}: ${response.status} ${body.slice(0, 80)}`);
-      if (index === 0 && i === 0) report({ name: 'message.first_request_in_process', value: round(elapsed), unit: 'ms', target: '< 5000 ms with cold start', command: COMMAND, note: 'config, deps, first DynamoDB connection; excludes Lambda init and bundle load (see cold-start bench)' });
+      if (index === 0 && i === 0)
+        report({
+          name: 'message.first_request_in_process',
+          value: round(elapsed),
+          unit: 'ms',
+          target: '< 5000 ms with cold start',
+          command: COMMAND,
+          note: 'config, deps, first DynamoDB connection; excludes Lambda init and bundle load (see cold-start bench)',
+        });
       if (i >= WARMUP) times.push(elapsed);
     }
     times.sort((a, b) => a - b);
     const note = `p50 ${round(percentile(times, 50))} ms, max ${round(times.at(-1)!)} ms, ${REQUESTS} requests over HTTP against DynamoDB Local`;
-    report({ name: `message.${name}.p99`, value: round(percentile(times, 99)), unit: 'ms', target: '< 5000 ms (WeChat drops the connection at 5 s)', command: COMMAND, note });
+    report({
+      name: `message.${name}.p99`,
+      value: round(percentile(times, 99)),
+      unit: 'ms',
+      target: '< 5000 ms (WeChat drops the connection at 5 s)',
+      command: COMMAND,
+      note,
+    });
   }
   await server.close();
   localClient(dynamo.endpoint).destroy();

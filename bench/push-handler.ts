@@ -49,7 +49,13 @@ const makePushes = (count: number): Push[] => {
       code: `queryauthcode@@@${randomBytes(48).toString('base64url')}`,
       preAuthCode: `preauthcode@@@${randomBytes(36).toString('base64url')}`,
     });
-    const envelope = sealPush(inner, { token, appId, encodingAesKey: SIMULATOR_COMPONENT.encodingAesKey, timestamp, nonce: String(100_000 + sequence) });
+    const envelope = sealPush(inner, {
+      token,
+      appId,
+      encodingAesKey: SIMULATOR_COMPONENT.encodingAesKey,
+      timestamp,
+      nonce: String(100_000 + sequence),
+    });
     return { query: pushQuery(token, envelope), body: outerBody(envelope.encrypt, appId) };
   });
 };
@@ -88,7 +94,11 @@ const drive = async (pushes: Push[], concurrency: number, send: (p: Push) => Pro
   return { latencies: latencies.sort((a, b) => a - b), failures, firstFailure, wallMs: performance.now() - started };
 };
 
-const load = () => `load average ${os.loadavg().map((l) => l.toFixed(1)).join('/')} on ${os.availableParallelism()} cores`;
+const load = () =>
+  `load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join('/')} on ${os.availableParallelism()} cores`;
 
 /** `production`: the figure stands for the function itself, so WeChat's 5 s window is its target. */
 const reportRun = (label: string, concurrency: number, run: Run, note: string, production = true, what = 'pushes') => {
@@ -101,10 +111,19 @@ const reportRun = (label: string, concurrency: number, run: Run, note: string, p
   report({ name: `${label} c=${concurrency}: p50`, value: round(percentile(latencies, 50)), unit: 'ms', target, command: COMMAND, note: detail });
   report({ name: `${label} c=${concurrency}: p99`, value: round(percentile(latencies, 99)), unit: 'ms', target, command: COMMAND, note: detail });
   if (failures > 0) {
-    report({ name: `${label} c=${concurrency}: unanswered`, value: failures, unit: what, target: production ? '= 0' : undefined, command: COMMAND, note: detail });
+    report({
+      name: `${label} c=${concurrency}: unanswered`,
+      value: failures,
+      unit: what,
+      target: production ? '= 0' : undefined,
+      command: COMMAND,
+      note: detail,
+    });
   }
   report({ name: `${label} c=${concurrency}: throughput`, value: round(pushesPerS, 0), unit: `${what}/s`, command: COMMAND, note: detail });
-  process.stdout.write(`${label} c=${concurrency}: p50 ${round(percentile(latencies, 50))} ms, p99 ${round(percentile(latencies, 99))} ms, ${round(pushesPerS, 0)} ${what}/s, ${failures} failed\n`);
+  process.stdout.write(
+    `${label} c=${concurrency}: p50 ${round(percentile(latencies, 50))} ms, p99 ${round(percentile(latencies, 99))} ms, ${round(pushesPerS, 0)} ${what}/s, ${failures} failed\n`,
+  );
 };
 
 const countItems = async (endpoint: string, tableName: string): Promise<number> => {
@@ -150,7 +169,13 @@ const peakRss = async <T>(work: () => Promise<T>): Promise<{ result: T; peak: nu
 
 const inProcess = async (endpoint: string) => {
   await ensureTable(endpoint, IN_PROCESS_TABLE);
-  const config = loadConfig({ ...simulatorEnv(), TABLE_NAME: IN_PROCESS_TABLE, DYNAMODB_ENDPOINT: endpoint, PUBLIC_BASE_URL: 'http://127.0.0.1:3000', LOG_LEVEL: 'warn' });
+  const config = loadConfig({
+    ...simulatorEnv(),
+    TABLE_NAME: IN_PROCESS_TABLE,
+    DYNAMODB_ENDPOINT: endpoint,
+    PUBLIC_BASE_URL: 'http://127.0.0.1:3000',
+    LOG_LEVEL: 'warn',
+  });
   const deps = createDeps(config, config.secrets!);
   const handle = createHandler(deps);
   const send = async (p: Push) => {
@@ -197,7 +222,8 @@ const storeFloor = async (deps: ReturnType<typeof createDeps>) => {
     if ((await recordEvent(deps, event(Number(p.query.n)))) !== 'recorded') throw new Error('not recorded');
   };
   const note = 'recordEvent alone: the same conditional PutItem the handler makes, through the same client';
-  for (const concurrency of [1, 20]) reportRun('store write alone (DynamoDB Local floor)', concurrency, await drive(writes(PUSHES), concurrency, send), note, false, 'writes');
+  for (const concurrency of [1, 20])
+    reportRun('store write alone (DynamoDB Local floor)', concurrency, await drive(writes(PUSHES), concurrency, send), note, false, 'writes');
 };
 
 /** serverless-offline as `npm start` runs it (infra/local/start.ts), on free ports, with a build folder of its own. */
@@ -222,7 +248,16 @@ const startOffline = async (endpoint: string): Promise<{ proc: Proc; port: numbe
   // after it fails. Without the timeout a slow push stays a slow push, and shows in the latencies.
   // --terminateIdleLambdaTime: its idle reaper (60 s) can stop a worker just handed a request, which then
   // never answers; the bench keeps every worker for its whole run instead.
-  const args = ['node_modules/serverless/bin/serverless.js', 'offline', 'start', '--localEnvironment', '--noTimeout', '--terminateIdleLambdaTime', '3600', ...(process.env.BENCH_OFFLINE_EXTRA ? [process.env.BENCH_OFFLINE_EXTRA] : [])];
+  const args = [
+    'node_modules/serverless/bin/serverless.js',
+    'offline',
+    'start',
+    '--localEnvironment',
+    '--noTimeout',
+    '--terminateIdleLambdaTime',
+    '3600',
+    ...(process.env.BENCH_OFFLINE_EXTRA ? [process.env.BENCH_OFFLINE_EXTRA] : []),
+  ];
   const proc = startProc(process.execPath, args, env);
   stopOnSignal.add(() => proc.stop(3000));
   await waitForHttp(`http://127.0.0.1:${port}/`, 120_000);
@@ -262,7 +297,13 @@ const overHttp = async (endpoint: string) => {
   try {
     // serverless-offline starts one more worker (a cold start: load the bundle, build the deps) whenever all
     // are busy, so the pool is brought up step by step to twenty before anything is measured.
-    for (const [concurrency, count] of [[1, 10], [2, 20], [5, 25], [10, 50], [20, 100]] as const) {
+    for (const [concurrency, count] of [
+      [1, 10],
+      [2, 20],
+      [5, 25],
+      [10, 50],
+      [20, 100],
+    ] as const) {
       const warm = await run(count, concurrency);
       process.stdout.write(`warm-up c=${concurrency}: max ${round(warm.latencies.at(-1)!)} ms, ${warm.failures} failed\n`);
     }

@@ -86,7 +86,18 @@ try {
   const items = authorized.flatMap(({ authorizerAppid: appid }, i) => {
     const expiresAt = i < DUE ? now + 120 + (i % 300) : now + 3600 + (i % 3000);
     return [
-      { ...authorizerKey(appid, 'PROFILE'), authorizerAppid: appid, status: 'authorized', refreshToken: refreshTokens.get(appid), funcInfo: [1], authorizedAt: now - 86_400, updatedAt: now - 86_400, version: 1, gsi1pk: AUTHORIZER_LIST, gsi1sk: appid },
+      {
+        ...authorizerKey(appid, 'PROFILE'),
+        authorizerAppid: appid,
+        status: 'authorized',
+        refreshToken: refreshTokens.get(appid),
+        funcInfo: [1],
+        authorizedAt: now - 86_400,
+        updatedAt: now - 86_400,
+        version: 1,
+        gsi1pk: AUTHORIZER_LIST,
+        gsi1sk: appid,
+      },
       tokenItem(authorizerKey(appid, 'ACCESS_TOKEN'), DUE_AUTHORIZER, { accessToken: `seeded-${appid}`, expiresAt }, now - 7000),
     ];
   });
@@ -102,8 +113,14 @@ try {
   const wallS = (Date.now() - started) / 1000;
   const calls = sim.calls('api_authorizer_token');
   say(`run 1: ${JSON.stringify(first)}`);
-  say(`run 1: ${calls} api_authorizer_token calls, ${sim.calls('api_component_token')} api_component_token, ${first.consumedCapacity} RCU, ${round(wallS, 2)} s wall`);
-  say(`run 1: pure WeChat latency bound ${round((Math.ceil(DUE / CONCURRENCY) * LATENCY_MS) / 1000, 2)} s; load average ${loadavg().map((l) => round(l, 1)).join(' ')} on ${availableParallelism()} CPUs`);
+  say(
+    `run 1: ${calls} api_authorizer_token calls, ${sim.calls('api_component_token')} api_component_token, ${first.consumedCapacity} RCU, ${round(wallS, 2)} s wall`,
+  );
+  say(
+    `run 1: pure WeChat latency bound ${round((Math.ceil(DUE / CONCURRENCY) * LATENCY_MS) / 1000, 2)} s; load average ${loadavg()
+      .map((l) => round(l, 1))
+      .join(' ')} on ${availableParallelism()} CPUs`,
+  );
   for (const [command, { count, totalMs }] of dynamoOps) {
     say(`run 1: DynamoDB ${command}: ${count} (${round(count / DUE, 2)} per due account), ${round(totalMs / count, 1)} ms average`);
   }
@@ -116,7 +133,13 @@ try {
 
   const label = `refresh sweep ${ACCOUNTS} accounts / ${DUE} due, ${LATENCY_MS} ms latency, concurrency ${CONCURRENCY}`;
   report({ name: `${label}: api_authorizer_token calls`, value: calls, unit: 'calls', target: `= ${DUE}`, command: COMMAND });
-  report({ name: `${label}: due query read capacity`, value: first.consumedCapacity, unit: 'RCU', target: `∝ ${DUE} due, not ${ACCOUNTS}`, command: COMMAND });
+  report({
+    name: `${label}: due query read capacity`,
+    value: first.consumedCapacity,
+    unit: 'RCU',
+    target: `∝ ${DUE} due, not ${ACCOUNTS}`,
+    command: COMMAND,
+  });
   report({ name: `${label}: wall time`, value: round(wallS, 2), unit: 's', target: `≤ ${TARGET_S} s`, command: COMMAND });
   const ops = [...dynamoOps.values()].reduce((total, { count }) => total + count, 0);
   const opMs = [...dynamoOps.values()].reduce((total, { totalMs }) => total + totalMs, 0) / Math.max(1, ops);
@@ -125,7 +148,9 @@ try {
     value: round(ops / DUE, 2),
     unit: 'calls',
     command: COMMAND,
-    note: `${round(opMs, 1)} ms average against DynamoDB Local; load average ${loadavg().map((l) => round(l, 1)).join(' ')} on ${availableParallelism()} CPUs`,
+    note: `${round(opMs, 1)} ms average against DynamoDB Local; load average ${loadavg()
+      .map((l) => round(l, 1))
+      .join(' ')} on ${availableParallelism()} CPUs`,
   });
   report({ name: `${label}: second run WeChat calls`, value: sim.calls(), unit: 'calls', target: '= 0', command: COMMAND });
   if (calls !== DUE || first.refreshed !== DUE || second.due !== 0) {

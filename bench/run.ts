@@ -73,7 +73,12 @@ const runOne = (file: string, limitMs: number): Promise<{ results: BenchResult[]
 const fresh: BenchResult[] = [];
 let failures = 0;
 const started = Date.now();
-process.stdout.write(`${files.length} benchmarks; ${os.availableParallelism()} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join('/')}\n`);
+process.stdout.write(
+  `${files.length} benchmarks; ${os.availableParallelism()} cores, load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join('/')}\n`,
+);
 for (const file of files) {
   const fileStarted = Date.now();
   const left = TOTAL_MS - (fileStarted - started);

@@ -34,7 +34,10 @@ try {
   const keys = { token: SIMULATOR_COMPONENT.token, encodingAesKey: SIMULATOR_COMPONENT.encodingAesKey, appId: SIMULATOR_COMPONENT.appId };
   const start = Math.floor(Date.now() / 1000);
   const pushes = Array.from({ length: WARMUP + PUSHES }, (_, i) =>
-    encryptedPushEvent(ticketXml({ appId: keys.appId, createTime: start - 3600 + i, ticket: `ticket@@@bench-${i}` }), { ...keys, timestamp: String(start) }),
+    encryptedPushEvent(ticketXml({ appId: keys.appId, createTime: start - 3600 + i, ticket: `ticket@@@bench-${i}` }), {
+      ...keys,
+      timestamp: String(start),
+    }),
   );
   const forged = pushes.map((e) => ({ ...e, queryStringParameters: { ...e.queryStringParameters, msg_signature: 'f'.repeat(40) } }));
 
@@ -81,7 +84,9 @@ try {
     const note = `${PUSHES} sequential warm invocations after ${WARMUP} warm-up; max ${round(times.at(-1)!, 2)} ms`;
     report({ name: `${label}: p50`, value: round(percentile(times, 50)), unit: 'ms', target, command: COMMAND, note });
     report({ name: `${label}: p99`, value: round(percentile(times, 99)), unit: 'ms', target, command: COMMAND, note });
-    process.stdout.write(`${label}: p50 ${round(percentile(times, 50))} ms, p90 ${round(percentile(times, 90))} ms, p99 ${round(percentile(times, 99))} ms, max ${round(times.at(-1)!)} ms\n`);
+    process.stdout.write(
+      `${label}: p50 ${round(percentile(times, 50))} ms, p90 ${round(percentile(times, 90))} ms, p99 ${round(percentile(times, 99))} ms, max ${round(times.at(-1)!)} ms\n`,
+    );
   }
 } finally {
   await dynamo.stop();

@@ -80,7 +80,14 @@ const measure = async (sim: Simulator, scenario: Scenario) => {
   const outcome =
     `${CALLERS - failed.length}/${CALLERS} callers got a token, ${tokens.size} distinct; all ${CALLERS} answered in ${round(wallMs, 0)} ms` +
     (failed.length > 0 ? `; first failure: ${String((failed[0] as PromiseRejectedResult).reason).slice(0, 160)}` : '');
-  report({ name: `upstream economy: ${scenario.name}`, value: calls, unit: `${scenario.api} calls`, target: '1', command: COMMAND, note: `${scenario.note}; ${outcome}` });
+  report({
+    name: `upstream economy: ${scenario.name}`,
+    value: calls,
+    unit: `${scenario.api} calls`,
+    target: '1',
+    command: COMMAND,
+    note: `${scenario.note}; ${outcome}`,
+  });
   report({
     name: `upstream economy: ${scenario.name}: all served`,
     value: round(wallMs, 0),

@@ -15,7 +15,13 @@ const APPID = 'wx570bc396a51b8ff8';
 const GH_ID = 'gh_3c884a361561';
 const OPENID = 'ozy4qt1eDxSxzCr0aNT0mXCWfrDE';
 
-const inner = textXml({ toUser: GH_ID, fromUser: OPENID, createTime: CREATE_TIME, content: 'TESTCOMPONENT_MSG_TYPE_TEXT', msgId: '22449548215715819' });
+const inner = textXml({
+  toUser: GH_ID,
+  fromUser: OPENID,
+  createTime: CREATE_TIME,
+  content: 'TESTCOMPONENT_MSG_TYPE_TEXT',
+  msgId: '22449548215715819',
+});
 const envelope = sealEnvelope(keysFrom(SIMULATOR_COMPONENT, SIMULATOR_COMPONENT.appId), inner, {
   timestamp: String(CREATE_TIME),
   nonce: '1320562132',

@@ -59,7 +59,12 @@ export const formatStatus = (rows: readonly StatusRow[], now: number): string =>
   ]);
   const table = [header, ...cells];
   const widths = header.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
-  const lines = table.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+  const lines = table.map((row) =>
+    row
+      .map((cell, i) => cell.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
   return `${lines.join('\n')}\n${rows.length} authorizer(s)\n`;
 };
 

@@ -4,7 +4,13 @@ import { nowSeconds } from '../../lib/kernel/clock.ts';
 import { createWeChatDeps, type WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
 import { httpErrorBoundary, text, type HttpEvent, type HttpResult } from '../../lib/runtime/http.ts';
 import { edgeLogger, lambda } from '../../lib/runtime/lambda.ts';
-import { completeAuthorization, LANDING_PATH, parseLandingQuery, parseStartQuery, startAuthorization } from '../../lib/authorization/authorization.ts';
+import {
+  completeAuthorization,
+  LANDING_PATH,
+  parseLandingQuery,
+  parseStartQuery,
+  startAuthorization,
+} from '../../lib/authorization/authorization.ts';
 import { describeFailure, renderAuthorizedPage, renderErrorPage, renderStartPage } from './pages.ts';
 
 /** The landing page waits this long for a push consumer already exchanging the same code (function timeout 10 s). */
@@ -30,18 +36,25 @@ const page = async (deps: WeChatDeps, event: HttpEvent): Promise<string> => {
   }
   const request = parseStartQuery(query);
   const links = await startAuthorization(deps, request);
-  return renderStartPage({ ...links, expiresInS: links.expiresIn, authTypeLabel: AUTH_TYPES[request.authType], ...(request.bizAppid ? { bizAppid: request.bizAppid } : {}) });
+  return renderStartPage({
+    ...links,
+    expiresInS: links.expiresIn,
+    authTypeLabel: AUTH_TYPES[request.authType],
+    ...(request.bizAppid ? { bizAppid: request.bizAppid } : {}),
+  });
 };
 
-export const createHandler = (deps: WeChatDeps) => async (event: HttpEvent): Promise<HttpResult> => {
-  try {
-    return html(200, await page(deps, event));
-  } catch (error) {
-    const failure = describeFailure(error);
-    if (!failure) throw error;
-    deps.logger.warn('authorize.page_failed', { path: event.rawPath, status: failure.status }, error);
-    return html(failure.status, renderErrorPage(failure));
-  }
-};
+export const createHandler =
+  (deps: WeChatDeps) =>
+  async (event: HttpEvent): Promise<HttpResult> => {
+    try {
+      return html(200, await page(deps, event));
+    } catch (error) {
+      const failure = describeFailure(error);
+      if (!failure) throw error;
+      deps.logger.warn('authorize.page_failed', { path: event.rawPath, status: failure.status }, error);
+      return html(failure.status, renderErrorPage(failure));
+    }
+  };
 
 export const handler = lambda(createWeChatDeps, createHandler, { middlewares: [httpErrorBoundary(edgeLogger)] });

@@ -46,7 +46,11 @@ export const PERMISSION_NAMES: Readonly<Record<number, string>> = {
 
 export const permissionName = (id: number): string => PERMISSION_NAMES[id] ?? `权限集 Permission set ${id}`;
 
-const SERVICE_TYPES: Readonly<Record<number, string>> = { 0: '订阅号 Subscription account', 1: '订阅号 Subscription account (upgraded)', 2: '服务号 Service account' };
+const SERVICE_TYPES: Readonly<Record<number, string>> = {
+  0: '订阅号 Subscription account',
+  1: '订阅号 Subscription account (upgraded)',
+  2: '服务号 Service account',
+};
 const VERIFY_TYPES: Readonly<Record<number, string>> = {
   [-1]: '未认证 Not verified',
   0: '微信认证 WeChat verified',
@@ -120,7 +124,12 @@ export const renderAuthorizedPage = (input: AuthorizedPageInput): string => {
   const rows: [string, string][] = [
     ['名称 Name', info?.nickName ?? '(not available yet)'],
     ['AppID', input.authorizerAppid],
-    ...(info ? ([['类型 Type', accountTypeLabel(info)], ['认证 Verification', verifyTypeLabel(info.verifyTypeId)]] as [string, string][]) : []),
+    ...(info
+      ? ([
+          ['类型 Type', accountTypeLabel(info)],
+          ['认证 Verification', verifyTypeLabel(info.verifyTypeId)],
+        ] as [string, string][])
+      : []),
     ...(info?.principalName ? ([['主体 Owner', info.principalName]] as [string, string][]) : []),
   ];
   const permissions = input.funcInfo.map((id) => `<li>${escapeHtml(permissionName(id))} <span class="muted">(${escapeHtml(id)})</span></li>`);
@@ -162,7 +171,12 @@ const START_PATH = 'authorize';
 export const describeFailure = (error: unknown): PageFailure | undefined => {
   if (error instanceof BadRequestError) return { status: 400, title: '请求无效 · Invalid request', message: error.message, retryHref: START_PATH };
   if (error instanceof AuthorizationCodeError && error.errcode === 61003) {
-    return { status: 400, title: '授权已取消 · Authorization withdrawn', message: 'The account no longer authorizes this platform. Please authorize again.', retryHref: START_PATH };
+    return {
+      status: 400,
+      title: '授权已取消 · Authorization withdrawn',
+      message: 'The account no longer authorizes this platform. Please authorize again.',
+      retryHref: START_PATH,
+    };
   }
   if (error instanceof AuthorizationCodeError) {
     const expired = error.errcode === 61010;
@@ -176,7 +190,11 @@ export const describeFailure = (error: unknown): PageFailure | undefined => {
     };
   }
   if (error instanceof CodeBusyError) {
-    return { status: 503, title: '正在完成授权 · Completing the authorization', message: 'The authorization is still being completed. Reload this page in a few seconds.' };
+    return {
+      status: 503,
+      title: '正在完成授权 · Completing the authorization',
+      message: 'The authorization is still being completed. Reload this page in a few seconds.',
+    };
   }
   if (error instanceof MissingTicketError || error instanceof TicketInvalidError) {
     return {
@@ -186,10 +204,18 @@ export const describeFailure = (error: unknown): PageFailure | undefined => {
     };
   }
   if (error instanceof WeChatApiError) {
-    return { status: 502, title: '微信返回错误 · WeChat returned an error', message: `WeChat answered ${error.api} with error ${error.errcode}. Please try again later.` };
+    return {
+      status: 502,
+      title: '微信返回错误 · WeChat returned an error',
+      message: `WeChat answered ${error.api} with error ${error.errcode}. Please try again later.`,
+    };
   }
   if (error instanceof WeChatNetworkError || error instanceof WeChatProtocolError) {
-    return { status: 502, title: '无法连接微信 · WeChat unavailable', message: `WeChat did not answer ${error.api} as expected. Please try again later.` };
+    return {
+      status: 502,
+      title: '无法连接微信 · WeChat unavailable',
+      message: `WeChat did not answer ${error.api} as expected. Please try again later.`,
+    };
   }
   return undefined;
 };

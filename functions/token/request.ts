@@ -31,8 +31,7 @@ export class TokenRequestError extends BadRequestError {
 
 const KNOWN_FIELDS = new Set(['authorizerAppid', 'list', 'cursor']);
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** `{}` (or no payload), `{"authorizerAppid":"wx…"}` or `{"list":true[,"cursor":"…"]}`. */
 export const parseTokenRequest = (event: unknown): TokenRequest => {
@@ -43,7 +42,8 @@ export const parseTokenRequest = (event: unknown): TokenRequest => {
   const { authorizerAppid, list, cursor } = event;
   if (list !== undefined) {
     if (list !== true || authorizerAppid !== undefined) throw new TokenRequestError('"list" must be true and stand alone (optionally with "cursor")');
-    if (cursor !== undefined && (typeof cursor !== 'string' || cursor === '')) throw new TokenRequestError('"cursor" must be the string a previous page returned');
+    if (cursor !== undefined && (typeof cursor !== 'string' || cursor === ''))
+      throw new TokenRequestError('"cursor" must be the string a previous page returned');
     return cursor ? { kind: 'list', cursor } : { kind: 'list' };
   }
   if (cursor !== undefined) throw new TokenRequestError('"cursor" is only valid with "list": true');

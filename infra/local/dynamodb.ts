@@ -153,7 +153,9 @@ export const ensureTable = async (endpoint: string, tableName: string): Promise<
     const { input, ttlAttribute } = tableInputFromTemplate(tableName);
     await client.send(new CreateTableCommand(input));
     if (ttlAttribute) {
-      await client.send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: ttlAttribute, Enabled: true } }));
+      await client.send(
+        new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: ttlAttribute, Enabled: true } }),
+      );
     }
   } finally {
     client.destroy();

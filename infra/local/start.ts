@@ -49,7 +49,9 @@ const startOffline = (childEnv: NodeJS.ProcessEnv): ChildProcess => {
     detached: true, // its own process group, so esbuild's helper goes down with it
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const relay = (chunk: Buffer) => chunk.toString().split('\n').filter(Boolean).forEach((l) => say('offline', l));
+  const relay = (chunk: Buffer) => {
+    for (const l of chunk.toString().split('\n').filter(Boolean)) say('offline', l);
+  };
   child.stdout?.on('data', relay);
   child.stderr?.on('data', relay);
   child.on('exit', (code) => {
@@ -137,12 +139,29 @@ const main = async () => {
 };
 
 const writeLocalEnv = (childEnv: NodeJS.ProcessEnv) => {
-  const keys = ['COMPONENT_APPID', 'COMPONENT_APPSECRET', 'COMPONENT_TOKEN', 'COMPONENT_ENCODING_AES_KEY', 'DYNAMODB_ENDPOINT', 'WECHAT_API_BASE_URL', 'PUBLIC_BASE_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'];
+  const keys = [
+    'COMPONENT_APPID',
+    'COMPONENT_APPSECRET',
+    'COMPONENT_TOKEN',
+    'COMPONENT_ENCODING_AES_KEY',
+    'DYNAMODB_ENDPOINT',
+    'WECHAT_API_BASE_URL',
+    'PUBLIC_BASE_URL',
+    'AWS_ACCESS_KEY_ID',
+    'AWS_SECRET_ACCESS_KEY',
+  ];
   // For `sls invoke local` and `npm run release-check` in another terminal; local simulator values only, and
   // .local/ is git-ignored. Tests that run npm start point LOCAL_ENV_FILE elsewhere so they never clobber it.
   const file = env.LOCAL_ENV_FILE ?? `${ROOT}.local/env`;
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, keys.filter((k) => childEnv[k]).map((k) => `${k}=${childEnv[k]}`).join('\n') + '\n', { mode: 0o600 });
+  writeFileSync(
+    file,
+    `${keys
+      .filter((k) => childEnv[k])
+      .map((k) => `${k}=${childEnv[k]}`)
+      .join('\n')}\n`,
+    { mode: 0o600 },
+  );
 };
 
 main().catch((error: Error) => {

@@ -30,7 +30,9 @@ const SERVERLESS_YML = fileURLToPath(new URL('../../serverless.yml', import.meta
 
 /** Reads the `authorized` function's stream settings from serverless.yml: one source of truth. */
 export const streamSettingsFromServerless = (file = SERVERLESS_YML, fn = 'authorized'): StreamSettings => {
-  const doc = parse(readFileSync(file, 'utf8'), { logLevel: 'silent' }) as { functions: Record<string, { events?: { stream?: Record<string, unknown> }[] }> };
+  const doc = parse(readFileSync(file, 'utf8'), { logLevel: 'silent' }) as {
+    functions: Record<string, { events?: { stream?: Record<string, unknown> }[] }>;
+  };
   const stream = doc.functions[fn]?.events?.find((e) => e.stream)?.stream;
   if (!stream) throw new Error(`serverless.yml declares no stream event on ${fn}`);
   return {
@@ -91,7 +93,11 @@ export const startStreamPoller = async (options: PollerOptions): Promise<StreamP
   table.destroy();
   const streamArn = description.Table?.LatestStreamArn;
   if (!streamArn) throw new Error(`table ${options.tableName} has no stream`);
-  const streams = new DynamoDBStreamsClient({ endpoint: options.endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const streams = new DynamoDBStreamsClient({
+    endpoint: options.endpoint,
+    region: 'local',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
   const iterators = new Map<string, string | undefined>();
   let stopped = false;
   const aborter = new AbortController();
@@ -103,7 +109,9 @@ export const startStreamPoller = async (options: PollerOptions): Promise<StreamP
     const { StreamDescription } = await streams.send(new DescribeStreamCommand({ StreamArn: streamArn }));
     for (const shard of StreamDescription?.Shards ?? []) {
       if (!shard.ShardId || iterators.has(shard.ShardId)) continue;
-      const { ShardIterator } = await streams.send(new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }));
+      const { ShardIterator } = await streams.send(
+        new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }),
+      );
       iterators.set(shard.ShardId, ShardIterator);
     }
   };

@@ -46,8 +46,14 @@ export class AuthorizationCodeError extends PermanentEventError {
 export class CodeBusyError extends AppError {}
 
 export type AuthType = 1 | 2 | 3;
-export interface StartRequest { readonly authType: AuthType; readonly bizAppid?: string }
-export interface LandingRequest { readonly authorizationCode: string; readonly expiresIn: number }
+export interface StartRequest {
+  readonly authType: AuthType;
+  readonly bizAppid?: string;
+}
+export interface LandingRequest {
+  readonly authorizationCode: string;
+  readonly expiresIn: number;
+}
 type Query = Readonly<Record<string, string | undefined>> | null | undefined;
 
 const CODE = /^[\x21-\x7e]{1,512}$/;
@@ -75,11 +81,20 @@ export const parseLandingQuery = (query: Query): LandingRequest => {
   return { authorizationCode: code, expiresIn };
 };
 
-export interface AuthorizationLinks { readonly pcUrl: string; readonly mobileUrl: string; readonly expiresIn: number }
+export interface AuthorizationLinks {
+  readonly pcUrl: string;
+  readonly mobileUrl: string;
+  readonly expiresIn: number;
+}
 
 /** Both authorization links (PROTOCOL.md §1.8) for one pre_auth_code. */
 export const authorizationUrls = (i: { componentAppId: string; preAuthCode: string; redirectUri: string } & StartRequest) => {
-  const params = new URLSearchParams({ component_appid: i.componentAppId, pre_auth_code: i.preAuthCode, redirect_uri: i.redirectUri, auth_type: String(i.authType) });
+  const params = new URLSearchParams({
+    component_appid: i.componentAppId,
+    pre_auth_code: i.preAuthCode,
+    redirect_uri: i.redirectUri,
+    auth_type: String(i.authType),
+  });
   if (i.bizAppid) params.set('biz_appid', i.bizAppid);
   const mobile = new URLSearchParams({ action: 'bindcomponent', no_scan: '1' });
   for (const [k, v] of params) mobile.set(k, v);
@@ -155,7 +170,8 @@ export const exchangeCodeOnce = async (deps: WeChatDeps, code: string, options: 
   for (let polls = Math.ceil(options.waitMs / CODE_POLL_MS); ; polls -= 1) {
     const state = await getCodeState(deps, code);
     // The claimant stores the result on the profile right after the exchange: wait for that rather than race it.
-    const settled = state?.state === 'exchanged' && (state.appliedAt !== undefined || !options.awaitApplied || polls <= 0 || !isApplying(deps, state));
+    const settled =
+      state?.state === 'exchanged' && (state.appliedAt !== undefined || !options.awaitApplied || polls <= 0 || !isApplying(deps, state));
     if (settled) return state;
     if (state?.state === 'rejected') throw new AuthorizationCodeError(state.errcode);
     if (!state || (state.state === 'claimed' && state.claimUntil < deps.clock())) {
@@ -191,7 +207,12 @@ export interface CompletedAuthorization {
 }
 
 /** Stores the exchange's tokens on the profile once; a result without an access token ends the old one. */
-const applyExchange = async (deps: WeChatDeps, code: string, exchanged: Exchanged, authorizedAt: number): Promise<CompletedAuthorization['outcome']> => {
+const applyExchange = async (
+  deps: WeChatDeps,
+  code: string,
+  exchanged: Exchanged,
+  authorizedAt: number,
+): Promise<CompletedAuthorization['outcome']> => {
   const a = exchanged.authorization;
   if (!a.authorizerRefreshToken) throw new PermanentEventError(`api_query_auth returned no refresh token for ${a.authorizerAppid}`);
   const withToken = a.authorizerAccessToken !== undefined && a.expiresIn !== undefined;
@@ -202,7 +223,9 @@ const applyExchange = async (deps: WeChatDeps, code: string, exchanged: Exchange
     ...(withToken ? { accessToken: a.authorizerAccessToken, expiresAt: exchanged.exchangedAt + (a.expiresIn ?? 0) } : {}),
   };
   // Re-authorization invalidates the old access token; without a new one nothing may keep serving it.
-  const save = withToken ? saveAuthorization(deps, a.authorizerAppid, authorization) : saveAuthorizationWithoutToken(deps, a.authorizerAppid, authorization);
+  const save = withToken
+    ? saveAuthorization(deps, a.authorizerAppid, authorization)
+    : saveAuthorizationWithoutToken(deps, a.authorizerAppid, authorization);
   const saved = await save.catch(async (error: unknown) => {
     // Lost every attempt to concurrent profile writes: fine if one of them stored this very code's result.
     const state = error instanceof StaleWriteError ? await getCodeState(deps, code) : undefined;

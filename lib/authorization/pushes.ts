@@ -26,12 +26,14 @@ const codeExpiry = (value: string | undefined, createTime: number): number =>
  */
 export const recoverWithoutCode = async (deps: WeChatDeps, authorizerAppid: string, authorizedAt: number, refused: AuthorizationCodeError) => {
   const componentAppId = deps.config.componentAppId;
-  const { authorizerInfo, authorizationInfo } = await withComponentToken(deps, (t) => deps.wechat.apiGetAuthorizerInfo(t, { componentAppId, authorizerAppid })).catch(
-    (error: unknown) => {
-      if (!isRevoked(error)) throw error;
-      throw new PermanentEventError(`${authorizerAppid}: code refused (${refused.errcode}) and the account no longer authorizes this component`, { cause: error });
-    },
-  );
+  const { authorizerInfo, authorizationInfo } = await withComponentToken(deps, (t) =>
+    deps.wechat.apiGetAuthorizerInfo(t, { componentAppId, authorizerAppid }),
+  ).catch((error: unknown) => {
+    if (!isRevoked(error)) throw error;
+    throw new PermanentEventError(`${authorizerAppid}: code refused (${refused.errcode}) and the account no longer authorizes this component`, {
+      cause: error,
+    });
+  });
   const refreshToken = authorizationInfo.authorizerRefreshToken;
   if (!refreshToken) throw refused;
   const recovered = { refreshToken, funcInfo: [...authorizationInfo.funcInfo], info: authorizerInfo, authorizedAt };
@@ -41,7 +43,12 @@ export const recoverWithoutCode = async (deps: WeChatDeps, authorizerAppid: stri
 
 const complete = async (deps: WeChatDeps, event: StoredEvent, input: { code: string; expiry: number; appid: string | undefined }) => {
   try {
-    await completeAuthorization(deps, { authorizationCode: input.code, codeExpiresAt: input.expiry, authorizedAt: event.createTime, waitMs: PUSH_WAIT_MS });
+    await completeAuthorization(deps, {
+      authorizationCode: input.code,
+      codeExpiresAt: input.expiry,
+      authorizedAt: event.createTime,
+      waitMs: PUSH_WAIT_MS,
+    });
   } catch (error) {
     if (!(error instanceof AuthorizationCodeError) || error.errcode === 61003 || !input.appid) throw error;
     await recoverWithoutCode(deps, input.appid, event.createTime, error);

@@ -28,7 +28,6 @@ export interface MessageRequest extends PushQuery {
 /** `reply`: an encrypted passive reply XML; `empty`: the empty body; `success`: the literal `success`. */
 export type MessageAnswer = { readonly kind: 'reply'; readonly xml: string } | { readonly kind: 'empty' } | { readonly kind: 'success' };
 
-
 const parseVerified = (plain: string): AccountMessage => {
   try {
     return parseAccountMessage(plain);
@@ -54,7 +53,10 @@ const reply = (deps: MessageDeps, keys: MessageKeys, message: AccountMessage, bo
 };
 
 /** How a retry that finds the delivery in flight waits for that attempt to finish, or for its claim to expire. */
-export interface InFlightWait { readonly waitMs: number; readonly pollMs: number }
+export interface InFlightWait {
+  readonly waitMs: number;
+  readonly pollMs: number;
+}
 // Past WeChat's 5 s: while we wait, WeChat gives up on this attempt and sends its next one, so a delivery whose
 // first handler died is still handled (by whichever attempt finds the claim expired). Within the 10 s timeout.
 const IN_FLIGHT_WAIT: InFlightWait = { waitMs: 7_000, pollMs: 250 };
@@ -71,7 +73,13 @@ const claimOrWait = async (deps: MessageDeps, marker: MessageMarker, wait: InFli
  * Claims the delivery, runs the registry's handler, marks it done. A failed handler drops the claim so WeChat's
  * retry runs it again; a handler that died leaves a claim that expires, and a later retry takes it over.
  */
-const handOver = async (deps: MessageDeps, registry: MessageHandlerRegistry, appid: string, message: AccountMessage, wait: InFlightWait): Promise<ReplyBody | undefined> => {
+const handOver = async (
+  deps: MessageDeps,
+  registry: MessageHandlerRegistry,
+  appid: string,
+  message: AccountMessage,
+  wait: InFlightWait,
+): Promise<ReplyBody | undefined> => {
   const id = messageDedupeId(appid, message);
   const ids = { authorizerAppid: appid, msgType: message.msgType, dedupeId: id };
   const owner = randomUUID();

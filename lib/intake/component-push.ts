@@ -9,7 +9,14 @@ import { protectSecret } from '../kernel/logger.ts';
 import { eventId, recordEvent } from '../store/events.ts';
 import { saveVerifyTicket } from '../store/tickets.ts';
 import { keysFrom } from '../wechat/crypto.ts';
-import { isAuthEvent, ComponentPushError, parseComponentPush, subjectAppid, type AuthEventPush, type ComponentPush } from '../wechat/component-pushes.ts';
+import {
+  isAuthEvent,
+  ComponentPushError,
+  parseComponentPush,
+  subjectAppid,
+  type AuthEventPush,
+  type ComponentPush,
+} from '../wechat/component-pushes.ts';
 import { openReceived, readEnvelope, type PushQuery } from '../wechat/envelopes.ts';
 import { XmlError } from '../wechat/xml.ts';
 

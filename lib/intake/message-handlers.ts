@@ -20,7 +20,7 @@ export interface MessageContext {
 }
 
 /** Return a reply body to answer passively (encrypted by the message function), or nothing to answer `success`. */
-export type MessageHandler<M extends AccountMessage = AccountMessage> = (message: M, context: MessageContext) => Promise<ReplyBody | undefined | void>;
+export type MessageHandler<M extends AccountMessage = AccountMessage> = (message: M, context: MessageContext) => Promise<ReplyBody | undefined>;
 
 type MessageOfType<T extends AccountMessageType> = Extract<AccountMessage, { msgType: T }>;
 /** `text`, `image`, …, `event`, `other`; `event:<Event>` for one event name (as WeChat spells it); `*` for the rest. */

@@ -54,7 +54,10 @@ export const protectSecret = (value: string | undefined | null): void => {
   }
   protectedValues.delete(value);
   protectedValues.add(value);
-  if (protectedValues.size > MAX_PROTECTED) protectedValues.delete(protectedValues.values().next().value!);
+  if (protectedValues.size > MAX_PROTECTED) {
+    const oldest = protectedValues.values().next();
+    if (!oldest.done) protectedValues.delete(oldest.value);
+  }
 };
 
 const maskWord = (word: string): string => {

@@ -52,12 +52,7 @@ const MAX_DIMENSIONS = 30;
  * each value is published twice: with the dimensions and without.
  * @see https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
  */
-export const emfDocument = (
-  values: MetricValues,
-  dimensions: Dimensions,
-  timestamp: number,
-  options: PutOptions = {},
-): Record<string, unknown> => {
+export const emfDocument = (values: MetricValues, dimensions: Dimensions, timestamp: number, options: PutOptions = {}): Record<string, unknown> => {
   const names = Object.keys(dimensions);
   if (names.length > MAX_DIMENSIONS) throw new RangeError(`an EMF document takes at most ${MAX_DIMENSIONS} dimensions`);
   const entries = Object.entries(values).filter(([name, value]) => {
@@ -87,7 +82,7 @@ export const createMetrics = (options: MetricsOptions = {}): Metrics => {
   return {
     put: (values, dimensions = {}, putOptions = {}) => {
       const document = emfDocument(values, dimensions, clock(), putOptions);
-      const metrics = (document._aws as { CloudWatchMetrics: { Metrics: unknown[] }[] }).CloudWatchMetrics[0]!.Metrics;
+      const metrics = (document._aws as { CloudWatchMetrics: { Metrics: unknown[] }[] }).CloudWatchMetrics[0]?.Metrics ?? [];
       if (metrics.length > 0) sink(JSON.stringify(document));
     },
   };

@@ -24,7 +24,8 @@ interface ApiTextTask {
 const readTask = (event: StoredEvent): ApiTextTask => {
   if (event.infoType !== QUERY_AUTH_CODE_TASK) throw new PermanentEventError(`unknown release-test task ${event.infoType}`);
   const { authorizerAppid, toUser, queryAuthCode } = event.payload;
-  if (!authorizerAppid || !toUser || !queryAuthCode) throw new PermanentEventError('release-test task without authorizerAppid, toUser or queryAuthCode');
+  if (!authorizerAppid || !toUser || !queryAuthCode)
+    throw new PermanentEventError('release-test task without authorizerAppid, toUser or queryAuthCode');
   protectSecret(queryAuthCode);
   return { authorizerAppid, toUser, queryAuthCode };
 };

@@ -60,7 +60,10 @@ const parseInteger = (env: Env, name: string, fallback: number, min: number, max
 };
 
 /** Checks the secret values' shapes; names the variable, never echoes the value. */
-export const secretProblems = (secrets: Partial<ComponentSecrets>, names: Readonly<Record<keyof ComponentSecrets, string>> = SECRET_ENV): string[] => {
+export const secretProblems = (
+  secrets: Partial<ComponentSecrets>,
+  names: Readonly<Record<keyof ComponentSecrets, string>> = SECRET_ENV,
+): string[] => {
   const problems: string[] = [];
   if (!secrets.appSecret) problems.push(`${names.appSecret} is missing`);
   if (!secrets.token) problems.push(`${names.token} is missing`);

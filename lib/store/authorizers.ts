@@ -40,7 +40,6 @@ export interface AuthorizerProfile {
   readonly version: number;
 }
 
-
 export const toProfile = (item: Record<string, unknown> | undefined): AuthorizerProfile | undefined => {
   if (!item || typeof item.refreshToken !== 'string' || typeof item.authorizerAppid !== 'string') return undefined;
   protectSecret(item.refreshToken);
@@ -72,7 +71,10 @@ export const getAuthorizerState = async (
     }),
   );
   const profile = toProfile(Items.find((i) => i.sk === 'PROFILE'));
-  const token = toAccessToken(Items.find((i) => i.sk === 'ACCESS_TOKEN'), nowSeconds(deps.clock));
+  const token = toAccessToken(
+    Items.find((i) => i.sk === 'ACCESS_TOKEN'),
+    nowSeconds(deps.clock),
+  );
   return { ...(profile ? { profile } : {}), ...(token ? { token } : {}) };
 };
 
@@ -234,7 +236,10 @@ export const listAuthorizers = async (
     }),
   );
   const appids = (page.Items ?? []).map((k) => String(k.gsi1sk));
-  const items = await getItems(deps, appids.flatMap((a) => [authorizerKey(a, 'PROFILE'), authorizerKey(a, 'ACCESS_TOKEN')]));
+  const items = await getItems(
+    deps,
+    appids.flatMap((a) => [authorizerKey(a, 'PROFILE'), authorizerKey(a, 'ACCESS_TOKEN')]),
+  );
   const now = nowSeconds(deps.clock);
   const authorizers = appids.flatMap((appid) => {
     const profile = toProfile(findItem(items, authorizerKey(appid, 'PROFILE')));

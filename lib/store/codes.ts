@@ -23,7 +23,13 @@ export type CodeState =
    * the landing page's authorization time count from it, however late the result is applied), `cachedAt` when
    * the result was stored here, `appliedAt` once it has been stored on the authorizer's profile.
    */
-  | { readonly state: 'exchanged'; readonly authorization: AuthorizationInfo; readonly exchangedAt: number; readonly cachedAt: number; readonly appliedAt?: number }
+  | {
+      readonly state: 'exchanged';
+      readonly authorization: AuthorizationInfo;
+      readonly exchangedAt: number;
+      readonly cachedAt: number;
+      readonly appliedAt?: number;
+    }
   /** WeChat refused the code for good (61009 invalid, 61010 expired): nobody should try again. */
   | { readonly state: 'rejected'; readonly errcode: number; readonly errmsg: string };
 
@@ -129,7 +135,8 @@ export const releaseCode = async (deps: StoreDeps, code: string, owner: string):
         ExpressionAttributeNames: { '#state': 'state', '#owner': 'owner' },
         ExpressionAttributeValues: { ':claimed': 'claimed', ':owner': owner },
       }),
-    ));
+    ),
+  );
 };
 
 /** Notes that the result has been stored on the authorizer's profile; later readers need not store it again. */
@@ -145,5 +152,6 @@ export const markCodeApplied = async (deps: StoreDeps, code: string): Promise<vo
         ExpressionAttributeNames: { '#state': 'state' },
         ExpressionAttributeValues: { ':exchanged': 'exchanged', ':now': nowSeconds(deps.clock) },
       }),
-    ));
+    ),
+  );
 };

@@ -55,7 +55,16 @@ export const claimMessage = async (deps: StoreDeps, marker: MessageMarker, handl
     await deps.doc.send(
       new PutCommand({
         TableName: deps.tableName,
-        Item: { ...messageKey(marker.id), authorizerAppid: marker.authorizerAppid, msgType: marker.msgType, owner: marker.owner, state: 'handling', handlingUntil: now + handlingMs, receivedAt, expiresAt: receivedAt + MESSAGE_MARKER_TTL_S },
+        Item: {
+          ...messageKey(marker.id),
+          authorizerAppid: marker.authorizerAppid,
+          msgType: marker.msgType,
+          owner: marker.owner,
+          state: 'handling',
+          handlingUntil: now + handlingMs,
+          receivedAt,
+          expiresAt: receivedAt + MESSAGE_MARKER_TTL_S,
+        },
         // A marker past expiresAt that TTL has not deleted yet no longer counts (expiry is checked on read).
         ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :nowS OR (#state = :handling AND handlingUntil <= :now)',
         ExpressionAttributeNames: { '#state': 'state' },
@@ -97,5 +106,6 @@ export const forgetMessage = async (deps: StoreDeps, id: string, owner: string):
         ExpressionAttributeNames: { '#state': 'state', '#owner': 'owner' },
         ExpressionAttributeValues: { ':handling': 'handling', ':owner': owner },
       }),
-    ));
+    ),
+  );
 };

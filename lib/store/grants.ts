@@ -122,7 +122,14 @@ const rotatedProfileUpdate = (deps: StoreDeps, appid: string, t: RefreshedToken,
     'SET refreshToken = :rt, previousRefreshToken = :replaces, #status = :authorized, updatedAt = :now REMOVE needsReauthReason ADD version :one',
   ConditionExpression: 'refreshToken = :replaces AND #status <> :unauthorized',
   ExpressionAttributeNames: { '#status': 'status' },
-  ExpressionAttributeValues: { ':rt': t.refreshToken, ':now': now, ':replaces': t.replaces, ':one': 1, ':authorized': 'authorized', ':unauthorized': 'unauthorized' },
+  ExpressionAttributeValues: {
+    ':rt': t.refreshToken,
+    ':now': now,
+    ':replaces': t.replaces,
+    ':one': 1,
+    ':authorized': 'authorized',
+    ':unauthorized': 'unauthorized',
+  },
 });
 
 const refreshedTokenPut = (deps: StoreDeps, appid: string, t: RefreshedToken, now: number) => ({

@@ -70,9 +70,7 @@ export const acquireLease = async (deps: StoreDeps, what: string, owner: string,
 
 /** The lease as stored (consistent read), or undefined when nobody ever took it or TTL removed it. */
 export const getLease = async (deps: StoreDeps, what: string): Promise<Lease | undefined> => {
-  const { Item: item } = await deps.doc.send(
-    new GetCommand({ TableName: deps.tableName, Key: leaseKey(what), ConsistentRead: true }),
-  );
+  const { Item: item } = await deps.doc.send(new GetCommand({ TableName: deps.tableName, Key: leaseKey(what), ConsistentRead: true }));
   return toLease(what, item);
 };
 

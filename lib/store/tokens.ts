@@ -52,9 +52,7 @@ export const tokenItem = (key: Key, duePartition: string, token: { accessToken: 
 
 /** Reads a token item; an item past expiresAt is absent even if TTL has not deleted it yet. */
 export const readToken = async (deps: StoreDeps, key: Key, options: ReadOptions = {}): Promise<AccessToken | undefined> => {
-  const { Item: item } = await deps.doc.send(
-    new GetCommand({ TableName: deps.tableName, Key: key, ConsistentRead: options.consistent ?? false }),
-  );
+  const { Item: item } = await deps.doc.send(new GetCommand({ TableName: deps.tableName, Key: key, ConsistentRead: options.consistent ?? false }));
   return toAccessToken(item, nowSeconds(deps.clock));
 };
 

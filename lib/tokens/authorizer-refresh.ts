@@ -48,7 +48,11 @@ const exchange = async (deps: WeChatDeps, profile: AuthorizerProfile, refreshTok
     if (newer) return newer;
     throw error;
   }
-  deps.logger.info('authorizer_token.refreshed', { authorizerAppid: appid, expiresAt: token.expiresAt, refreshTokenRotated: keep !== profile.refreshToken });
+  deps.logger.info('authorizer_token.refreshed', {
+    authorizerAppid: appid,
+    expiresAt: token.expiresAt,
+    refreshTokenRotated: keep !== profile.refreshToken,
+  });
   return { ...token, obtainedAt };
 };
 
@@ -72,7 +76,11 @@ export const findListedRefreshToken = async (deps: WeChatDeps, appid: string, re
   for (let page = 0; page < AUTHORIZER_LIST_MAX_PAGES; page += 1) {
     const { totalCount, list } = await withComponentToken(deps, async (componentAccessToken) => {
       await renew();
-      return deps.wechat.apiGetAuthorizerList(componentAccessToken, { componentAppId: deps.config.componentAppId, offset, count: AUTHORIZER_LIST_PAGE });
+      return deps.wechat.apiGetAuthorizerList(componentAccessToken, {
+        componentAppId: deps.config.componentAppId,
+        offset,
+        count: AUTHORIZER_LIST_PAGE,
+      });
     });
     const hit = list.find((entry) => entry.authorizerAppid === appid);
     if (hit) return hit.refreshToken;

@@ -65,9 +65,13 @@ const fetchComponentToken = async (deps: WeChatDeps): Promise<AccessToken> => {
     );
   }
   const obtainedAt = nowSeconds(deps.clock);
-  let answer;
+  let answer: Awaited<ReturnType<typeof deps.wechat.apiComponentToken>>;
   try {
-    answer = await deps.wechat.apiComponentToken({ componentAppId, componentAppSecret: deps.secrets.appSecret, componentVerifyTicket: ticket.ticket });
+    answer = await deps.wechat.apiComponentToken({
+      componentAppId,
+      componentAppSecret: deps.secrets.appSecret,
+      componentVerifyTicket: ticket.ticket,
+    });
   } catch (error) {
     if (!isTicketInvalid(error)) throw error;
     throw new TicketInvalidError(

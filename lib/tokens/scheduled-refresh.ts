@@ -174,7 +174,12 @@ const sweep = async (deps: RefreshDeps, summary: RefreshSummary, dueBefore: numb
 
 const emitSummary = (deps: RefreshDeps, metrics: Metrics, summary: RefreshSummary): void => {
   const skipped = summary.skipped.fresh + summary.skipped.leased + summary.skipped.inactive + summary.deferred;
-  metrics.put({ RefreshDue: summary.due, AuthorizerRefreshed: summary.refreshed, RefreshSkipped: skipped, NeedsReauth: summary.failed['61023'] ?? 0 });
+  metrics.put({
+    RefreshDue: summary.due,
+    AuthorizerRefreshed: summary.refreshed,
+    RefreshSkipped: skipped,
+    NeedsReauth: summary.failed['61023'] ?? 0,
+  });
   for (const [errcode, count] of Object.entries(summary.failed)) metrics.put({ AuthorizerRefreshFailed: count }, { Errcode: errcode });
   deps.logger.info('refresh.completed', {
     component: summary.component,

@@ -69,8 +69,7 @@ const errorCode = (error: unknown): string | undefined => {
   return typeof code === 'string' ? code : undefined;
 };
 
-const isTimeout = (error: unknown): boolean =>
-  (error instanceof Error && error.name === 'TimeoutError') || TIMEOUT_CODES.has(errorCode(error) ?? '');
+const isTimeout = (error: unknown): boolean => (error instanceof Error && error.name === 'TimeoutError') || TIMEOUT_CODES.has(errorCode(error) ?? '');
 
 /** Turns one HTTP answer into a success body or a typed error. WeChat reports failures as HTTP 200. */
 const parseAnswer = (api: string, status: number, text: string): Body => {
@@ -113,8 +112,7 @@ export const createWeChatClient = (options: WeChatClientOptions): WeChatClient =
   const { logger, timeoutMs = 5000, maxRetries = 2, retryBaseMs = 200 } = options;
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
   const dispatcher =
-    options.dispatcher ??
-    new Agent({ keepAliveTimeout: 4000, connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    options.dispatcher ?? new Agent({ keepAliveTimeout: 4000, connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
 
   const post = async (name: ApiName, query: Record<string, string>, body: Body): Promise<Body> => {
     const api = apiLabel(name);

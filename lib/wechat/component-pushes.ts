@@ -69,7 +69,12 @@ export type ComponentPush = VerifyTicketPush | AuthorizedPush | UnauthorizedPush
 
 /** The InfoTypes that become EVENT items for the `authorized` function. */
 export type AuthEventPush = AuthorizedPush | UnauthorizedPush | FastRegisterPush;
-export const AUTH_EVENT_TYPES: readonly AuthEventPush['infoType'][] = ['authorized', 'updateauthorized', 'unauthorized', 'notify_third_fasteregister'];
+export const AUTH_EVENT_TYPES: readonly AuthEventPush['infoType'][] = [
+  'authorized',
+  'updateauthorized',
+  'unauthorized',
+  'notify_third_fasteregister',
+];
 export const isAuthEvent = (m: ComponentPush): m is AuthEventPush => (AUTH_EVENT_TYPES as readonly string[]).includes(m.infoType);
 
 const EPOCH = /^\d{1,12}$/;
@@ -133,7 +138,13 @@ export const componentPushFromFields = (fields: Fields): ComponentPush => {
   const appId = required(fields, 'AppId', APPID_PATTERN);
   if (!KNOWN.has(infoType)) {
     const createTime = optional(fields, 'CreateTime');
-    return { infoType: 'unknown', rawInfoType: infoType, appId, fields, ...(createTime && EPOCH.test(createTime) ? { createTime: Number(createTime) } : {}) };
+    return {
+      infoType: 'unknown',
+      rawInfoType: infoType,
+      appId,
+      fields,
+      ...(createTime && EPOCH.test(createTime) ? { createTime: Number(createTime) } : {}),
+    };
   }
   const base: MessageBase = { appId, createTime: epoch(fields, 'CreateTime'), fields };
   switch (infoType) {

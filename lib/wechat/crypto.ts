@@ -65,7 +65,10 @@ export const keysFrom = (secrets: SecretsLike, appId: string): MessageKeys => {
 };
 
 /** sha1 hex of the values sorted as strings and joined: `signature` (3 values) or `msg_signature` (4). */
-export const computeSignature = (...values: string[]): string => createHash('sha1').update([...values].sort().join('')).digest('hex');
+export const computeSignature = (...values: string[]): string =>
+  createHash('sha1')
+    .update([...values].sort().join(''))
+    .digest('hex');
 
 /** Checks `msg_signature` over (token, timestamp, nonce, Encrypt) in constant time. */
 export const verifySignature = (token: string, timestamp: string, nonce: string, encrypt: string, msgSignature: string): boolean => {
@@ -134,11 +137,7 @@ export const openEnvelope = (keys: MessageKeys, envelope: Envelope): string => {
 };
 
 /** Encrypts and signs a message: an encrypted passive reply, or a simulated WeChat push. */
-export const sealEnvelope = (
-  keys: MessageKeys,
-  message: string,
-  options: { timestamp: string; nonce: string; random?: Buffer },
-): Envelope => {
+export const sealEnvelope = (keys: MessageKeys, message: string, options: { timestamp: string; nonce: string; random?: Buffer }): Envelope => {
   const sealed = encrypt(message, keys.aesKey, keys.appId, { random: options.random });
   return {
     encrypt: sealed,

@@ -24,7 +24,8 @@ const QUERY_SHAPES: readonly [keyof PushQuery, string, RegExp][] = [
   ['nonce', 'nonce', /^[\x21-\x7e]{1,64}$/],
 ];
 
-const reject = (reason: string, cause?: unknown): RejectedRequestError => new RejectedRequestError(reason, cause === undefined ? undefined : { cause });
+const reject = (reason: string, cause?: unknown): RejectedRequestError =>
+  new RejectedRequestError(reason, cause === undefined ? undefined : { cause });
 
 const checkQuery = (query: PushQuery): { msgSignature: string; timestamp: string; nonce: string } => {
   for (const [key, name, shape] of QUERY_SHAPES) {

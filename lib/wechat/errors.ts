@@ -48,8 +48,7 @@ export class WeChatProtocolError extends AppError {
   }
 }
 
-const hasCode = (error: unknown, codes: readonly number[]): boolean =>
-  error instanceof WeChatApiError && codes.includes(error.errcode);
+const hasCode = (error: unknown, codes: readonly number[]): boolean => error instanceof WeChatApiError && codes.includes(error.errcode);
 
 /** 40001/40014/42001: the access token used was overwritten, invalid or expired; expire that token, refresh once. */
 export const isTokenInvalid = (error: unknown): boolean => hasCode(error, [40001, 40014, 42001]);

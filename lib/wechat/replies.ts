@@ -50,7 +50,8 @@ const bodyXml = (body: ReplyBody): string => {
         throw new RangeError(`a news reply carries 1 to ${MAX_NEWS_ARTICLES} articles`);
       }
       const items = body.articles.map(
-        (a) => `<item>${element('Title', a.title)}${element('Description', a.description)}${element('PicUrl', a.picUrl)}${element('Url', a.url)}</item>`,
+        (a) =>
+          `<item>${element('Title', a.title)}${element('Description', a.description)}${element('PicUrl', a.picUrl)}${element('Url', a.url)}</item>`,
       );
       return `<ArticleCount>${body.articles.length}</ArticleCount><Articles>${items.join('')}</Articles>`;
     }

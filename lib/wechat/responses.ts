@@ -33,16 +33,32 @@ export interface AuthorizerInfo {
   readonly isMiniProgram: boolean;
 }
 
-export interface ComponentToken { readonly componentAccessToken: string; readonly expiresIn: number }
-export interface PreAuthCode { readonly preAuthCode: string; readonly expiresIn: number }
+export interface ComponentToken {
+  readonly componentAccessToken: string;
+  readonly expiresIn: number;
+}
+export interface PreAuthCode {
+  readonly preAuthCode: string;
+  readonly expiresIn: number;
+}
 export interface AuthorizerToken {
   readonly authorizerAccessToken: string;
   readonly expiresIn: number;
   readonly authorizerRefreshToken?: string;
 }
-export interface AuthorizerListEntry { readonly authorizerAppid: string; readonly refreshToken?: string; readonly authTime?: number }
-export interface AuthorizerList { readonly totalCount: number; readonly list: AuthorizerListEntry[] }
-export interface AuthorizerOption { readonly optionName: string; readonly optionValue: string }
+export interface AuthorizerListEntry {
+  readonly authorizerAppid: string;
+  readonly refreshToken?: string;
+  readonly authTime?: number;
+}
+export interface AuthorizerList {
+  readonly totalCount: number;
+  readonly list: AuthorizerListEntry[];
+}
+export interface AuthorizerOption {
+  readonly optionName: string;
+  readonly optionValue: string;
+}
 
 /** Camel-case wrapper over WeChat's call-level request fields. Tokens are always passed in. */
 export interface WeChatClient {
@@ -109,8 +125,7 @@ export const reader = (api: string) => {
 export const isBody = (value: unknown): value is Body => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Drops undefined fields so domain objects only carry what WeChat sent. */
-const compact = <T extends object>(value: T): T =>
-  Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+const compact = <T extends object>(value: T): T => Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 
 /** Protects every credential WeChat hands back before anything could log it. */
 const secret = <T extends string | undefined>(value: T): T => {

@@ -63,10 +63,19 @@ before(async () => {
     [`GET ${LANDING_PATH}`]: (event) => routes.authorize!(event),
   });
   sim = await startSimulator({ pushUrl: `${server.url}${EVENTS_PATH}`, autoPush: false, ticketIntervalMs: 0, clock });
-  const config = loadConfig({ ...simulatorEnv(), TABLE_NAME: table.tableName, WECHAT_API_BASE_URL: sim.url, DYNAMODB_ENDPOINT: table.endpoint, PUBLIC_BASE_URL: server.url });
+  const config = loadConfig({
+    ...simulatorEnv(),
+    TABLE_NAME: table.tableName,
+    WECHAT_API_BASE_URL: sim.url,
+    DYNAMODB_ENDPOINT: table.endpoint,
+    PUBLIC_BASE_URL: server.url,
+  });
   logger = createMemoryLogger();
   deps = createWeChatDeps(config, config.secrets!, { doc: table.doc, logger, clock });
-  routes = { ticket: createTicketHandler(createDeps(config, config.secrets!, { doc: table.doc, logger, clock })), authorize: createAuthorizeHandler(deps) };
+  routes = {
+    ticket: createTicketHandler(createDeps(config, config.secrets!, { doc: table.doc, logger, clock })),
+    authorize: createAuthorizeHandler(deps),
+  };
   const authorized = createAuthorizedHandler(deps);
   poller = await startStreamPoller({
     endpoint: table.endpoint,
@@ -202,12 +211,14 @@ describe('authorization flow: refresh token rejected (61023)', () => {
     // Prepare
     const appid = await authorizeAndExpireToken();
     const good = (await getAuthorizer(deps, appid))!.refreshToken;
-    await table.doc.send(new UpdateCommand({
-      TableName: table.tableName,
-      Key: authorizerKey(appid, 'PROFILE'),
-      UpdateExpression: 'SET refreshToken = :bad, previousRefreshToken = :good',
-      ExpressionAttributeValues: { ':bad': 'refreshtoken@@@never-issued-by-wechat', ':good': good },
-    }));
+    await table.doc.send(
+      new UpdateCommand({
+        TableName: table.tableName,
+        Key: authorizerKey(appid, 'PROFILE'),
+        UpdateExpression: 'SET refreshToken = :bad, previousRefreshToken = :good',
+        ExpressionAttributeValues: { ':bad': 'refreshtoken@@@never-issued-by-wechat', ':good': good },
+      }),
+    );
     // Act
     const outcome = await refreshAuthorizerTokenIfDue(deps, appid, dueNow());
     // Assess

@@ -25,8 +25,17 @@ const BIZ_APPID = 'wxc736b9251b3c6c41';
 const chromium = async (args: string[]) => {
   const profile = mkdtempSync(join(tmpdir(), 'chromium-'));
   try {
-    const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`];
+    const flags = [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      `--user-data-dir=${profile}`,
+    ];
     return (await run(CHROMIUM, [...flags, ...args], { timeout: 60_000, maxBuffer: 4 * 1024 * 1024 })).stdout;
   } finally {
     rmSync(profile, { recursive: true, force: true });
@@ -44,11 +53,24 @@ describe('authorize start page in headless Chromium', { skip: !existsSync(CHROMI
   before(async () => {
     table = await createTestTable();
     sim = await startSimulator({ autoPush: false, ticketIntervalMs: 0 });
-    server = await startPlatformServer({ 'GET /wechat/component/authorize': (e, c) => route(e, c), 'GET /wechat/component/authorized': (e, c) => route(e, c) });
-    const config = loadConfig({ ...simulatorEnv(), TABLE_NAME: table.tableName, WECHAT_API_BASE_URL: sim.url, DYNAMODB_ENDPOINT: table.endpoint, PUBLIC_BASE_URL: server.url });
+    server = await startPlatformServer({
+      'GET /wechat/component/authorize': (e, c) => route(e, c),
+      'GET /wechat/component/authorized': (e, c) => route(e, c),
+    });
+    const config = loadConfig({
+      ...simulatorEnv(),
+      TABLE_NAME: table.tableName,
+      WECHAT_API_BASE_URL: sim.url,
+      DYNAMODB_ENDPOINT: table.endpoint,
+      PUBLIC_BASE_URL: server.url,
+    });
     const deps = createWeChatDeps(config, config.secrets!, { doc: table.doc, logger: createMemoryLogger() });
     await sim.pushTicket();
-    await saveVerifyTicket(deps, { componentAppId: SIMULATOR_COMPONENT.appId, ticket: sim.latestTicket()!, createTime: Math.floor(Date.now() / 1000) });
+    await saveVerifyTicket(deps, {
+      componentAppId: SIMULATOR_COMPONENT.appId,
+      ticket: sim.latestTicket()!,
+      createTime: Math.floor(Date.now() / 1000),
+    });
     const handler = createHandler(deps);
     route = (event) => handler(event);
   });

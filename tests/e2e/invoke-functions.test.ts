@@ -29,7 +29,10 @@ describe('sls invoke local with the sample events', () => {
     const client = localClient(endpoint);
     const doc = DynamoDBDocumentClient.from(client);
     const createTime = Math.floor(Date.now() / 1000);
-    await saveVerifyTicket({ doc, tableName: TABLE, clock: Date.now }, { componentAppId: SIMULATOR_COMPONENT.appId, ticket: sim.latestTicket()!, createTime });
+    await saveVerifyTicket(
+      { doc, tableName: TABLE, clock: Date.now },
+      { componentAppId: SIMULATOR_COMPONENT.appId, ticket: sim.latestTicket()!, createTime },
+    );
     client.destroy();
     env = localInvokeEnv({ WECHAT_API_BASE_URL: sim.url, DYNAMODB_ENDPOINT: endpoint, PUBLIC_BASE_URL: 'https://platform.example.com' });
   });

@@ -7,7 +7,11 @@ import { openReply } from '../helpers/wechat-message.ts';
 describe('sls invoke local -f message', () => {
   it('answers the recorded release-check text with the encrypted TESTCOMPONENT_MSG_TYPE_TEXT_callback reply', async () => {
     // Act: a release-test account needs no stored profile, so the table is never reached.
-    const { code, output } = await invokeLocal('message', ['--path', 'tests/events/message.json'], localInvokeEnv({ DYNAMODB_ENDPOINT: 'http://127.0.0.1:1' }));
+    const { code, output } = await invokeLocal(
+      'message',
+      ['--path', 'tests/events/message.json'],
+      localInvokeEnv({ DYNAMODB_ENDPOINT: 'http://127.0.0.1:1' }),
+    );
     // Assess
     assert.equal(code, 0, output);
     const result = JSON.parse(output.slice(output.lastIndexOf('\n{') + 1)) as { statusCode: number; body: string };

@@ -30,12 +30,26 @@ describe('sls invoke local -f refresh', () => {
     await sim.pushTicket();
     const client = localClient(endpoint);
     const doc = DynamoDBDocumentClient.from(client);
-    await saveVerifyTicket({ doc, tableName: TABLE, clock: Date.now }, { componentAppId: SIMULATOR_COMPONENT.appId, ticket: sim.latestTicket()!, createTime: nowS() });
+    await saveVerifyTicket(
+      { doc, tableName: TABLE, clock: Date.now },
+      { componentAppId: SIMULATOR_COMPONENT.appId, ticket: sim.latestTicket()!, createTime: nowS() },
+    );
     appids = (await Promise.all([1, 2, 3].map(() => sim.authorize({ push: false })))).map((a) => a.authorizerAppid);
     const refreshTokens = new Map(sim.accounts().map((a) => [a.appid, a.refreshToken]));
     const now = nowS();
     const items = appids.flatMap((appid) => [
-      { ...authorizerKey(appid, 'PROFILE'), authorizerAppid: appid, status: 'authorized', refreshToken: refreshTokens.get(appid), funcInfo: [1], authorizedAt: now - 60, updatedAt: now - 60, version: 1, gsi1pk: AUTHORIZER_LIST, gsi1sk: appid },
+      {
+        ...authorizerKey(appid, 'PROFILE'),
+        authorizerAppid: appid,
+        status: 'authorized',
+        refreshToken: refreshTokens.get(appid),
+        funcInfo: [1],
+        authorizedAt: now - 60,
+        updatedAt: now - 60,
+        version: 1,
+        gsi1pk: AUTHORIZER_LIST,
+        gsi1sk: appid,
+      },
       tokenItem(authorizerKey(appid, 'ACCESS_TOKEN'), DUE_AUTHORIZER, { accessToken: `seeded-${appid}`, expiresAt: now + 120 }, now - 7000),
     ]);
     await doc.send(new BatchWriteCommand({ RequestItems: { [TABLE]: items.map((Item) => ({ PutRequest: { Item } })) } }));

@@ -21,8 +21,24 @@ let simulatorUrl = '';
 
 before(async () => {
   const [port, dynamoPort, simPort, lambdaPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), DYNAMODB_PORT: String(dynamoPort), SIMULATOR_PORT: String(simPort), OFFLINE_LAMBDA_PORT: String(lambdaPort), LOCAL_ENV_FILE: join(tmpdir(), `wechat-component-env-${process.pid}`) };
-  for (const k of ['DYNAMODB_ENDPOINT', 'WECHAT_API_BASE_URL', 'PUBLIC_BASE_URL', 'COMPONENT_APPID', 'COMPONENT_APPSECRET', 'COMPONENT_TOKEN', 'COMPONENT_ENCODING_AES_KEY']) delete env[k];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(port),
+    DYNAMODB_PORT: String(dynamoPort),
+    SIMULATOR_PORT: String(simPort),
+    OFFLINE_LAMBDA_PORT: String(lambdaPort),
+    LOCAL_ENV_FILE: join(tmpdir(), `wechat-component-env-${process.pid}`),
+  };
+  for (const k of [
+    'DYNAMODB_ENDPOINT',
+    'WECHAT_API_BASE_URL',
+    'PUBLIC_BASE_URL',
+    'COMPONENT_APPID',
+    'COMPONENT_APPSECRET',
+    'COMPONENT_TOKEN',
+    'COMPONENT_ENCODING_AES_KEY',
+  ])
+    delete env[k];
   proc = startProc(process.execPath, ['infra/local/start.ts'], env);
   await proc.waitFor(/\[start\] ready in/, 120_000);
   platformUrl = `http://127.0.0.1:${port}`;
@@ -41,10 +57,19 @@ describe('release check against npm start', () => {
   for (const [appid, userName] of TEST_ACCOUNTS) {
     it(`passes every case for ${appid} with the exact replies and customer-service text`, async () => {
       // Act
-      const report = await runReleaseCheck({ platformUrl, simulatorUrl, component: SIMULATOR_COMPONENT, authorizerAppid: appid, replyLimitMs: REPLY_LIMIT_MS });
+      const report = await runReleaseCheck({
+        platformUrl,
+        simulatorUrl,
+        component: SIMULATOR_COMPONENT,
+        authorizerAppid: appid,
+        replyLimitMs: REPLY_LIMIT_MS,
+      });
       // Assess
       assert.equal(report.userName, userName);
-      assert.deepEqual(report.cases.map((c) => c.label), CASES);
+      assert.deepEqual(
+        report.cases.map((c) => c.label),
+        CASES,
+      );
       for (const c of report.cases) assert.ok(c.pass, `[${c.label}] ${c.detail}`);
       const byLabel = new Map(report.cases.map((c) => [c.label, c]));
       assert.equal(byLabel.get('返回普通文本消息')?.observed, 'TESTCOMPONENT_MSG_TYPE_TEXT_callback');
@@ -62,7 +87,13 @@ describe('release check against npm start', () => {
     const msgId = '22449548215715819';
     const inner = textXml({ toUser: 'gh_0123456789ab', fromUser: 'oUserE2E', createTime: now, content: 'hello', msgId });
     const post = async (appid: string) => {
-      const r = sealMessage(SIMULATOR_COMPONENT, { authorizerAppid: appid, toUser: 'gh_0123456789ab', openid: 'oUserE2E', innerXml: inner, timestamp: now });
+      const r = sealMessage(SIMULATOR_COMPONENT, {
+        authorizerAppid: appid,
+        toUser: 'gh_0123456789ab',
+        openid: 'oUserE2E',
+        innerXml: inner,
+        timestamp: now,
+      });
       const response = await fetch(`${platformUrl}${r.path}?${new URLSearchParams(r.query)}`, { method: 'POST', body: r.body });
       return [response.status, await response.text()];
     };
@@ -71,7 +102,11 @@ describe('release check against npm start', () => {
     const unknown = await post('wx0000000000000abc');
     await proc!.waitFor(new RegExp(`message\\.duplicate.*${authorizerAppid}`), 10_000);
     // Assess
-    assert.deepEqual(deliveries, [[200, 'success'], [200, 'success'], [200, 'success']]);
+    assert.deepEqual(deliveries, [
+      [200, 'success'],
+      [200, 'success'],
+      [200, 'success'],
+    ]);
     assert.deepEqual(unknown, [400, 'invalid request']);
     const lines = proc!.output.filter((l) => l.includes(authorizerAppid));
     assert.equal(lines.filter((l) => l.includes('message.unhandled') && l.includes(msgId)).length, 1);
@@ -91,6 +126,9 @@ describe('release check against npm start', () => {
     assert.match(out, /全部通过/);
     const everything = [...cli.output, ...(proc?.output ?? [])];
     assert.ok(!everything.some((l) => /queryauthcode@@@[A-Za-z0-9_-]/.test(l)), 'an authorization code reached the output');
-    assert.ok(!everything.some((l) => l.includes(SIMULATOR_COMPONENT.encodingAesKey) || l.includes(SIMULATOR_COMPONENT.appSecret)), 'a secret reached the output');
+    assert.ok(
+      !everything.some((l) => l.includes(SIMULATOR_COMPONENT.encodingAesKey) || l.includes(SIMULATOR_COMPONENT.appSecret)),
+      'a secret reached the output',
+    );
   });
 });

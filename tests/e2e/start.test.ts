@@ -15,7 +15,14 @@ describe('npm start', () => {
   it('serves the routes, receives the first ticket push, and stops everything on SIGINT', async () => {
     // Prepare
     const [port, dynamoPort, simPort, lambdaPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), DYNAMODB_PORT: String(dynamoPort), SIMULATOR_PORT: String(simPort), OFFLINE_LAMBDA_PORT: String(lambdaPort), LOCAL_ENV_FILE: join(tmpdir(), `wechat-component-env-${process.pid}`) };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PORT: String(port),
+      DYNAMODB_PORT: String(dynamoPort),
+      SIMULATOR_PORT: String(simPort),
+      OFFLINE_LAMBDA_PORT: String(lambdaPort),
+      LOCAL_ENV_FILE: join(tmpdir(), `wechat-component-env-${process.pid}`),
+    };
     delete env.DYNAMODB_ENDPOINT;
     delete env.WECHAT_API_BASE_URL;
     delete env.PUBLIC_BASE_URL;
@@ -24,7 +31,10 @@ describe('npm start', () => {
     proc = startProc(process.execPath, ['infra/local/start.ts'], env);
     await proc.waitFor(/\[start\] ready in/, 90_000);
     await proc.waitFor(/verify_ticket\.saved/, 30_000);
-    const rejected = await fetch(`http://127.0.0.1:${port}/wechat/component/events?timestamp=1&nonce=2&msg_signature=x`, { method: 'POST', body: '<xml/>' });
+    const rejected = await fetch(`http://127.0.0.1:${port}/wechat/component/events?timestamp=1&nonce=2&msg_signature=x`, {
+      method: 'POST',
+      body: '<xml/>',
+    });
     const pgid = proc.child.pid!;
     const code = await proc.stop();
     // Assess

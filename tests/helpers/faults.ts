@@ -60,8 +60,7 @@ export interface FaultyDocumentClient {
 
 export const throttled = (message = 'injected: throughput exceeded'): Error =>
   new ProvisionedThroughputExceededException({ $metadata: { httpStatusCode: 400 }, message });
-export const throttling = (message = 'injected: rate exceeded'): Error =>
-  new ThrottlingException({ $metadata: { httpStatusCode: 400 }, message });
+export const throttling = (message = 'injected: rate exceeded'): Error => new ThrottlingException({ $metadata: { httpStatusCode: 400 }, message });
 
 const pkOf = (key: unknown): string | undefined => {
   const pk = (key as { pk?: unknown } | undefined)?.pk;

@@ -106,7 +106,29 @@ export const dropChar = (input: string, rng: Rng): string => {
 
 /** A string with characters from every class that tends to break parsers. */
 export const nastyString = (rng: Rng, length = rng.between(0, 24)): string => {
-  const pool = ['<', '>', '&', '"', "'", ']]>', '<![CDATA[', '\u0000', '\u202e', '\uFEFF', '\uD800', '😀', '中', '%00', '\\', '\r\n', ' ', 'a', '0', '@@@', '__proto__'];
+  const pool = [
+    '<',
+    '>',
+    '&',
+    '"',
+    "'",
+    ']]>',
+    '<![CDATA[',
+    '\u0000',
+    '\u202e',
+    '\uFEFF',
+    '\uD800',
+    '😀',
+    '中',
+    '%00',
+    '\\',
+    '\r\n',
+    ' ',
+    'a',
+    '0',
+    '@@@',
+    '__proto__',
+  ];
   let out = '';
   for (let i = 0; i < length; i += 1) out += rng.pick(pool);
   return out;

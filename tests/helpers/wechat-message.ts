@@ -24,7 +24,10 @@ export const eventXml = (p: { toUser: string; fromUser: string; createTime: numb
   `<MsgType>${cdata('event')}</MsgType>\n<Event>${cdata(p.event)}</Event>\n${p.extra ?? ''}</xml>`;
 
 /** The sealed request: path, query (with openid) and outer body. */
-export const sealMessage = (component: ComponentKeys, input: { authorizerAppid: string; toUser: string; openid: string; innerXml: string; timestamp: number }) => {
+export const sealMessage = (
+  component: ComponentKeys,
+  input: { authorizerAppid: string; toUser: string; openid: string; innerXml: string; timestamp: number },
+) => {
   const keys = keysFrom(component, component.appId);
   const envelope = sealEnvelope(keys, input.innerXml, { timestamp: String(input.timestamp), nonce: String(Math.floor(Math.random() * 1e9)) });
   const query: Record<string, string> = { ...pushQuery(component.token, envelope), openid: input.openid };

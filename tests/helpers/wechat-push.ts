@@ -97,7 +97,14 @@ export const ticketXml = (p: { appId: string; createTime: number; ticket: string
   `<xml><AppId><![CDATA[${p.appId}]]></AppId>\n<CreateTime>${p.createTime}</CreateTime>\n<InfoType><![CDATA[component_verify_ticket]]></InfoType>\n` +
   `<ComponentVerifyTicket><![CDATA[${p.ticket}]]></ComponentVerifyTicket>\n</xml>`;
 
-export const authorizedXml = (p: { appId: string; createTime: number; authorizerAppid: string; code: string; infoType?: 'authorized' | 'updateauthorized'; preAuthCode?: string }): string =>
+export const authorizedXml = (p: {
+  appId: string;
+  createTime: number;
+  authorizerAppid: string;
+  code: string;
+  infoType?: 'authorized' | 'updateauthorized';
+  preAuthCode?: string;
+}): string =>
   `<xml><AppId>${p.appId}</AppId><CreateTime>${p.createTime}</CreateTime><InfoType>${p.infoType ?? 'authorized'}</InfoType>` +
   `<AuthorizerAppid>${p.authorizerAppid}</AuthorizerAppid><AuthorizationCode>${p.code}</AuthorizationCode>` +
   `<AuthorizationCodeExpiredTime>${p.createTime + 3600}</AuthorizationCodeExpiredTime>` +

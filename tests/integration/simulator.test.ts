@@ -186,7 +186,8 @@ describe('WeChat simulator', () => {
     const token = await componentToken();
     const { authorizerAppid, authorizationCode } = await sim.authorize({ push: false, funcInfo: [1, 15] });
     const { authorizationCode: lateCode } = await sim.authorize({ push: false });
-    const queryAuth = (code: string) => post(sim.url, withToken('/cgi-bin/component/api_query_auth', token), { ...component, authorization_code: code });
+    const queryAuth = (code: string) =>
+      post(sim.url, withToken('/cgi-bin/component/api_query_auth', token), { ...component, authorization_code: code });
     // Act
     const first = await queryAuth(authorizationCode);
     const second = await queryAuth(authorizationCode);
@@ -198,7 +199,10 @@ describe('WeChat simulator', () => {
     assert.equal(info.expires_in, 7200);
     assert.match(info.authorizer_refresh_token as string, /^refreshtoken@@@/);
     assert.equal(info.authorizer_refresh_token, sim.accounts().find((a) => a.appid === authorizerAppid)?.refreshToken);
-    assert.deepEqual((info.func_info as { funcscope_category: { id: number } }[]).map((f) => f.funcscope_category.id), [1, 15]);
+    assert.deepEqual(
+      (info.func_info as { funcscope_category: { id: number } }[]).map((f) => f.funcscope_category.id),
+      [1, 15],
+    );
     assert.equal(second.errcode, 61009);
     assert.equal(expired.errcode, 61010);
   });
@@ -248,7 +252,13 @@ describe('WeChat simulator', () => {
     assert.match(normal.pre_auth_code as string, /^preauthcode@@@/);
     assert.equal(sim.calls('api_create_preauthcode'), 2);
     assert.equal(sim.calls(), 2);
-    assert.deepEqual(sim.callLog.map((c) => [c.api, c.errcode]), [['api_create_preauthcode', -1], ['api_create_preauthcode', 0]]);
+    assert.deepEqual(
+      sim.callLog.map((c) => [c.api, c.errcode]),
+      [
+        ['api_create_preauthcode', -1],
+        ['api_create_preauthcode', 0],
+      ],
+    );
   });
 
   it('records customer-service text messages sent with an authorizer token and refuses bad tokens with 40001', async () => {
@@ -299,7 +309,10 @@ describe('WeChat simulator', () => {
     const authorized = openPush(await waitFor(() => receiver.pushes[before]));
     const update = openPush(await waitFor(() => receiver.pushes[before + 1]));
     const revoke = openPush(await waitFor(() => receiver.pushes[before + 2]));
-    const info = await post(sim.url, withToken('/cgi-bin/component/api_get_authorizer_info', token), { ...component, authorizer_appid: first.authorizerAppid });
+    const info = await post(sim.url, withToken('/cgi-bin/component/api_get_authorizer_info', token), {
+      ...component,
+      authorizer_appid: first.authorizerAppid,
+    });
     // Assess
     assert.equal(element(authorized, 'InfoType'), 'authorized');
     assert.equal(element(authorized, 'PreAuthCode'), undefined);
@@ -327,7 +340,11 @@ describe('WeChat simulator', () => {
     const miniInfo = await call('api_get_authorizer_info', { authorizer_appid: mini.authorizerAppid });
     const page = await call('api_get_authorizer_list', { offset: 0, count: 500 });
     const tooMany = await call('api_get_authorizer_list', { offset: 0, count: 501 });
-    const set = await call('api_set_authorizer_option', { authorizer_appid: official.authorizerAppid, option_name: 'voice_recognize', option_value: '1' });
+    const set = await call('api_set_authorizer_option', {
+      authorizer_appid: official.authorizerAppid,
+      option_name: 'voice_recognize',
+      option_value: '1',
+    });
     const got = await call('api_get_authorizer_option', { authorizer_appid: official.authorizerAppid, option_name: 'voice_recognize' });
     // Assess
     const oi = officialInfo.authorizer_info as Json;
@@ -353,7 +370,10 @@ describe('WeChat simulator', () => {
     const ticketBefore = sim.latestTicket();
     // Act
     const refused = await post(sim.url, '/cgi-bin/component/api_start_push_ticket', { ...component, component_secret: 'wrong' });
-    const started = await post(sim.url, '/cgi-bin/component/api_start_push_ticket', { ...component, component_secret: SIMULATOR_COMPONENT.appSecret });
+    const started = await post(sim.url, '/cgi-bin/component/api_start_push_ticket', {
+      ...component,
+      component_secret: SIMULATOR_COMPONENT.appSecret,
+    });
     const inner = openPush(await waitFor(() => receiver.pushes[before]));
     // Assess
     assert.equal(refused.errcode, 40125);
@@ -496,8 +516,14 @@ describe('WeChat simulator with the platform client', () => {
       assert.equal(refreshed.expiresIn, 7200);
       assert.equal(info.authorizerInfo.nickName, 'Client Flow');
       assert.equal(info.authorizerInfo.isMiniProgram, false);
-      assert.deepEqual(list.list.map((e) => e.authorizerAppid), [authorizerAppid]);
-      assert.deepEqual(sim.customerMessages().map((m) => [m.toUser, m.content, m.authorizerAppid]), [['oClient', 'hello', authorizerAppid]]);
+      assert.deepEqual(
+        list.list.map((e) => e.authorizerAppid),
+        [authorizerAppid],
+      );
+      assert.deepEqual(
+        sim.customerMessages().map((m) => [m.toUser, m.content, m.authorizerAppid]),
+        [['oClient', 'hello', authorizerAppid]],
+      );
     } finally {
       await sim.stop();
     }

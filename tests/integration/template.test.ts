@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
+// biome-ignore lint/suspicious/noExplicitAny: a parsed CloudFormation template, walked structurally
 type Json = Record<string, any>; // a parsed template: walked structurally, shapes asserted below
 interface Packaged {
   readonly dir: string;
@@ -85,11 +86,28 @@ const ofType = (template: Json, type: string): [string, Json][] =>
  * `new XCommand(` left is a call this function can make). Items of a TransactWrite are authorized one by one.
  */
 const issuedActions = async (fn: string): Promise<{ actions: string[]; usesIndex: boolean }> => {
-  const out = await build({ entryPoints: [join(ROOT, `functions/${fn}/handler.ts`)], bundle: true, platform: 'node', format: 'esm', packages: 'external', write: false });
+  const out = await build({
+    entryPoints: [join(ROOT, `functions/${fn}/handler.ts`)],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    packages: 'external',
+    write: false,
+  });
   const code = out.outputFiles[0]!.text;
   const commands = new Set([...code.matchAll(/new (\w+?)Command\d*\(/g)].map((m) => m[1]!));
   const actions = new Set<string>();
-  const single: Record<string, string> = { Get: 'GetItem', Put: 'PutItem', Update: 'UpdateItem', Delete: 'DeleteItem', BatchGet: 'BatchGetItem', BatchWrite: 'BatchWriteItem', Query: 'Query', Scan: 'Scan', TransactGet: 'GetItem' };
+  const single: Record<string, string> = {
+    Get: 'GetItem',
+    Put: 'PutItem',
+    Update: 'UpdateItem',
+    Delete: 'DeleteItem',
+    BatchGet: 'BatchGetItem',
+    BatchWrite: 'BatchWriteItem',
+    Query: 'Query',
+    Scan: 'Scan',
+    TransactGet: 'GetItem',
+  };
   for (const command of commands) if (single[command]) actions.add(single[command]);
   if (commands.has('TransactWrite')) for (const m of code.matchAll(/\b(Put|Update|Delete|ConditionCheck):\s*\{/g)) actions.add(`${m[1]}Item`);
   return { actions: [...actions].map((a) => `dynamodb:${a}`).sort(), usesIndex: /\bIndexName:/.test(code) };
@@ -122,7 +140,9 @@ after(() => {
 describe('sls package --stage prod', () => {
   it('packages all six functions offline, with no AWS account', (t) => {
     t.diagnostic(`sls package took ${prod.seconds} s, and ${egress.seconds} s with the egress IP`);
-    const zips = readdirSync(prod.dir).filter((f) => f.endsWith('.zip')).sort();
+    const zips = readdirSync(prod.dir)
+      .filter((f) => f.endsWith('.zip'))
+      .sort();
     assert.deepEqual(zips, ['authorize.zip', 'authorized.zip', 'message.zip', 'refresh.zip', 'ticket.zip', 'token.zip']);
   });
 
@@ -152,7 +172,10 @@ describe('sls package --stage prod', () => {
   it('runs every function as its own role, allowed exactly the DynamoDB calls its code makes', async () => {
     const { template } = prod;
     const roles = FUNCTIONS.map((fn) => template.Resources[`${fn}LambdaFunction`].Properties.Role['Fn::GetAtt'][0]);
-    assert.deepEqual(roles, FUNCTIONS.map((fn) => `${fn}Role`));
+    assert.deepEqual(
+      roles,
+      FUNCTIONS.map((fn) => `${fn}Role`),
+    );
     assert.equal(template.Resources.IamRoleLambdaExecution, undefined);
     for (const fn of FUNCTIONS) {
       const issued = await issuedActions(fn.toLowerCase());
@@ -177,7 +200,10 @@ describe('sls package --stage prod', () => {
         ['/wechat-component/prod/app-secret', '/wechat-component/prod/token', '/wechat-component/prod/encoding-aes-key'],
       );
       const logs = own.filter((s) => list<string>(s.Action).some((a) => a.startsWith('logs:')));
-      assert.deepEqual(logs.map((s) => s.Resource), [{ 'Fn::GetAtt': [`${fn}LogGroup`, 'Arn'] }]);
+      assert.deepEqual(
+        logs.map((s) => s.Resource),
+        [{ 'Fn::GetAtt': [`${fn}LogGroup`, 'Arn'] }],
+      );
     }
   });
 
@@ -220,7 +246,11 @@ describe('sls package --stage prod', () => {
   it('alarms on a missing ticket, token refresh failures per errcode, non-empty queues and function errors', () => {
     const alarms = ofType(prod.template, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties as Json);
     const metric = (name: string, dims: Record<string, unknown> = {}) =>
-      alarms.filter((a) => a.MetricName === name && Object.entries(dims).every(([k, v]) => a.Dimensions?.some((d: Json) => d.Name === k && JSON.stringify(d.Value) === JSON.stringify(v))));
+      alarms.filter(
+        (a) =>
+          a.MetricName === name &&
+          Object.entries(dims).every(([k, v]) => a.Dimensions?.some((d: Json) => d.Name === k && JSON.stringify(d.Value) === JSON.stringify(v))),
+      );
     const [noTicket] = metric('TicketAgeSeconds', { ComponentAppId: 'wx5ce1ab0c0ffee000' });
     assert.equal(noTicket?.Namespace, 'WeChatComponent');
     assert.equal(noTicket?.Threshold, 3600);
@@ -277,7 +307,10 @@ describe('sls package --stage prod --param=fixedEgressIp=true', () => {
       assert.equal(waits, WECHAT_CALLERS.includes(fn), `${fn} waits for the ENI policy`);
     }
     const eni = template.Resources.EgressNetworkInterfacesPolicy.Properties;
-    assert.deepEqual(eni.Roles, WECHAT_CALLERS.map((fn) => ({ Ref: `${fn}Role` })));
+    assert.deepEqual(
+      eni.Roles,
+      WECHAT_CALLERS.map((fn) => ({ Ref: `${fn}Role` })),
+    );
     assert.ok(statements(eni).some((s) => list<string>(s.Action).includes('ec2:CreateNetworkInterface')));
   });
 });

@@ -183,7 +183,9 @@ describe('WeChat faults (simulator)', () => {
     assert.equal(summary.failed['45009'], 1, JSON.stringify(summary));
     assert.equal(summary.failed['61004'], 1, JSON.stringify(summary));
     assert.ok(summary.refreshed >= accounts.length - 2);
-    const failures = p.logger.records().filter((r) => typeof r.event === 'string' && r.event.startsWith('authorizer_token.') && r.errcode !== undefined);
+    const failures = p.logger
+      .records()
+      .filter((r) => typeof r.event === 'string' && r.event.startsWith('authorizer_token.') && r.errcode !== undefined);
     assert.deepEqual(failures.map((r) => r.errcode).sort(), ['45009', '61004']);
     for (const r of failures) {
       assert.match(String(r.authorizerAppid), /^wx[0-9a-f]{16}$/);
@@ -216,7 +218,10 @@ describe('WeChat faults during a pushed authorization (stream)', () => {
 });
 
 /** Writes to one partition family: CODE#, AUTHORIZER#, … */
-const writesTo = (prefix: string): FaultRule['match'] => (call) => call.write && call.pks.some((pk) => pk.startsWith(prefix));
+const writesTo =
+  (prefix: string): FaultRule['match'] =>
+  (call) =>
+    call.write && call.pks.some((pk) => pk.startsWith(prefix));
 
 describe('DynamoDB faults (SDK middleware)', () => {
   it('absorbs a throttling burst inside the SDK retries: the ticket push answers success and the ticket is stored', async () => {
@@ -230,12 +235,13 @@ describe('DynamoDB faults (SDK middleware)', () => {
     p.ddb.clearFaults();
   });
 
-  it('answers 500 when throttling outlasts the SDK retries, writes nothing, and WeChat\'s retry of the push lands once', async () => {
+  it("answers 500 when throttling outlasts the SDK retries, writes nothing, and WeChat's retry of the push lands once", async () => {
     // Prepare
     const { authorizerAppid, authorizationCode } = await p.sim.authorize({ push: false });
     const xml = authorizedXml({ appId: COMPONENT.appId, createTime: nowS(), authorizerAppid, code: authorizationCode });
     const event = encryptedPushEvent(xml, { ...COMPONENT, timestamp: String(nowS()) });
-    const send = () => fetch(`${p.ticketUrl}?${new URLSearchParams(event.queryStringParameters as Record<string, string>)}`, { method: 'POST', body: event.body });
+    const send = () =>
+      fetch(`${p.ticketUrl}?${new URLSearchParams(event.queryStringParameters as Record<string, string>)}`, { method: 'POST', body: event.body });
     p.sim.resetCounters();
     const fault = p.ddb.inject({ match: writesTo('EVENT#'), error: throttled });
     // Act
@@ -281,12 +287,25 @@ describe('DynamoDB faults (SDK middleware)', () => {
       // Assess
       assert.equal(fault.fired(), 1);
       const profile = await p.profile(authorizerAppid);
-      assert.equal(profile?.status, 'authorized', JSON.stringify(p.logger.records().filter((r) => r.level !== 'debug' && r.level !== 'info').slice(-3)));
+      assert.equal(
+        profile?.status,
+        'authorized',
+        JSON.stringify(
+          p.logger
+            .records()
+            .filter((r) => r.level !== 'debug' && r.level !== 'info')
+            .slice(-3),
+        ),
+      );
       assert.equal(await observe(authorizerAppid), simRefreshToken(p, authorizerAppid));
       assert.ok((profile?.info as { nickName?: string } | undefined)?.nickName);
       assert.equal(p.sim.calls('api_query_auth'), 1);
       const batches = p.batches.slice(batchesBefore);
-      assert.equal(batches.some((b) => b.failed > 0), step.retried, `batches: ${JSON.stringify(batches)}`);
+      assert.equal(
+        batches.some((b) => b.failed > 0),
+        step.retried,
+        `batches: ${JSON.stringify(batches)}`,
+      );
       assert.equal(batches.at(-1)?.failed, 0);
       assert.equal((await partition(p, `AUTHORIZER#${authorizerAppid}`)).filter((i) => i.sk === 'ACCESS_TOKEN').length, 1);
     });

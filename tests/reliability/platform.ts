@@ -90,7 +90,12 @@ export const startPlatform = async (options: PlatformOptions = {}): Promise<Plat
   const logger = createMemoryLogger('debug');
   const routes: Record<string, Route> = {};
   const server = await startPlatformServer(routes);
-  const sim = await startSimulator({ pushUrl: `${server.url}/wechat/component/events`, autoPush: false, ticketIntervalMs: 0, ...(options.clock ? { clock: options.clock } : {}) });
+  const sim = await startSimulator({
+    pushUrl: `${server.url}/wechat/component/events`,
+    autoPush: false,
+    ticketIntervalMs: 0,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   const config = loadConfig({
     ...simulatorEnv(),
     TABLE_NAME: table.tableName,
@@ -98,7 +103,13 @@ export const startPlatform = async (options: PlatformOptions = {}): Promise<Plat
     WECHAT_API_BASE_URL: sim.url,
     PUBLIC_BASE_URL: server.url,
   });
-  const wechat = createWeChatClient({ baseUrl: sim.url, logger, timeoutMs: options.clientTimeoutMs ?? CLIENT_TIMEOUT_MS, maxRetries: options.maxRetries ?? 2, retryBaseMs: 10 });
+  const wechat = createWeChatClient({
+    baseUrl: sim.url,
+    logger,
+    timeoutMs: options.clientTimeoutMs ?? CLIENT_TIMEOUT_MS,
+    maxRetries: options.maxRetries ?? 2,
+    retryBaseMs: 10,
+  });
   const deps = createWeChatDeps(config, config.secrets!, { doc: ddb.doc, logger, wechat, ...(options.clock ? { clock: options.clock } : {}) });
   routes['POST /wechat/component/events'] = withBoundary(deps, createTicketHandler(deps));
   const authorize = withBoundary(deps, createAuthorizeHandler(deps));
@@ -141,7 +152,10 @@ export const startPlatform = async (options: PlatformOptions = {}): Promise<Plat
     messageUrl: (appid) => `${server.url}/wechat/authorizers/${appid}/callback`,
     token: async (payload) => (await tokenHandler(payload)) as unknown as Record<string, unknown>,
     refresh: async () =>
-      (await refreshHandler({} as ScheduledEvent, { ...context, getRemainingTimeInMillis: () => 60_000 } as Context)) as unknown as Record<string, unknown>,
+      (await refreshHandler({} as ScheduledEvent, { ...context, getRemainingTimeInMillis: () => 60_000 } as Context)) as unknown as Record<
+        string,
+        unknown
+      >,
     get: async (pathAndQuery) => {
       const response = await fetch(`${server.url}${pathAndQuery}`, { redirect: 'manual' });
       return { status: response.status, body: await response.text() };
@@ -164,8 +178,16 @@ export const startPlatform = async (options: PlatformOptions = {}): Promise<Plat
 
 /** Every item of one partition (consistent). */
 export const partition = async (p: Platform, pk: string): Promise<Record<string, unknown>[]> =>
-  (await p.table.doc.send(new QueryCommand({ TableName: p.table.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ConsistentRead: true })))
-    .Items ?? [];
+  (
+    await p.table.doc.send(
+      new QueryCommand({
+        TableName: p.table.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': pk },
+        ConsistentRead: true,
+      }),
+    )
+  ).Items ?? [];
 
 /** Moves the tests' clock forward (each test file's clock is Date.now() plus an offset it owns). */
 export type Advance = (ms: number) => void;

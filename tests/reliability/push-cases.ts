@@ -103,14 +103,42 @@ const ticketBases = (ctx: FuzzContext, rng: Rng, index: number): Base[] => {
   const outer: Base['outer'] = ['AppId', appId];
   const ticket = opaque('ticket@@@', rng);
   const code = opaque('queryauthcode@@@', rng);
-  const item = (infoType: string, subject: string | undefined): Expect => ({ kind: 'item', ...eventPk(ctx, infoType, subject, createTime), body: 'success' });
+  const item = (infoType: string, subject: string | undefined): Expect => ({
+    kind: 'item',
+    ...eventPk(ctx, infoType, subject, createTime),
+    body: 'success',
+  });
   const fastAppid = appidFor(rng);
   return [
     { name: 'ticket', weight: 40, inner: ticketXml({ appId, createTime, ticket }), expect: { kind: 'ticket', ticket }, outer },
-    { name: 'authorized', weight: 15, inner: authorizedXml({ appId, createTime, authorizerAppid, code, preAuthCode: opaque('preauthcode@@@', rng) }), expect: item('authorized', authorizerAppid), outer },
-    { name: 'updateauthorized', weight: 5, inner: authorizedXml({ appId, createTime, authorizerAppid, code, infoType: 'updateauthorized' }), expect: item('updateauthorized', authorizerAppid), outer },
-    { name: 'unauthorized', weight: 10, inner: unauthorizedXml({ appId, createTime, authorizerAppid }), expect: item('unauthorized', authorizerAppid), outer },
-    { name: 'fast_register', weight: 10, inner: fastRegisterXml({ appId, createTime, appid: fastAppid, authCode: code }), expect: item('notify_third_fasteregister', fastAppid), outer },
+    {
+      name: 'authorized',
+      weight: 15,
+      inner: authorizedXml({ appId, createTime, authorizerAppid, code, preAuthCode: opaque('preauthcode@@@', rng) }),
+      expect: item('authorized', authorizerAppid),
+      outer,
+    },
+    {
+      name: 'updateauthorized',
+      weight: 5,
+      inner: authorizedXml({ appId, createTime, authorizerAppid, code, infoType: 'updateauthorized' }),
+      expect: item('updateauthorized', authorizerAppid),
+      outer,
+    },
+    {
+      name: 'unauthorized',
+      weight: 10,
+      inner: unauthorizedXml({ appId, createTime, authorizerAppid }),
+      expect: item('unauthorized', authorizerAppid),
+      outer,
+    },
+    {
+      name: 'fast_register',
+      weight: 10,
+      inner: fastRegisterXml({ appId, createTime, appid: fastAppid, authCode: code }),
+      expect: item('notify_third_fasteregister', fastAppid),
+      outer,
+    },
     {
       name: 'unknown_info_type',
       weight: 20,
@@ -233,9 +261,21 @@ const FIRST = new Set(['inner.unknown_info_type', 'outer.drop_id']);
 const BYTE_LEVEL = /\.(invalid_utf8|utf16|utf8_bom|truncated|raw_bytes)$/;
 
 type Snapshot = readonly [Buffer, Buffer | undefined, string, Buffer, string, boolean | undefined];
-const snapshot = (d: Draft): Snapshot => [d.inner, d.plain ? assemble(d.plain) : undefined, d.encrypt, d.outer, JSON.stringify([d.query, d.pathAppid ?? null]), d.base64Body];
+const snapshot = (d: Draft): Snapshot => [
+  d.inner,
+  d.plain ? assemble(d.plain) : undefined,
+  d.encrypt,
+  d.outer,
+  JSON.stringify([d.query, d.pathAppid ?? null]),
+  d.base64Body,
+];
 const sameAs = (a: Snapshot, b: Snapshot): boolean =>
-  a[0].equals(b[0]) && (a[1] === b[1] || (a[1] !== undefined && b[1] !== undefined && a[1].equals(b[1]))) && a[2] === b[2] && a[3].equals(b[3]) && a[4] === b[4] && a[5] === b[5];
+  a[0].equals(b[0]) &&
+  (a[1] === b[1] || (a[1] !== undefined && b[1] !== undefined && a[1].equals(b[1]))) &&
+  a[2] === b[2] &&
+  a[3].equals(b[3]) &&
+  a[4] === b[4] &&
+  a[5] === b[5];
 
 /**
  * In the order applied: a later 'either' mutation may repair an earlier invalid one (a truncation that removes
@@ -260,7 +300,12 @@ export const buildCase = (url: Url, ctx: FuzzContext, rng: Rng, index: number, m
     inner: Buffer.from(base.inner),
     encrypt: '',
     outer: Buffer.alloc(0),
-    query: { timestamp: String(ctx.nowS), nonce: String(rng.between(1, 2 ** 31)), encrypt_type: 'aes', ...(url === 'message' ? { openid: 'o6_fuzz' } : {}) },
+    query: {
+      timestamp: String(ctx.nowS),
+      nonce: String(rng.between(1, 2 ** 31)),
+      encrypt_type: 'aes',
+      ...(url === 'message' ? { openid: 'o6_fuzz' } : {}),
+    },
     ...(base.pathAppid ? { pathAppid: base.pathAppid } : {}),
   };
   const verdicts: Verdict[] = [];
@@ -302,15 +347,30 @@ const setOuter = (d: Draft, text: string | Buffer): void => {
 /** Top-level element names of a WeChat XML document (they are bare words). */
 const elementNames = (xml: string): string[] => [...xml.matchAll(/<([A-Za-z_][\w.]*)>/g)].map((m) => m[1]!).filter((n) => n !== 'xml');
 
-const KNOWN_INFO_TYPES = /<InfoType>\s*(<!\[CDATA\[)?(component_verify_ticket|authorized|updateauthorized|unauthorized|notify_third_fasteregister)(\]\]>)?\s*<\/InfoType>/;
+const KNOWN_INFO_TYPES =
+  /<InfoType>\s*(<!\[CDATA\[)?(component_verify_ticket|authorized|updateauthorized|unauthorized|notify_third_fasteregister)(\]\]>)?\s*<\/InfoType>/;
 /** An InfoType we do not handle is acknowledged as long as AppId and InfoType are sound (CreateTime is optional). */
 const unknownInfoType = (d: Draft): boolean => d.url === 'ticket' && !KNOWN_INFO_TYPES.test(str(d.inner));
 
 const requiredFields = (d: Draft): string[] => {
   const names = elementNames(str(d.inner));
   if (unknownInfoType(d)) return names.filter((n) => n === 'AppId' || n === 'InfoType');
-  if (d.url === 'message') return names.filter((n) => ['ToUserName', 'FromUserName', 'CreateTime', 'MsgType', 'MsgId', 'Content', 'Event'].includes(n));
-  return names.filter((n) => ['AppId', 'CreateTime', 'InfoType', 'ComponentVerifyTicket', 'AuthorizerAppid', 'AuthorizationCode', 'AuthorizationCodeExpiredTime', 'status', 'appid', 'auth_code'].includes(n));
+  if (d.url === 'message')
+    return names.filter((n) => ['ToUserName', 'FromUserName', 'CreateTime', 'MsgType', 'MsgId', 'Content', 'Event'].includes(n));
+  return names.filter((n) =>
+    [
+      'AppId',
+      'CreateTime',
+      'InfoType',
+      'ComponentVerifyTicket',
+      'AuthorizerAppid',
+      'AuthorizationCode',
+      'AuthorizationCodeExpiredTime',
+      'status',
+      'appid',
+      'auth_code',
+    ].includes(n),
+  );
 };
 
 /** Whether the message still needs `name`: MsgId, Content and Event matter only for the MsgType that has them. */
@@ -343,7 +403,11 @@ const structural = (layer: 'inner' | 'outer'): Mutator[] => {
     m('processing_instruction', 2, (d) => (set(d, afterRoot(get(d), '<?php echo 1; ?>')), 'either')),
     m('utf8_bom', 2, (d) => (set(d, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), layer === 'inner' ? d.inner : d.outer])), 'valid')),
     m('attributes', 2, (d) => (set(d, get(d).replace('<xml>', '<xml lang="zh" xmlns:x="urn:x">')), 'valid')),
-    m('unknown_element', 2, (d, rng) => (set(d, afterRoot(get(d), `<Extra><![CDATA[${nastyString(rng).replaceAll(']]>', '')}]]></Extra>`)), 'either')),
+    m(
+      'unknown_element',
+      2,
+      (d, rng) => (set(d, afterRoot(get(d), `<Extra><![CDATA[${nastyString(rng).replaceAll(']]>', '')}]]></Extra>`)), 'either'),
+    ),
     m('nested_unknown', 2, (d) => (set(d, afterRoot(get(d), '<a><b><c><d>deep</d></c></b></a>')), 'valid')),
     m('doctype', 3, (d) => (set(d, `<!DOCTYPE xml>${get(d)}`), 'invalid')),
     m('billion_laughs', 3, (d) => (set(d, BILLION_LAUGHS + get(d).replace('<xml>', '<xml><Lol>&lol4;</Lol>')), 'invalid')),
@@ -360,7 +424,11 @@ const structural = (layer: 'inner' | 'outer'): Mutator[] => {
     m('mismatched_close', 2, (d) => (set(d, get(d).replace('</xml>', '</XML>')), 'invalid')),
     m('two_roots', 2, (d) => (set(d, `${get(d)}<xml></xml>`), 'invalid')),
     m('other_root', 2, (d) => (set(d, get(d).replace('<xml', '<root').replace('</xml>', '</root>')), 'invalid')),
-    m('truncated', 3, (d, rng) => (set(d, (layer === 'inner' ? d.inner : d.outer).subarray(0, rng.int((layer === 'inner' ? d.inner : d.outer).length))), 'invalid')),
+    m(
+      'truncated',
+      3,
+      (d, rng) => (set(d, (layer === 'inner' ? d.inner : d.outer).subarray(0, rng.int((layer === 'inner' ? d.inner : d.outer).length))), 'invalid'),
+    ),
     m('empty', 1, (d) => (set(d, ''), 'invalid')),
     m('not_xml', 1, (d, rng) => (set(d, rng.pick(['null', '{"xml":{}}', 'success', '<', '<xml>', '<?xml?>', '\u0000\u0000'])), 'invalid')),
     m('utf16', 2, (d, rng) => {
@@ -374,7 +442,14 @@ const structural = (layer: 'inner' | 'outer'): Mutator[] => {
     m('invalid_utf8', 2, (d, rng) => {
       const x = layer === 'inner' ? d.inner : d.outer;
       const at = rng.int(x.length + 1);
-      set(d, Buffer.concat([x.subarray(0, at), Buffer.from(rng.pick([[0xff], [0xc3, 0x28], [0xed, 0xa0, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80], [0x80]])), x.subarray(at)]));
+      set(
+        d,
+        Buffer.concat([
+          x.subarray(0, at),
+          Buffer.from(rng.pick([[0xff], [0xc3, 0x28], [0xed, 0xa0, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80], [0x80]])),
+          x.subarray(at),
+        ]),
+      );
       // Inside the cipher text the bytes decode with replacement characters and may still form a push.
       return layer === 'outer' ? 'invalid' : 'either';
     }),
@@ -395,12 +470,13 @@ const structural = (layer: 'inner' | 'outer'): Mutator[] => {
       const variant = rng.pick(['empty', 'split', 'nested', 'unterminated', 'bracket']);
       const x = get(d);
       // The last terminator: with an earlier one removed, a later section could close the CDATA again.
-      if (variant === 'unterminated') return x.includes(']]>') ? (set(d, x.slice(0, x.lastIndexOf(']]>')) + x.slice(x.lastIndexOf(']]>') + 3)), 'invalid') : 'valid';
-      if (variant === 'empty') return set(d, afterRoot(x, '<E><![CDATA[]]></E>')), 'either';
-      if (variant === 'nested') return set(d, afterRoot(x, '<E><![CDATA[<![CDATA[x]]]]><![CDATA[>]]></E>')), 'either';
-      if (variant === 'bracket') return set(d, afterRoot(x, '<E>]]&gt;</E>')), 'either';
+      if (variant === 'unterminated')
+        return x.includes(']]>') ? (set(d, x.slice(0, x.lastIndexOf(']]>')) + x.slice(x.lastIndexOf(']]>') + 3)), 'invalid') : 'valid';
+      if (variant === 'empty') return (set(d, afterRoot(x, '<E><![CDATA[]]></E>')), 'either');
+      if (variant === 'nested') return (set(d, afterRoot(x, '<E><![CDATA[<![CDATA[x]]]]><![CDATA[>]]></E>')), 'either');
+      if (variant === 'bracket') return (set(d, afterRoot(x, '<E>]]&gt;</E>')), 'either');
       // Splits the first CDATA value in two sections: the same text for a conforming reader.
-      return set(d, x.replace(/<!\[CDATA\[([^\]]{2,}?)([^\]]*)\]\]>/, '<![CDATA[$1]]><![CDATA[$2]]>')), 'either';
+      return (set(d, x.replace(/<!\[CDATA\[([^\]]{2,}?)([^\]]*)\]\]>/, '<![CDATA[$1]]><![CDATA[$2]]>')), 'either');
     }),
   ];
 };
@@ -437,7 +513,9 @@ const innerOnly: Mutator[] = [
     stage: 'inner',
     urls: ['ticket'],
     weight: 2,
-    apply: (d, rng) => (setInner(d, str(d.inner).replace(d.ctx.keys.appId, rng.pick(['wx0000000000000000', d.ctx.keys.appId.toUpperCase(), '']))), 'invalid'),
+    apply: (d, rng) => (
+      setInner(d, str(d.inner).replace(d.ctx.keys.appId, rng.pick(['wx0000000000000000', d.ctx.keys.appId.toUpperCase(), '']))), 'invalid'
+    ),
   },
   {
     name: 'inner.bad_create_time',
@@ -485,19 +563,43 @@ const innerOnly: Mutator[] = [
     stage: 'inner',
     urls: ['ticket'],
     weight: 1,
-    apply: (d, rng) => (setInner(d, str(d.inner).replace(/<InfoType>[\s\S]*?<\/InfoType>/, `<InfoType>${rng.pick(['', 'a b', 'x'.repeat(65), '<![CDATA[__proto__]]>'])}</InfoType>`)), 'either'),
+    apply: (d, rng) => (
+      setInner(
+        d,
+        str(d.inner).replace(
+          /<InfoType>[\s\S]*?<\/InfoType>/,
+          `<InfoType>${rng.pick(['', 'a b', 'x'.repeat(65), '<![CDATA[__proto__]]>'])}</InfoType>`,
+        ),
+      ),
+      'either'
+    ),
   },
 ];
 
 const plainMutators: Mutator[] = [
-  { name: 'plain.random_prefix', stage: 'plain', weight: 1, apply: (d, rng) => ((d.plain!.random = Buffer.alloc(16, rng.pick([0, 0xff, 0x20, 0x3c]))), 'valid') },
+  {
+    name: 'plain.random_prefix',
+    stage: 'plain',
+    weight: 1,
+    apply: (d, rng) => ((d.plain!.random = Buffer.alloc(16, rng.pick([0, 0xff, 0x20, 0x3c]))), 'valid'),
+  },
   {
     name: 'plain.length_field',
     stage: 'plain',
     weight: 4,
     apply: (d, rng) => {
       const len = d.plain!.msg.length;
-      const bad = rng.pick([len + 1, len - 1, len + d.plain!.trailer.length + 1, 0, 0xffffffff, 0x7fffffff, 2 ** 31, len + rng.between(2, 4096), Math.max(0, len - rng.between(2, 64))]);
+      const bad = rng.pick([
+        len + 1,
+        len - 1,
+        len + d.plain!.trailer.length + 1,
+        0,
+        0xffffffff,
+        0x7fffffff,
+        2 ** 31,
+        len + rng.between(2, 4096),
+        Math.max(0, len - rng.between(2, 64)),
+      ]);
       if (bad === len) return 'valid';
       d.plain!.lengthField = bad;
       return 'invalid';
@@ -509,7 +611,9 @@ const plainMutators: Mutator[] = [
     weight: 4,
     apply: (d, rng) => {
       const appId = d.ctx.keys.appId;
-      d.plain!.trailer = Buffer.from(rng.pick(['', 'wx0000000000000000', appId.toUpperCase(), `${appId}x`, `${appId}\u0000`, appId.slice(1), `x${appId}`, 'wxc736b9251b3c6c41']));
+      d.plain!.trailer = Buffer.from(
+        rng.pick(['', 'wx0000000000000000', appId.toUpperCase(), `${appId}x`, `${appId}\u0000`, appId.slice(1), `x${appId}`, 'wxc736b9251b3c6c41']),
+      );
       return 'invalid';
     },
   },
@@ -540,7 +644,12 @@ const cipherBytes = (d: Draft) => Buffer.from(d.encrypt, 'base64');
 const alignedBlocks = (b64: string) => /^[A-Za-z0-9+/]+={0,2}$/.test(b64) && b64.length % 4 === 0 && Buffer.from(b64, 'base64').length % 32 === 0;
 
 const encryptMutators: Mutator[] = [
-  { name: 'encrypt.bit_flip', stage: 'encrypt', weight: 5, apply: (d, rng) => ((d.encrypt = flipBits(cipherBytes(d), rng, rng.between(1, 3)).toString('base64')), 'either') },
+  {
+    name: 'encrypt.bit_flip',
+    stage: 'encrypt',
+    weight: 5,
+    apply: (d, rng) => ((d.encrypt = flipBits(cipherBytes(d), rng, rng.between(1, 3)).toString('base64')), 'either'),
+  },
   {
     name: 'encrypt.truncate_chars',
     stage: 'encrypt',
@@ -550,7 +659,12 @@ const encryptMutators: Mutator[] = [
       return alignedBlocks(d.encrypt) ? 'either' : 'invalid';
     },
   },
-  { name: 'encrypt.truncate_block', stage: 'encrypt', weight: 1, apply: (d) => ((d.encrypt = cipherBytes(d).subarray(0, -32).toString('base64')), 'either') },
+  {
+    name: 'encrypt.truncate_block',
+    stage: 'encrypt',
+    weight: 1,
+    apply: (d) => ((d.encrypt = cipherBytes(d).subarray(0, -32).toString('base64')), 'either'),
+  },
   {
     name: 'encrypt.extend',
     stage: 'encrypt',
@@ -596,12 +710,27 @@ const encryptMutators: Mutator[] = [
       return d.encrypt === before ? 'valid' : 'invalid';
     },
   },
-  { name: 'encrypt.random_base64', stage: 'encrypt', weight: 2, apply: (d, rng) => ((d.encrypt = rng.bytes(rng.pick([0, 16, 32, 64, 96])).toString('base64')), 'invalid') },
-  { name: 'encrypt.char_swap', stage: 'encrypt', weight: 2, apply: (d, rng) => ((d.encrypt = replaceChar(d.encrypt.slice(0, -4), rng, BASE64_ALPHABET) + d.encrypt.slice(-4)), 'either') },
+  {
+    name: 'encrypt.random_base64',
+    stage: 'encrypt',
+    weight: 2,
+    apply: (d, rng) => ((d.encrypt = rng.bytes(rng.pick([0, 16, 32, 64, 96])).toString('base64')), 'invalid'),
+  },
+  {
+    name: 'encrypt.char_swap',
+    stage: 'encrypt',
+    weight: 2,
+    apply: (d, rng) => ((d.encrypt = replaceChar(d.encrypt.slice(0, -4), rng, BASE64_ALPHABET) + d.encrypt.slice(-4)), 'either'),
+  },
 ];
 
 const outerOnly: Mutator[] = [
-  { name: 'outer.drop_id', stage: 'outer', weight: 2, apply: (d) => (setOuter(d, str(d.outer).replace(/<(AppId|ToUserName)>[\s\S]*?<\/\1>/, '')), 'valid') },
+  {
+    name: 'outer.drop_id',
+    stage: 'outer',
+    weight: 2,
+    apply: (d) => (setOuter(d, str(d.outer).replace(/<(AppId|ToUserName)>[\s\S]*?<\/\1>/, '')), 'valid'),
+  },
   {
     name: 'outer.wrong_appid',
     stage: 'outer',
@@ -613,15 +742,72 @@ const outerOnly: Mutator[] = [
       return d.url === 'ticket' && str(d.outer) !== before ? 'invalid' : 'valid';
     },
   },
-  { name: 'outer.reorder', stage: 'outer', weight: 1, apply: (d) => (setOuter(d, str(d.outer).replace(/<xml>(<(AppId|ToUserName)>[\s\S]*?<\/\2>)(<Encrypt>[\s\S]*?<\/Encrypt>)/, '<xml>$3$1')), 'valid') },
-  { name: 'outer.plain_text_encrypt', stage: 'outer', weight: 2, apply: (d) => (setOuter(d, str(d.outer).replace(/<Encrypt><!\[CDATA\[([^\]]*)\]\]><\/Encrypt>/, '<Encrypt>$1</Encrypt>')), 'valid') },
-  { name: 'outer.padded_encrypt', stage: 'outer', weight: 1, apply: (d) => (setOuter(d, str(d.outer).replace('<Encrypt><![CDATA[', '<Encrypt>\n  <![CDATA[').replace(']]></Encrypt>', ']]>\n</Encrypt>')), 'valid') },
-  { name: 'outer.duplicate_encrypt', stage: 'outer', weight: 3, apply: (d) => (setOuter(d, str(d.outer).replace(/(<Encrypt>[\s\S]*?<\/Encrypt>)/, '$1$1')), 'invalid') },
-  { name: 'outer.second_encrypt', stage: 'outer', weight: 1, apply: (d) => (setOuter(d, str(d.outer).replace('</xml>', '<Encrypt><![CDATA[AAAA]]></Encrypt></xml>')), 'invalid') },
-  { name: 'outer.missing_encrypt', stage: 'outer', weight: 2, apply: (d) => (setOuter(d, str(d.outer).replace(/<Encrypt>[\s\S]*?<\/Encrypt>/g, '')), 'invalid') },
-  { name: 'outer.self_closing_encrypt', stage: 'outer', weight: 1, apply: (d) => (setOuter(d, str(d.outer).replace(/<Encrypt>[\s\S]*?<\/Encrypt>/, '<Encrypt/>')), 'invalid') },
-  { name: 'outer.nested_encrypt', stage: 'outer', weight: 1, apply: (d) => (setOuter(d, str(d.outer).replace('<Encrypt>', '<Encrypt><x>').replace('</Encrypt>', '</x></Encrypt>')), 'invalid') },
-  { name: 'outer.entity_in_encrypt', stage: 'outer', weight: 1, apply: (d) => (setOuter(d, str(d.outer).replace(/<Encrypt><!\[CDATA\[(.)/, '<Encrypt>&#65;$1').replace(']]></Encrypt>', '</Encrypt>')), 'invalid') },
+  {
+    name: 'outer.reorder',
+    stage: 'outer',
+    weight: 1,
+    apply: (d) => (
+      setOuter(d, str(d.outer).replace(/<xml>(<(AppId|ToUserName)>[\s\S]*?<\/\2>)(<Encrypt>[\s\S]*?<\/Encrypt>)/, '<xml>$3$1')), 'valid'
+    ),
+  },
+  {
+    name: 'outer.plain_text_encrypt',
+    stage: 'outer',
+    weight: 2,
+    apply: (d) => (setOuter(d, str(d.outer).replace(/<Encrypt><!\[CDATA\[([^\]]*)\]\]><\/Encrypt>/, '<Encrypt>$1</Encrypt>')), 'valid'),
+  },
+  {
+    name: 'outer.padded_encrypt',
+    stage: 'outer',
+    weight: 1,
+    apply: (d) => (
+      setOuter(d, str(d.outer).replace('<Encrypt><![CDATA[', '<Encrypt>\n  <![CDATA[').replace(']]></Encrypt>', ']]>\n</Encrypt>')), 'valid'
+    ),
+  },
+  {
+    name: 'outer.duplicate_encrypt',
+    stage: 'outer',
+    weight: 3,
+    apply: (d) => (setOuter(d, str(d.outer).replace(/(<Encrypt>[\s\S]*?<\/Encrypt>)/, '$1$1')), 'invalid'),
+  },
+  {
+    name: 'outer.second_encrypt',
+    stage: 'outer',
+    weight: 1,
+    apply: (d) => (setOuter(d, str(d.outer).replace('</xml>', '<Encrypt><![CDATA[AAAA]]></Encrypt></xml>')), 'invalid'),
+  },
+  {
+    name: 'outer.missing_encrypt',
+    stage: 'outer',
+    weight: 2,
+    apply: (d) => (setOuter(d, str(d.outer).replace(/<Encrypt>[\s\S]*?<\/Encrypt>/g, '')), 'invalid'),
+  },
+  {
+    name: 'outer.self_closing_encrypt',
+    stage: 'outer',
+    weight: 1,
+    apply: (d) => (setOuter(d, str(d.outer).replace(/<Encrypt>[\s\S]*?<\/Encrypt>/, '<Encrypt/>')), 'invalid'),
+  },
+  {
+    name: 'outer.nested_encrypt',
+    stage: 'outer',
+    weight: 1,
+    apply: (d) => (setOuter(d, str(d.outer).replace('<Encrypt>', '<Encrypt><x>').replace('</Encrypt>', '</x></Encrypt>')), 'invalid'),
+  },
+  {
+    name: 'outer.entity_in_encrypt',
+    stage: 'outer',
+    weight: 1,
+    apply: (d) => (
+      setOuter(
+        d,
+        str(d.outer)
+          .replace(/<Encrypt><!\[CDATA\[(.)/, '<Encrypt>&#65;$1')
+          .replace(']]></Encrypt>', '</Encrypt>'),
+      ),
+      'invalid'
+    ),
+  },
   {
     name: 'outer.size',
     stage: 'outer',
@@ -731,6 +917,7 @@ const queryMutators: Mutator[] = [
       d.query.signature = rng.pick(['', 'x', '0'.repeat(40)]);
       d.query.encrypt_type = rng.pick(['raw', '', 'aes']);
       d.query.__proto__x = 'y';
+      // biome-ignore lint/complexity/useLiteralKeys: the fuzz case is a query key named like an Object property
       d.query['constructor'] = 'z';
       return 'valid';
     },
@@ -741,7 +928,18 @@ const queryMutators: Mutator[] = [
     urls: ['message'],
     weight: 4,
     apply: (d, rng) => {
-      const value = rng.pick([undefined, '', 'wx123', 'wx0000000000000000', d.ctx.gone, `${d.ctx.ours}/../x`, '__proto__', 'constructor', '../../etc/passwd', d.ctx.ours.toUpperCase()]);
+      const value = rng.pick([
+        undefined,
+        '',
+        'wx123',
+        'wx0000000000000000',
+        d.ctx.gone,
+        `${d.ctx.ours}/../x`,
+        '__proto__',
+        'constructor',
+        '../../etc/passwd',
+        d.ctx.ours.toUpperCase(),
+      ]);
       if (value === undefined) delete d.pathAppid;
       else d.pathAppid = value;
       return 'invalid';
@@ -749,9 +947,7 @@ const queryMutators: Mutator[] = [
   },
 ];
 
-const transportMutators: Mutator[] = [
-  { name: 'transport.base64', stage: 'transport', weight: 2, apply: (d) => ((d.base64Body = true), 'valid') },
-];
+const transportMutators: Mutator[] = [{ name: 'transport.base64', stage: 'transport', weight: 2, apply: (d) => ((d.base64Body = true), 'valid') }];
 
 /** Every mutator, for both URLs (each says where it applies). */
 export const MUTATORS: readonly Mutator[] = [

@@ -139,7 +139,18 @@ interface CorpusEntry {
 const saveToCorpus = (c: FuzzCase, problem: string): string => {
   mkdirSync(CORPUS, { recursive: true });
   const file = join(CORPUS, `${c.url}-${SEED}-${c.index}.json`);
-  const entry: CorpusEntry = { url: c.url, seed: SEED, index: c.index, base: c.base, mutations: c.mutations, verdict: c.verdict, expect: c.expect, problem, nowS: CTX.nowS, event: c.event };
+  const entry: CorpusEntry = {
+    url: c.url,
+    seed: SEED,
+    index: c.index,
+    base: c.base,
+    mutations: c.mutations,
+    verdict: c.verdict,
+    expect: c.expect,
+    problem,
+    nowS: CTX.nowS,
+    event: c.event,
+  };
   writeFileSync(file, `${JSON.stringify(entry, null, 1)}\n`);
   return file;
 };
@@ -147,7 +158,9 @@ const saveToCorpus = (c: FuzzCase, problem: string): string => {
 const corpusEntries = (): { file: string; entry: CorpusEntry }[] => {
   let files: string[] = [];
   try {
-    files = readdirSync(CORPUS).filter((f) => f.endsWith('.json')).sort();
+    files = readdirSync(CORPUS)
+      .filter((f) => f.endsWith('.json'))
+      .sort();
   } catch {
     return [];
   }
@@ -159,7 +172,12 @@ const prototypeKeys = () => Object.getOwnPropertyNames(Object.prototype).sort().
 before(async () => {
   table = await createTestTable();
   recorded = faultyDocumentClient(table.endpoint);
-  const config = loadConfig({ ...simulatorEnv(), TABLE_NAME: table.tableName, DYNAMODB_ENDPOINT: table.endpoint, PUBLIC_BASE_URL: 'http://127.0.0.1:3000' });
+  const config = loadConfig({
+    ...simulatorEnv(),
+    TABLE_NAME: table.tableName,
+    DYNAMODB_ENDPOINT: table.endpoint,
+    PUBLIC_BASE_URL: 'http://127.0.0.1:3000',
+  });
   // Only error lines are kept: a refused push logs a warning, an unexpected failure logs an error.
   const logger = createLogger({ level: 'error', sink: (line) => errorLines.push(line) });
   deps = createDeps(config, config.secrets!, { doc: recorded.doc, clock: () => NOW, logger });
@@ -228,7 +246,13 @@ describe('push URLs under hostile input (seeded fuzz)', () => {
         }
       }
       console.log(`push fuzz ${url}: ${CASES_PER_URL} cases in ${Date.now() - started} ms, ${JSON.stringify(stats)}, ${applied.size} mutators used`);
-      if (process.env.FUZZ_LONG === '1') console.log(`push fuzz ${url} mutators: ${[...applied].sort().map(([n, k]) => `${n}=${k}`).join(' ')}`);
+      if (process.env.FUZZ_LONG === '1')
+        console.log(
+          `push fuzz ${url} mutators: ${[...applied]
+            .sort()
+            .map(([n, k]) => `${n}=${k}`)
+            .join(' ')}`,
+        );
       // Assess
       assert.deepEqual(failures, [], `seed ${SEED}`);
       assert.equal(prototypeKeys(), prototypeBefore);

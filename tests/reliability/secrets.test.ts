@@ -93,8 +93,19 @@ describe('secrets in logs', () => {
     // Release check: the API-text case (code exchanged, customer text sent with the account's token).
     const release = await p.sim.authorize({ authorizerAppid: TEST_APPID, push: false });
     keep(release.authorizationCode);
-    const delivery = { label: 'text', timestamp: Math.floor(now / 1000), outer: { name: 'ToUserName' as const, value: TEST_GH }, query: { openid: 'o6_release' } };
-    const inner = textXml({ toUser: TEST_GH, fromUser: 'o6_release', createTime: Math.floor(now / 1000), content: `QUERY_AUTH_CODE:${release.authorizationCode}`, msgId: '1234567890123456' });
+    const delivery = {
+      label: 'text',
+      timestamp: Math.floor(now / 1000),
+      outer: { name: 'ToUserName' as const, value: TEST_GH },
+      query: { openid: 'o6_release' },
+    };
+    const inner = textXml({
+      toUser: TEST_GH,
+      fromUser: 'o6_release',
+      createTime: Math.floor(now / 1000),
+      content: `QUERY_AUTH_CODE:${release.authorizationCode}`,
+      msgId: '1234567890123456',
+    });
     assert.equal((await p.sim.deliver(p.messageUrl(TEST_APPID), inner, delivery)).status, 200);
     await p.drain();
 
@@ -122,8 +133,15 @@ describe('secrets in logs', () => {
     const slow = await p.token({ authorizerAppid: pushed.authorizerAppid }).catch((error: Error) => ({ thrown: error.name }));
     p.sim.setLatency(0, 'api_authorizer_token');
     // A forged push and a revocation.
-    const forged = encryptedPushEvent('<xml><AppId>x</AppId></xml>', { token: 'wrong-token', appId: COMPONENT.appId, encodingAesKey: COMPONENT.encodingAesKey });
-    await fetch(`${p.ticketUrl}?${new URLSearchParams(forged.queryStringParameters as Record<string, string>)}`, { method: 'POST', body: forged.body });
+    const forged = encryptedPushEvent('<xml><AppId>x</AppId></xml>', {
+      token: 'wrong-token',
+      appId: COMPONENT.appId,
+      encodingAesKey: COMPONENT.encodingAesKey,
+    });
+    await fetch(`${p.ticketUrl}?${new URLSearchParams(forged.queryStringParameters as Record<string, string>)}`, {
+      method: 'POST',
+      body: forged.body,
+    });
     await p.sim.unauthorize(pushed.authorizerAppid);
     await p.drain();
     await collect();

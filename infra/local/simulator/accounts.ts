@@ -69,7 +69,7 @@ export const redeemAuthCode = (state: SimState, code: string): Account => {
   if (entry.expiresAt <= state.clock()) return fail(61010);
   entry.used = true;
   const account = state.accounts.get(entry.appid);
-  if (!account || account.status !== 'authorized') return fail(61003);
+  if (account?.status !== 'authorized') return fail(61003);
   return account;
 };
 
@@ -91,7 +91,7 @@ export const takePreAuthCode = (state: SimState): string => {
 /** The authorized account for appid, or 61003 as WeChat answers for accounts that are not (or no longer) authorized. */
 export const authorizedAccount = (state: SimState, appid: unknown): Account => {
   const account = typeof appid === 'string' ? state.accounts.get(appid) : undefined;
-  if (!account || account.status !== 'authorized') return fail(61003);
+  if (account?.status !== 'authorized') return fail(61003);
   return account;
 };
 

@@ -12,9 +12,15 @@ import { sealPush } from './pusher.ts';
 /** The ten test accounts WeChat picks from (PROTOCOL.md §2): appid → original id; the first five are official accounts.
  * Kept apart from the platform's own list on purpose, so a typo there fails the check. */
 export const TEST_ACCOUNTS: readonly (readonly [string, string])[] = [
-  ['wx570bc396a51b8ff8', 'gh_3c884a361561'], ['wx9252c5e0bb1836fc', 'gh_c0f28a78b318'], ['wx8e1097c5bc82cde9', 'gh_3f222ed8d140'],
-  ['wx14550af28c71a144', 'gh_26128078e9ab'], ['wxa35b9c23cfe664eb', 'gh_2b3713f184a6'], ['wxd101a85aa106f53e', 'gh_8dad206e9538'],
-  ['wxc39235c15087f6f3', 'gh_905ae9d01059'], ['wx7720d01d4b2a4500', 'gh_393666f1fdf4'], ['wx05d483572dcd5d8b', 'gh_39abb5d4e1b7'],
+  ['wx570bc396a51b8ff8', 'gh_3c884a361561'],
+  ['wx9252c5e0bb1836fc', 'gh_c0f28a78b318'],
+  ['wx8e1097c5bc82cde9', 'gh_3f222ed8d140'],
+  ['wx14550af28c71a144', 'gh_26128078e9ab'],
+  ['wxa35b9c23cfe664eb', 'gh_2b3713f184a6'],
+  ['wxd101a85aa106f53e', 'gh_8dad206e9538'],
+  ['wxc39235c15087f6f3', 'gh_905ae9d01059'],
+  ['wx7720d01d4b2a4500', 'gh_393666f1fdf4'],
+  ['wx05d483572dcd5d8b', 'gh_39abb5d4e1b7'],
   ['wx5910277cae6fd970', 'gh_7818dcb60240'],
 ];
 
@@ -66,16 +72,18 @@ const eventXml = (toUser: string, openid: string, event: string) =>
   `${head(toUser, openid, nowS(), 'event')}<Event>${cdata(event)}</Event>\n<Latitude>23.137466</Latitude>\n<Longitude>113.352425</Longitude>\n<Precision>119.385040</Precision>\n</xml>`;
 const nowS = () => Math.floor(Date.now() / 1000);
 
-const createSim = (simulatorUrl: string) => async <T>(path: string, body?: object): Promise<T> => {
-  const response = await fetch(`${simulatorUrl}/__sim/${path}`, {
-    method: body === undefined ? 'GET' : 'POST',
-    ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-    signal: AbortSignal.timeout(15_000),
-  });
-  const json = (await response.json()) as T & { error?: string };
-  if (!response.ok) throw new CaseFailure(`simulator /__sim/${path}: ${response.status} ${json.error ?? ''}`);
-  return json;
-};
+const createSim =
+  (simulatorUrl: string) =>
+  async <T>(path: string, body?: object): Promise<T> => {
+    const response = await fetch(`${simulatorUrl}/__sim/${path}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+      signal: AbortSignal.timeout(15_000),
+    });
+    const json = (await response.json()) as T & { error?: string };
+    if (!response.ok) throw new CaseFailure(`simulator /__sim/${path}: ${response.status} ${json.error ?? ''}`);
+    return json;
+  };
 
 /** Opens an encrypted passive reply and returns the inner reply's fields (signature checked). */
 const openReply = (keys: MessageKeys, body: string) => {
@@ -108,7 +116,12 @@ interface Ctx {
 
 /** POSTs a sealed message to the platform's message URL as WeChat would. */
 const send = async (ctx: Ctx, innerXml: string): Promise<{ status: number; body: string; ms: number }> => {
-  const sealed = sealPush(ctx.keys, innerXml, { label: 'message', timestamp: nowS(), outer: { name: 'ToUserName', value: ctx.userName }, query: { openid: ctx.openid } });
+  const sealed = sealPush(ctx.keys, innerXml, {
+    label: 'message',
+    timestamp: nowS(),
+    outer: { name: 'ToUserName', value: ctx.userName },
+    query: { openid: ctx.openid },
+  });
   const started = performance.now();
   const response = await fetch(`${ctx.options.platformUrl}/wechat/authorizers/${ctx.appid}/callback?${sealed.query}`, {
     method: 'POST',
@@ -123,55 +136,74 @@ const send = async (ctx: Ctx, innerXml: string): Promise<{ status: number; body:
 type CaseFn = (ctx: Ctx, observe: (value: string) => void) => Promise<string>;
 
 /** A case answered by an encrypted passive reply: opened with the component keys and compared exactly. */
-const passiveReplyCase = (innerXml: (ctx: Ctx) => string, expected: string): CaseFn => async (ctx, observe) => {
-  const answer = await send(ctx, innerXml(ctx));
-  expect(answer.status === 200, `HTTP ${answer.status}: ${answer.body.slice(0, 60)}`);
-  const reply = openReply(ctx.keys, answer.body);
-  observe(String(reply.Content ?? ''));
-  expect(reply.MsgType === 'text', `reply MsgType ${String(reply.MsgType)}`);
-  expect(reply.ToUserName === ctx.openid && reply.FromUserName === ctx.userName, 'reply To/From are not the user and the account');
-  expect(reply.Content === expected, `reply content ${JSON.stringify(reply.Content)}, expected ${JSON.stringify(expected)}`);
-  return `${answer.ms} ms, encrypted reply "${expected}"`;
-};
+const passiveReplyCase =
+  (innerXml: (ctx: Ctx) => string, expected: string): CaseFn =>
+  async (ctx, observe) => {
+    const answer = await send(ctx, innerXml(ctx));
+    expect(answer.status === 200, `HTTP ${answer.status}: ${answer.body.slice(0, 60)}`);
+    const reply = openReply(ctx.keys, answer.body);
+    observe(String(reply.Content ?? ''));
+    expect(reply.MsgType === 'text', `reply MsgType ${String(reply.MsgType)}`);
+    expect(reply.ToUserName === ctx.openid && reply.FromUserName === ctx.userName, 'reply To/From are not the user and the account');
+    expect(reply.Content === expected, `reply content ${JSON.stringify(reply.Content)}, expected ${JSON.stringify(expected)}`);
+    return `${answer.ms} ms, encrypted reply "${expected}"`;
+  };
 
 const CASES: readonly [string, CaseFn][] = [
-  ['组件ticket正确接收', async (ctx) => {
-    const result = await ctx.sim<{ status: number; body: string }>('push-ticket', {});
-    const answered = `ticket push answered ${result.status} ${JSON.stringify(result.body.slice(0, 40))}`;
-    expect(result.status === 200 && result.body === 'success', answered);
-    return 'answered exactly "success"';
-  }],
-  ['授权', async (ctx) => {
-    const since = Date.now();
-    const kind = TEST_ACCOUNTS.findIndex(([a]) => a === ctx.appid) < 5 ? 'official' : 'miniprogram';
-    const body = { authorizerAppid: ctx.appid, userName: ctx.userName, kind, withPreAuthCode: false };
-    const result = await ctx.sim<{ authorizationCode: string; pushStatus?: number }>('authorize', body);
-    ctx.authorizationCode = result.authorizationCode;
-    expect(result.pushStatus === 200, `authorized push answered ${String(result.pushStatus)}`);
-    type Calls = { log: { api: string; errcode: number; at: number }[] };
-    await waitFor('api_query_auth by the platform', ctx.timeoutMs, async () =>
-      (await ctx.sim<Calls>('calls')).log.find((c) => c.api === 'api_query_auth' && c.errcode === 0 && c.at >= since));
-    return 'authorized push acknowledged; the platform exchanged the code';
-  }],
-  ['返回普通文本消息', passiveReplyCase((ctx) => textXml(ctx.userName, ctx.openid, 'TESTCOMPONENT_MSG_TYPE_TEXT'), 'TESTCOMPONENT_MSG_TYPE_TEXT_callback')],
-  ['返回Api文本消息', async (ctx, observe) => {
-    const code = ctx.authorizationCode;
-    expect(code !== undefined, 'no query_auth_code: the authorization case did not run');
-    const answer = await send(ctx, textXml(ctx.userName, ctx.openid, `QUERY_AUTH_CODE:${code}`));
-    expect(answer.status === 200 && (answer.body === '' || answer.body === 'success'), `HTTP ${answer.status}, body must be empty or success`);
-    type Messages = { messages: { toUser: string; content: string; authorizerAppid: string }[] };
-    const sent = await waitFor('the customer-service message', ctx.timeoutMs, async () =>
-      (await ctx.sim<Messages>('messages')).messages.find((m) => m.toUser === ctx.openid && m.authorizerAppid === ctx.appid));
-    observe(sent.content);
-    expect(sent.content === `${code}_from_api`, 'customer-service text is not "<query_auth_code>_from_api"');
-    return `answered empty in ${answer.ms} ms; customer-service text "<query_auth_code>_from_api" sent as the account`;
-  }],
+  [
+    '组件ticket正确接收',
+    async (ctx) => {
+      const result = await ctx.sim<{ status: number; body: string }>('push-ticket', {});
+      const answered = `ticket push answered ${result.status} ${JSON.stringify(result.body.slice(0, 40))}`;
+      expect(result.status === 200 && result.body === 'success', answered);
+      return 'answered exactly "success"';
+    },
+  ],
+  [
+    '授权',
+    async (ctx) => {
+      const since = Date.now();
+      const kind = TEST_ACCOUNTS.findIndex(([a]) => a === ctx.appid) < 5 ? 'official' : 'miniprogram';
+      const body = { authorizerAppid: ctx.appid, userName: ctx.userName, kind, withPreAuthCode: false };
+      const result = await ctx.sim<{ authorizationCode: string; pushStatus?: number }>('authorize', body);
+      ctx.authorizationCode = result.authorizationCode;
+      expect(result.pushStatus === 200, `authorized push answered ${String(result.pushStatus)}`);
+      type Calls = { log: { api: string; errcode: number; at: number }[] };
+      await waitFor('api_query_auth by the platform', ctx.timeoutMs, async () =>
+        (await ctx.sim<Calls>('calls')).log.find((c) => c.api === 'api_query_auth' && c.errcode === 0 && c.at >= since),
+      );
+      return 'authorized push acknowledged; the platform exchanged the code';
+    },
+  ],
+  [
+    '返回普通文本消息',
+    passiveReplyCase((ctx) => textXml(ctx.userName, ctx.openid, 'TESTCOMPONENT_MSG_TYPE_TEXT'), 'TESTCOMPONENT_MSG_TYPE_TEXT_callback'),
+  ],
+  [
+    '返回Api文本消息',
+    async (ctx, observe) => {
+      const code = ctx.authorizationCode;
+      expect(code !== undefined, 'no query_auth_code: the authorization case did not run');
+      const answer = await send(ctx, textXml(ctx.userName, ctx.openid, `QUERY_AUTH_CODE:${code}`));
+      expect(answer.status === 200 && (answer.body === '' || answer.body === 'success'), `HTTP ${answer.status}, body must be empty or success`);
+      type Messages = { messages: { toUser: string; content: string; authorizerAppid: string }[] };
+      const sent = await waitFor('the customer-service message', ctx.timeoutMs, async () =>
+        (await ctx.sim<Messages>('messages')).messages.find((m) => m.toUser === ctx.openid && m.authorizerAppid === ctx.appid),
+      );
+      observe(sent.content);
+      expect(sent.content === `${code}_from_api`, 'customer-service text is not "<query_auth_code>_from_api"');
+      return `answered empty in ${answer.ms} ms; customer-service text "<query_auth_code>_from_api" sent as the account`;
+    },
+  ],
   ['发送事件消息', passiveReplyCase((ctx) => eventXml(ctx.userName, ctx.openid, 'LOCATION'), 'LOCATIONfrom_callback')],
-  ['取消授权', async (ctx) => {
-    const result = await ctx.sim<{ pushStatus?: number }>('unauthorize', { authorizerAppid: ctx.appid });
-    expect(result.pushStatus === 200, `unauthorized push answered ${String(result.pushStatus)}`);
-    return 'unauthorized push acknowledged';
-  }],
+  [
+    '取消授权',
+    async (ctx) => {
+      const result = await ctx.sim<{ pushStatus?: number }>('unauthorize', { authorizerAppid: ctx.appid });
+      expect(result.pushStatus === 200, `unauthorized push answered ${String(result.pushStatus)}`);
+      return 'unauthorized push acknowledged';
+    },
+  ],
 ];
 
 const runCase = async (ctx: Ctx, label: string, fn: CaseFn): Promise<CaseResult> => {
@@ -194,7 +226,9 @@ export const runReleaseCheck = async (options: ReleaseCheckOptions): Promise<Rel
   if (!account) throw new Error(`${options.authorizerAppid} is not one of WeChat's ten release-test accounts`);
   const [appid, userName] = account;
   const ctx: Ctx = {
-    options, appid, userName,
+    options,
+    appid,
+    userName,
     keys: keysFrom(options.component, options.component.appId),
     sim: createSim(options.simulatorUrl),
     openid: `ozy4qt${randomBytes(11).toString('base64url')}`,
@@ -211,5 +245,7 @@ export const formatReport = (report: ReleaseCheckReport): string =>
   [
     `全网发布检测 (release check) · test account ${report.authorizerAppid} (${report.userName})`,
     ...report.cases.map((c) => `[${c.label}] ${c.pass ? '通过 PASS' : '失败 FAIL'}  ${c.ms} ms  ${c.detail}`),
-    report.pass ? '全部通过: all release checks passed' : `未通过: ${report.cases.filter((c) => !c.pass).length} of ${report.cases.length} checks failed`,
+    report.pass
+      ? '全部通过: all release checks passed'
+      : `未通过: ${report.cases.filter((c) => !c.pass).length} of ${report.cases.length} checks failed`,
   ].join('\n');

@@ -80,13 +80,24 @@ describe('authorization.parseStartQuery', () => {
 describe('authorization.parseLandingQuery', () => {
   it('reads auth_code and expires_in, defaulting expires_in to an hour', () => {
     // Act / Assess
-    assert.deepEqual(parseLandingQuery({ auth_code: 'queryauthcode@@@abc', expires_in: '600' }), { authorizationCode: 'queryauthcode@@@abc', expiresIn: 600 });
+    assert.deepEqual(parseLandingQuery({ auth_code: 'queryauthcode@@@abc', expires_in: '600' }), {
+      authorizationCode: 'queryauthcode@@@abc',
+      expiresIn: 600,
+    });
     assert.deepEqual(parseLandingQuery({ auth_code: 'queryauthcode@@@abc' }), { authorizationCode: 'queryauthcode@@@abc', expiresIn: 3600 });
   });
 
   it('rejects a missing or malformed auth_code or expires_in', () => {
     // Act / Assess
-    for (const query of [undefined, {}, { auth_code: '' }, { auth_code: 'a b' }, { auth_code: 'x'.repeat(513) }, { auth_code: 'c', expires_in: '-1' }, { auth_code: 'c', expires_in: '0' }]) {
+    for (const query of [
+      undefined,
+      {},
+      { auth_code: '' },
+      { auth_code: 'a b' },
+      { auth_code: 'x'.repeat(513) },
+      { auth_code: 'c', expires_in: '-1' },
+      { auth_code: 'c', expires_in: '0' },
+    ]) {
       assert.throws(() => parseLandingQuery(query), BadRequestError);
     }
   });
@@ -257,7 +268,12 @@ describe('authorization.completeAuthorization', () => {
     const before = await getAuthorizerToken(deps, first.authorizerAppid);
     // Act
     const again = await sim.reauthorize(first.authorizerAppid, { push: false });
-    await completeAuthorization(deps, { authorizationCode: again.authorizationCode, codeExpiresAt: nowS() + 3600, authorizedAt: nowS() + 1, waitMs: 1000 });
+    await completeAuthorization(deps, {
+      authorizationCode: again.authorizationCode,
+      codeExpiresAt: nowS() + 3600,
+      authorizedAt: nowS() + 1,
+      waitMs: 1000,
+    });
     // Assess
     const after = await getAuthorizerToken(deps, first.authorizerAppid);
     assert.ok(before && after);
@@ -268,7 +284,7 @@ describe('authorization.completeAuthorization', () => {
 });
 
 describe('authorization.completeAuthorization (late apply)', () => {
-  it('counts the access token\'s expiry from the exchange, however late the cached result is applied', async () => {
+  it("counts the access token's expiry from the exchange, however late the cached result is applied", async () => {
     // Prepare: the claimant exchanged the code and died before storing the result on the profile.
     const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false });
     const t0 = nowS();
@@ -277,11 +293,17 @@ describe('authorization.completeAuthorization (late apply)', () => {
     const expiresIn = exchanged.authorization.expiresIn!;
     const halfAnHourLater = { ...deps, clock: () => Date.now() + 30 * 60_000 };
     // Act: the stream retry applies it half an hour later.
-    await applyAuthorizationPush(halfAnHourLater, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode }, t0));
+    await applyAuthorizationPush(
+      halfAnHourLater,
+      pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode }, t0),
+    );
     // Assess
     const token = await getAuthorizerToken(deps, authorizerAppid);
     assert.ok(token);
-    assert.ok(token.expiresAt >= t0 + expiresIn && token.expiresAt <= t1 + expiresIn, `expiresAt ${token.expiresAt - t1}s after the exchange, expires_in ${expiresIn}`);
+    assert.ok(
+      token.expiresAt >= t0 + expiresIn && token.expiresAt <= t1 + expiresIn,
+      `expiresAt ${token.expiresAt - t1}s after the exchange, expires_in ${expiresIn}`,
+    );
     assert.equal(sim.calls('api_query_auth'), 1);
   });
 });
@@ -290,7 +312,10 @@ describe('authorization.applyAuthorizationPush', () => {
   it('revokes on unauthorized: status unauthorized, access token deleted, profile kept', async () => {
     // Prepare
     const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false });
-    await applyAuthorizationPush(deps, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode }, nowS() - 10));
+    await applyAuthorizationPush(
+      deps,
+      pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode }, nowS() - 10),
+    );
     // Act
     await applyAuthorizationPush(deps, pushEvent('unauthorized', { AuthorizerAppid: authorizerAppid }, nowS() - 5));
     // Assess
@@ -303,7 +328,10 @@ describe('authorization.applyAuthorizationPush', () => {
   it('ignores an unauthorized push older than the latest authorization', async () => {
     // Prepare
     const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false });
-    await applyAuthorizationPush(deps, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode }, nowS() - 10));
+    await applyAuthorizationPush(
+      deps,
+      pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode }, nowS() - 10),
+    );
     // Act
     await applyAuthorizationPush(deps, pushEvent('unauthorized', { AuthorizerAppid: authorizerAppid }, nowS() - 20));
     // Assess
@@ -317,7 +345,10 @@ describe('authorization.applyAuthorizationPush', () => {
     // Act
     await applyAuthorizationPush(deps, pushEvent('notify_third_fasteregister', { appid: authorizerAppid, status: '89251', msg: 'pending' }));
     const callsAfterFailed = sim.calls('api_query_auth');
-    await applyAuthorizationPush(deps, pushEvent('notify_third_fasteregister', { appid: authorizerAppid, status: '0', auth_code: authorizationCode, msg: 'OK' }));
+    await applyAuthorizationPush(
+      deps,
+      pushEvent('notify_third_fasteregister', { appid: authorizerAppid, status: '0', auth_code: authorizationCode, msg: 'OK' }),
+    );
     // Assess
     assert.equal(callsAfterFailed, 0);
     const profile = await getAuthorizer(deps, authorizerAppid);
@@ -345,15 +376,21 @@ describe('authorization.applyAuthorizationPush', () => {
     assert.ok(logger.records().some((r) => r.event === 'authorization.recovered_without_code' && r.authorizerAppid === authorizerAppid));
   });
 
-  it('drops the old grant\'s access token when it recovers a re-authorization without a new one', async () => {
+  it("drops the old grant's access token when it recovers a re-authorization without a new one", async () => {
     // Prepare
     const first = await sim.authorize({ push: false });
     await landing(first.authorizationCode);
     const again = await sim.reauthorize(first.authorizerAppid, { push: false });
     const componentToken = await getComponentAccessToken(deps);
-    await deps.wechat.apiQueryAuth(componentToken.accessToken, { componentAppId: SIMULATOR_COMPONENT.appId, authorizationCode: again.authorizationCode });
+    await deps.wechat.apiQueryAuth(componentToken.accessToken, {
+      componentAppId: SIMULATOR_COMPONENT.appId,
+      authorizationCode: again.authorizationCode,
+    });
     // Act
-    await applyAuthorizationPush(deps, pushEvent('authorized', { AuthorizerAppid: first.authorizerAppid, AuthorizationCode: again.authorizationCode }, nowS() + 1));
+    await applyAuthorizationPush(
+      deps,
+      pushEvent('authorized', { AuthorizerAppid: first.authorizerAppid, AuthorizationCode: again.authorizationCode }, nowS() + 1),
+    );
     // Assess
     assert.equal(await getAuthorizerToken(deps, first.authorizerAppid), undefined);
   });
@@ -381,7 +418,10 @@ describe('authorization.applyAuthorizationPush', () => {
     sim.resetCounters();
     // Act
     try {
-      await applyAuthorizationPush({ ...deps, doc }, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode }));
+      await applyAuthorizationPush(
+        { ...deps, doc },
+        pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode }),
+      );
     } finally {
       client.destroy();
     }
@@ -488,7 +528,10 @@ describe('authorize handler', () => {
     const current = (await getAuthorizer(deps, first.authorizerAppid))?.refreshToken;
     const aMinuteLater = { ...deps, clock: () => Date.now() + 60_000 };
     // Act: the owner reloads the first landing URL.
-    const reloaded = await createAuthorizeHandler(aMinuteLater)({ rawPath: '/wechat/component/authorized', queryStringParameters: { auth_code: first.authorizationCode, expires_in: '3600' } } as unknown as HttpEvent);
+    const reloaded = await createAuthorizeHandler(aMinuteLater)({
+      rawPath: '/wechat/component/authorized',
+      queryStringParameters: { auth_code: first.authorizationCode, expires_in: '3600' },
+    } as unknown as HttpEvent);
     // Assess
     assert.equal(landed.statusCode, 200);
     assert.equal(reloaded.statusCode, 200);
@@ -504,8 +547,14 @@ describe('authorize handler', () => {
     // Assess
     assert.equal(page.statusCode, 200);
     assert.equal(page.headers?.['referrer-policy'], 'origin');
-    assert.match(String(page.body), /id="pc-link" href="https:\/\/mp\.weixin\.qq\.com\/cgi-bin\/componentloginpage\?component_appid=wx5ce1ab0c0ffee000&amp;pre_auth_code=preauthcode%40%40%40/);
-    assert.match(String(page.body), /id="mobile-link" href="https:\/\/mp\.weixin\.qq\.com\/safe\/bindcomponent\?action=bindcomponent&amp;no_scan=1&amp;.*auth_type=2#wechat_redirect"/);
+    assert.match(
+      String(page.body),
+      /id="pc-link" href="https:\/\/mp\.weixin\.qq\.com\/cgi-bin\/componentloginpage\?component_appid=wx5ce1ab0c0ffee000&amp;pre_auth_code=preauthcode%40%40%40/,
+    );
+    assert.match(
+      String(page.body),
+      /id="mobile-link" href="https:\/\/mp\.weixin\.qq\.com\/safe\/bindcomponent\?action=bindcomponent&amp;no_scan=1&amp;.*auth_type=2#wechat_redirect"/,
+    );
   });
 });
 
@@ -526,9 +575,18 @@ describe('authorized handler', () => {
     // Prepare
     const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false });
     const e = pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode });
-    const image = { pk: { S: `EVENT#${e.id}` }, sk: { S: 'EVENT' }, kind: { S: e.kind }, infoType: { S: e.infoType }, componentAppId: { S: e.componentAppId },
-      authorizerAppid: { S: authorizerAppid }, createTime: { N: String(e.createTime) }, receivedAt: { N: String(e.receivedAt) }, expiresAt: { N: String(e.expiresAt) },
-      payload: { M: { AuthorizerAppid: { S: authorizerAppid }, AuthorizationCode: { S: authorizationCode } } } };
+    const image = {
+      pk: { S: `EVENT#${e.id}` },
+      sk: { S: 'EVENT' },
+      kind: { S: e.kind },
+      infoType: { S: e.infoType },
+      componentAppId: { S: e.componentAppId },
+      authorizerAppid: { S: authorizerAppid },
+      createTime: { N: String(e.createTime) },
+      receivedAt: { N: String(e.receivedAt) },
+      expiresAt: { N: String(e.expiresAt) },
+      payload: { M: { AuthorizerAppid: { S: authorizerAppid }, AuthorizationCode: { S: authorizationCode } } },
+    };
     const event = { Records: [{ eventName: 'INSERT', dynamodb: { SequenceNumber: '777', NewImage: image } }] } as unknown as DynamoDBStreamEvent;
     // The client retries -1 twice itself: three answers make one invocation fail.
     sim.inject({ api: 'api_query_auth', errcode: -1, times: 3 });

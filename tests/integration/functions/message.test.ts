@@ -86,8 +86,16 @@ describe('message function: release checks', () => {
 
   it('answers an event with <Event>from_callback', async () => {
     // Act
-    const location = await deliver('wx9252c5e0bb1836fc', eventXml({ toUser: 'gh_c0f28a78b318', fromUser: OPENID, createTime: NOW_S, event: 'LOCATION', extra: '<Latitude>23.1</Latitude>' }), 'gh_c0f28a78b318');
-    const subscribe = await deliver('wxd101a85aa106f53e', eventXml({ toUser: 'gh_8dad206e9538', fromUser: OPENID, createTime: NOW_S, event: 'subscribe' }), 'gh_8dad206e9538');
+    const location = await deliver(
+      'wx9252c5e0bb1836fc',
+      eventXml({ toUser: 'gh_c0f28a78b318', fromUser: OPENID, createTime: NOW_S, event: 'LOCATION', extra: '<Latitude>23.1</Latitude>' }),
+      'gh_c0f28a78b318',
+    );
+    const subscribe = await deliver(
+      'wxd101a85aa106f53e',
+      eventXml({ toUser: 'gh_8dad206e9538', fromUser: OPENID, createTime: NOW_S, event: 'subscribe' }),
+      'gh_8dad206e9538',
+    );
     // Assess
     const a = openReply(COMPONENT, String(location.body));
     const b = openReply(COMPONENT, String(subscribe.body));
@@ -136,7 +144,14 @@ describe('message function: everything else', () => {
     // Act
     const responses = [await deliver(OURS, inner), await deliver(OURS, inner), await deliver(OURS, inner)];
     // Assess
-    assert.deepEqual(responses.map((r) => [r.statusCode, r.body]), [[200, 'success'], [200, 'success'], [200, 'success']]);
+    assert.deepEqual(
+      responses.map((r) => [r.statusCode, r.body]),
+      [
+        [200, 'success'],
+        [200, 'success'],
+        [200, 'success'],
+      ],
+    );
     assert.equal(seen.length, 1);
     assert.equal(seen[0]?.appid, OURS);
     assert.equal(seen[0]?.message.msgType === 'text' && seen[0].message.msgId, '22449548215715819');
@@ -152,7 +167,10 @@ describe('message function: everything else', () => {
     await deliver(OURS, click);
     await deliver(OURS, later);
     // Assess
-    assert.deepEqual(seen.map((s) => s.message.createTime), [NOW_S - 7, NOW_S - 6]);
+    assert.deepEqual(
+      seen.map((s) => s.message.createTime),
+      [NOW_S - 7, NOW_S - 6],
+    );
   });
 
   it('seals the reply a registered handler returns', async () => {
@@ -160,14 +178,23 @@ describe('message function: everything else', () => {
     const own = createMessageHandlerRegistry();
     own.register('text', async (message) => ({ msgType: 'text', content: `you said ${message.content}` }));
     // Act
-    const response = await invoke(messageEvent(COMPONENT, { authorizerAppid: OURS, toUser: 'gh_0123456789ab', openid: OPENID, innerXml: text('gh_0123456789ab', 'ping'), timestamp: NOW_S }), own);
+    const response = await invoke(
+      messageEvent(COMPONENT, {
+        authorizerAppid: OURS,
+        toUser: 'gh_0123456789ab',
+        openid: OPENID,
+        innerXml: text('gh_0123456789ab', 'ping'),
+        timestamp: NOW_S,
+      }),
+      own,
+    );
     // Assess
     const reply = openReply(COMPONENT, String(response.body));
     assert.equal(reply.msgType === 'text' && reply.content, 'you said ping');
     assert.equal(reply.fromUserName, 'gh_0123456789ab');
   });
 
-  it('answers 500 when a handler fails and handles WeChat\'s retry of that message again', async () => {
+  it("answers 500 when a handler fails and handles WeChat's retry of that message again", async () => {
     // Prepare
     let calls = 0;
     const flaky = createMessageHandlerRegistry(async () => {
@@ -175,7 +202,8 @@ describe('message function: everything else', () => {
       if (calls === 1) throw new Error('downstream unavailable');
     });
     const inner = text('gh_0123456789ab', 'retry me');
-    const event = () => messageEvent(COMPONENT, { authorizerAppid: OURS, toUser: 'gh_0123456789ab', openid: OPENID, innerXml: inner, timestamp: NOW_S });
+    const event = () =>
+      messageEvent(COMPONENT, { authorizerAppid: OURS, toUser: 'gh_0123456789ab', openid: OPENID, innerXml: inner, timestamp: NOW_S });
     // Act
     const failed = await invoke(event(), flaky);
     const retried = await invoke(event(), flaky);
@@ -189,11 +217,12 @@ describe('message function: everything else', () => {
 });
 
 describe('message function: a delivery whose handler is still running or died', () => {
-  const event = (inner: string) => messageEvent(COMPONENT, { authorizerAppid: OURS, toUser: 'gh_0123456789ab', openid: OPENID, innerXml: inner, timestamp: NOW_S });
+  const event = (inner: string) =>
+    messageEvent(COMPONENT, { authorizerAppid: OURS, toUser: 'gh_0123456789ab', openid: OPENID, innerXml: inner, timestamp: NOW_S });
   const invokeWith = (d: Deps, reg: MessageHandlerRegistry, e: HttpEvent) =>
     middy(createHandler(d, reg)).use(httpErrorBoundary(() => logger))(e, context) as Promise<HttpResult>;
 
-  it('has WeChat\'s retry handle a message whose first handler died mid-way, instead of dropping it as a duplicate', async () => {
+  it("has WeChat's retry handle a message whose first handler died mid-way, instead of dropping it as a duplicate", async () => {
     // Prepare: the first attempt's handler never returns (its Lambda timed out); the clock runs 20x fast, so
     // its handling claim (10 s) runs out while the retry waits.
     const t0 = Date.now();
@@ -242,16 +271,64 @@ describe('message function: a delivery whose handler is still running or died', 
 
 describe('message function: rejections', () => {
   const rejectedCases: [string, () => HttpEvent][] = [
-    ['a malformed path appid', () => ({ ...messageEvent(COMPONENT, { authorizerAppid: OURS, toUser: 'gh_x', openid: OPENID, innerXml: text('gh_x', 'x'), timestamp: NOW_S }), pathParameters: { appid: '../wx1' } })],
-    ['an account that never authorized', () => messageEvent(COMPONENT, { authorizerAppid: 'wx9999999999999999', toUser: 'gh_x', openid: OPENID, innerXml: text('gh_x', 'x'), timestamp: NOW_S })],
-    ['an account that unauthorized', () => messageEvent(COMPONENT, { authorizerAppid: GONE, toUser: 'gh_x', openid: OPENID, innerXml: text('gh_x', 'x'), timestamp: NOW_S })],
-    ['a wrong signature', () => {
-      const event = messageEvent(COMPONENT, { authorizerAppid: OURS, toUser: 'gh_x', openid: OPENID, innerXml: text('gh_x', 'x'), timestamp: NOW_S });
-      return { ...event, queryStringParameters: { ...event.queryStringParameters, msg_signature: '0'.repeat(40) } };
-    }],
-    ['a message sealed for another component', () => messageEvent({ ...COMPONENT, appId: 'wx0000000000000001' }, { authorizerAppid: OURS, toUser: 'gh_x', openid: OPENID, innerXml: text('gh_x', 'x'), timestamp: NOW_S })],
-    ['a stale timestamp', () => messageEvent(COMPONENT, { authorizerAppid: OURS, toUser: 'gh_x', openid: OPENID, innerXml: text('gh_x', 'x'), timestamp: NOW_S - 3600 })],
-    ['a signed message without MsgId', () => messageEvent(COMPONENT, { authorizerAppid: OURS, toUser: 'gh_x', openid: OPENID, innerXml: `<xml><ToUserName>gh_x</ToUserName><FromUserName>u</FromUserName><CreateTime>${NOW_S}</CreateTime><MsgType>text</MsgType><Content>x</Content></xml>`, timestamp: NOW_S })],
+    [
+      'a malformed path appid',
+      () => ({
+        ...messageEvent(COMPONENT, { authorizerAppid: OURS, toUser: 'gh_x', openid: OPENID, innerXml: text('gh_x', 'x'), timestamp: NOW_S }),
+        pathParameters: { appid: '../wx1' },
+      }),
+    ],
+    [
+      'an account that never authorized',
+      () =>
+        messageEvent(COMPONENT, {
+          authorizerAppid: 'wx9999999999999999',
+          toUser: 'gh_x',
+          openid: OPENID,
+          innerXml: text('gh_x', 'x'),
+          timestamp: NOW_S,
+        }),
+    ],
+    [
+      'an account that unauthorized',
+      () => messageEvent(COMPONENT, { authorizerAppid: GONE, toUser: 'gh_x', openid: OPENID, innerXml: text('gh_x', 'x'), timestamp: NOW_S }),
+    ],
+    [
+      'a wrong signature',
+      () => {
+        const event = messageEvent(COMPONENT, {
+          authorizerAppid: OURS,
+          toUser: 'gh_x',
+          openid: OPENID,
+          innerXml: text('gh_x', 'x'),
+          timestamp: NOW_S,
+        });
+        return { ...event, queryStringParameters: { ...event.queryStringParameters, msg_signature: '0'.repeat(40) } };
+      },
+    ],
+    [
+      'a message sealed for another component',
+      () =>
+        messageEvent(
+          { ...COMPONENT, appId: 'wx0000000000000001' },
+          { authorizerAppid: OURS, toUser: 'gh_x', openid: OPENID, innerXml: text('gh_x', 'x'), timestamp: NOW_S },
+        ),
+    ],
+    [
+      'a stale timestamp',
+      () => messageEvent(COMPONENT, { authorizerAppid: OURS, toUser: 'gh_x', openid: OPENID, innerXml: text('gh_x', 'x'), timestamp: NOW_S - 3600 }),
+    ],
+    [
+      'a signed message without MsgId',
+      () =>
+        messageEvent(COMPONENT, {
+          authorizerAppid: OURS,
+          toUser: 'gh_x',
+          openid: OPENID,
+          innerXml: `<xml><ToUserName>gh_x</ToUserName><FromUserName>u</FromUserName><CreateTime>${NOW_S}</CreateTime><MsgType>text</MsgType><Content>x</Content></xml>`,
+          timestamp: NOW_S,
+        }),
+    ],
   ];
   for (const [name, build] of rejectedCases) {
     it(`answers the uniform 400 to ${name} and writes nothing`, async () => {
@@ -267,9 +344,15 @@ describe('message function: rejections', () => {
     });
   }
 
-  it('answers the uniform 400 to a release-test account\'s message with a bad signature', async () => {
+  it("answers the uniform 400 to a release-test account's message with a bad signature", async () => {
     // Prepare
-    const event = messageEvent(COMPONENT, { authorizerAppid: 'wx570bc396a51b8ff8', toUser: 'gh_3c884a361561', openid: OPENID, innerXml: text('gh_3c884a361561', 'TESTCOMPONENT_MSG_TYPE_TEXT'), timestamp: NOW_S });
+    const event = messageEvent(COMPONENT, {
+      authorizerAppid: 'wx570bc396a51b8ff8',
+      toUser: 'gh_3c884a361561',
+      openid: OPENID,
+      innerXml: text('gh_3c884a361561', 'TESTCOMPONENT_MSG_TYPE_TEXT'),
+      timestamp: NOW_S,
+    });
     // Act
     const response = await invoke({ ...event, queryStringParameters: { ...event.queryStringParameters, timestamp: String(NOW_S - 1) } });
     // Assess

@@ -59,7 +59,8 @@ const codeValue = () => {
 
 const allItems = async () => (await table.doc.send(new ScanCommand({ TableName: table.tableName, ConsistentRead: true }))).Items ?? [];
 const ticketItem = async () =>
-  (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk: `COMPONENT#${C.appId}`, sk: 'TICKET' }, ConsistentRead: true }))).Item;
+  (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk: `COMPONENT#${C.appId}`, sk: 'TICKET' }, ConsistentRead: true })))
+    .Item;
 
 /** Raw AES-CBC over an arbitrary plain text, to build cipher texts our encrypt() would never produce. */
 const rawCipher = (plain: Buffer): string => {
@@ -84,7 +85,12 @@ const plainWith = (message: Buffer, lengthField: number, pad: number, appId = C.
 before(async () => {
   table = await createTestTable();
   logger = createMemoryLogger('debug');
-  const config = loadConfig({ ...simulatorEnv(), TABLE_NAME: table.tableName, PUBLIC_BASE_URL: 'http://127.0.0.1:3000', DYNAMODB_ENDPOINT: table.endpoint });
+  const config = loadConfig({
+    ...simulatorEnv(),
+    TABLE_NAME: table.tableName,
+    PUBLIC_BASE_URL: 'http://127.0.0.1:3000',
+    DYNAMODB_ENDPOINT: table.endpoint,
+  });
   deps = createDeps(config, config.secrets!, { doc: table.doc, clock: () => NOW, logger });
   invoke = handlerFor(deps);
 });
@@ -136,14 +142,23 @@ describe('ticket handler: genuine pushes', () => {
   it('records one EVENT item when the same authorized push is delivered three times', async () => {
     // Prepare
     const code = codeValue();
-    const xml = authorizedXml({ appId: C.appId, createTime: NOW_S - 60, authorizerAppid: AUTHORIZER, code, preAuthCode: 'preauthcode@@@P1-zzzzzzzz' });
+    const xml = authorizedXml({
+      appId: C.appId,
+      createTime: NOW_S - 60,
+      authorizerAppid: AUTHORIZER,
+      code,
+      preAuthCode: 'preauthcode@@@P1-zzzzzzzz',
+    });
     sentSecrets.add('preauthcode@@@P1-zzzzzzzz');
     const before = (await allItems()).length;
     // Act
     const responses = [];
     for (let i = 0; i < 3; i += 1) responses.push(await invoke(encryptedPushEvent(xml, { ...KEYS, nonce: `n${i}` })));
     // Assess
-    assert.deepEqual(responses.map((r) => `${r.statusCode} ${r.body}`), ['200 success', '200 success', '200 success']);
+    assert.deepEqual(
+      responses.map((r) => `${r.statusCode} ${r.body}`),
+      ['200 success', '200 success', '200 success'],
+    );
     const events = (await allItems()).filter((i) => i.sk === 'EVENT' && i.payload?.AuthorizationCode === code);
     assert.equal(events.length, 1);
     assert.equal((await allItems()).length, before + 1);
@@ -155,11 +170,13 @@ describe('ticket handler: genuine pushes', () => {
     assert.equal(event.createTime, NOW_S - 60);
     assert.equal(event.expiresAt, NOW_S + 7 * 86_400);
     assert.equal(event.payload.AuthorizationCodeExpiredTime, String(NOW_S - 60 + 3600));
-    assert.deepEqual(logger.records().filter((r) => String(r.eventId) === event.id).map((r) => r.event), [
-      'component_event.recorded',
-      'component_event.duplicate',
-      'component_event.duplicate',
-    ]);
+    assert.deepEqual(
+      logger
+        .records()
+        .filter((r) => String(r.eventId) === event.id)
+        .map((r) => r.event),
+      ['component_event.recorded', 'component_event.duplicate', 'component_event.duplicate'],
+    );
   });
 
   it('records unauthorized, updateauthorized and fast-registration pushes as EVENT items', async () => {
@@ -231,40 +248,136 @@ describe('ticket handler: forged, tampered and hostile requests', () => {
   };
 
   const cases: [string, () => APIGatewayProxyEventV2, string][] = [
-    ['a flipped bit in Encrypt (signature no longer matches)', () => { const e = valid(); return withQuery(outerBody(flipBit(e.encrypt, 40), C.appId), pushQuery(C.token, e)); }, 'signature.mismatch'],
-    ['a flipped bit in the last block, re-signed (padding breaks)', () => signedEvent(flipBit(valid().encrypt, Buffer.from(valid().encrypt, 'base64').length - 1)), 'decrypt.'],
+    [
+      'a flipped bit in Encrypt (signature no longer matches)',
+      () => {
+        const e = valid();
+        return withQuery(outerBody(flipBit(e.encrypt, 40), C.appId), pushQuery(C.token, e));
+      },
+      'signature.mismatch',
+    ],
+    [
+      'a flipped bit in the last block, re-signed (padding breaks)',
+      () => signedEvent(flipBit(valid().encrypt, Buffer.from(valid().encrypt, 'base64').length - 1)),
+      'decrypt.',
+    ],
     ['a flipped bit in the first block, re-signed (length or appid breaks)', () => signedEvent(flipBit(valid().encrypt, 17)), 'decrypt.'],
-    ['a push encrypted for another component', () => encryptedPushEvent(ticketXml({ appId: 'wx0123456789abcdef', createTime: NOW_S, ticket: ticketValue() }), { ...KEYS, appId: 'wx0123456789abcdef', outerAppId: C.appId }), 'decrypt.appId'],
-    ['another component in the outer AppId', () => encryptedPushEvent(ticketXml({ appId: C.appId, createTime: NOW_S, ticket: ticketValue() }), { ...KEYS, outerAppId: 'wx0123456789abcdef' }), 'envelope.AppId.mismatch'],
-    ['another component in the inner AppId', () => encryptedPushEvent(ticketXml({ appId: 'wx0123456789abcdef', createTime: NOW_S, ticket: ticketValue() }), { ...KEYS, outerAppId: null }), 'message.AppId.mismatch'],
-    ['a push signed with the wrong token', () => encryptedPushEvent(ticketXml({ appId: C.appId, createTime: NOW_S, ticket: ticketValue() }), { ...KEYS, token: 'someoneElsesToken' }), 'signature.mismatch'],
-    ['a push encrypted with the wrong key', () => encryptedPushEvent(ticketXml({ appId: C.appId, createTime: NOW_S, ticket: ticketValue() }), { ...KEYS, encodingAesKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG' }), 'decrypt.'],
+    [
+      'a push encrypted for another component',
+      () =>
+        encryptedPushEvent(ticketXml({ appId: 'wx0123456789abcdef', createTime: NOW_S, ticket: ticketValue() }), {
+          ...KEYS,
+          appId: 'wx0123456789abcdef',
+          outerAppId: C.appId,
+        }),
+      'decrypt.appId',
+    ],
+    [
+      'another component in the outer AppId',
+      () =>
+        encryptedPushEvent(ticketXml({ appId: C.appId, createTime: NOW_S, ticket: ticketValue() }), { ...KEYS, outerAppId: 'wx0123456789abcdef' }),
+      'envelope.AppId.mismatch',
+    ],
+    [
+      'another component in the inner AppId',
+      () => encryptedPushEvent(ticketXml({ appId: 'wx0123456789abcdef', createTime: NOW_S, ticket: ticketValue() }), { ...KEYS, outerAppId: null }),
+      'message.AppId.mismatch',
+    ],
+    [
+      'a push signed with the wrong token',
+      () => encryptedPushEvent(ticketXml({ appId: C.appId, createTime: NOW_S, ticket: ticketValue() }), { ...KEYS, token: 'someoneElsesToken' }),
+      'signature.mismatch',
+    ],
+    [
+      'a push encrypted with the wrong key',
+      () =>
+        encryptedPushEvent(ticketXml({ appId: C.appId, createTime: NOW_S, ticket: ticketValue() }), {
+          ...KEYS,
+          encodingAesKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
+        }),
+      'decrypt.',
+    ],
     ['bad padding (pad byte 0)', () => signedEvent(rawCipher(plainWith(validPlain, validPlain.length, 0))), 'decrypt.decrypt'],
-    ['bad padding (unequal pad bytes)', () => signedEvent(rawCipher(Buffer.concat([plainWith(validPlain, validPlain.length, -1).subarray(0, -2), Buffer.from([9, 2])]))), 'decrypt.decrypt'],
+    [
+      'bad padding (unequal pad bytes)',
+      () => signedEvent(rawCipher(Buffer.concat([plainWith(validPlain, validPlain.length, -1).subarray(0, -2), Buffer.from([9, 2])]))),
+      'decrypt.decrypt',
+    ],
     ['a huge length field', () => signedEvent(rawCipher(plainWith(validPlain, 0x7fffffff, -1))), 'decrypt.buffer'],
-    ['truncated base64', () => { const e = valid(); return withQuery(outerBody(e.encrypt.slice(0, -3), C.appId), pushQuery(C.token, e)); }, 'envelope.Encrypt.not_base64'],
+    [
+      'truncated base64',
+      () => {
+        const e = valid();
+        return withQuery(outerBody(e.encrypt.slice(0, -3), C.appId), pushQuery(C.token, e));
+      },
+      'envelope.Encrypt.not_base64',
+    ],
     ['base64 truncated to a partial block, re-signed', () => signedEvent(valid().encrypt.slice(0, 64)), 'decrypt.buffer'],
     ['no Encrypt element', () => withQuery(`<xml><AppId>${C.appId}</AppId></xml>`), 'envelope.Encrypt.missing'],
     ['an empty <xml/>', () => withQuery('<xml/>'), 'envelope.Encrypt.missing'],
     ['non-base64 Encrypt', () => withQuery(outerBody('not*base64!', C.appId)), 'envelope.Encrypt.not_base64'],
-    ['a DOCTYPE with an external entity', () => withQuery('<!DOCTYPE xml [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><xml><Encrypt>&xxe;</Encrypt></xml>'), 'xml.declaration'],
+    [
+      'a DOCTYPE with an external entity',
+      () => withQuery('<!DOCTYPE xml [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><xml><Encrypt>&xxe;</Encrypt></xml>'),
+      'xml.declaration',
+    ],
     ['billion laughs', () => withQuery(laughs), 'xml.declaration'],
     ['a 1 MiB body', () => withQuery(outerBody('A'.repeat(1024 * 1024), C.appId)), 'body.too_large'],
     ['a non-XML body', () => withQuery('{"Encrypt":"abc"}'), 'xml.malformed'],
     ['an empty body', () => withQuery(''), 'xml.malformed'],
     ['deep nesting', () => withQuery(`<xml>${'<a>'.repeat(150)}${'</a>'.repeat(150)}</xml>`), 'xml.too_deep'],
-    ['a __proto__ element', () => withQuery(`<xml><__proto__><Encrypt>x</Encrypt></__proto__><Encrypt>${valid().encrypt}</Encrypt></xml>`), 'xml.reserved_name'],
+    [
+      'a __proto__ element',
+      () => withQuery(`<xml><__proto__><Encrypt>x</Encrypt></__proto__><Encrypt>${valid().encrypt}</Encrypt></xml>`),
+      'xml.reserved_name',
+    ],
     ['a constructor element', () => withQuery(`<xml><constructor><prototype>1</prototype></constructor></xml>`), 'xml.reserved_name'],
     ['missing msg_signature', () => withoutParam('msg_signature'), 'query.msg_signature.missing'],
     ['missing timestamp', () => withoutParam('timestamp'), 'query.timestamp.missing'],
     ['missing nonce', () => withoutParam('nonce'), 'query.nonce.missing'],
-    ['no query string at all', () => httpEvent({ rawPath: '/wechat/component/events', body: outerBody(valid().encrypt, C.appId) }), 'query.msg_signature.missing'],
-    ['a malformed msg_signature', () => withQuery(outerBody(valid().encrypt, C.appId), { ...query(), msg_signature: 'zz' }), 'query.msg_signature.malformed'],
-    ['a timestamp older than PUSH_MAX_SKEW_S', () => encryptedPushEvent(ticketXml({ appId: C.appId, createTime: NOW_S, ticket: ticketValue() }), { ...KEYS, timestamp: String(NOW_S - 601) }), 'timestamp.skew'],
-    ['a timestamp too far in the future', () => encryptedPushEvent(ticketXml({ appId: C.appId, createTime: NOW_S, ticket: ticketValue() }), { ...KEYS, timestamp: String(NOW_S + 601) }), 'timestamp.skew'],
-    ['a DOCTYPE inside the encrypted message', () => encryptedPushEvent(`<!DOCTYPE x [<!ENTITY a "b">]>${validPlain}`, KEYS), 'message.xml.declaration'],
-    ['a ticket push without its ticket', () => encryptedPushEvent(`<xml><AppId>${C.appId}</AppId><CreateTime>${NOW_S}</CreateTime><InfoType>component_verify_ticket</InfoType></xml>`, KEYS), 'message.ComponentVerifyTicket.missing'],
-    ['an authorized push with a malformed expiry', () => encryptedPushEvent(authorizedXml({ appId: C.appId, createTime: NOW_S, authorizerAppid: AUTHORIZER, code: codeValue() }).replace(/ExpiredTime>\d+</, 'ExpiredTime>soon<'), KEYS), 'message.AuthorizationCodeExpiredTime.malformed'],
+    [
+      'no query string at all',
+      () => httpEvent({ rawPath: '/wechat/component/events', body: outerBody(valid().encrypt, C.appId) }),
+      'query.msg_signature.missing',
+    ],
+    [
+      'a malformed msg_signature',
+      () => withQuery(outerBody(valid().encrypt, C.appId), { ...query(), msg_signature: 'zz' }),
+      'query.msg_signature.malformed',
+    ],
+    [
+      'a timestamp older than PUSH_MAX_SKEW_S',
+      () => encryptedPushEvent(ticketXml({ appId: C.appId, createTime: NOW_S, ticket: ticketValue() }), { ...KEYS, timestamp: String(NOW_S - 601) }),
+      'timestamp.skew',
+    ],
+    [
+      'a timestamp too far in the future',
+      () => encryptedPushEvent(ticketXml({ appId: C.appId, createTime: NOW_S, ticket: ticketValue() }), { ...KEYS, timestamp: String(NOW_S + 601) }),
+      'timestamp.skew',
+    ],
+    [
+      'a DOCTYPE inside the encrypted message',
+      () => encryptedPushEvent(`<!DOCTYPE x [<!ENTITY a "b">]>${validPlain}`, KEYS),
+      'message.xml.declaration',
+    ],
+    [
+      'a ticket push without its ticket',
+      () =>
+        encryptedPushEvent(`<xml><AppId>${C.appId}</AppId><CreateTime>${NOW_S}</CreateTime><InfoType>component_verify_ticket</InfoType></xml>`, KEYS),
+      'message.ComponentVerifyTicket.missing',
+    ],
+    [
+      'an authorized push with a malformed expiry',
+      () =>
+        encryptedPushEvent(
+          authorizedXml({ appId: C.appId, createTime: NOW_S, authorizerAppid: AUTHORIZER, code: codeValue() }).replace(
+            /ExpiredTime>\d+</,
+            'ExpiredTime>soon<',
+          ),
+          KEYS,
+        ),
+      'message.AuthorizationCodeExpiredTime.malformed',
+    ],
   ];
 
   const durations: { case: string; ms: number }[] = [];
@@ -287,7 +400,10 @@ describe('ticket handler: forged, tampered and hostile requests', () => {
       assert.equal(response.statusCode, 400);
       assert.equal(response.body, 'invalid request');
       assert.deepEqual(await allItems(), itemsBefore);
-      const rejected = logger.records().slice(linesBefore).filter((r) => r.event === 'request.rejected');
+      const rejected = logger
+        .records()
+        .slice(linesBefore)
+        .filter((r) => r.event === 'request.rejected');
       assert.equal(rejected.length, 1);
       assert.ok(String(rejected[0]!.reason).startsWith(reason), `reason ${String(rejected[0]!.reason)} should start with ${reason}`);
     });

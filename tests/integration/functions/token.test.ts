@@ -30,7 +30,12 @@ before(async () => {
   sim = await startSimulator({ autoPush: false, ticketIntervalMs: 0 });
   agent = new Agent();
   table = await createTestTable();
-  const config = loadConfig({ ...simulatorEnv(), TABLE_NAME: table.tableName, WECHAT_API_BASE_URL: sim.url, PUBLIC_BASE_URL: 'https://platform.example.test' });
+  const config = loadConfig({
+    ...simulatorEnv(),
+    TABLE_NAME: table.tableName,
+    WECHAT_API_BASE_URL: sim.url,
+    PUBLIC_BASE_URL: 'https://platform.example.test',
+  });
   const logger = createMemoryLogger();
   const wechat = createWeChatClient({ baseUrl: sim.url, logger, dispatcher: agent });
   deps = createWeChatDeps(config, config.secrets!, { doc: table.doc, logger, wechat });
@@ -52,7 +57,9 @@ const storeTicket = async () => {
 const authorizedAccount = async (): Promise<string> => {
   const { authorizerAppid, authorizationCode } = await sim.authorize({ push: false, nickName: 'Handler Test Account' });
   const auth = await withComponentToken(deps, (t) => deps.wechat.apiQueryAuth(t, { componentAppId: COMPONENT, authorizationCode }));
-  const { authorizerInfo } = await withComponentToken(deps, (t) => deps.wechat.apiGetAuthorizerInfo(t, { componentAppId: COMPONENT, authorizerAppid }));
+  const { authorizerInfo } = await withComponentToken(deps, (t) =>
+    deps.wechat.apiGetAuthorizerInfo(t, { componentAppId: COMPONENT, authorizerAppid }),
+  );
   await saveAuthorization(deps, authorizerAppid, {
     accessToken: auth.authorizerAccessToken!,
     expiresAt: nowSeconds(deps.clock) + auth.expiresIn!,
@@ -114,11 +121,23 @@ describe('token handler', () => {
   it('answers bad_request for malformed payloads without calling WeChat', async () => {
     // Prepare
     sim.resetCounters();
-    const payloads = ['wx', [], { authorizerAppid: 'not-an-appid' }, { authorizerAppid: 42 }, { appid: 'wx0123456789abcdef' }, { list: 'yes' }, { list: true, cursor: 'garbage' }, { cursor: 'x' }];
+    const payloads = [
+      'wx',
+      [],
+      { authorizerAppid: 'not-an-appid' },
+      { authorizerAppid: 42 },
+      { appid: 'wx0123456789abcdef' },
+      { list: 'yes' },
+      { list: true, cursor: 'garbage' },
+      { cursor: 'x' },
+    ];
     // Act
     const replies = (await Promise.all(payloads.map((p) => invoke(p)))) as { error?: { type: string } }[];
     // Assess
-    assert.deepEqual(replies.map((r) => r.error?.type), payloads.map(() => 'bad_request'));
+    assert.deepEqual(
+      replies.map((r) => r.error?.type),
+      payloads.map(() => 'bad_request'),
+    );
     assert.equal(sim.calls(), 0);
   });
 
@@ -130,11 +149,18 @@ describe('token handler', () => {
     await markNeedsReauth(deps, stuck, 'test');
     await table.doc.send(new DeleteCommand({ TableName: table.tableName, Key: { pk: `AUTHORIZER#${stuck}`, sk: 'ACCESS_TOKEN' } }));
     // Act
-    const replies = (await Promise.all([invoke({ authorizerAppid: 'wx00000000000000aa' }), invoke({ authorizerAppid: revoked }), invoke({ authorizerAppid: stuck })])) as {
+    const replies = (await Promise.all([
+      invoke({ authorizerAppid: 'wx00000000000000aa' }),
+      invoke({ authorizerAppid: revoked }),
+      invoke({ authorizerAppid: stuck }),
+    ])) as {
       error: { type: string; message: string };
     }[];
     // Assess
-    assert.deepEqual(replies.map((r) => r.error.type), ['not_found', 'unauthorized', 'needs_reauth']);
+    assert.deepEqual(
+      replies.map((r) => r.error.type),
+      ['not_found', 'unauthorized', 'needs_reauth'],
+    );
     for (const reply of replies) assert.match(reply.error.message, /authorize/);
   });
 

@@ -50,8 +50,11 @@ describe('local stream poller', () => {
     await poller.drain();
     await poller.stop();
     // Assess
-    const delivered = batches.map((b) => b.Records.map((r) => ((r.dynamodb as { Keys: { pk: { S: string } } }).Keys.pk.S)));
-    assert.deepEqual(delivered, [['EVENT#a', 'EVENT#b', 'EVENT#c'], ['EVENT#b', 'EVENT#c']]);
+    const delivered = batches.map((b) => b.Records.map((r) => (r.dynamodb as { Keys: { pk: { S: string } } }).Keys.pk.S));
+    assert.deepEqual(delivered, [
+      ['EVENT#a', 'EVENT#b', 'EVENT#c'],
+      ['EVENT#b', 'EVENT#c'],
+    ]);
     const first = batches[0]!.Records[0] as { eventSource: string; eventName: string; dynamodb: { NewImage: { kind: { S: string } } } };
     assert.equal(first.eventSource, 'aws:dynamodb');
     assert.equal(first.eventName, 'INSERT');

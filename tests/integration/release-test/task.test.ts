@@ -21,7 +21,12 @@ let deps: WeChatDeps;
 let logger: ReturnType<typeof createMemoryLogger>;
 const nowS = () => Math.floor(Date.now() / 1000);
 
-const stored = (kind: 'component_push' | 'release_test_task', infoType: string, authorizerAppid: string, payload: Record<string, string>): StoredEvent => {
+const stored = (
+  kind: 'component_push' | 'release_test_task',
+  infoType: string,
+  authorizerAppid: string,
+  payload: Record<string, string>,
+): StoredEvent => {
   const event = { kind, infoType, componentAppId: SIMULATOR_COMPONENT.appId, authorizerAppid, createTime: nowS(), payload };
   return { ...event, id: eventId(event), receivedAt: nowS(), expiresAt: nowS() + 3600 };
 };
@@ -43,12 +48,18 @@ describe('releaseTestTask.handleReleaseTestTask', () => {
     // Prepare
     const appid = 'wx570bc396a51b8ff8';
     const { authorizationCode } = await sim.authorize({ authorizerAppid: appid, userName: 'gh_3c884a361561', push: false, withPreAuthCode: false });
-    await applyAuthorizationPush(deps, stored('component_push', 'authorized', appid, { AuthorizerAppid: appid, AuthorizationCode: authorizationCode }));
+    await applyAuthorizationPush(
+      deps,
+      stored('component_push', 'authorized', appid, { AuthorizerAppid: appid, AuthorizationCode: authorizationCode }),
+    );
     // Act
     await handleReleaseTestTask(deps, task(appid, authorizationCode));
     // Assess
     const sent = sim.customerMessages().filter((m) => m.authorizerAppid === appid);
-    assert.deepEqual(sent.map((m) => ({ toUser: m.toUser, content: m.content })), [{ toUser: OPENID, content: `${authorizationCode}_from_api` }]);
+    assert.deepEqual(
+      sent.map((m) => ({ toUser: m.toUser, content: m.content })),
+      [{ toUser: OPENID, content: `${authorizationCode}_from_api` }],
+    );
     assert.equal(sim.calls('api_query_auth'), 1);
     assert.ok(!logger.lines.join('\n').includes(authorizationCode.slice(16)), 'the code reached a log line');
   });
@@ -79,11 +90,14 @@ describe('releaseTestTask.handleReleaseTestTask', () => {
     assert.equal(sim.calls('api_query_auth'), 1);
   });
 
-  it('falls back to the account\'s stored token, refreshed once, when WeChat rejects the exchange\'s token', async () => {
+  it("falls back to the account's stored token, refreshed once, when WeChat rejects the exchange's token", async () => {
     // Prepare
     const appid = 'wxa35b9c23cfe664eb';
     const { authorizationCode } = await sim.authorize({ authorizerAppid: appid, userName: 'gh_2b3713f184a6', push: false, withPreAuthCode: false });
-    await applyAuthorizationPush(deps, stored('component_push', 'authorized', appid, { AuthorizerAppid: appid, AuthorizationCode: authorizationCode }));
+    await applyAuthorizationPush(
+      deps,
+      stored('component_push', 'authorized', appid, { AuthorizerAppid: appid, AuthorizationCode: authorizationCode }),
+    );
     sim.expireAuthorizerToken(appid);
     sim.resetCounters();
     // Act
@@ -92,7 +106,10 @@ describe('releaseTestTask.handleReleaseTestTask', () => {
     assert.ok(sim.customerMessages().some((m) => m.authorizerAppid === appid && m.content === `${authorizationCode}_from_api`));
     assert.equal(sim.calls('api_query_auth'), 0);
     assert.equal(sim.calls('api_authorizer_token'), 1);
-    assert.ok(logger.lines.some((l) => l.includes('release_test.api_text.stored_token') && l.includes('exchange_token_rejected')), logger.lines.filter((l) => l.includes('release_test')).join('\n'));
+    assert.ok(
+      logger.lines.some((l) => l.includes('release_test.api_text.stored_token') && l.includes('exchange_token_rejected')),
+      logger.lines.filter((l) => l.includes('release_test')).join('\n'),
+    );
   });
 
   it('refuses, for good, a code that belongs to another account and sends nothing', async () => {
@@ -115,7 +132,11 @@ describe('releaseTestTask.handleReleaseTestTask', () => {
   it('drops a task without its payload fields or of an unknown type as permanent', async () => {
     // Act / Assess
     await assert.rejects(handleReleaseTestTask(deps, task('wx14550af28c71a144', '')), PermanentEventError);
-    const other = stored('release_test_task', 'something_else', 'wx14550af28c71a144', { authorizerAppid: 'wx14550af28c71a144', toUser: OPENID, queryAuthCode: 'x' });
+    const other = stored('release_test_task', 'something_else', 'wx14550af28c71a144', {
+      authorizerAppid: 'wx14550af28c71a144',
+      toUser: OPENID,
+      queryAuthCode: 'x',
+    });
     await assert.rejects(handleReleaseTestTask(deps, other), PermanentEventError);
     assert.equal(sim.calls(), 0);
   });

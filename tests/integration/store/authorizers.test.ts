@@ -62,7 +62,11 @@ describe('authorizations.saveAuthorization', () => {
     const appid = nextAppId();
     await saveAuthorization(deps, appid, authorization());
     // Act
-    const result = await saveAuthorization(deps, appid, authorization({ refreshToken: 'refreshtoken@@@B', accessToken: 'authorizer-token-B', authorizedAt: NOW_S }));
+    const result = await saveAuthorization(
+      deps,
+      appid,
+      authorization({ refreshToken: 'refreshtoken@@@B', accessToken: 'authorizer-token-B', authorizedAt: NOW_S }),
+    );
     // Assess
     assert.equal(result, 'saved');
     const profile = await getAuthorizer(deps, appid);
@@ -76,7 +80,11 @@ describe('authorizations.saveAuthorization', () => {
     const appid = nextAppId();
     await saveAuthorization(deps, appid, authorization({ refreshToken: 'refreshtoken@@@new', accessToken: 'token-new', authorizedAt: NOW_S }));
     // Act
-    const result = await saveAuthorization(deps, appid, authorization({ refreshToken: 'refreshtoken@@@old', accessToken: 'token-old', authorizedAt: NOW_S - 600 }));
+    const result = await saveAuthorization(
+      deps,
+      appid,
+      authorization({ refreshToken: 'refreshtoken@@@old', accessToken: 'token-old', authorizedAt: NOW_S - 600 }),
+    );
     // Assess
     assert.equal(result, 'stale');
     assert.equal((await getAuthorizer(deps, appid))?.refreshToken, 'refreshtoken@@@new');
@@ -99,7 +107,12 @@ describe('authorizations.saveAuthorization', () => {
     // Prepare
     const appid = nextAppId();
     await saveAuthorization(deps, appid, authorization());
-    await saveRefreshedToken(deps, appid, { accessToken: 'refreshed', expiresAt: NOW_S + 7300, refreshToken: 'refreshtoken@@@A', replaces: 'refreshtoken@@@A' });
+    await saveRefreshedToken(deps, appid, {
+      accessToken: 'refreshed',
+      expiresAt: NOW_S + 7300,
+      refreshToken: 'refreshtoken@@@A',
+      replaces: 'refreshtoken@@@A',
+    });
     // Act
     const result = await saveAuthorization(deps, appid, authorization());
     // Assess
@@ -114,7 +127,12 @@ describe('authorizations.saveRefreshedToken', () => {
     const appid = nextAppId();
     await saveAuthorization(deps, appid, authorization());
     // Act
-    await saveRefreshedToken(deps, appid, { accessToken: 'token-2', expiresAt: NOW_S + 7300, refreshToken: 'refreshtoken@@@rotated', replaces: 'refreshtoken@@@A' });
+    await saveRefreshedToken(deps, appid, {
+      accessToken: 'token-2',
+      expiresAt: NOW_S + 7300,
+      refreshToken: 'refreshtoken@@@rotated',
+      replaces: 'refreshtoken@@@A',
+    });
     // Assess
     const { profile, token } = await getAuthorizerState(deps, appid, { consistent: true });
     assert.equal(profile?.refreshToken, 'refreshtoken@@@rotated');
@@ -128,7 +146,12 @@ describe('authorizations.saveRefreshedToken', () => {
     await saveAuthorization(deps, appid, authorization());
     await saveAuthorization(deps, appid, authorization({ refreshToken: 'refreshtoken@@@reauth', accessToken: 'token-reauth', authorizedAt: NOW_S }));
     // Act
-    const late = saveRefreshedToken(deps, appid, { accessToken: 'token-late', expiresAt: NOW_S + 7400, refreshToken: 'refreshtoken@@@A', replaces: 'refreshtoken@@@A' });
+    const late = saveRefreshedToken(deps, appid, {
+      accessToken: 'token-late',
+      expiresAt: NOW_S + 7400,
+      refreshToken: 'refreshtoken@@@A',
+      replaces: 'refreshtoken@@@A',
+    });
     // Assess
     await assert.rejects(late, StaleWriteError);
     assert.equal((await getAuthorizer(deps, appid))?.refreshToken, 'refreshtoken@@@reauth');
@@ -140,7 +163,12 @@ describe('authorizations.saveRefreshedToken', () => {
     const appid = nextAppId();
     await saveAuthorization(deps, appid, authorization({ expiresAt: NOW_S + 7300 }));
     // Act
-    const late = saveRefreshedToken(deps, appid, { accessToken: 'older-token', expiresAt: NOW_S + 7200, refreshToken: 'refreshtoken@@@rotated', replaces: 'refreshtoken@@@A' });
+    const late = saveRefreshedToken(deps, appid, {
+      accessToken: 'older-token',
+      expiresAt: NOW_S + 7200,
+      refreshToken: 'refreshtoken@@@rotated',
+      replaces: 'refreshtoken@@@A',
+    });
     // Assess
     await assert.rejects(late, StaleWriteError);
     const { profile, token } = await getAuthorizerState(deps, appid, { consistent: true });
@@ -191,7 +219,12 @@ describe('authorizations.saveRefreshedToken when the transaction fails for anoth
     await saveAuthorization(deps, appid, authorization());
     await markNeedsReauth(deps, appid, 'refresh token rejected (61023)', { ifRefreshToken: 'refreshtoken@@@A' });
     // Act
-    await saveRefreshedToken(deps, appid, { accessToken: 'token-2', expiresAt: NOW_S + 7300, refreshToken: 'refreshtoken@@@rotated', replaces: 'refreshtoken@@@A' });
+    await saveRefreshedToken(deps, appid, {
+      accessToken: 'token-2',
+      expiresAt: NOW_S + 7300,
+      refreshToken: 'refreshtoken@@@rotated',
+      replaces: 'refreshtoken@@@A',
+    });
     // Assess
     const profile = await getAuthorizer(deps, appid);
     assert.equal(profile?.status, 'authorized');
@@ -227,7 +260,12 @@ describe('authorizations.saveRefreshedToken when the transaction fails for anoth
     await saveAuthorization(deps, appid, authorization());
     await markUnauthorized(deps, appid, NOW_S);
     // Act
-    const late = saveRefreshedToken(deps, appid, { accessToken: 'token-2', expiresAt: NOW_S + 7300, refreshToken: 'refreshtoken@@@rotated', replaces: 'refreshtoken@@@A' });
+    const late = saveRefreshedToken(deps, appid, {
+      accessToken: 'token-2',
+      expiresAt: NOW_S + 7300,
+      refreshToken: 'refreshtoken@@@rotated',
+      replaces: 'refreshtoken@@@A',
+    });
     // Assess
     await assert.rejects(late, StaleWriteError);
     const { profile, token } = await getAuthorizerState(deps, appid, { consistent: true });
@@ -308,8 +346,19 @@ describe('authorizers.updateAuthorizerInfo and listAuthorizers', () => {
     } while (cursor);
     // Assess
     const rows = all.filter((r) => appids.includes(r.authorizerAppid));
-    assert.deepEqual(rows.map((r) => r.authorizerAppid), appids);
-    assert.deepEqual(rows[0], { authorizerAppid: appids[0], status: 'authorized', nickName: 'Renamed', userName: info.userName, funcInfo: [1, 2], authorizedAt: NOW_S - 10, tokenExpiresAt: NOW_S + 7200 });
+    assert.deepEqual(
+      rows.map((r) => r.authorizerAppid),
+      appids,
+    );
+    assert.deepEqual(rows[0], {
+      authorizerAppid: appids[0],
+      status: 'authorized',
+      nickName: 'Renamed',
+      userName: info.userName,
+      funcInfo: [1, 2],
+      authorizedAt: NOW_S - 10,
+      tokenExpiresAt: NOW_S + 7200,
+    });
     assert.equal(rows[1]?.status, 'unauthorized');
     assert.equal(rows[1]?.tokenExpiresAt, undefined);
     assert.equal(JSON.stringify(all).includes('refreshtoken@@@'), false);

@@ -137,7 +137,7 @@ describe('codes.saveCodeRejection', () => {
 });
 
 describe('codes.releaseCode', () => {
-  it('frees our own claim and leaves someone else\'s alone', async () => {
+  it("frees our own claim and leaves someone else's alone", async () => {
     // Prepare
     const mine = newCode();
     const theirs = newCode();

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { claimMessage, finishMessage, forgetMessage, MESSAGE_HANDLING_MS, MESSAGE_MARKER_TTL_S, messageDedupeId } from '../../../lib/store/deliveries.ts';
+import {
+  claimMessage,
+  finishMessage,
+  forgetMessage,
+  MESSAGE_HANDLING_MS,
+  MESSAGE_MARKER_TTL_S,
+  messageDedupeId,
+} from '../../../lib/store/deliveries.ts';
 import type { StoreDeps } from '../../../lib/store/types.ts';
 import { parseAccountMessage } from '../../../lib/wechat/account-messages.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
@@ -15,8 +22,10 @@ let deps: StoreDeps;
 
 const xml = (from: string, createTime: number, body: string) =>
   `<xml><ToUserName>gh_26128078e9ab</ToUserName><FromUserName>${from}</FromUserName><CreateTime>${createTime}</CreateTime>${body}</xml>`;
-const text = (msgId: string, from = 'oUser1', createTime = NOW_S) => parseAccountMessage(xml(from, createTime, `<MsgType>text</MsgType><Content>hi</Content><MsgId>${msgId}</MsgId>`));
-const event = (name: string, from = 'oUser1', createTime = NOW_S) => parseAccountMessage(xml(from, createTime, `<MsgType>event</MsgType><Event>${name}</Event>`));
+const text = (msgId: string, from = 'oUser1', createTime = NOW_S) =>
+  parseAccountMessage(xml(from, createTime, `<MsgType>text</MsgType><Content>hi</Content><MsgId>${msgId}</MsgId>`));
+const event = (name: string, from = 'oUser1', createTime = NOW_S) =>
+  parseAccountMessage(xml(from, createTime, `<MsgType>event</MsgType><Event>${name}</Event>`));
 
 before(async () => {
   table = await createTestTable();
@@ -100,7 +109,7 @@ describe('messages.claimMessage', () => {
 });
 
 describe('messages.forgetMessage', () => {
-  it('drops our own claim so the next delivery is handled again, and leaves another attempt\'s claim alone', async () => {
+  it("drops our own claim so the next delivery is handled again, and leaves another attempt's claim alone", async () => {
     // Prepare
     const id = messageDedupeId(APPID, event('subscribe'));
     await claimMessage(deps, marker(id, 'mine', 'event'));

@@ -88,22 +88,45 @@ describe('events.eventFromStreamImage', () => {
     // Act
     const stored = eventFromStreamImage(image!);
     // Assess
-    assert.deepEqual({ ...stored, payload: { ...stored.payload } }, {
-      ...event,
-      id: eventId(event),
-      receivedAt: NOW_S,
-      expiresAt: NOW_S + EVENT_TTL_S,
-    });
+    assert.deepEqual(
+      { ...stored, payload: { ...stored.payload } },
+      {
+        ...event,
+        id: eventId(event),
+        receivedAt: NOW_S,
+        expiresAt: NOW_S + EVENT_TTL_S,
+      },
+    );
   });
 
   it('accepts an event without an authorizer appid', () => {
-    const image = { pk: 'EVENT#abc', sk: 'EVENT', kind: 'release_test_task', infoType: 'text', componentAppId: 'wx1', createTime: 1, payload: {}, receivedAt: 2, expiresAt: 3 };
+    const image = {
+      pk: 'EVENT#abc',
+      sk: 'EVENT',
+      kind: 'release_test_task',
+      infoType: 'text',
+      componentAppId: 'wx1',
+      createTime: 1,
+      payload: {},
+      receivedAt: 2,
+      expiresAt: 3,
+    };
     assert.equal(eventFromStreamImage(image).authorizerAppid, undefined);
     assert.equal(eventFromStreamImage(image).id, 'abc');
   });
 
   it('names the first malformed attribute in a typed error', () => {
-    const good = { pk: 'EVENT#abc', sk: 'EVENT', kind: 'component_push', infoType: 'authorized', componentAppId: 'wx1', createTime: 1, payload: { a: 'b' }, receivedAt: 2, expiresAt: 3 };
+    const good = {
+      pk: 'EVENT#abc',
+      sk: 'EVENT',
+      kind: 'component_push',
+      infoType: 'authorized',
+      componentAppId: 'wx1',
+      createTime: 1,
+      payload: { a: 'b' },
+      receivedAt: 2,
+      expiresAt: 3,
+    };
     const cases: [Record<string, unknown>, string][] = [
       [{ ...good, pk: 'COMPONENT#wx1' }, 'pk'],
       [{ ...good, sk: 'TICKET' }, 'pk'],
@@ -116,7 +139,11 @@ describe('events.eventFromStreamImage', () => {
       [{ ...good, expiresAt: undefined }, 'expiresAt'],
     ];
     for (const [image, field] of cases) {
-      assert.throws(() => eventFromStreamImage(image), (e: unknown) => e instanceof EventShapeError && e.field === field, field);
+      assert.throws(
+        () => eventFromStreamImage(image),
+        (e: unknown) => e instanceof EventShapeError && e.field === field,
+        field,
+      );
     }
   });
 });

@@ -30,7 +30,7 @@ describe('lease.acquireLease', () => {
     assert.equal(Item?.expiresAt, (NOW + 20_000) / 1000 + LEASE_RETENTION_S);
   });
 
-  it('throws LeaseHeldError with the holder\'s leaseUntil while another owner holds it', async () => {
+  it("throws LeaseHeldError with the holder's leaseUntil while another owner holds it", async () => {
     // Prepare
     const what = nextWhat();
     await acquireLease(depsAt(NOW), what, 'holder', 20_000);
@@ -41,7 +41,7 @@ describe('lease.acquireLease', () => {
     assert.equal((await getLease(depsAt(NOW), what))?.owner, 'holder');
   });
 
-  it('lets the next caller take over once a crashed holder\'s lease has run out', async () => {
+  it("lets the next caller take over once a crashed holder's lease has run out", async () => {
     // Prepare
     const what = nextWhat();
     await acquireLease(depsAt(NOW), what, 'crashed', 20_000);

@@ -30,7 +30,12 @@ before(async () => {
   const tokens = Array.from({ length: 300 }, (_, i) =>
     tokenItem(authorizerKey(appid(i), 'ACCESS_TOKEN'), DUE_AUTHORIZER, { accessToken: `at-${i}-xxxxxxxx`, expiresAt: NOW_S + 60 * i }, NOW_S - 7000),
   );
-  const component = tokenItem(componentKey('wx5ce1ab0c0ffee000', 'ACCESS_TOKEN'), DUE_COMPONENT, { accessToken: 'ct-xxxxxxxx', expiresAt: NOW_S }, NOW_S);
+  const component = tokenItem(
+    componentKey('wx5ce1ab0c0ffee000', 'ACCESS_TOKEN'),
+    DUE_COMPONENT,
+    { accessToken: 'ct-xxxxxxxx', expiresAt: NOW_S },
+    NOW_S,
+  );
   await writeAll([...tokens, component]);
 });
 after(async () => table.close());
@@ -55,7 +60,10 @@ describe('due.listDueAuthorizers', () => {
     // Act
     const { appids } = await listAll(NOW_S + 60 * 49, 1000);
     // Assess
-    assert.deepEqual(appids, Array.from({ length: 50 }, (_, i) => appid(i)));
+    assert.deepEqual(
+      appids,
+      Array.from({ length: 50 }, (_, i) => appid(i)),
+    );
   });
 
   it('pages through the due entries with the cursor it returns', async () => {

@@ -49,7 +49,12 @@ const setup = async (t: TestContext, options: { tokenTtlS?: number } = {}): Prom
   const wechat: WeChatClient = createWeChatClient({ baseUrl: sim.url, logger: createMemoryLogger(), dispatcher: agent });
   let offsetMs = 0;
   const clock: Clock = () => Date.now() + offsetMs;
-  const config = loadConfig({ ...simulatorEnv(), TABLE_NAME: table.tableName, WECHAT_API_BASE_URL: sim.url, PUBLIC_BASE_URL: 'https://platform.example.test' });
+  const config = loadConfig({
+    ...simulatorEnv(),
+    TABLE_NAME: table.tableName,
+    WECHAT_API_BASE_URL: sim.url,
+    PUBLIC_BASE_URL: 'https://platform.example.test',
+  });
   const deps = createWeChatDeps(config, config.secrets!, { doc: table.doc, clock, logger: createMemoryLogger('debug'), wechat });
   await sim.pushTicket();
   await saveVerifyTicket(deps, { componentAppId: COMPONENT, ticket: sim.latestTicket()!, createTime: nowSeconds(clock) });
@@ -150,7 +155,9 @@ describe('tokens single flight with tokens that come back inside the margin', ()
     const s = await setup(t, { tokenTtlS: TOKEN_MARGIN_S - 100 });
     s.sim.setLatency(100, 'api_component_token');
     // Act
-    const tokens = await Promise.all(Array.from({ length: 100 }, () => getComponentAccessToken(s.deps, { ...COMPONENT_FLIGHT, pollMinMs: 20, pollMaxMs: 100 })));
+    const tokens = await Promise.all(
+      Array.from({ length: 100 }, () => getComponentAccessToken(s.deps, { ...COMPONENT_FLIGHT, pollMinMs: 20, pollMaxMs: 100 })),
+    );
     // Assess
     assert.equal(s.sim.calls('api_component_token'), 1);
     assert.equal(new Set(tokens.map((token) => token.accessToken)).size, 1);
@@ -162,7 +169,9 @@ describe('tokens single flight with tokens that come back inside the margin', ()
     const appid = await authorize(s);
     s.sim.setLatency(100, 'api_authorizer_token');
     // Act
-    const tokens = await Promise.all(Array.from({ length: 100 }, () => getAuthorizerAccessToken(s.deps, appid, { ...AUTHORIZER_FLIGHT, pollMinMs: 20, pollMaxMs: 100 })));
+    const tokens = await Promise.all(
+      Array.from({ length: 100 }, () => getAuthorizerAccessToken(s.deps, appid, { ...AUTHORIZER_FLIGHT, pollMinMs: 20, pollMaxMs: 100 })),
+    );
     // Assess
     assert.equal(s.sim.calls('api_authorizer_token'), 1);
     assert.equal(new Set(tokens.map((token) => token.accessToken)).size, 1);

@@ -222,7 +222,10 @@ describe('refresh.runRefresh with 2,000 authorizers of which 200 are due', () =>
     assert.equal(world.sim.calls('api_authorizer_token'), 200);
     assert.equal(world.sim.calls('api_component_token'), 1);
     assert.deepEqual([...world.wechat.tokenCalls.keys()].sort(), appids.slice(0, 200).sort());
-    assert.ok([...world.wechat.tokenCalls.values()].every((n) => n === 1), 'one call per account');
+    assert.ok(
+      [...world.wechat.tokenCalls.values()].every((n) => n === 1),
+      'one call per account',
+    );
   });
 
   it('keeps at most config.refreshConcurrency (16) refreshes in flight, and more than one', (t) => {
@@ -237,8 +240,14 @@ describe('refresh.runRefresh with 2,000 authorizers of which 200 are due', () =>
     // Act
     const after = await storedAccessTokens(world.table, appids);
     // Assess
-    assert.ok(appids.slice(0, 200).every((a) => after.get(a) !== tokensBefore.get(a) && after.get(a)), 'every due token was replaced');
-    assert.ok(appids.slice(200).every((a) => after.get(a) === tokensBefore.get(a)), 'no other token was touched');
+    assert.ok(
+      appids.slice(0, 200).every((a) => after.get(a) !== tokensBefore.get(a) && after.get(a)),
+      'every due token was replaced',
+    );
+    assert.ok(
+      appids.slice(200).every((a) => after.get(a) === tokensBefore.get(a)),
+      'no other token was touched',
+    );
   });
 
   it('reads capacity in proportion to the 200 due entries, not the 2,000 stored', async (t) => {
@@ -260,7 +269,9 @@ describe('refresh.runRefresh with 2,000 authorizers of which 200 are due', () =>
     assert.ok(ticketAge >= 90 && ticketAge < 150, `ticket age ${ticketAge}`);
     const remaining = world.metrics.sum('ComponentTokenRemainingSeconds', dims);
     assert.ok(remaining > 7100 && remaining <= 7200, `component token remaining ${remaining}`);
-    const componentDoc = world.metrics.documents().find((d) => 'ComponentTokenRemainingSeconds' in d) as { _aws: { CloudWatchMetrics: { Dimensions: unknown }[] } };
+    const componentDoc = world.metrics.documents().find((d) => 'ComponentTokenRemainingSeconds' in d) as {
+      _aws: { CloudWatchMetrics: { Dimensions: unknown }[] };
+    };
     assert.deepEqual(componentDoc._aws.CloudWatchMetrics[0]?.Dimensions, [['ComponentAppId'], []], 'also dimensionless, as the alarms watch it');
   });
 

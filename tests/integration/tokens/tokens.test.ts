@@ -74,7 +74,12 @@ export const setup = async (t: TestContext, options: { ticket?: boolean } = {}):
   );
   let offsetMs = 0;
   const clock: Clock = () => Date.now() + offsetMs;
-  const config = loadConfig({ ...simulatorEnv(), TABLE_NAME: table.tableName, WECHAT_API_BASE_URL: sim.url, PUBLIC_BASE_URL: 'https://platform.example.test' });
+  const config = loadConfig({
+    ...simulatorEnv(),
+    TABLE_NAME: table.tableName,
+    WECHAT_API_BASE_URL: sim.url,
+    PUBLIC_BASE_URL: 'https://platform.example.test',
+  });
   const logger = createMemoryLogger('debug');
   const deps = createWeChatDeps(config, config.secrets!, { doc: table.doc, clock, logger, wechat });
   if (options.ticket !== false) {
@@ -105,7 +110,9 @@ describe('tokens.getComponentAccessToken', () => {
       }),
     );
     // Assess
-    t.diagnostic(`100 concurrent callers, 100 ms WeChat latency: first ${doneMs[0]?.toFixed(0)} ms, median ${doneMs[50]?.toFixed(0)} ms, last ${doneMs[99]?.toFixed(0)} ms`);
+    t.diagnostic(
+      `100 concurrent callers, 100 ms WeChat latency: first ${doneMs[0]?.toFixed(0)} ms, median ${doneMs[50]?.toFixed(0)} ms, last ${doneMs[99]?.toFixed(0)} ms`,
+    );
     t.diagnostic(`DynamoDB requests: ${requests() - requestsBefore} for 100 callers`);
     assert.equal(sim.calls('api_component_token'), 1);
     assert.equal(new Set(tokens.map((token) => token.accessToken)).size, 1);
@@ -138,7 +145,7 @@ describe('tokens.getComponentAccessToken', () => {
     assert.equal(sim.calls('api_component_token'), 2);
   });
 
-  it('takes over the refresh after a crashed holder\'s lease runs out', async (t) => {
+  it("takes over the refresh after a crashed holder's lease runs out", async (t) => {
     // Prepare
     const { deps, logger } = await setup(t);
     await acquireLease(deps, componentLease(COMPONENT), 'crashed-holder', FAST_LEASE.leaseMs);
@@ -175,7 +182,7 @@ describe('tokens.getComponentAccessToken', () => {
     assert.equal(sim.calls(), 0);
   });
 
-  it('hands the holder\'s TicketInvalidError to every waiting caller after a single call', async (t) => {
+  it("hands the holder's TicketInvalidError to every waiting caller after a single call", async (t) => {
     // Prepare
     const { deps } = await setup(t);
     sim.inject({ api: 'api_component_token', errcode: 61006, times: 1 });
@@ -277,7 +284,9 @@ describe('tokens.getAuthorizerAccessToken', () => {
     const started = performance.now();
     const tokens = await Promise.all(Array.from({ length: 100 }, () => getAuthorizerAccessToken(deps, appid)));
     // Assess
-    t.diagnostic(`100 concurrent callers for one account: ${(performance.now() - started).toFixed(0)} ms wall, ${requests() - requestsBefore} DynamoDB requests`);
+    t.diagnostic(
+      `100 concurrent callers for one account: ${(performance.now() - started).toFixed(0)} ms wall, ${requests() - requestsBefore} DynamoDB requests`,
+    );
     assert.equal(sim.calls('api_authorizer_token'), 1);
     assert.equal(sim.calls('api_component_token'), 0, 'the component token from the authorization is reused');
     assert.equal(new Set(tokens.map((token) => token.accessToken)).size, 1);
@@ -351,7 +360,10 @@ describe('tokens.getAuthorizerAccessToken', () => {
     const alert = logger.records().find((r) => r.event === 'authorizer.needs_reauth');
     assert.equal(alert?.level, 'error');
     assert.equal(alert?.authorizerAppid, appid);
-    assert.equal(logger.lines.some((line) => line.includes(refreshToken)), false);
+    assert.equal(
+      logger.lines.some((line) => line.includes(refreshToken)),
+      false,
+    );
   });
 
   it('throws typed errors for unknown and revoked accounts without calling WeChat', async (t) => {

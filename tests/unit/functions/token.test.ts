@@ -27,7 +27,10 @@ describe('token.parseTokenRequest', () => {
       [{ cursor: 'abc' }, /only valid with "list"/],
     ];
     for (const [payload, message] of cases) {
-      assert.throws(() => parseTokenRequest(payload), (e: unknown) => e instanceof TokenRequestError && e.type === 'bad_request' && message.test(e.message));
+      assert.throws(
+        () => parseTokenRequest(payload),
+        (e: unknown) => e instanceof TokenRequestError && e.type === 'bad_request' && message.test(e.message),
+      );
     }
   });
 });

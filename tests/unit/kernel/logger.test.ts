@@ -54,7 +54,11 @@ describe('logger', () => {
     protectSecret('AccessTok_0123456789-abc');
     protectSecret('odd secret with spaces!');
     // Act
-    logger.info('z', { url: '/cgi-bin/x?component_access_token=AccessTok_0123456789-abc&y=1', note: 'was odd secret with spaces! here', other: 'AccessTok_0123456789-abcd' });
+    logger.info('z', {
+      url: '/cgi-bin/x?component_access_token=AccessTok_0123456789-abc&y=1',
+      note: 'was odd secret with spaces! here',
+      other: 'AccessTok_0123456789-abcd',
+    });
     // Assess
     const record = logger.records()[0]!;
     assert.equal(record.url, '/cgi-bin/x?component_access_token=[redacted]&y=1');

@@ -4,7 +4,8 @@ import { isReleaseTestAccount, RELEASE_TEST_ACCOUNTS, releaseTestAction } from '
 import { parseAccountMessage } from '../../../lib/wechat/account-messages.ts';
 
 const head = '<xml><ToUserName>gh_3c884a361561</ToUserName><FromUserName>oUser</FromUserName><CreateTime>1700000000</CreateTime>';
-const text = (content: string) => parseAccountMessage(`${head}<MsgType>text</MsgType><Content><![CDATA[${content}]]></Content><MsgId>1</MsgId></xml>`);
+const text = (content: string) =>
+  parseAccountMessage(`${head}<MsgType>text</MsgType><Content><![CDATA[${content}]]></Content><MsgId>1</MsgId></xml>`);
 const event = (name: string) => parseAccountMessage(`${head}<MsgType>event</MsgType><Event>${name}</Event></xml>`);
 const TEST = 'wx570bc396a51b8ff8';
 
@@ -19,12 +20,18 @@ describe('releaseTest.RELEASE_TEST_ACCOUNTS', () => {
 
 describe('releaseTest.releaseTestAction', () => {
   it('asks for the _callback reply to the test text and <Event>from_callback to any event', () => {
-    assert.deepEqual(releaseTestAction(TEST, text('TESTCOMPONENT_MSG_TYPE_TEXT')), { case: 'text', reply: { msgType: 'text', content: 'TESTCOMPONENT_MSG_TYPE_TEXT_callback' } });
+    assert.deepEqual(releaseTestAction(TEST, text('TESTCOMPONENT_MSG_TYPE_TEXT')), {
+      case: 'text',
+      reply: { msgType: 'text', content: 'TESTCOMPONENT_MSG_TYPE_TEXT_callback' },
+    });
     assert.deepEqual(releaseTestAction(TEST, event('LOCATION')), { case: 'event', reply: { msgType: 'text', content: 'LOCATIONfrom_callback' } });
   });
 
   it('extracts the query_auth_code of the API text, trimmed', () => {
-    assert.deepEqual(releaseTestAction(TEST, text('QUERY_AUTH_CODE:queryauthcode@@@abc-123 ')), { case: 'api_text', queryAuthCode: 'queryauthcode@@@abc-123' });
+    assert.deepEqual(releaseTestAction(TEST, text('QUERY_AUTH_CODE:queryauthcode@@@abc-123 ')), {
+      case: 'api_text',
+      queryAuthCode: 'queryauthcode@@@abc-123',
+    });
   });
 
   it('leaves other messages, an empty code and every other account to the normal path', () => {

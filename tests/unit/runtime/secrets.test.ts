@@ -253,7 +253,12 @@ describe('lambda (default secrets source)', () => {
     // Prepare
     const source = createSsmSecretsSource({ client, minRefreshIntervalMs: 0 });
     const saved = { ...process.env };
-    Object.assign(process.env, { COMPONENT_APPID: 'wx1234567890abcdef', TABLE_NAME: 't', PUBLIC_BASE_URL: 'https://example.com', SSM_PARAMETER_PATH: PATH });
+    Object.assign(process.env, {
+      COMPONENT_APPID: 'wx1234567890abcdef',
+      TABLE_NAME: 't',
+      PUBLIC_BASE_URL: 'https://example.com',
+      SSM_PARAMETER_PATH: PATH,
+    });
     for (const name of ['COMPONENT_APPSECRET', 'COMPONENT_TOKEN', 'COMPONENT_ENCODING_AES_KEY']) delete process.env[name];
     let builds = 0;
     const handler = lambda(

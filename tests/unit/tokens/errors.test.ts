@@ -4,7 +4,7 @@ import { failureOf, MissingTicketError, NeedsReauthError, reviveFailure, TokenRe
 import { WeChatApiError } from '../../../lib/wechat/errors.ts';
 
 describe('tokenErrors.failureOf and reviveFailure', () => {
-  it('gives a waiting caller the holder\'s WeChat error with api and errcode intact', () => {
+  it("gives a waiting caller the holder's WeChat error with api and errcode intact", () => {
     // Prepare
     const failure = failureOf(new WeChatApiError('component/api_authorizer_token', 45009, 'reach max api daily quota limit rid: 1'), 1000);
     // Act

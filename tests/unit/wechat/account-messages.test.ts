@@ -20,7 +20,9 @@ const fieldOf = (fn: () => unknown): string | undefined => {
 describe('mpMessages.parseAccountMessage', () => {
   it('reads a text message and keeps a MsgId above 2^53 exact', () => {
     // Act
-    const message = parseAccountMessage(msg('<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[TESTCOMPONENT_MSG_TYPE_TEXT]]></Content><MsgId>22449548215715819</MsgId>'));
+    const message = parseAccountMessage(
+      msg('<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[TESTCOMPONENT_MSG_TYPE_TEXT]]></Content><MsgId>22449548215715819</MsgId>'),
+    );
     // Assess
     assert.equal(message.msgType, 'text');
     assert.ok(message.msgType === 'text');
@@ -34,7 +36,11 @@ describe('mpMessages.parseAccountMessage', () => {
 
   it('reads an event with its name as WeChat spells it and the optional EventKey', () => {
     // Act
-    const location = parseAccountMessage(msg('<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[LOCATION]]></Event><Latitude>23.137466</Latitude><Longitude>113.352425</Longitude><Precision>119.385040</Precision>'));
+    const location = parseAccountMessage(
+      msg(
+        '<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[LOCATION]]></Event><Latitude>23.137466</Latitude><Longitude>113.352425</Longitude><Precision>119.385040</Precision>',
+      ),
+    );
     const click = parseAccountMessage(msg('<MsgType>event</MsgType><Event>CLICK</Event><EventKey>V1001_TODAY</EventKey>'));
     // Assess
     assert.ok(location.msgType === 'event' && click.msgType === 'event');
@@ -46,7 +52,9 @@ describe('mpMessages.parseAccountMessage', () => {
 
   it('reads media messages with their MsgId and MediaId', () => {
     // Act
-    const image = parseAccountMessage(msg('<MsgType>image</MsgType><PicUrl>http://p.test/1</PicUrl><MediaId>media_1</MediaId><MsgId>1234567890123456</MsgId>'));
+    const image = parseAccountMessage(
+      msg('<MsgType>image</MsgType><PicUrl>http://p.test/1</PicUrl><MediaId>media_1</MediaId><MsgId>1234567890123456</MsgId>'),
+    );
     // Assess
     assert.ok(image.msgType === 'image');
     assert.equal(image.mediaId, 'media_1');
@@ -69,14 +77,35 @@ describe('mpMessages.parseAccountMessage', () => {
   });
 
   it('names the missing or malformed field of a message', () => {
-    assert.equal(fieldOf(() => parseAccountMessage('<xml><FromUserName>u</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType></xml>')), 'ToUserName');
-    assert.equal(fieldOf(() => parseAccountMessage(msg('<MsgType>text</MsgType><Content>x</Content>'))), 'MsgId');
-    assert.equal(fieldOf(() => parseAccountMessage(msg('<MsgType>text</MsgType><MsgId>1</MsgId>'))), 'Content');
-    assert.equal(fieldOf(() => parseAccountMessage(msg('<MsgType>event</MsgType>'))), 'Event');
-    assert.equal(fieldOf(() => parseAccountMessage(msg('<Content>x</Content>'))), 'MsgType');
-    assert.equal(fieldOf(() => parseAccountMessage(msg('<MsgType>image</MsgType>'))), 'MsgId');
+    assert.equal(
+      fieldOf(() => parseAccountMessage('<xml><FromUserName>u</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType></xml>')),
+      'ToUserName',
+    );
+    assert.equal(
+      fieldOf(() => parseAccountMessage(msg('<MsgType>text</MsgType><Content>x</Content>'))),
+      'MsgId',
+    );
+    assert.equal(
+      fieldOf(() => parseAccountMessage(msg('<MsgType>text</MsgType><MsgId>1</MsgId>'))),
+      'Content',
+    );
+    assert.equal(
+      fieldOf(() => parseAccountMessage(msg('<MsgType>event</MsgType>'))),
+      'Event',
+    );
+    assert.equal(
+      fieldOf(() => parseAccountMessage(msg('<Content>x</Content>'))),
+      'MsgType',
+    );
+    assert.equal(
+      fieldOf(() => parseAccountMessage(msg('<MsgType>image</MsgType>'))),
+      'MsgId',
+    );
     const badTime = '<xml><ToUserName>g</ToUserName><FromUserName>u</FromUserName><CreateTime>1e9</CreateTime><MsgType>text</MsgType></xml>';
-    assert.equal(fieldOf(() => parseAccountMessage(badTime)), 'CreateTime');
+    assert.equal(
+      fieldOf(() => parseAccountMessage(badTime)),
+      'CreateTime',
+    );
   });
 
   it('refuses a DOCTYPE before reading any field', () => {

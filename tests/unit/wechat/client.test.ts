@@ -29,7 +29,13 @@ const TICKET = 'ticket@@@HwV1ZnCqL0-test-ticket';
 const fixture = (name: string): Record<string, unknown> =>
   JSON.parse(readFileSync(new URL(`../../fixtures/wechat/${name}.json`, import.meta.url), 'utf8')) as Record<string, unknown>;
 
-interface Call { method: string; path: string; query: Record<string, string>; contentType: unknown; body: unknown }
+interface Call {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  contentType: unknown;
+  body: unknown;
+}
 type Answer = { status?: number; json?: unknown; text?: string; delayMs?: number; error?: Error };
 
 const agents: MockAgent[] = [];
@@ -55,7 +61,13 @@ const setup = (options: Partial<WeChatClientOptions> = {}) => {
     const reply = scope.reply((opts) => {
       const url = new URL(opts.path, BASE);
       const headers = opts.headers as Record<string, string>;
-      calls.push({ method: opts.method, path: url.pathname, query: Object.fromEntries(url.searchParams), contentType: headers['content-type'], body: JSON.parse(String(opts.body)) });
+      calls.push({
+        method: opts.method,
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        contentType: headers['content-type'],
+        body: JSON.parse(String(opts.body)),
+      });
       return { statusCode: a.status ?? 200, data: a.text ?? JSON.stringify(a.json) };
     });
     if (a.delayMs) reply.delay(a.delayMs);
@@ -73,10 +85,15 @@ describe('wechatClient.apiComponentToken', () => {
     // Act
     const result = await client.apiComponentToken({ componentAppId: APPID, componentAppSecret: SECRET, componentVerifyTicket: TICKET });
     // Assess
-    assert.deepEqual(calls, [{
-      method: 'POST', path: `${P}/api_component_token`, query: {}, contentType: 'application/json',
-      body: { component_appid: APPID, component_appsecret: SECRET, component_verify_ticket: TICKET },
-    }]);
+    assert.deepEqual(calls, [
+      {
+        method: 'POST',
+        path: `${P}/api_component_token`,
+        query: {},
+        contentType: 'application/json',
+        body: { component_appid: APPID, component_appsecret: SECRET, component_verify_ticket: TICKET },
+      },
+    ]);
     assert.deepEqual(result, { componentAccessToken: fixture('api_component_token').component_access_token, expiresIn: 7200 });
     agent.assertNoPendingInterceptors();
   });
@@ -144,8 +161,10 @@ describe('wechatClient.apiQueryAuth', () => {
     const { client, answer } = setup();
     answer(`${P}/api_query_auth`, { json: { authorization_info: { authorizer_appid: ACCOUNT, func_info: [{ confirm_info: {} }] } } });
     // Act & Assess
-    await assert.rejects(client.apiQueryAuth(TOKEN, { componentAppId: APPID, authorizationCode: 'queryauthcode@@@x1' }), (e: unknown) =>
-      e instanceof WeChatProtocolError && e.reason.includes('func_info[0].funcscope_category.id'));
+    await assert.rejects(
+      client.apiQueryAuth(TOKEN, { componentAppId: APPID, authorizationCode: 'queryauthcode@@@x1' }),
+      (e: unknown) => e instanceof WeChatProtocolError && e.reason.includes('func_info[0].funcscope_category.id'),
+    );
   });
 });
 
@@ -205,7 +224,10 @@ describe('wechatClient.apiGetAuthorizerInfo', () => {
     const { client, answer } = setup();
     answer(`${P}/api_get_authorizer_info`, { json: fixture('api_get_authorizer_info_miniprogram') });
     // Act
-    const { authorizerInfo, authorizationInfo } = await client.apiGetAuthorizerInfo(TOKEN, { componentAppId: APPID, authorizerAppid: 'wx0123456789abcdef' });
+    const { authorizerInfo, authorizationInfo } = await client.apiGetAuthorizerInfo(TOKEN, {
+      componentAppId: APPID,
+      authorizerAppid: 'wx0123456789abcdef',
+    });
     // Assess
     assert.equal(authorizerInfo.isMiniProgram, true);
     assert.equal(authorizerInfo.alias, undefined);
@@ -253,19 +275,32 @@ describe('wechatClient options, quota, push and custom message calls', () => {
     await client.sendCustomText('authorizer-token-Q2w', { toUser: 'ozy4qt5QUADNXORxCVipKMV9dss0', content: 'TESTCOMPONENT_MSG_TYPE_TEXT_callback' });
     // Assess
     assert.deepEqual(option, { optionName: 'voice_recognize', optionValue: '1' });
-    assert.deepEqual(calls.map((c) => [c.path, c.query, c.body]), [
-      [`${P}/api_get_authorizer_option`, { component_access_token: TOKEN }, { ...toSnake(account), option_name: 'voice_recognize' }],
-      [`${P}/api_set_authorizer_option`, { component_access_token: TOKEN }, { ...toSnake(account), option_name: 'voice_recognize', option_value: '0' }],
-      [`${P}/clear_quota`, { component_access_token: TOKEN }, { component_appid: APPID }],
-      [`${P}/api_start_push_ticket`, {}, { component_appid: APPID, component_secret: SECRET }],
-      ['/cgi-bin/message/custom/send', { access_token: 'authorizer-token-Q2w' },
-        { touser: 'ozy4qt5QUADNXORxCVipKMV9dss0', msgtype: 'text', text: { content: 'TESTCOMPONENT_MSG_TYPE_TEXT_callback' } }],
-    ]);
+    assert.deepEqual(
+      calls.map((c) => [c.path, c.query, c.body]),
+      [
+        [`${P}/api_get_authorizer_option`, { component_access_token: TOKEN }, { ...toSnake(account), option_name: 'voice_recognize' }],
+        [
+          `${P}/api_set_authorizer_option`,
+          { component_access_token: TOKEN },
+          { ...toSnake(account), option_name: 'voice_recognize', option_value: '0' },
+        ],
+        [`${P}/clear_quota`, { component_access_token: TOKEN }, { component_appid: APPID }],
+        [`${P}/api_start_push_ticket`, {}, { component_appid: APPID, component_secret: SECRET }],
+        [
+          '/cgi-bin/message/custom/send',
+          { access_token: 'authorizer-token-Q2w' },
+          { touser: 'ozy4qt5QUADNXORxCVipKMV9dss0', msgtype: 'text', text: { content: 'TESTCOMPONENT_MSG_TYPE_TEXT_callback' } },
+        ],
+      ],
+    );
     agent.assertNoPendingInterceptors();
   });
 });
 
-const toSnake = (a: { componentAppId: string; authorizerAppid: string }) => ({ component_appid: a.componentAppId, authorizer_appid: a.authorizerAppid });
+const toSnake = (a: { componentAppId: string; authorizerAppid: string }) => ({
+  component_appid: a.componentAppId,
+  authorizer_appid: a.authorizerAppid,
+});
 
 describe('wechatClient errors', () => {
   it('throws WeChatApiError with api, errcode and the verbatim errmsg on every endpoint', async () => {
@@ -295,7 +330,10 @@ describe('wechatClient errors', () => {
       ['message/custom/send', 42001, 'access_token expired rid: 6523a1b2-42001'],
       ['component/api_set_authorizer_option', 61025, 'read-only option'],
     ]);
-    assert.deepEqual([isTicketInvalid, isRefreshTokenInvalid, isRevoked, isTokenInvalid].map((fn, i) => fn(errors[i])), [true, true, true, true]);
+    assert.deepEqual(
+      [isTicketInvalid, isRefreshTokenInvalid, isRevoked, isTokenInvalid].map((fn, i) => fn(errors[i])),
+      [true, true, true, true],
+    );
     agent.assertNoPendingInterceptors();
   });
 
@@ -327,7 +365,10 @@ describe('wechatClient retries', () => {
     assert.equal(result.expiresIn, 7200);
     assert.equal(calls.length, 2);
     const retries = logger.records().filter((r) => r.event === 'wechat.retry');
-    assert.deepEqual(retries.map((r) => [r.level, r.api, r.attempt, r.errcode]), [['warn', 'component/api_component_token', 1, -1]]);
+    assert.deepEqual(
+      retries.map((r) => [r.level, r.api, r.attempt, r.errcode]),
+      [['warn', 'component/api_component_token', 1, -1]],
+    );
     agent.assertNoPendingInterceptors();
   });
 
@@ -336,8 +377,10 @@ describe('wechatClient retries', () => {
     const { agent, client, calls, answer, logger } = setup({ maxRetries: 2 });
     for (let i = 0; i < 3; i += 1) answer(`${P}/api_get_authorizer_list`, { json: { errcode: -1, errmsg: `system error rid: r${i}` } });
     // Act & Assess
-    await assert.rejects(client.apiGetAuthorizerList(TOKEN, { componentAppId: APPID, offset: 0, count: 100 }), (e: unknown) =>
-      isBusy(e) && (e as WeChatApiError).errmsg === 'system error rid: r2');
+    await assert.rejects(
+      client.apiGetAuthorizerList(TOKEN, { componentAppId: APPID, offset: 0, count: 100 }),
+      (e: unknown) => isBusy(e) && (e as WeChatApiError).errmsg === 'system error rid: r2',
+    );
     assert.equal(calls.length, 3);
     assert.equal(logger.records().filter((r) => r.event === 'wechat.retry').length, 2);
     agent.assertNoPendingInterceptors();
@@ -392,7 +435,9 @@ describe('wechatClient retries', () => {
     const errors = await Promise.all([
       client.apiQueryAuth(TOKEN, { componentAppId: APPID, authorizationCode: 'queryauthcode@@@once' }).catch((e: unknown) => e),
       client.apiComponentToken({ componentAppId: APPID, componentAppSecret: SECRET, componentVerifyTicket: TICKET }).catch((e: unknown) => e),
-      client.apiAuthorizerToken(TOKEN, { componentAppId: APPID, authorizerAppid: ACCOUNT, authorizerRefreshToken: 'refreshtoken@@@r1' }).catch((e: unknown) => e),
+      client
+        .apiAuthorizerToken(TOKEN, { componentAppId: APPID, authorizerAppid: ACCOUNT, authorizerRefreshToken: 'refreshtoken@@@r1' })
+        .catch((e: unknown) => e),
     ]);
     // Assess
     assert.ok(errors[0] instanceof WeChatNetworkError && errors[0].attempts === 1 && errors[0].timedOut);
@@ -423,13 +468,29 @@ describe('wechatClient retries', () => {
     answer(`${P}/api_query_auth`, { error: Object.assign(new Error('getaddrinfo EAI_AGAIN'), { code: 'EAI_AGAIN' }) });
     answer(`${P}/api_query_auth`, { json: fixture('api_query_auth') });
     // Act
-    const { componentAccessToken } = await client.apiComponentToken({ componentAppId: APPID, componentAppSecret: SECRET, componentVerifyTicket: TICKET });
+    const { componentAccessToken } = await client.apiComponentToken({
+      componentAppId: APPID,
+      componentAppSecret: SECRET,
+      componentVerifyTicket: TICKET,
+    });
     const auth = await client.apiQueryAuth(componentAccessToken, { componentAppId: APPID, authorizationCode: code });
     // Assess
     const retries = logger.records().filter((r) => r.event === 'wechat.retry');
     assert.equal(retries.length, 2);
     for (const record of retries) {
-      assert.deepEqual(Object.keys(record).sort(), ['api', 'attempt', 'delayMs', 'event', 'level', 'time', ...('errcode' in record ? ['errcode'] : []), ...('timedOut' in record ? ['timedOut'] : [])].sort());
+      assert.deepEqual(
+        Object.keys(record).sort(),
+        [
+          'api',
+          'attempt',
+          'delayMs',
+          'event',
+          'level',
+          'time',
+          ...('errcode' in record ? ['errcode'] : []),
+          ...('timedOut' in record ? ['timedOut'] : []),
+        ].sort(),
+      );
     }
     const all = logger.lines.join('\n');
     for (const value of [SECRET, TICKET, code, componentAccessToken, auth.authorizerAccessToken!, auth.authorizerRefreshToken!]) {
@@ -446,14 +507,22 @@ describe('createWeChatDeps', () => {
     agent.disableNetConnect();
     agents.push(agent);
     const config = loadConfig({
-      COMPONENT_APPID: APPID, COMPONENT_APPSECRET: SECRET, COMPONENT_TOKEN: 'spamtest',
-      COMPONENT_ENCODING_AES_KEY: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG', TABLE_NAME: 't', PUBLIC_BASE_URL: 'https://example.com',
+      COMPONENT_APPID: APPID,
+      COMPONENT_APPSECRET: SECRET,
+      COMPONENT_TOKEN: 'spamtest',
+      COMPONENT_ENCODING_AES_KEY: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
+      TABLE_NAME: 't',
+      PUBLIC_BASE_URL: 'https://example.com',
       WECHAT_API_BASE_URL: 'http://simulator.test:8123',
     });
     const logger = createMemoryLogger();
-    agent.get('http://simulator.test:8123').intercept({ path: `${P}/api_create_preauthcode?component_access_token=${TOKEN}`, method: 'POST' })
+    agent
+      .get('http://simulator.test:8123')
+      .intercept({ path: `${P}/api_create_preauthcode?component_access_token=${TOKEN}`, method: 'POST' })
       .reply(200, { errcode: -1, errmsg: 'system error' });
-    agent.get('http://simulator.test:8123').intercept({ path: `${P}/api_create_preauthcode?component_access_token=${TOKEN}`, method: 'POST' })
+    agent
+      .get('http://simulator.test:8123')
+      .intercept({ path: `${P}/api_create_preauthcode?component_access_token=${TOKEN}`, method: 'POST' })
       .reply(200, fixture('api_create_preauthcode'));
     // Act
     const deps = createWeChatDeps(config, config.secrets!, { dispatcher: agent, logger });
@@ -477,7 +546,13 @@ describe('wechatClient over a real socket', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    const client = createWeChatClient({ baseUrl: `http://127.0.0.1:${port}`, logger: createMemoryLogger(), timeoutMs: 150, maxRetries: 1, retryBaseMs: 1 });
+    const client = createWeChatClient({
+      baseUrl: `http://127.0.0.1:${port}`,
+      logger: createMemoryLogger(),
+      timeoutMs: 150,
+      maxRetries: 1,
+      retryBaseMs: 1,
+    });
     const started = Date.now();
     try {
       // Act

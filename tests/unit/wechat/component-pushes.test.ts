@@ -79,7 +79,12 @@ describe('messages.parseComponentPush', () => {
       '<xml><AppId>wx304925fbea25bcbe</AppId><CreateTime>1562428400</CreateTime><InfoType>unauthorized</InfoType><AuthorizerAppid>wxc736b9251b3c6c41</AuthorizerAppid></xml>';
     const message = parseComponentPush(xml);
     assert.deepEqual(
-      { infoType: message.infoType, appId: message.appId, createTime: message.createTime, authorizerAppid: message.infoType === 'unauthorized' && message.authorizerAppid },
+      {
+        infoType: message.infoType,
+        appId: message.appId,
+        createTime: message.createTime,
+        authorizerAppid: message.infoType === 'unauthorized' && message.authorizerAppid,
+      },
       { infoType: 'unauthorized', appId: 'wx304925fbea25bcbe', createTime: 1562428400, authorizerAppid: 'wxc736b9251b3c6c41' },
     );
   });
@@ -93,13 +98,19 @@ describe('messages.parseComponentPush', () => {
     assert.equal(message.status, 0);
     assert.equal(message.authCode, 'queryauthcode@@@fast');
     assert.equal(message.msg, 'OK');
-    assert.deepEqual({ ...message.info }, { name: 'Acme Ltd', code: '91440300', code_type: '1', legal_persona_wechat: 'lp', legal_persona_name: 'Li', component_phone: '1234' });
+    assert.deepEqual(
+      { ...message.info },
+      { name: 'Acme Ltd', code: '91440300', code_type: '1', legal_persona_wechat: 'lp', legal_persona_name: 'Li', component_phone: '1234' },
+    );
     assert.equal(subjectAppid(message), 'wx1234567890abcdef');
     assert.equal(message.fields['info.name'], 'Acme Ltd');
   });
 
   it('accepts a failed fast registration without appid or auth_code', () => {
-    const xml = FAST_REGISTER.replace(/<appid>.*<\/appid><status>0<\/status><auth_code>.*<\/auth_code><msg>OK/, '<status>89249</status><msg>task running');
+    const xml = FAST_REGISTER.replace(
+      /<appid>.*<\/appid><status>0<\/status><auth_code>.*<\/auth_code><msg>OK/,
+      '<status>89249</status><msg>task running',
+    );
     const message = parseComponentPush(xml);
     assert.ok(message.infoType === 'notify_third_fasteregister');
     assert.equal(message.status, 89249);
@@ -109,7 +120,8 @@ describe('messages.parseComponentPush', () => {
   });
 
   it('keeps any other InfoType whole as an unknown message', () => {
-    const xml = '<xml><AppId>wx304925fbea25bcbe</AppId><CreateTime>1700000000</CreateTime><InfoType>notify_3rd_wxa_auth</InfoType><taskid>t1</taskid><MsgId>22449548215715819</MsgId></xml>';
+    const xml =
+      '<xml><AppId>wx304925fbea25bcbe</AppId><CreateTime>1700000000</CreateTime><InfoType>notify_3rd_wxa_auth</InfoType><taskid>t1</taskid><MsgId>22449548215715819</MsgId></xml>';
     const message = parseComponentPush(xml);
     assert.ok(message.infoType === 'unknown');
     assert.equal(message.rawInfoType, 'notify_3rd_wxa_auth');
@@ -129,7 +141,10 @@ describe('messages.parseComponentPush', () => {
       [AUTHORIZED.replace(/<AuthorizationCodeExpiredTime>.*<\/AuthorizationCodeExpiredTime>/, ''), 'AuthorizationCodeExpiredTime'],
       [FAST_REGISTER.replace(/<auth_code>.*<\/auth_code>/, ''), 'auth_code'],
       [FAST_REGISTER.replace(/<status>0<\/status>/, ''), 'status'],
-      [TICKET.replace(/<ComponentVerifyTicket>.*<\/ComponentVerifyTicket>/, '<ComponentVerifyTicket></ComponentVerifyTicket>'), 'ComponentVerifyTicket'],
+      [
+        TICKET.replace(/<ComponentVerifyTicket>.*<\/ComponentVerifyTicket>/, '<ComponentVerifyTicket></ComponentVerifyTicket>'),
+        'ComponentVerifyTicket',
+      ],
     ];
     for (const [xml, field] of cases) {
       const error = errorOf(xml);
@@ -159,7 +174,10 @@ describe('messages.parseComponentPush', () => {
   });
 
   it('passes XML errors through as XmlError', () => {
-    assert.throws(() => parseComponentPush('<!DOCTYPE x><xml/>'), (e: unknown) => e instanceof XmlError && e.reason === 'declaration');
+    assert.throws(
+      () => parseComponentPush('<!DOCTYPE x><xml/>'),
+      (e: unknown) => e instanceof XmlError && e.reason === 'declaration',
+    );
   });
 });
 

@@ -64,13 +64,19 @@ describe('crypto vectors', () => {
     assert.match(plain, /<MsgId>4363689963896700987<\/MsgId>/);
     const e = V3.echoCase;
     assert.equal(openEnvelope(keys, { msgSignature: e.signature, timestamp: e.timestamp, nonce: e.nonce, encrypt: e.echostr }), e.plain);
-    assert.equal(code(() => openEnvelope(keys, { msgSignature: e.signature, timestamp: e.timestamp, nonce: e.wrongNonce, encrypt: e.echostr })), CRYPTO_ERRORS.signature);
+    assert.equal(
+      code(() => openEnvelope(keys, { msgSignature: e.signature, timestamp: e.timestamp, nonce: e.wrongNonce, encrypt: e.echostr })),
+      CRYPTO_ERRORS.signature,
+    );
   });
 
   it('V4: decrypts EasyWeChat sample and rejects it for another appid', () => {
     const keys = keysFrom(V4, V4.appId);
     assert.equal(openEnvelope(keys, V4), V4.message);
-    assert.equal(code(() => openEnvelope({ ...keys, appId: 'wx0000000000000000' }, V4)), CRYPTO_ERRORS.appId);
+    assert.equal(
+      code(() => openEnvelope({ ...keys, appId: 'wx0000000000000000' }, V4)),
+      CRYPTO_ERRORS.appId,
+    );
   });
 });
 
@@ -98,17 +104,38 @@ describe('crypto tamper cases', () => {
   });
 
   it('rejects a wrong token, a wrong signature and an upper-case signature forgery alike', () => {
-    assert.equal(code(() => openEnvelope({ ...keys, token: 'other' }, V4)), CRYPTO_ERRORS.signature);
-    assert.equal(code(() => openEnvelope(keys, { ...V4, msgSignature: '0'.repeat(40) })), CRYPTO_ERRORS.signature);
-    assert.equal(code(() => openEnvelope(keys, { ...V4, msgSignature: '' })), CRYPTO_ERRORS.signature);
+    assert.equal(
+      code(() => openEnvelope({ ...keys, token: 'other' }, V4)),
+      CRYPTO_ERRORS.signature,
+    );
+    assert.equal(
+      code(() => openEnvelope(keys, { ...V4, msgSignature: '0'.repeat(40) })),
+      CRYPTO_ERRORS.signature,
+    );
+    assert.equal(
+      code(() => openEnvelope(keys, { ...V4, msgSignature: '' })),
+      CRYPTO_ERRORS.signature,
+    );
     assert.equal(openEnvelope(keys, { ...V4, msgSignature: V4.msgSignature.toUpperCase() }), V4.message);
   });
 
   it('rejects truncated or non-base64 Encrypt values', () => {
-    assert.equal(code(() => decrypt(V4.encrypt.slice(0, -4), keys.aesKey, keys.appId)), CRYPTO_ERRORS.buffer);
-    assert.equal(code(() => decrypt(V4.encrypt.slice(0, -1), keys.aesKey, keys.appId)), CRYPTO_ERRORS.base64);
-    assert.equal(code(() => decrypt('not base64!!', keys.aesKey, keys.appId)), CRYPTO_ERRORS.base64);
-    assert.equal(code(() => decrypt('', keys.aesKey, keys.appId)), CRYPTO_ERRORS.base64);
+    assert.equal(
+      code(() => decrypt(V4.encrypt.slice(0, -4), keys.aesKey, keys.appId)),
+      CRYPTO_ERRORS.buffer,
+    );
+    assert.equal(
+      code(() => decrypt(V4.encrypt.slice(0, -1), keys.aesKey, keys.appId)),
+      CRYPTO_ERRORS.base64,
+    );
+    assert.equal(
+      code(() => decrypt('not base64!!', keys.aesKey, keys.appId)),
+      CRYPTO_ERRORS.base64,
+    );
+    assert.equal(
+      code(() => decrypt('', keys.aesKey, keys.appId)),
+      CRYPTO_ERRORS.base64,
+    );
   });
 
   it('rejects bad padding: zero, over 32, and unequal pad bytes', () => {
@@ -116,16 +143,28 @@ describe('crypto tamper cases', () => {
     const withPad = (pad: Buffer) => rawEncrypt(Buffer.concat([body, pad]), keys.aesKey);
     const fill = 64 - body.length;
     assert.equal(decrypt(withPad(Buffer.alloc(fill, fill)), keys.aesKey, keys.appId), 'hi');
-    assert.equal(code(() => decrypt(withPad(Buffer.concat([Buffer.alloc(fill - 1, fill), Buffer.from([0])])), keys.aesKey, keys.appId)), CRYPTO_ERRORS.decrypt);
-    assert.equal(code(() => decrypt(withPad(Buffer.concat([Buffer.alloc(fill - 1, 1), Buffer.from([33])])), keys.aesKey, keys.appId)), CRYPTO_ERRORS.decrypt);
-    assert.equal(code(() => decrypt(withPad(Buffer.concat([Buffer.alloc(fill - 1, 9), Buffer.from([fill])])), keys.aesKey, keys.appId)), CRYPTO_ERRORS.decrypt);
+    assert.equal(
+      code(() => decrypt(withPad(Buffer.concat([Buffer.alloc(fill - 1, fill), Buffer.from([0])])), keys.aesKey, keys.appId)),
+      CRYPTO_ERRORS.decrypt,
+    );
+    assert.equal(
+      code(() => decrypt(withPad(Buffer.concat([Buffer.alloc(fill - 1, 1), Buffer.from([33])])), keys.aesKey, keys.appId)),
+      CRYPTO_ERRORS.decrypt,
+    );
+    assert.equal(
+      code(() => decrypt(withPad(Buffer.concat([Buffer.alloc(fill - 1, 9), Buffer.from([fill])])), keys.aesKey, keys.appId)),
+      CRYPTO_ERRORS.decrypt,
+    );
   });
 
   it('rejects a huge length field instead of reading past the buffer', () => {
     const plain = Buffer.concat([Buffer.alloc(16, 1), Buffer.from([0x35, 0x0c, 0x00, 0x00]), Buffer.from('x'), Buffer.from(keys.appId)]);
     const pad = 32 - (plain.length % 32);
     const sealed = rawEncrypt(Buffer.concat([plain, Buffer.alloc(pad, pad)]), keys.aesKey);
-    assert.equal(code(() => decrypt(sealed, keys.aesKey, keys.appId)), CRYPTO_ERRORS.buffer);
+    assert.equal(
+      code(() => decrypt(sealed, keys.aesKey, keys.appId)),
+      CRYPTO_ERRORS.buffer,
+    );
   });
 
   it('round-trips binary random prefixes and multi-byte text through seal and open', () => {
@@ -137,8 +176,17 @@ describe('crypto tamper cases', () => {
   });
 
   it('refuses EncodingAESKeys that are not 43 characters', () => {
-    assert.equal(code(() => decodeAesKey('short')), CRYPTO_ERRORS.aesKey);
-    assert.equal(code(() => decodeAesKey(`${V4.encodingAesKey}A`)), CRYPTO_ERRORS.aesKey);
-    assert.equal(code(() => decodeAesKey(`${V4.encodingAesKey.slice(0, 42)}!`)), CRYPTO_ERRORS.aesKey);
+    assert.equal(
+      code(() => decodeAesKey('short')),
+      CRYPTO_ERRORS.aesKey,
+    );
+    assert.equal(
+      code(() => decodeAesKey(`${V4.encodingAesKey}A`)),
+      CRYPTO_ERRORS.aesKey,
+    );
+    assert.equal(
+      code(() => decodeAesKey(`${V4.encodingAesKey.slice(0, 42)}!`)),
+      CRYPTO_ERRORS.aesKey,
+    );
   });
 });

@@ -41,23 +41,57 @@ describe('pushRequest.readEnvelope', () => {
       [{ ...QUERY, nonce: 'two words' }, 'query.nonce.malformed'],
       [{ ...QUERY, timestamp: `${NOW_S},${NOW_S}` }, 'query.timestamp.malformed'],
     ];
-    for (const [query, reason] of cases) assert.equal(reasonOf(() => readEnvelope(query, BODY, OPTIONS)), reason);
+    for (const [query, reason] of cases)
+      assert.equal(
+        reasonOf(() => readEnvelope(query, BODY, OPTIONS)),
+        reason,
+      );
   });
 
   it('refuses a body over 64 KiB, a stale or future timestamp, and a bad Encrypt before any crypto', () => {
-    assert.equal(reasonOf(() => readEnvelope(QUERY, Buffer.alloc(MAX_XML_BYTES + 1, 0x20), OPTIONS)), 'body.too_large');
-    assert.equal(reasonOf(() => readEnvelope(QUERY, BODY, { nowS: NOW_S + 601, maxSkewS: 600 })), 'timestamp.skew');
-    assert.equal(reasonOf(() => readEnvelope(QUERY, BODY, { nowS: NOW_S - 601, maxSkewS: 600 })), 'timestamp.skew');
-    assert.equal(reasonOf(() => readEnvelope(QUERY, BODY, { nowS: NOW_S + 600, maxSkewS: 600 })), undefined);
-    assert.equal(reasonOf(() => readEnvelope(QUERY, body('<Encrypt></Encrypt>'), OPTIONS)), 'envelope.Encrypt.missing');
-    assert.equal(reasonOf(() => readEnvelope(QUERY, body('<Encrypt>abc</Encrypt>'), OPTIONS)), 'envelope.Encrypt.not_base64');
-    assert.equal(reasonOf(() => readEnvelope(QUERY, body('<Encrypt><a>x</a></Encrypt>'), OPTIONS)), 'envelope.Encrypt.malformed');
-    assert.equal(reasonOf(() => readEnvelope(QUERY, body('<Encrypt>a</Encrypt><Encrypt>b</Encrypt>'), OPTIONS)), 'envelope.Encrypt.malformed');
-    assert.equal(reasonOf(() => readEnvelope(QUERY, Buffer.from('<!DOCTYPE x><xml/>'), OPTIONS)), 'xml.declaration');
+    assert.equal(
+      reasonOf(() => readEnvelope(QUERY, Buffer.alloc(MAX_XML_BYTES + 1, 0x20), OPTIONS)),
+      'body.too_large',
+    );
+    assert.equal(
+      reasonOf(() => readEnvelope(QUERY, BODY, { nowS: NOW_S + 601, maxSkewS: 600 })),
+      'timestamp.skew',
+    );
+    assert.equal(
+      reasonOf(() => readEnvelope(QUERY, BODY, { nowS: NOW_S - 601, maxSkewS: 600 })),
+      'timestamp.skew',
+    );
+    assert.equal(
+      reasonOf(() => readEnvelope(QUERY, BODY, { nowS: NOW_S + 600, maxSkewS: 600 })),
+      undefined,
+    );
+    assert.equal(
+      reasonOf(() => readEnvelope(QUERY, body('<Encrypt></Encrypt>'), OPTIONS)),
+      'envelope.Encrypt.missing',
+    );
+    assert.equal(
+      reasonOf(() => readEnvelope(QUERY, body('<Encrypt>abc</Encrypt>'), OPTIONS)),
+      'envelope.Encrypt.not_base64',
+    );
+    assert.equal(
+      reasonOf(() => readEnvelope(QUERY, body('<Encrypt><a>x</a></Encrypt>'), OPTIONS)),
+      'envelope.Encrypt.malformed',
+    );
+    assert.equal(
+      reasonOf(() => readEnvelope(QUERY, body('<Encrypt>a</Encrypt><Encrypt>b</Encrypt>'), OPTIONS)),
+      'envelope.Encrypt.malformed',
+    );
+    assert.equal(
+      reasonOf(() => readEnvelope(QUERY, Buffer.from('<!DOCTYPE x><xml/>'), OPTIONS)),
+      'xml.declaration',
+    );
   });
 
   it('skips the freshness check when maxSkewS is 0', () => {
-    assert.equal(reasonOf(() => readEnvelope(QUERY, BODY, { nowS: NOW_S + 86_400 * 365, maxSkewS: 0 })), undefined);
+    assert.equal(
+      reasonOf(() => readEnvelope(QUERY, BODY, { nowS: NOW_S + 86_400 * 365, maxSkewS: 0 })),
+      undefined,
+    );
   });
 });
 
@@ -68,7 +102,13 @@ describe('pushRequest.openReceived', () => {
 
   it('tells signature failures (reason signature.*) from decryption failures (reason decrypt.*)', () => {
     const envelope = readEnvelope(QUERY, BODY, OPTIONS);
-    assert.equal(reasonOf(() => openReceived({ ...KEYS, token: 'other' }, envelope)), 'signature.mismatch');
-    assert.equal(reasonOf(() => openReceived({ ...KEYS, appId: 'wx0000000000000000' }, envelope)), 'decrypt.appId');
+    assert.equal(
+      reasonOf(() => openReceived({ ...KEYS, token: 'other' }, envelope)),
+      'signature.mismatch',
+    );
+    assert.equal(
+      reasonOf(() => openReceived({ ...KEYS, appId: 'wx0000000000000000' }, envelope)),
+      'decrypt.appId',
+    );
   });
 });

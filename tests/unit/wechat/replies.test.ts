@@ -48,7 +48,13 @@ describe('reply.buildReplyXml', () => {
     const voice = parseXml(buildReplyXml(address, { msgType: 'voice', mediaId: 'm2' }));
     const video = parseXml(buildReplyXml(address, { msgType: 'video', mediaId: 'm3', title: 'T' }));
     const news = parseXml(
-      buildReplyXml(address, { msgType: 'news', articles: [{ title: 'A', url: 'https://a.test/' }, { title: 'B', description: 'd' }] }),
+      buildReplyXml(address, {
+        msgType: 'news',
+        articles: [
+          { title: 'A', url: 'https://a.test/' },
+          { title: 'B', description: 'd' },
+        ],
+      }),
     );
     // Assess
     assert.deepEqual({ ...(image.Image as object) }, { MediaId: 'm1' });
@@ -57,7 +63,10 @@ describe('reply.buildReplyXml', () => {
     assert.equal(news.MsgType, 'news');
     assert.equal(news.ArticleCount, '2');
     const items = (news.Articles as { item: { Title: string }[] }).item;
-    assert.deepEqual(items.map((i) => i.Title), ['A', 'B']);
+    assert.deepEqual(
+      items.map((i) => i.Title),
+      ['A', 'B'],
+    );
   });
 
   it('refuses a news reply without articles or with more than 8', () => {

@@ -19,7 +19,9 @@ describe('xml.parseXml', () => {
   it('reads CDATA and plain text alike, whatever the element order', () => {
     // Act
     const a = parseXml('<xml><AppId><![CDATA[wx77ea274ef9f3e504]]></AppId>\n<CreateTime>1501996049</CreateTime>\n<Note>  two words  </Note></xml>');
-    const b = parseXml('<xml><Note><![CDATA[two words]]></Note><CreateTime><![CDATA[1501996049]]></CreateTime><AppId>wx77ea274ef9f3e504</AppId></xml>');
+    const b = parseXml(
+      '<xml><Note><![CDATA[two words]]></Note><CreateTime><![CDATA[1501996049]]></CreateTime><AppId>wx77ea274ef9f3e504</AppId></xml>',
+    );
     // Assess
     assert.deepEqual({ ...a }, { AppId: 'wx77ea274ef9f3e504', CreateTime: '1501996049', Note: 'two words' });
     assert.deepEqual({ ...b }, { ...a });
@@ -48,7 +50,9 @@ describe('xml.parseXml', () => {
   });
 
   it('accepts an XML declaration, a byte-order mark, comments and UTF-8 bytes', () => {
-    const fields = parseXml(Buffer.from('\uFEFF<?xml version="1.0" encoding="UTF-8"?><xml><!-- note --><Content><![CDATA[我是中文 <b>&amp;</b>]]></Content></xml>'));
+    const fields = parseXml(
+      Buffer.from('\uFEFF<?xml version="1.0" encoding="UTF-8"?><xml><!-- note --><Content><![CDATA[我是中文 <b>&amp;</b>]]></Content></xml>'),
+    );
     assert.equal(fields.Content, '我是中文 <b>&amp;</b>');
   });
 
