@@ -1,0 +1,49 @@
+// The transactional outbox (docs/architecture.md §6): an event the operator's services hear is written in the
+// same DynamoDB transaction as the state change it reports, so a crash between "stored" and "published" loses
+// nothing and invents nothing. The table's stream carries each new OUTBOX item to the delivery function,
+// which puts it on the EventBridge bus. Callers add `outboxPut(...)` to their own TransactWriteItems.
+import { createHash } from 'node:crypto';
+import type { StoreDeps } from './types.ts';
+
+/** Kept for redelivery and inspection, then deleted by TTL. */
+export const OUTBOX_TTL_S = 7 * 24 * 60 * 60;
+
+/** One event as stored: `detail` carries no token, ticket, code or secret, ever. */
+export interface OutboxEvent {
+  /** Stable for one change, whatever retries write it: consumers deduplicate on it. */
+  readonly eventId: string;
+  /** One of the catalogue's DetailTypes (docs/events.md). */
+  readonly detailType: string;
+  /** The event's fields besides the envelope ones the delivery adds (eventId, componentAppId, occurredAt). */
+  readonly detail: Readonly<Record<string, unknown>>;
+  /** Epoch milliseconds of the change. */
+  readonly occurredAt: number;
+}
+
+export const outboxKey = (eventId: string) => ({ pk: `OUTBOX#${eventId}`, sk: 'OUTBOX' });
+
+/**
+ * An id that is the same every time the same change is written: derived from what identifies the change
+ * (its type, its subject and the version or time that makes it one change rather than another).
+ */
+export const stableEventId = (...parts: readonly (string | number)[]): string =>
+  createHash('sha256').update(parts.join('\u0000'), 'utf8').digest('hex').slice(0, 32);
+
+/**
+ * The Put of one outbox item, for a TransactWriteItems beside the state change. Unconditional on purpose: a
+ * retried transaction writes the same id with the same content, which the stream sees as MODIFY, not INSERT,
+ * and delivery only takes INSERTs, so a change is delivered once however often it is written.
+ */
+export const outboxPut = (deps: Pick<StoreDeps, 'tableName'>, event: OutboxEvent) => ({
+  Put: {
+    TableName: deps.tableName,
+    Item: {
+      ...outboxKey(event.eventId),
+      eventId: event.eventId,
+      detailType: event.detailType,
+      detail: event.detail,
+      occurredAt: event.occurredAt,
+      ttl: Math.floor(event.occurredAt / 1000) + OUTBOX_TTL_S,
+    },
+  },
+});
