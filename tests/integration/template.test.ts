@@ -146,6 +146,19 @@ describe('sls package --stage prod', () => {
     assert.deepEqual(zips, ['authorize.zip', 'authorized.zip', 'message.zip', 'refresh.zip', 'ticket.zip', 'token.zip']);
   });
 
+  it('ships each function its own bundle and source map, and no esbuild metafile', () => {
+    for (const zip of readdirSync(prod.dir).filter((f) => f.endsWith('.zip'))) {
+      const fn = zip.replace('.zip', '');
+      // Entry names are stored uncompressed in a zip's headers.
+      const bytes = readFileSync(join(prod.dir, zip));
+      assert.ok(bytes.includes(`functions/${fn}/handler.cjs.map`), `${zip} lacks its bundle's source map`);
+      assert.ok(!bytes.includes('-meta.json'), `${zip} carries an esbuild metafile`);
+      for (const other of FUNCTIONS.map((f) => f.toLowerCase()).filter((f) => f !== fn)) {
+        assert.ok(!bytes.includes(`functions/${other}/`), `${zip} carries ${other}'s files`);
+      }
+    }
+  });
+
   it('keeps the table on-demand, with TTL, stream, PITR, deletion protection and Retain', () => {
     const table = prod.template.Resources.ComponentTable;
     assert.equal(table.DeletionPolicy, 'Retain');
