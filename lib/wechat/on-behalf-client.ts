@@ -29,7 +29,7 @@ export const ON_BEHALF_NO_AMBIGUOUS_RETRY: ReadonlySet<OnBehalfApiName> = new Se
   'componentOAuthAccessToken',
 ]);
 
-export interface JsapiTicket {
+export interface JsapiTicketAnswer {
   readonly ticket: string;
   readonly expiresIn: number;
 }
@@ -67,7 +67,7 @@ export interface OAuthUserInfo {
 }
 
 export interface OnBehalfApi {
-  getJsapiTicket(authorizerAccessToken: string): Promise<JsapiTicket>;
+  getJsapiTicket(authorizerAccessToken: string): Promise<JsapiTicketAnswer>;
   componentJscode2session(
     componentAccessToken: string,
     input: { componentAppId: string; authorizerAppid: string; jsCode: string },
@@ -107,7 +107,7 @@ const secret = <T extends string | undefined>(value: T): T => {
   return value;
 };
 
-export const toJsapiTicket = (api: string, body: Body): JsapiTicket => {
+export const toJsapiTicket = (api: string, body: Body): JsapiTicketAnswer => {
   const r = reader(api);
   return { ticket: secret(r.string(body, 'ticket')), expiresIn: r.number(body, 'expires_in') };
 };
