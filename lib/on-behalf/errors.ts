@@ -1,6 +1,8 @@
 // The expected failures of the on-behalf calls (docs/on-behalf.md). Each carries the stable `type` the caller
 // receives in `{"error":{"type","message"}}` and, when WeChat said so, its errcode. They extend the token
-// service's base so the `token` function answers them like its own; none ever contains a code or token.
+// service's base so the `token` function answers them like its own (a malformed request is a BadRequestError,
+// as operator actions expect); none ever contains a code or token.
+import { BadRequestError } from '../kernel/errors.ts';
 import { TokenServiceError } from '../tokens/errors.ts';
 
 /** Base of the expected on-behalf failures. */
@@ -13,7 +15,7 @@ export abstract class OnBehalfError extends TokenServiceError {
 }
 
 /** The payload is malformed (an appid, a page URL, a scope…): nothing was called or written. */
-export class OnBehalfRequestError extends OnBehalfError {
+export class OnBehalfRequestError extends BadRequestError {
   readonly type = 'bad_request';
 }
 
