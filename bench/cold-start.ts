@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { build, type Metafile } from 'esbuild';
 import { median, report, round } from './lib.ts';
 
-const FUNCTIONS = ['ticket', 'message', 'authorize', 'authorized', 'refresh', 'token'];
+const FUNCTIONS = ['ticket', 'message', 'authorize', 'authorized', 'refresh', 'token', 'login'];
 const COMMAND = 'node bench/cold-start.ts';
 const RUNS = 10;
 
