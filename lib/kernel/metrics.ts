@@ -22,6 +22,8 @@ export const METRIC_UNITS = {
   RefreshDue: 'Count',
   /** Due tokens not refreshed and not failed: fresh, leased, not authorized, or left for the next run at the deadline. */
   RefreshSkipped: 'Count',
+  /** A getticket call WeChat refused, per errcode (`Errcode` dimension); 45009 = the account's daily quota. */
+  JsapiTicketFailed: 'Count',
 } as const;
 
 export type MetricName = keyof typeof METRIC_UNITS;
