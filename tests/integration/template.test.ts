@@ -1,5 +1,5 @@
 // The deployable CloudFormation template, as `npx sls package --stage prod` generates it offline (no AWS
-// account): once as deployed by default and once with the fixed egress IP on. Each run bundles all six functions
+// account): once as deployed by default and once with the fixed egress IP on. Each run bundles all seven functions
 // in its own esbuild work folder so a running `npm start` (which bundles into .esbuild) is never disturbed.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -31,8 +31,8 @@ const SHELL = {
   WECHAT_API_BASE_URL: 'http://127.0.0.1:18001',
 };
 const SECRET_NAMES = ['COMPONENT_APPSECRET', 'COMPONENT_TOKEN', 'COMPONENT_ENCODING_AES_KEY'];
-const FUNCTIONS = ['Ticket', 'Message', 'Authorize', 'Authorized', 'Refresh', 'Token'];
-const WECHAT_CALLERS = ['Authorize', 'Authorized', 'Refresh', 'Token'];
+const FUNCTIONS = ['Ticket', 'Message', 'Authorize', 'Authorized', 'Refresh', 'Token', 'Admin'];
+const WECHAT_CALLERS = ['Authorize', 'Authorized', 'Refresh', 'Token', 'Admin'];
 
 const dirs: string[] = [];
 
@@ -138,12 +138,12 @@ after(() => {
 });
 
 describe('sls package --stage prod', () => {
-  it('packages all six functions offline, with no AWS account', (t) => {
+  it('packages all seven functions offline, with no AWS account', (t) => {
     t.diagnostic(`sls package took ${prod.seconds} s, and ${egress.seconds} s with the egress IP`);
     const zips = readdirSync(prod.dir)
       .filter((f) => f.endsWith('.zip'))
       .sort();
-    assert.deepEqual(zips, ['authorize.zip', 'authorized.zip', 'message.zip', 'refresh.zip', 'ticket.zip', 'token.zip']);
+    assert.deepEqual(zips, ['admin.zip', 'authorize.zip', 'authorized.zip', 'message.zip', 'refresh.zip', 'ticket.zip', 'token.zip']);
   });
 
   it('keeps the table on-demand, with TTL, stream, PITR, deletion protection and Retain', () => {

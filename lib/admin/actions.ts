@@ -1,0 +1,5 @@
+// The operator actions of the `admin` function (docs/architecture.md §7): action name → AdminAction. Each
+// capability exports its actions from its own folder; this registry only names them. Add an entry per action.
+import type { AdminAction } from './action.ts';
+
+export const adminActions: Readonly<Record<string, AdminAction>> = {};
