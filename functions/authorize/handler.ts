@@ -4,13 +4,9 @@ import { nowSeconds } from '../../lib/kernel/clock.ts';
 import { createWeChatDeps, type WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
 import { httpErrorBoundary, text, type HttpEvent, type HttpResult } from '../../lib/runtime/http.ts';
 import { edgeLogger, lambda } from '../../lib/runtime/lambda.ts';
-import {
-  completeAuthorization,
-  LANDING_PATH,
-  parseLandingQuery,
-  parseStartQuery,
-  startAuthorization,
-} from '../../lib/authorization/authorization.ts';
+import { completeAuthorization } from '../../lib/authorization/exchange.ts';
+import { LANDING_PATH, startAuthorization } from '../../lib/authorization/start.ts';
+import { parseLandingQuery, parseStartQuery } from './request.ts';
 import { describeFailure, renderAuthorizedPage, renderErrorPage, renderStartPage } from './pages.ts';
 
 /** The landing page waits this long for a push consumer already exchanging the same code (function timeout 10 s). */

@@ -9,7 +9,7 @@ import { CODE_TTL_S } from '../store/codes.ts';
 import type { StoredEvent } from '../store/events.ts';
 import { saveAuthorizationWithoutToken } from '../store/reauthorization.ts';
 import { isRevoked } from '../wechat/errors.ts';
-import { AuthorizationCodeError, completeAuthorization } from './authorization.ts';
+import { AuthorizationCodeError, completeAuthorization } from './exchange.ts';
 import { PermanentEventError } from '../stream/dispatch.ts';
 import { withComponentToken } from '../tokens/index.ts';
 

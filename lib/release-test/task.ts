@@ -7,7 +7,7 @@ import { protectSecret } from '../kernel/logger.ts';
 import { CODE_TTL_S } from '../store/codes.ts';
 import type { StoredEvent } from '../store/events.ts';
 import { isTokenInvalid } from '../wechat/errors.ts';
-import { completeAuthorization } from '../authorization/authorization.ts';
+import { completeAuthorization } from '../authorization/exchange.ts';
 import { PermanentEventError } from '../stream/dispatch.ts';
 import { apiTextContent, QUERY_AUTH_CODE_TASK } from './replies.ts';
 import { withAuthorizerToken } from '../tokens/index.ts';

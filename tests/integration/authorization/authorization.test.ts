@@ -4,16 +4,9 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import type { WeChatDeps } from '../../../lib/runtime/wechat-deps.ts';
 import { BadRequestError } from '../../../lib/kernel/errors.ts';
 import type { createMemoryLogger } from '../../../lib/kernel/logger.ts';
-import {
-  AuthorizationCodeError,
-  authorizationUrls,
-  CodeBusyError,
-  completeAuthorization,
-  exchangeCodeOnce,
-  parseLandingQuery,
-  parseStartQuery,
-  startAuthorization,
-} from '../../../lib/authorization/authorization.ts';
+import { AuthorizationCodeError, CodeBusyError, completeAuthorization, exchangeCodeOnce } from '../../../lib/authorization/exchange.ts';
+import { authorizationUrls, startAuthorization } from '../../../lib/authorization/start.ts';
+import { parseLandingQuery, parseStartQuery } from '../../../functions/authorize/request.ts';
 import { applyAuthorizationPush } from '../../../lib/authorization/pushes.ts';
 import { PermanentEventError, processEventRecords, type EventHandlers } from '../../../lib/stream/dispatch.ts';
 import { getAuthorizerAccessToken, getComponentAccessToken } from '../../../lib/tokens/index.ts';

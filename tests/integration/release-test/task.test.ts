@@ -5,7 +5,7 @@ import { SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
 import type { Simulator } from '../../../infra/local/simulator/index.ts';
 import type { WeChatDeps } from '../../../lib/runtime/wechat-deps.ts';
 import type { createMemoryLogger } from '../../../lib/kernel/logger.ts';
-import { AuthorizationCodeError } from '../../../lib/authorization/authorization.ts';
+import { AuthorizationCodeError } from '../../../lib/authorization/exchange.ts';
 import { applyAuthorizationPush } from '../../../lib/authorization/pushes.ts';
 import { PermanentEventError } from '../../../lib/stream/dispatch.ts';
 import { handleReleaseTestTask } from '../../../lib/release-test/task.ts';
