@@ -27,10 +27,11 @@ const SHELL = {
   COMPONENT_APPSECRET: 'shell-app-secret-must-not-ship',
   COMPONENT_TOKEN: 'shellTokenMustNotShip',
   COMPONENT_ENCODING_AES_KEY: 'shellAesKeyMustNotShip0123456789abcdefghijk',
+  LINK_SIGNING_KEY: 'shellLinkSigningKeyMustNotShip0123456789abc',
   DYNAMODB_ENDPOINT: 'http://127.0.0.1:18000',
   WECHAT_API_BASE_URL: 'http://127.0.0.1:18001',
 };
-const SECRET_NAMES = ['COMPONENT_APPSECRET', 'COMPONENT_TOKEN', 'COMPONENT_ENCODING_AES_KEY'];
+const SECRET_NAMES = ['COMPONENT_APPSECRET', 'COMPONENT_TOKEN', 'COMPONENT_ENCODING_AES_KEY', 'LINK_SIGNING_KEY'];
 const FUNCTIONS = ['Ticket', 'Message', 'Authorize', 'Authorized', 'Refresh', 'Token', 'Admin'];
 const WECHAT_CALLERS = ['Authorize', 'Authorized', 'Refresh', 'Token', 'Admin'];
 
@@ -190,15 +191,28 @@ describe('sls package --stage prod', () => {
     assert.deepEqual(dynamoActions(template, 'Ticket'), ['dynamodb:PutItem']);
   });
 
-  it('lets each role read exactly the three SecureStrings of its stage and write only its own log group', () => {
+  it('lets each role read exactly the SecureStrings its SECRETS names, and write only its own log group', () => {
+    const held: Record<string, string[]> = {
+      Ticket: ['token', 'encoding-aes-key'],
+      Message: ['token', 'encoding-aes-key'],
+      Authorize: ['app-secret', 'link-signing-key'],
+      Authorized: ['app-secret'],
+      Refresh: ['app-secret'],
+      Token: ['app-secret'],
+      Admin: ['app-secret', 'link-signing-key'],
+    };
     for (const fn of FUNCTIONS) {
       const own = statements(prod.template.Resources[`${fn}Role`]);
       const ssm = own.filter((s) => list<string>(s.Action).includes('ssm:GetParameters'));
       assert.equal(ssm.length, 1);
+      const granted = list<Json>(ssm[0]!.Resource).map((r) => r['Fn::Sub'].replace(/^.*:parameter/, ''));
       assert.deepEqual(
-        list<Json>(ssm[0]!.Resource).map((r) => r['Fn::Sub'].replace(/^.*:parameter/, '')),
-        ['/wechat-component/prod/app-secret', '/wechat-component/prod/token', '/wechat-component/prod/encoding-aes-key'],
+        granted,
+        held[fn]!.map((name) => `/wechat-component/prod/${name}`),
+        fn,
       );
+      const variables = prod.template.Resources[`${fn}LambdaFunction`].Properties.Environment.Variables;
+      assert.equal(variables.SECRETS, held[fn]!.join(','), `${fn}: SECRETS asks for exactly what the role may read`);
       const logs = own.filter((s) => list<string>(s.Action).some((a) => a.startsWith('logs:')));
       assert.deepEqual(
         logs.map((s) => s.Resource),
