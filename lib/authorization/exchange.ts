@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { nowSeconds, sleep } from '../kernel/clock.ts';
 import type { WeChatDeps } from '../runtime/wechat-deps.ts';
 import { saveAuthorization } from '../store/grants.ts';
-import { getAuthorizer, updateAuthorizerInfo } from '../store/authorizers.ts';
+import { getAuthorizer, setAuthorizerTenant, updateAuthorizerInfo } from '../store/authorizers.ts';
 import {
   claimCode,
   CodeClaimLostError,
@@ -20,7 +20,6 @@ import { StaleWriteError } from '../store/tokens.ts';
 import type { AuthorizationInfo, AuthorizerInfo } from '../wechat/responses.ts';
 import { WeChatApiError } from '../wechat/errors.ts';
 import { withComponentToken } from '../tokens/index.ts';
-import { PermanentEventError } from '../stream/dispatch.ts';
 import { AppError } from '../kernel/errors.ts';
 
 /** Longer than the client's worst case for one call (timeouts and retries), so a live claim is never taken over. */
@@ -29,14 +28,20 @@ const CODE_POLL_MS = 150;
 /** 61009 invalid or spent, 61010 expired, 61003 the account no longer authorizes this component. */
 const CODE_REFUSED = [61009, 61010, 61003];
 
-/** WeChat refused the authorization code for good (61009 invalid or already used, 61010 expired, 61003 revoked since). */
-export class AuthorizationCodeError extends PermanentEventError {
+/**
+ * WeChat refused the authorization code for good (61009 invalid or already used, 61010 expired, 61003 revoked since).
+ * Each edge decides what that means: a page explains it, a stream consumer drops the event (pushes.ts).
+ */
+export class AuthorizationCodeError extends AppError {
   readonly errcode: number;
   constructor(errcode: number, options?: ErrorOptions) {
     super(`the authorization code was refused (errcode ${errcode})`, options);
     this.errcode = errcode;
   }
 }
+
+/** WeChat exchanged the code but its answer lacks what an authorization needs (a refresh token): nothing to store. */
+export class IncompleteAuthorizationError extends AppError {}
 
 /** Someone else is exchanging this code right now and did not finish within our wait: try again shortly. */
 export class CodeBusyError extends AppError {}
@@ -119,6 +124,8 @@ export interface CompleteRequest {
    */
   readonly authorizedAt?: number;
   readonly waitMs: number;
+  /** The operator's customer, when the authorization came through a signed link naming one: stored on the profile. */
+  readonly tenant?: string;
 }
 
 export interface CompletedAuthorization {
@@ -137,14 +144,16 @@ const applyExchange = async (
   code: string,
   exchanged: Exchanged,
   authorizedAt: number,
+  tenant: string | undefined,
 ): Promise<CompletedAuthorization['outcome']> => {
   const a = exchanged.authorization;
-  if (!a.authorizerRefreshToken) throw new PermanentEventError(`api_query_auth returned no refresh token for ${a.authorizerAppid}`);
+  if (!a.authorizerRefreshToken) throw new IncompleteAuthorizationError(`api_query_auth returned no refresh token for ${a.authorizerAppid}`);
   const withToken = a.authorizerAccessToken !== undefined && a.expiresIn !== undefined;
   const authorization = {
     refreshToken: a.authorizerRefreshToken,
     funcInfo: [...a.funcInfo],
     authorizedAt,
+    ...(tenant ? { tenant } : {}),
     ...(withToken ? { accessToken: a.authorizerAccessToken, expiresAt: exchanged.exchangedAt + (a.expiresIn ?? 0) } : {}),
   };
   // Re-authorization invalidates the old access token; without a new one nothing may keep serving it.
@@ -168,15 +177,19 @@ export const completeAuthorization = async (deps: WeChatDeps, request: CompleteR
   const exchanged = await exchangeCodeOnce(deps, code, { ...request, awaitApplied: true });
   const { authorizerAppid, funcInfo } = exchanged.authorization;
   const authorizedAt = request.authorizedAt ?? exchanged.exchangedAt;
-  const outcome = exchanged.appliedAt === undefined ? await applyExchange(deps, code, exchanged, authorizedAt) : 'already';
-  let info = (await getAuthorizer(deps, authorizerAppid))?.info;
+  const outcome = exchanged.appliedAt === undefined ? await applyExchange(deps, code, exchanged, authorizedAt, request.tenant) : 'already';
+  const profile = await getAuthorizer(deps, authorizerAppid);
+  // Another caller stored the grant first (without knowing the link): the tenant still lands on the profile.
+  if (request.tenant && outcome !== 'stale' && profile && profile.tenant !== request.tenant)
+    await setAuthorizerTenant(deps, authorizerAppid, request.tenant);
+  let info = profile?.info;
   if (!info || outcome === 'saved') {
     const componentAppId = deps.config.componentAppId;
     const fetched = await withComponentToken(deps, (t) => deps.wechat.apiGetAuthorizerInfo(t, { componentAppId, authorizerAppid }));
     info = fetched.authorizerInfo;
     await updateAuthorizerInfo(deps, authorizerAppid, info);
   }
-  deps.logger.info('authorization.completed', { authorizerAppid, outcome, permissions: [...funcInfo] });
+  deps.logger.info('authorization.completed', { authorizerAppid, outcome, tenant: request.tenant, permissions: [...funcInfo] });
   const token = exchanged.authorization.authorizerAccessToken;
   return { authorizerAppid, funcInfo, info, outcome, ...(token ? { exchangeAccessToken: token } : {}) };
 };

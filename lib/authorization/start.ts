@@ -1,24 +1,35 @@
-// The start page's side of the authorization lifecycle (PROTOCOL.md §1.8): both authorization links from a
-// fresh pre_auth_code. Completing an authorization from its code is in exchange.ts.
+// The start page's side of the authorization lifecycle (docs/protocol.md §1.8): both authorization links for a
+// signed link (links.ts), from the pre_auth_code that link is serving, or a fresh one. Completing an
+// authorization from its code is in exchange.ts.
+import { nowSeconds } from '../kernel/clock.ts';
 import type { WeChatDeps } from '../runtime/wechat-deps.ts';
+import { getLinkPreAuthCode, saveLinkPreAuthCode, type ServedPreAuthCode } from '../store/links.ts';
 import { withComponentToken } from '../tokens/index.ts';
+import { signState, type AuthType, type LinkClaims } from './links.ts';
 
-export const LANDING_PATH = '/wechat/component/authorized';
-
-export type AuthType = 1 | 2 | 3;
-export interface StartRequest {
-  readonly authType: AuthType;
-  readonly bizAppid?: string;
-}
+/** The landing state outlives the pre_auth_code by this much: WeChat redirects right after the owner confirms. */
+export const STATE_GRACE_S = 15 * 60;
 
 export interface AuthorizationLinks {
   readonly pcUrl: string;
   readonly mobileUrl: string;
+  /** Seconds the pre_auth_code behind both links has left. */
   readonly expiresIn: number;
 }
 
-/** Both authorization links (PROTOCOL.md §1.8) for one pre_auth_code. */
-export const authorizationUrls = (i: { componentAppId: string; preAuthCode: string; redirectUri: string } & StartRequest) => {
+export interface LinkUrlInput {
+  readonly componentAppId: string;
+  readonly preAuthCode: string;
+  readonly redirectUri: string;
+  readonly authType: AuthType;
+  readonly bizAppid?: string;
+}
+
+/**
+ * Both authorization links (docs/protocol.md §1.8) for one pre_auth_code: the PC page (QR code) and the mobile
+ * page opened inside WeChat, on WeChat's current host for it.
+ */
+export const authorizationUrls = (i: LinkUrlInput): Omit<AuthorizationLinks, 'expiresIn'> => {
   const params = new URLSearchParams({
     component_appid: i.componentAppId,
     pre_auth_code: i.preAuthCode,
@@ -30,18 +41,42 @@ export const authorizationUrls = (i: { componentAppId: string; preAuthCode: stri
   for (const [k, v] of params) mobile.set(k, v);
   return {
     pcUrl: `https://mp.weixin.qq.com/cgi-bin/componentloginpage?${params}`,
-    mobileUrl: `https://mp.weixin.qq.com/safe/bindcomponent?${mobile}#wechat_redirect`,
+    mobileUrl: `https://open.weixin.qq.com/wxaopen/safe/bindcomponent?${mobile}#wechat_redirect`,
   };
 };
 
+/** The pre_auth_code the link is serving, or a new one from WeChat cached for it (one WeChat call per code lifetime). */
+const preAuthCodeFor = async (deps: WeChatDeps, link: LinkClaims): Promise<ServedPreAuthCode> => {
+  const cached = await getLinkPreAuthCode(deps, link.linkId);
+  if (cached) return cached;
+  const componentAppId = deps.config.componentAppId;
+  const fresh = await withComponentToken(deps, (token) => deps.wechat.apiCreatePreauthcode(token, { componentAppId }));
+  const served = { preAuthCode: fresh.preAuthCode, expiresAt: nowSeconds(deps.clock) + fresh.expiresIn };
+  deps.logger.info('authorization.pre_auth_code_created', { linkId: link.linkId, tenant: link.tenant });
+  return saveLinkPreAuthCode(deps, { linkId: link.linkId, ...(link.tenant ? { tenant: link.tenant } : {}) }, served);
+};
+
 /**
- * Links for the start page from a fresh pre_auth_code (one per page view; they expire in minutes).
+ * The start page's links for a verified signed link. `landingUrl` is the landing page's absolute URL; its
+ * redirect_uri carries a signed state naming the link (and tenant), which the landing page requires.
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/pre_auth_code.html
  */
-export const startAuthorization = async (deps: WeChatDeps, request: StartRequest): Promise<AuthorizationLinks> => {
-  const componentAppId = deps.config.componentAppId;
-  const { preAuthCode, expiresIn } = await withComponentToken(deps, (token) => deps.wechat.apiCreatePreauthcode(token, { componentAppId }));
-  const redirectUri = `${deps.config.publicBaseUrl}${LANDING_PATH}`;
-  deps.logger.info('authorization.started', { authType: request.authType, bizAppid: request.bizAppid });
-  return { ...authorizationUrls({ componentAppId, preAuthCode, redirectUri, ...request }), expiresIn };
+export const startAuthorization = async (deps: WeChatDeps, link: LinkClaims, landingUrl: string): Promise<AuthorizationLinks> => {
+  const code = await preAuthCodeFor(deps, link);
+  const state = signState(deps.secrets.linkSigningKey, {
+    linkId: link.linkId,
+    ...(link.tenant ? { tenant: link.tenant } : {}),
+    expiresAt: code.expiresAt + STATE_GRACE_S,
+  });
+  const redirectUri = `${landingUrl}?state=${state}`;
+  const { componentAppId } = deps.config;
+  deps.logger.info('authorization.started', { linkId: link.linkId, tenant: link.tenant, authType: link.authType, bizAppid: link.bizAppid });
+  const urls = authorizationUrls({
+    componentAppId,
+    preAuthCode: code.preAuthCode,
+    redirectUri,
+    authType: link.authType,
+    ...(link.bizAppid ? { bizAppid: link.bizAppid } : {}),
+  });
+  return { ...urls, expiresIn: code.expiresAt - nowSeconds(deps.clock) };
 };

@@ -25,6 +25,8 @@ export interface AuthorizerProfile {
   readonly previousRefreshToken?: string;
   readonly funcInfo: number[];
   readonly info?: AuthorizerInfo;
+  /** The operator's customer the account authorized for, from the signed link it came through (if it named one). */
+  readonly tenant?: string;
   /** Epoch seconds: CreateTime of the authorization that produced the refresh token. */
   readonly authorizedAt: number;
   /**
@@ -184,6 +186,14 @@ export const updateAuthorizerInfo = (deps: StoreDeps, appid: string, info: Autho
     UpdateExpression: `SET info = :info, updatedAt = :now${funcInfo ? ', funcInfo = :funcInfo' : ''} ADD version :one`,
     ConditionExpression: 'attribute_exists(pk)',
     ExpressionAttributeValues: { ':info': info, ':now': nowSeconds(deps.clock), ':one': 1, ...(funcInfo ? { ':funcInfo': funcInfo } : {}) },
+  });
+
+/** Records the operator's customer on the profile (the latest signed authorization names it). False if no profile. */
+export const setAuthorizerTenant = (deps: StoreDeps, appid: string, tenant: string): Promise<boolean> =>
+  conditionalUpdate(deps, appid, {
+    UpdateExpression: 'SET tenant = :tenant, updatedAt = :now ADD version :one',
+    ConditionExpression: 'attribute_exists(pk)',
+    ExpressionAttributeValues: { ':tenant': tenant, ':now': nowSeconds(deps.clock), ':one': 1 },
   });
 
 const conditionalUpdate = (deps: StoreDeps, appid: string, update: ProfileUpdate): Promise<boolean> =>

@@ -125,7 +125,10 @@ describe('releaseTestTask.handleReleaseTestTask', () => {
     // Prepare
     const before = sim.customerMessages().length;
     // Act / Assess
-    await assert.rejects(handleReleaseTestTask(deps, task('wx14550af28c71a144', 'queryauthcode@@@never-issued')), AuthorizationCodeError);
+    await assert.rejects(
+      handleReleaseTestTask(deps, task('wx14550af28c71a144', 'queryauthcode@@@never-issued')),
+      (e: unknown) => e instanceof PermanentEventError && e.cause instanceof AuthorizationCodeError && e.cause.errcode === 61009,
+    );
     assert.equal(sim.customerMessages().length, before);
   });
 
