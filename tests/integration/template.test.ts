@@ -30,7 +30,13 @@ const SHELL = {
   LINK_SIGNING_KEY: 'shellLinkSigningKeyMustNotShip0123456789abc',
   DYNAMODB_ENDPOINT: 'http://127.0.0.1:18000',
   WECHAT_API_BASE_URL: 'http://127.0.0.1:18001',
+  PUBLIC_BASE_URL: 'http://shell-public-base.example',
+  COMPONENT_APPID: 'wx5ce1ab0c0ffee999',
+  PUSH_MAX_SKEW_S: '0',
+  LOG_LEVEL: 'debug',
 };
+/** The deployer's one required value for a deployed stage. */
+const COMPONENT_APPID = 'wx0123456789abcdef';
 const SECRET_NAMES = ['COMPONENT_APPSECRET', 'COMPONENT_TOKEN', 'COMPONENT_ENCODING_AES_KEY', 'LINK_SIGNING_KEY'];
 const FUNCTIONS = ['Ticket', 'Message', 'Authorize', 'Authorized', 'Refresh', 'Token', 'Admin'];
 const WECHAT_CALLERS = ['Authorize', 'Authorized', 'Refresh', 'Token', 'Admin'];
@@ -38,7 +44,7 @@ const WECHAT_CALLERS = ['Authorize', 'Authorized', 'Refresh', 'Token', 'Admin'];
 const dirs: string[] = [];
 
 /** Runs `sls package --stage prod` into a temp dir; kills the whole process group if it hangs (a failed esbuild build does). */
-const packageStack = async (extraArgs: string[]): Promise<Packaged> => {
+const runPackage = async (extraArgs: string[]): Promise<{ code: number | null; output: string; dir: string; seconds: number }> => {
   const dir = mkdtempSync(join(tmpdir(), 'sls-template-'));
   dirs.push(dir);
   const started = Date.now();
@@ -60,9 +66,14 @@ const packageStack = async (extraArgs: string[]): Promise<Packaged> => {
   const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   clearTimeout(timer);
   rmSync(join(ROOT, env.ESBUILD_WORK_FOLDER), { recursive: true, force: true });
+  return { code, output, dir: join(dir, 'out'), seconds: (Date.now() - started) / 1000 };
+};
+
+const packageStack = async (extraArgs: string[]): Promise<Packaged> => {
+  const { code, output, dir, seconds } = await runPackage([`--param=componentAppId=${COMPONENT_APPID}`, ...extraArgs]);
   assert.equal(code, 0, `sls package ${extraArgs.join(' ')} failed (${code}):\n${output.slice(-4000)}`);
-  const text = readFileSync(join(dir, 'out', 'cloudformation-template-update-stack.json'), 'utf8');
-  return { dir: join(dir, 'out'), template: JSON.parse(text) as Json, text, seconds: (Date.now() - started) / 1000 };
+  const text = readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8');
+  return { dir, template: JSON.parse(text) as Json, text, seconds };
 };
 
 /** Every IAM statement anywhere in the template, including inside Fn::If branches. */
@@ -229,9 +240,23 @@ describe('sls package --stage prod', () => {
         assert.equal(variables.SSM_PARAMETER_PATH, '/wechat-component/prod');
         assert.equal(variables.DYNAMODB_ENDPOINT, '');
         assert.equal(variables.WECHAT_API_BASE_URL, 'https://api.weixin.qq.com');
+        assert.equal(variables.COMPONENT_APPID, COMPONENT_APPID);
+        assert.equal(variables.PUSH_MAX_SKEW_S, '', 'the default 600 s, never the shell value 0 (freshness check off)');
+        assert.equal(variables.LOG_LEVEL, 'info');
+        assert.deepEqual(variables.PUBLIC_BASE_URL, { 'Fn::Sub': 'https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}' });
       }
-      for (const value of Object.values(SHELL)) assert.ok(!text.includes(value), `${value} leaked into the template`);
+      for (const [name, value] of Object.entries(SHELL)) {
+        if (value.length > 3) assert.ok(!text.includes(value), `${name} from the shell leaked into the template`);
+      }
     }
+  });
+
+  it('refuses to package a deployed stage without componentAppId, whatever the shell says', async () => {
+    // Act
+    const { code, output } = await runPackage([]);
+    // Assess
+    assert.notEqual(code, 0);
+    assert.match(output, /"provider.environment.COMPONENT_APPID": Value not found at "param" source/);
   });
 
   it('consumes the stream with a filter, bisection, bounded retries and an SQS failure destination', () => {
@@ -265,7 +290,7 @@ describe('sls package --stage prod', () => {
           a.MetricName === name &&
           Object.entries(dims).every(([k, v]) => a.Dimensions?.some((d: Json) => d.Name === k && JSON.stringify(d.Value) === JSON.stringify(v))),
       );
-    const [noTicket] = metric('TicketAgeSeconds', { ComponentAppId: 'wx5ce1ab0c0ffee000' });
+    const [noTicket] = metric('TicketAgeSeconds', { ComponentAppId: COMPONENT_APPID });
     assert.equal(noTicket?.Namespace, 'WeChatComponent');
     assert.equal(noTicket?.Threshold, 3600);
     assert.equal(noTicket?.TreatMissingData, 'breaching');
