@@ -58,6 +58,32 @@ export const getAuthorizer = async (deps: StoreDeps, authorizerAppid: string): P
   return toProfile(Item);
 };
 
+/** What the message URL needs to know about an account: no refresh token, no permissions. */
+export interface AccountStatus {
+  readonly status: AuthorizerStatus;
+  /** The account's original id (gh_…, api_get_authorizer_info's user_name), once its info is stored. */
+  readonly userName?: string;
+}
+
+/**
+ * A profile's status and gh_ id, read with a projection (the message function's role may read nothing else of a
+ * profile, infra/iam.yml); undefined when the account never authorized this component.
+ */
+export const getAccountStatus = async (deps: StoreDeps, authorizerAppid: string): Promise<AccountStatus | undefined> => {
+  const { Item } = await deps.doc.send(
+    new GetCommand({
+      TableName: deps.tableName,
+      Key: authorizerKey(authorizerAppid, 'PROFILE'),
+      ProjectionExpression: '#status, info.userName',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ConsistentRead: true,
+    }),
+  );
+  if (typeof Item?.status !== 'string') return undefined;
+  const userName = (Item.info as { userName?: unknown } | undefined)?.userName;
+  return { status: Item.status as AuthorizerStatus, ...(typeof userName === 'string' && userName ? { userName } : {}) };
+};
+
 /** Profile and live access token of one account in a single Query (both share the partition). */
 export const getAuthorizerState = async (
   deps: StoreDeps,
