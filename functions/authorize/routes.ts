@@ -37,7 +37,9 @@ export const landingPage = async (deps: WeChatDeps, event: HttpEvent): Promise<s
   });
   // WeChat spent the link's pre_auth_code: its next view gets a fresh one. Best effort: the authorization is stored,
   // and the `authorized` push retires the code too.
-  await forgetLinkPreAuthCode(deps, state.linkId).catch((error: unknown) => deps.logger.warn('authorize.link_code_kept', { linkId: state.linkId }, error));
+  await forgetLinkPreAuthCode(deps, state.linkId).catch((error: unknown) =>
+    deps.logger.warn('authorize.link_code_kept', { linkId: state.linkId }, error),
+  );
   return renderAuthorizedPage(done);
 };
 

@@ -35,6 +35,8 @@ const SHELL = {
   PUSH_MAX_SKEW_S: '0',
   LOG_LEVEL: 'debug',
 };
+const CALLERS = ['arn:aws:iam::111122223333:role/orders-service', 'arn:aws:iam::123456789012:role/billing/service'];
+const TABLE_KEY = 'arn:aws:kms:ap-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b';
 /** The deployer's one required value for a deployed stage. */
 const COMPONENT_APPID = 'wx0123456789abcdef';
 const SECRET_NAMES = ['COMPONENT_APPSECRET', 'COMPONENT_TOKEN', 'COMPONENT_ENCODING_AES_KEY', 'LINK_SIGNING_KEY'];
@@ -140,7 +142,11 @@ let egress: Packaged;
 before(
   async () => {
     prod = await packageStack([]);
-    egress = await packageStack(['--param=fixedEgressIp=true']);
+    egress = await packageStack([
+      '--param=fixedEgressIp=true',
+      `--param=tokenCallerRoleArns=${CALLERS.join(',')}`,
+      `--param=tableKmsKeyArn=${TABLE_KEY}`,
+    ]);
   },
   { timeout: 2 * PACKAGE_TIMEOUT_MS + 10_000 },
 );
@@ -319,6 +325,120 @@ describe('sls package --stage prod', () => {
     assert.deepEqual(ofType(prod.template, 'AWS::EC2::VPC'), []);
     assert.equal(prod.template.Outputs.EgressIp, undefined);
     assert.ok(!statements(prod.template).some((s) => list<string>(s.Action).some((a) => a.startsWith('ec2:'))));
+  });
+});
+
+/** The pk prefixes a function's code builds keys with (lib/store/keys.ts template literals in its bundle). */
+const builtPrefixes = async (fn: string): Promise<string[]> => {
+  const out = await build({
+    entryPoints: [join(ROOT, `functions/${fn}/handler.ts`)],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    packages: 'external',
+    write: false,
+  });
+  return [...new Set([...out.outputFiles[0]!.text.matchAll(/`([A-Z][A-Z_]*)#\$\{/g)].map((m) => m[1]!))].sort();
+};
+
+const WRITES = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:BatchWriteItem'];
+/** Prefixes a function only reads (its role has no write on them). */
+const READ_ONLY: Record<string, string[]> = { Message: ['AUTHORIZER'], Authorized: ['PREAUTH'] };
+
+describe('sls package --stage prod: least privilege and the public surface', () => {
+  it('holds every write of every role to the item kinds its code builds, by dynamodb:LeadingKeys', async () => {
+    for (const fn of FUNCTIONS) {
+      const own = statements(prod.template.Resources[`${fn}Role`]).filter((s) => list<string>(s.Action).some((a) => WRITES.includes(a)));
+      for (const s of own)
+        assert.ok(s.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'], `${fn}: ${s.Sid} writes without LeadingKeys`);
+      const granted = own.flatMap((s) => list<string>(s.Condition['ForAllValues:StringLike']['dynamodb:LeadingKeys']));
+      const prefixes = [...new Set(granted.map((k) => k.slice(0, k.indexOf('#'))))].sort();
+      const built = (await builtPrefixes(fn.toLowerCase())).filter((p) => !(READ_ONLY[fn] ?? []).includes(p));
+      assert.deepEqual(prefixes, built, `${fn}: LeadingKeys must cover exactly the item kinds it writes`);
+      const component = granted.filter((k) => k.startsWith('COMPONENT#'));
+      for (const key of component) assert.equal(key, `COMPONENT#${COMPONENT_APPID}`, `${fn}: the component partition is its own appid only`);
+    }
+    // The public push functions can never write a profile (its refresh token).
+    for (const fn of ['Ticket', 'Message']) {
+      const granted = JSON.stringify(
+        statements(prod.template.Resources[`${fn}Role`]).filter((s) => list<string>(s.Action).some((a) => WRITES.includes(a))),
+      );
+      assert.ok(!granted.includes('AUTHORIZER#'), fn);
+    }
+  });
+
+  it("lets message read a profile's status and gh_ id only, with a projection", () => {
+    const reads = statements(prod.template.Resources.MessageRole).filter((s) => list<string>(s.Action).includes('dynamodb:GetItem'));
+    assert.equal(reads.length, 1);
+    const [read] = reads as [Json];
+    assert.deepEqual(list(read.Action), ['dynamodb:GetItem']);
+    assert.deepEqual(read.Condition['ForAllValues:StringLike']['dynamodb:LeadingKeys'], ['AUTHORIZER#*']);
+    assert.deepEqual(read.Condition['ForAllValues:StringEquals']['dynamodb:Attributes'], ['pk', 'sk', 'status', 'info']);
+    assert.equal(read.Condition.StringEqualsIfExists['dynamodb:Select'], 'SPECIFIC_ATTRIBUTES');
+  });
+
+  it('throttles each route, the GET pages to a few requests per second, and reserves concurrency for authorize', () => {
+    const stage = prod.template.Resources.HttpApiStage.Properties;
+    const routes = stage.RouteSettings as Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }>;
+    for (const route of ['GET /wechat/component/authorize', 'GET /wechat/component/authorized']) {
+      assert.ok(routes[route]!.ThrottlingRateLimit <= 10 && routes[route]!.ThrottlingBurstLimit <= 20, route);
+    }
+    assert.ok(routes['POST /wechat/component/events']!.ThrottlingRateLimit >= 10);
+    assert.ok(routes['POST /wechat/authorizers/{appid}/callback']!.ThrottlingRateLimit >= 500);
+    // Every route the API serves has its own setting.
+    const served = ofType(prod.template, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey as string);
+    assert.deepEqual(Object.keys(routes).sort(), served.sort());
+    assert.ok(stage.DefaultRouteSettings.ThrottlingRateLimit > 0);
+    const concurrency = FUNCTIONS.map((fn) => [fn, prod.template.Resources[`${fn}LambdaFunction`].Properties.ReservedConcurrentExecutions]);
+    assert.deepEqual(
+      concurrency.filter(([, c]) => c !== undefined),
+      [['Authorize', 5]],
+    );
+  });
+
+  it('writes access logs that carry the route key, never the path or the query string', () => {
+    const { Format } = prod.template.Resources.HttpApiStage.Properties.AccessLogSettings;
+    const fields = JSON.parse(Format) as Record<string, string>;
+    assert.equal(fields.routeKey, '$context.routeKey');
+    assert.ok(!/\$context\.(path|http\.path|requestOverride|identity\.userAgent)|querystring|rawQueryString/i.test(Format), Format);
+    assert.ok(prod.template.Resources.HttpApiLogGroup);
+  });
+
+  it('alarms when the authorization pages get 45009', () => {
+    const alarm = prod.template.Resources.AuthorizationPageQuotaAlarm.Properties;
+    assert.equal(alarm.Namespace, 'WeChatComponent');
+    assert.equal(alarm.MetricName, 'AuthorizationPageQuotaExhausted');
+    assert.equal(alarm.Dimensions, undefined, 'the rolled-up metric, whatever the API');
+    assert.equal(alarm.Threshold, 0);
+  });
+
+  it('gives the token function no resource policy by default, and one exactly for each tokenCallerRoleArns role', () => {
+    assert.deepEqual(
+      ofType(prod.template, 'AWS::Lambda::Permission').filter(([, p]) => JSON.stringify(p).includes('TokenLambdaFunction')),
+      [],
+    );
+    const permissions = ofType(egress.template, 'AWS::Lambda::Permission').map(([, p]) => p.Properties);
+    const token = permissions.filter((p) => JSON.stringify(p.FunctionName).includes('TokenLambdaFunction'));
+    assert.deepEqual(
+      token.map((p) => [p.Action, p.Principal]),
+      CALLERS.map((arn) => ['lambda:InvokeFunction', arn]),
+    );
+    const policy = prod.template.Resources.TokenInvokePolicy.Properties.PolicyDocument.Statement;
+    assert.deepEqual(policy, [
+      { Sid: 'InvokeToken', Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: { 'Fn::GetAtt': ['TokenLambdaFunction', 'Arn'] } },
+    ]);
+    assert.deepEqual(prod.template.Outputs.TokenInvokePolicyArn.Value, { Ref: 'TokenInvokePolicy' });
+  });
+
+  it('encrypts the table with tableKmsKeyArn when given, and lets each role use that key through DynamoDB only', () => {
+    assert.deepEqual(prod.template.Resources.ComponentTable.Properties.SSESpecification['Fn::If'][2], { SSEEnabled: true });
+    assert.equal(egress.template.Parameters.TableKmsKeyArn.Default, TABLE_KEY);
+    assert.equal(prod.template.Parameters.TableKmsKeyArn.Default, '');
+    for (const fn of FUNCTIONS) {
+      const key = statements(egress.template.Resources[`${fn}Role`]).find((s) => s.Sid === 'TableKeyViaDynamoDb');
+      assert.deepEqual(key?.Resource, { Ref: 'TableKmsKeyArn' }, fn);
+      assert.deepEqual(key?.Condition.StringEquals['kms:ViaService'], { 'Fn::Sub': 'dynamodb.${AWS::Region}.amazonaws.com' });
+    }
   });
 });
 
