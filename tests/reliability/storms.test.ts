@@ -3,7 +3,7 @@
 // reordered authorization pushes (ticket handler → stream → authorized), and one authorization code
 // arriving by push and by landing page at the same moment. WeChat (the simulator) answers slowly on
 // purpose, so every race window is wide open.
-import { signedLandingQuery, signedStartQuery } from '../helpers/links.ts';
+import { signedLandingQuery } from '../helpers/links.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { authorizerLease } from '../../lib/tokens/index.ts';
