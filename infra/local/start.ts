@@ -134,9 +134,10 @@ const main = async () => {
   say('start', `ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   say('start', `  POST ${publicBaseUrl}/wechat/component/events            (授权事件接收URL: ticket and authorization pushes)`);
   say('start', `  POST ${publicBaseUrl}/wechat/authorizers/{appid}/callback (消息与事件接收URL)`);
-  say('start', `  GET  ${publicBaseUrl}/wechat/component/authorize         (authorization start page)`);
+  say('start', `  GET  ${publicBaseUrl}/wechat/component/authorize         (authorization start page: signed links only)`);
   say('start', `  GET  ${publicBaseUrl}/wechat/component/authorized        (landing page)`);
   say('start', `  invoke: set -a; . .local/env; set +a; npx sls invoke local -f token --data '{}'`);
+  say('start', '  a start-page link: npm run admin -- authorizationLink --tenant <your customer id>');
   say('start', 'Ctrl-C stops everything.');
   if (simulator) await simulator.pushTicket();
 };
