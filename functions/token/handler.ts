@@ -2,6 +2,7 @@
 // `{}` → the component token, `{"authorizerAppid":"wx…"}` → that account's token, `{"list":true}` → the
 // operator view without any token, and the JS-SDK ticket and wx.config signature of an official account
 // (docs/on-behalf.md). Expected failures come back as `{"error":{"type","message"}}`.
+import type { Context } from 'aws-lambda';
 import { createWeChatDeps, type WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
 import { lambda } from '../../lib/runtime/lambda.ts';
 import { answerJsapi } from '../../lib/on-behalf/jsapi.ts';
@@ -18,7 +19,7 @@ const errorType = (error: unknown): string | undefined => {
 
 export const createHandler =
   (deps: WeChatDeps) =>
-  async (event: unknown): Promise<TokenReply> => {
+  async (event: unknown, context?: Pick<Context, 'awsRequestId'>): Promise<TokenReply> => {
     try {
       const request = parseTokenRequest(event);
       if (request.kind === 'list') {
@@ -28,6 +29,9 @@ export const createHandler =
       if (request.kind === 'jsapiTicket' || request.kind === 'jsapiSignature') return await answerJsapi(deps, request);
       const token =
         request.kind === 'authorizer' ? await getAuthorizerAccessToken(deps, request.authorizerAppid) : await getComponentAccessToken(deps);
+      // Every hand-out is on record (which account, which invocation), never the token itself (docs/operations.md).
+      const appid = request.kind === 'authorizer' ? request.authorizerAppid : deps.config.componentAppId;
+      deps.logger.info('token.handed_out', { kind: request.kind, appid, requestId: context?.awsRequestId, expiresAt: token.expiresAt });
       return { accessToken: token.accessToken, expiresAt: token.expiresAt };
     } catch (error) {
       const type = errorType(error);

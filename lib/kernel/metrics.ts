@@ -24,6 +24,8 @@ export const METRIC_UNITS = {
   RefreshSkipped: 'Count',
   /** A getticket call WeChat refused, per errcode (`Errcode` dimension); 45009 = the account's daily quota. */
   JsapiTicketFailed: 'Count',
+  /** The authorization pages got 45009 from WeChat (dimension Api): new authorizations are blocked for the day. */
+  AuthorizationPageQuotaExhausted: 'Count',
 } as const;
 
 export type MetricName = keyof typeof METRIC_UNITS;

@@ -91,6 +91,7 @@ describe('metrics.createMetrics', () => {
     // Assess
     assert.equal(METRIC_NAMESPACE, 'WeChatComponent');
     assert.deepEqual(Object.keys(METRIC_UNITS).sort(), [
+      'AuthorizationPageQuotaExhausted',
       'AuthorizerRefreshFailed',
       'AuthorizerRefreshed',
       'ComponentTokenRefreshFailed',
