@@ -95,6 +95,7 @@ describe('metrics.createMetrics', () => {
       'AuthorizerRefreshed',
       'ComponentTokenRefreshFailed',
       'ComponentTokenRemainingSeconds',
+      'JsapiTicketFailed',
       'NeedsReauth',
       'RefreshDue',
       'RefreshSkipped',
