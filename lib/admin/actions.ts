@@ -2,7 +2,9 @@
 // capability exports its actions from its own folder; this registry only names them. Add an entry per action.
 import type { AdminAction } from './action.ts';
 import { authorizationLink } from '../authorization/link-action.ts';
+import { oauthUrl } from '../on-behalf/oauth.ts';
 
 export const adminActions: Readonly<Record<string, AdminAction>> = {
   authorizationLink,
+  oauthUrl,
 };

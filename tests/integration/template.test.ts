@@ -230,6 +230,7 @@ describe('sls package --stage prod', () => {
       Refresh: ['app-secret'],
       Token: ['app-secret'],
       Admin: ['app-secret', 'link-signing-key'],
+      Login: ['app-secret'],
     };
     for (const fn of FUNCTIONS) {
       const own = statements(prod.template.Resources[`${fn}Role`]);
