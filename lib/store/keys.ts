@@ -4,7 +4,10 @@ import { createHash } from 'node:crypto';
 export type Key = { readonly pk: string; readonly sk: string };
 
 export const componentKey = (appId: string, kind: 'TICKET' | 'ACCESS_TOKEN'): Key => ({ pk: `COMPONENT#${appId}`, sk: kind });
-export const authorizerKey = (appId: string, kind: 'PROFILE' | 'ACCESS_TOKEN' | 'REVOCATION'): Key => ({ pk: `AUTHORIZER#${appId}`, sk: kind });
+export const authorizerKey = (appId: string, kind: 'PROFILE' | 'ACCESS_TOKEN' | 'REVOCATION' | 'JSAPI_TICKET'): Key => ({
+  pk: `AUTHORIZER#${appId}`,
+  sk: kind,
+});
 export const leaseKey = (what: string): Key => ({ pk: `LEASE#${what}`, sk: 'LEASE' });
 export const eventKey = (id: string): Key => ({ pk: `EVENT#${id}`, sk: 'EVENT' });
 /** Deduplication marker of a message-URL delivery; sk `MSG`, never `EVENT`, so the stream filter skips it. */

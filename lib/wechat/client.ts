@@ -7,6 +7,7 @@ import { protectSecret, type Logger } from '../kernel/logger.ts';
 import * as map from './responses.ts';
 import type { Body, WeChatClient } from './responses.ts';
 import { WeChatApiError, WeChatNetworkError, WeChatProtocolError } from './errors.ts';
+import { buildOnBehalfApi, ON_BEHALF_NO_AMBIGUOUS_RETRY, ON_BEHALF_PATHS, type OnBehalfApi } from './on-behalf-client.ts';
 
 export type * from './responses.ts';
 
@@ -22,11 +23,12 @@ export const PATHS = {
   clearComponentQuota: '/cgi-bin/component/clear_quota',
   apiStartPushTicket: '/cgi-bin/component/api_start_push_ticket',
   sendCustomText: '/cgi-bin/message/custom/send',
+  ...ON_BEHALF_PATHS,
 } as const;
 export type ApiName = keyof typeof PATHS;
 
-/** The name errors and log lines carry: the path below /cgi-bin/, e.g. `component/api_query_auth`. */
-export const apiLabel = (name: ApiName): string => PATHS[name].replace('/cgi-bin/', '');
+/** The name errors and log lines carry: the path below /cgi-bin/, e.g. `component/api_query_auth`, or `sns/userinfo`. */
+export const apiLabel = (name: ApiName): string => PATHS[name].replace(/^\/(cgi-bin\/)?/, '');
 
 /**
  * APIs never repeated after an *ambiguous* failure (timeout, reset, 5xx: the request may have been executed):
@@ -36,7 +38,12 @@ export const apiLabel = (name: ApiName): string => PATHS[name].replace('/cgi-bin
  *   failure into a misleading 61009 "code is invalid".
  * They are still retried on errcode -1 (WeChat answered that it failed) and when no connection was made.
  */
-export const NO_AMBIGUOUS_RETRY: ReadonlySet<ApiName> = new Set(['apiComponentToken', 'apiAuthorizerToken', 'apiQueryAuth']);
+export const NO_AMBIGUOUS_RETRY: ReadonlySet<ApiName> = new Set<ApiName>([
+  'apiComponentToken',
+  'apiAuthorizerToken',
+  'apiQueryAuth',
+  ...ON_BEHALF_NO_AMBIGUOUS_RETRY,
+]);
 
 /** Failures where the request provably never left this process, so a retry cannot execute anything twice. */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
@@ -87,16 +94,14 @@ const parseAnswer = (api: string, status: number, text: string): Body => {
   return body;
 };
 
-/** One HTTP exchange. The signal bounds it end to end, body included; the Agent's timeouts only bound phases. */
-const attempt = async (dispatcher: Dispatcher, timeoutMs: number, api: string, url: string, json: string, n: number): Promise<Body> => {
+/** One HTTP exchange (a GET when there is no JSON body). The signal bounds it end to end, body included; the Agent's timeouts only bound phases. */
+const attempt = async (dispatcher: Dispatcher, timeoutMs: number, api: string, url: string, json: string | undefined, n: number): Promise<Body> => {
   let status: number;
   let text: string;
   try {
     const res = await request(url, {
       dispatcher,
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: json,
+      ...(json === undefined ? { method: 'GET' } : { method: 'POST', headers: { 'content-type': 'application/json' }, body: json }),
       signal: AbortSignal.timeout(timeoutMs),
     });
     status = res.statusCode;
@@ -114,11 +119,12 @@ export const createWeChatClient = (options: WeChatClientOptions): WeChatClient =
   const dispatcher =
     options.dispatcher ?? new Agent({ keepAliveTimeout: 4000, connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
 
-  const post = async (name: ApiName, query: Record<string, string>, body: Body): Promise<Body> => {
+  /** POST with a JSON body, or GET (query only) when `body` is undefined. */
+  const call = async (name: ApiName, query: Record<string, string>, body: Body | undefined): Promise<Body> => {
     const api = apiLabel(name);
     const search = new URLSearchParams(query).toString();
     const url = `${baseUrl}${PATHS[name]}${search ? `?${search}` : ''}`;
-    const json = JSON.stringify(body);
+    const json = body === undefined ? undefined : JSON.stringify(body);
     for (let n = 1; ; n += 1) {
       const started = performance.now();
       try {
@@ -137,7 +143,7 @@ export const createWeChatClient = (options: WeChatClientOptions): WeChatClient =
     }
   };
 
-  return buildApi(post);
+  return { ...buildApi((name, query, body) => call(name, query, body)), ...buildOnBehalfApi((name, query) => call(name, query, undefined)) };
 };
 
 type Post = (name: ApiName, query: Record<string, string>, body: Body) => Promise<Body>;
@@ -150,7 +156,7 @@ const componentQuery = (componentAccessToken: string) => {
 
 const secrets = (...values: string[]): void => values.forEach(protectSecret);
 
-const buildApi = (post: Post): WeChatClient => ({
+const buildApi = (post: Post): Omit<WeChatClient, keyof OnBehalfApi> => ({
   /** @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/component_access_token.html */
   async apiComponentToken({ componentAppId, componentAppSecret, componentVerifyTicket }) {
     secrets(componentAppSecret, componentVerifyTicket);

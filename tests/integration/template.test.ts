@@ -40,8 +40,8 @@ const TABLE_KEY = 'arn:aws:kms:ap-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9
 /** The deployer's one required value for a deployed stage. */
 const COMPONENT_APPID = 'wx0123456789abcdef';
 const SECRET_NAMES = ['COMPONENT_APPSECRET', 'COMPONENT_TOKEN', 'COMPONENT_ENCODING_AES_KEY', 'LINK_SIGNING_KEY'];
-const FUNCTIONS = ['Ticket', 'Message', 'Authorize', 'Authorized', 'Refresh', 'Token', 'Admin'];
-const WECHAT_CALLERS = ['Authorize', 'Authorized', 'Refresh', 'Token', 'Admin'];
+const FUNCTIONS = ['Ticket', 'Message', 'Authorize', 'Authorized', 'Refresh', 'Token', 'Login', 'Admin'];
+const WECHAT_CALLERS = ['Authorize', 'Authorized', 'Refresh', 'Token', 'Login', 'Admin'];
 
 const dirs: string[] = [];
 
@@ -161,7 +161,20 @@ describe('sls package --stage prod', () => {
     const zips = readdirSync(prod.dir)
       .filter((f) => f.endsWith('.zip'))
       .sort();
-    assert.deepEqual(zips, ['admin.zip', 'authorize.zip', 'authorized.zip', 'message.zip', 'refresh.zip', 'ticket.zip', 'token.zip']);
+    assert.deepEqual(zips, ['admin.zip', 'authorize.zip', 'authorized.zip', 'login.zip', 'message.zip', 'refresh.zip', 'ticket.zip', 'token.zip']);
+  });
+
+  it('ships each function its own bundle and source map, and no esbuild metafile', () => {
+    for (const zip of readdirSync(prod.dir).filter((f) => f.endsWith('.zip'))) {
+      const fn = zip.replace('.zip', '');
+      // Entry names are stored uncompressed in a zip's headers.
+      const bytes = readFileSync(join(prod.dir, zip));
+      assert.ok(bytes.includes(`functions/${fn}/handler.cjs.map`), `${zip} lacks its bundle's source map`);
+      assert.ok(!bytes.includes('-meta.json'), `${zip} carries an esbuild metafile`);
+      for (const other of FUNCTIONS.map((f) => f.toLowerCase()).filter((f) => f !== fn)) {
+        assert.ok(!bytes.includes(`functions/${other}/`), `${zip} carries ${other}'s files`);
+      }
+    }
   });
 
   it('keeps the table on-demand, with TTL, stream, PITR, deletion protection and Retain', () => {
@@ -304,6 +317,7 @@ describe('sls package --stage prod', () => {
     for (const errcode of ['45009', '61023', '-1', '61004']) assert.equal(metric('AuthorizerRefreshFailed', { Errcode: errcode }).length, 1, errcode);
     assert.ok(alarms.some((a) => a.Metrics?.some((m: Json) => /AuthorizerRefreshFailed/.test(m.Expression))));
     assert.equal(metric('NeedsReauth').length, 1);
+    assert.equal(metric('JsapiTicketFailed', { Errcode: '45009' }).length, 1);
     for (const queue of ['AuthorizedFailureQueue', 'RefreshFailureQueue']) {
       assert.equal(metric('ApproximateNumberOfMessagesVisible', { QueueName: { 'Fn::GetAtt': [queue, 'QueueName'] } }).length, 1, queue);
     }
@@ -316,6 +330,7 @@ describe('sls package --stage prod', () => {
     const base = { 'Fn::Sub': 'https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}' };
     assert.deepEqual(Outputs.AuthorizationEventUrl.Value, { 'Fn::Join': ['', [base, '/wechat/component/events']] });
     assert.deepEqual(Outputs.MessageEventUrl.Value, { 'Fn::Join': ['', [base, '/wechat/authorizers/$APPID$/callback']] });
+    assert.deepEqual(Outputs.LoginFunctionArn.Value, { 'Fn::GetAtt': ['LoginLambdaFunction', 'Arn'] });
     assert.deepEqual(Outputs.AuthorizationPageDomain.Value, { 'Fn::Select': [2, { 'Fn::Split': ['/', base] }] });
     assert.ok(Outputs.AuthorizationStartPageUrl);
   });

@@ -11,6 +11,8 @@ export interface CallRecord {
   readonly status: number;
   /** 0 on success. */
   readonly errcode: number;
+  /** Names of the query parameters sent (never their values), e.g. to check which token slot a call used. */
+  readonly params: readonly string[];
   readonly at: number;
 }
 
@@ -108,8 +110,10 @@ const answerApi = (parts: ServerParts, route: ApiRoute, method: string, url: URL
   }
   if (injected) return json(200, errorBody(injected.errcode, injected.errmsg), injected.errcode);
   try {
-    if (method !== 'POST') throw new WeChatFault(43002);
-    const result = route.handle({ state: parts.state, body: parseJsonObject(raw), query: url.searchParams });
+    const expected = route.method ?? 'POST';
+    if (method !== expected) throw new WeChatFault(expected === 'POST' ? 43002 : 43001);
+    const body = expected === 'POST' ? parseJsonObject(raw) : {};
+    const result = route.handle({ state: parts.state, body, query: url.searchParams });
     return json(200, result);
   } catch (error) {
     if (!(error instanceof WeChatFault)) throw error;
@@ -117,9 +121,9 @@ const answerApi = (parts: ServerParts, route: ApiRoute, method: string, url: URL
   }
 };
 
-const record = (traffic: Traffic, api: string, answer: Answer, at: number): void => {
+const record = (traffic: Traffic, api: string, answer: Answer, at: number, url: URL): void => {
   traffic.counts.set(api, (traffic.counts.get(api) ?? 0) + 1);
-  traffic.log.push({ api, status: answer.status, errcode: answer.errcode, at });
+  traffic.log.push({ api, status: answer.status, errcode: answer.errcode, at, params: [...new Set(url.searchParams.keys())] });
   if (traffic.log.length > LOG_LIMIT) traffic.log.splice(0, traffic.log.length - LOG_LIMIT);
 };
 
@@ -152,7 +156,7 @@ const handle = async (parts: ServerParts, request: IncomingMessage, response: Se
   const latency = parts.traffic.latencyMs.get(route.name) ?? parts.traffic.defaultLatencyMs;
   if (latency > 0) await delay(latency);
   const answer = answerApi(parts, route, method, url, raw);
-  record(parts.traffic, route.name, answer, parts.state.clock());
+  record(parts.traffic, route.name, answer, parts.state.clock(), url);
   if (answer.errcode !== 0) parts.log(`api ${route.name} → errcode ${answer.errcode}`);
   send(response, answer);
 };

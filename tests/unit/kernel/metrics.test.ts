@@ -96,6 +96,7 @@ describe('metrics.createMetrics', () => {
       'AuthorizerRefreshed',
       'ComponentTokenRefreshFailed',
       'ComponentTokenRemainingSeconds',
+      'JsapiTicketFailed',
       'NeedsReauth',
       'RefreshDue',
       'RefreshSkipped',
