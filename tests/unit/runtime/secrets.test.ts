@@ -43,6 +43,9 @@ const config = (overrides: Partial<Config> = {}): Config => ({
   refreshConcurrency: 16,
   logLevel: 'info',
   ssmParameterPath: PATH,
+  eventBusName: undefined,
+  eventBridgeEndpoint: undefined,
+  accountMessageEvents: [],
   secrets: undefined,
   ...overrides,
 });
