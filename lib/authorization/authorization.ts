@@ -5,7 +5,9 @@ import { randomUUID } from 'node:crypto';
 import { nowSeconds, sleep } from '../kernel/clock.ts';
 import type { WeChatDeps } from '../runtime/wechat-deps.ts';
 import { AppError, BadRequestError } from '../kernel/errors.ts';
-import { saveAuthorization } from '../store/grants.ts';
+import { saveAuthorization, type GrantChange } from '../store/grants.ts';
+import type { Announce } from '../store/outbox.ts';
+import { grantEvents } from '../events/authorizer-events.ts';
 import { getAuthorizer, updateAuthorizerInfo } from '../store/authorizers.ts';
 import {
   claimCode,
@@ -194,6 +196,8 @@ export interface CompleteRequest {
    */
   readonly authorizedAt?: number;
   readonly waitMs: number;
+  /** The events storing it announces (default: the grant events, lib/events/authorizer-events.ts). */
+  readonly announce?: Announce<GrantChange>;
 }
 
 export interface CompletedAuthorization {
@@ -212,6 +216,7 @@ const applyExchange = async (
   code: string,
   exchanged: Exchanged,
   authorizedAt: number,
+  announce: Announce<GrantChange>,
 ): Promise<CompletedAuthorization['outcome']> => {
   const a = exchanged.authorization;
   if (!a.authorizerRefreshToken) throw new PermanentEventError(`api_query_auth returned no refresh token for ${a.authorizerAppid}`);
@@ -224,8 +229,8 @@ const applyExchange = async (
   };
   // Re-authorization invalidates the old access token; without a new one nothing may keep serving it.
   const save = withToken
-    ? saveAuthorization(deps, a.authorizerAppid, authorization)
-    : saveAuthorizationWithoutToken(deps, a.authorizerAppid, authorization);
+    ? saveAuthorization(deps, a.authorizerAppid, authorization, announce)
+    : saveAuthorizationWithoutToken(deps, a.authorizerAppid, authorization, announce);
   const saved = await save.catch(async (error: unknown) => {
     // Lost every attempt to concurrent profile writes: fine if one of them stored this very code's result.
     const state = error instanceof StaleWriteError ? await getCodeState(deps, code) : undefined;
@@ -243,7 +248,8 @@ export const completeAuthorization = async (deps: WeChatDeps, request: CompleteR
   const exchanged = await exchangeCodeOnce(deps, code, { ...request, awaitApplied: true });
   const { authorizerAppid, funcInfo } = exchanged.authorization;
   const authorizedAt = request.authorizedAt ?? exchanged.exchangedAt;
-  const outcome = exchanged.appliedAt === undefined ? await applyExchange(deps, code, exchanged, authorizedAt) : 'already';
+  const announce = request.announce ?? grantEvents(deps);
+  const outcome = exchanged.appliedAt === undefined ? await applyExchange(deps, code, exchanged, authorizedAt, announce) : 'already';
   let info = (await getAuthorizer(deps, authorizerAppid))?.info;
   if (!info || outcome === 'saved') {
     const componentAppId = deps.config.componentAppId;

@@ -9,6 +9,9 @@ import { CODE_TTL_S } from '../store/codes.ts';
 import type { StoredEvent } from '../store/events.ts';
 import { saveAuthorizationWithoutToken } from '../store/reauthorization.ts';
 import { isRevoked } from '../wechat/errors.ts';
+import { fastRegistrationEvents, grantEvents, unauthorizedEvents } from '../events/authorizer-events.ts';
+import type { GrantChange } from '../store/grants.ts';
+import { putEvents, type Announce } from '../store/outbox.ts';
 import { AuthorizationCodeError, completeAuthorization } from './authorization.ts';
 import { PermanentEventError } from '../stream/dispatch.ts';
 import { withComponentToken } from '../tokens/index.ts';
@@ -24,7 +27,13 @@ const codeExpiry = (value: string | undefined, createTime: number): number =>
  * info). No access token: the old one ends, and the next use refreshes with the recovered refresh token.
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/api_get_authorizer_info.html
  */
-export const recoverWithoutCode = async (deps: WeChatDeps, authorizerAppid: string, authorizedAt: number, refused: AuthorizationCodeError) => {
+export const recoverWithoutCode = async (
+  deps: WeChatDeps,
+  authorizerAppid: string,
+  authorizedAt: number,
+  refused: AuthorizationCodeError,
+  announce: Announce<GrantChange> = grantEvents(deps),
+) => {
   const componentAppId = deps.config.componentAppId;
   const { authorizerInfo, authorizationInfo } = await withComponentToken(deps, (t) =>
     deps.wechat.apiGetAuthorizerInfo(t, { componentAppId, authorizerAppid }),
@@ -37,22 +46,44 @@ export const recoverWithoutCode = async (deps: WeChatDeps, authorizerAppid: stri
   const refreshToken = authorizationInfo.authorizerRefreshToken;
   if (!refreshToken) throw refused;
   const recovered = { refreshToken, funcInfo: [...authorizationInfo.funcInfo], info: authorizerInfo, authorizedAt };
-  const saved = await saveAuthorizationWithoutToken(deps, authorizerAppid, recovered);
+  const saved = await saveAuthorizationWithoutToken(deps, authorizerAppid, recovered, announce);
   deps.logger.warn('authorization.recovered_without_code', { authorizerAppid, errcode: refused.errcode, saved });
 };
 
-const complete = async (deps: WeChatDeps, event: StoredEvent, input: { code: string; expiry: number; appid: string | undefined }) => {
+interface CompletionInput {
+  readonly code: string;
+  readonly expiry: number;
+  readonly appid: string | undefined;
+  readonly announce: Announce<GrantChange>;
+}
+
+const complete = async (deps: WeChatDeps, event: StoredEvent, input: CompletionInput) => {
   try {
     await completeAuthorization(deps, {
       authorizationCode: input.code,
       codeExpiresAt: input.expiry,
       authorizedAt: event.createTime,
       waitMs: PUSH_WAIT_MS,
+      announce: input.announce,
     });
   } catch (error) {
     if (!(error instanceof AuthorizationCodeError) || error.errcode === 61003 || !input.appid) throw error;
-    await recoverWithoutCode(deps, input.appid, event.createTime, error);
+    await recoverWithoutCode(deps, input.appid, event.createTime, error, input.announce);
   }
+};
+
+/** The fast registration's result as its event reports it; a success rides on the new grant's transaction. */
+const fastRegistration = (deps: WeChatDeps, event: StoredEvent) => {
+  const p = event.payload;
+  const appid = p.status === '0' ? p.appid : undefined;
+  return fastRegistrationEvents(deps, {
+    pushId: event.id,
+    createTime: event.createTime,
+    status: Number(p.status),
+    message: p.msg ?? '',
+    ...(appid ? { authorizerAppid: appid } : {}),
+    ...(p['info.name'] ? { name: p['info.name'] } : {}),
+  });
 };
 
 /** The `component_push` handler of the `authorized` function: authorized, updateauthorized, fast-register, unauthorized. */
@@ -64,18 +95,21 @@ export const applyAuthorizationPush = async (deps: WeChatDeps, event: StoredEven
     case 'updateauthorized': {
       if (!p.AuthorizationCode) throw new PermanentEventError(`${event.infoType} push without AuthorizationCode`);
       const expiry = codeExpiry(p.AuthorizationCodeExpiredTime, event.createTime);
-      return complete(deps, event, { code: p.AuthorizationCode, expiry, appid: event.authorizerAppid });
+      return complete(deps, event, { code: p.AuthorizationCode, expiry, appid: event.authorizerAppid, announce: grantEvents(deps) });
     }
     case 'notify_third_fasteregister': {
       if (p.status !== '0' || !p.auth_code) {
         log.warn('fast_register.not_completed', { status: p.status, msg: p.msg });
-        return;
+        // Nothing is stored for a failed registration: its event is the only change.
+        return putEvents(deps, fastRegistration(deps, event));
       }
-      return complete(deps, event, { code: p.auth_code, expiry: event.createTime + CODE_TTL_S, appid: p.appid });
+      const announce: Announce<GrantChange> = (change) => [...grantEvents(deps)(change), ...fastRegistration(deps, event)];
+      return complete(deps, event, { code: p.auth_code, expiry: event.createTime + CODE_TTL_S, appid: p.appid, announce });
     }
     case 'unauthorized': {
       if (!event.authorizerAppid) throw new PermanentEventError('unauthorized push without AuthorizerAppid');
-      const result = await markUnauthorized(deps, event.authorizerAppid, event.createTime);
+      const announce = unauthorizedEvents(deps, 'push', event.createTime * 1000);
+      const result = await markUnauthorized(deps, event.authorizerAppid, event.createTime, announce);
       log.info('authorization.revoked', { result, createTime: event.createTime });
       return;
     }
