@@ -22,6 +22,12 @@ export const METRIC_UNITS = {
   RefreshDue: 'Count',
   /** Due tokens not refreshed and not failed: fresh, leased, not authorized, or left for the next run at the deadline. */
   RefreshSkipped: 'Count',
+  /** Outbox items put on the bus (the `events` function, docs/events.md). */
+  EventsDelivered: 'Count',
+  /** Entries PutEvents refused or could not take this attempt; their records are retried, then the failure queue. */
+  EventDeliveryFailed: 'Count',
+  /** Outbox items that can never be delivered (malformed, or over EventBridge's 256 KB): logged and skipped. */
+  EventsDropped: 'Count',
 } as const;
 
 export type MetricName = keyof typeof METRIC_UNITS;
