@@ -59,7 +59,7 @@ export const validate = (schema: Schema, value: unknown, path = '$'): string[] =
   }
   if (Array.isArray(value)) {
     if (schema.uniqueItems === true && new Set(value.map((v) => JSON.stringify(v))).size !== value.length) problems.push(`${path}: items not unique`);
-    if (schema.items) value.forEach((item, i) => problems.push(...validate(schema.items as Schema, item, `${path}[${i}]`)));
+    if (schema.items) for (const [i, item] of value.entries()) problems.push(...validate(schema.items as Schema, item, `${path}[${i}]`));
   }
   if (typeOf(value) === 'object') {
     const object = value as Record<string, unknown>;
