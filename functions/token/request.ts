@@ -22,7 +22,7 @@ export interface OperatorRow {
 export type TokenReply =
   | { readonly accessToken: string; readonly expiresAt: number }
   | { readonly authorizers: OperatorRow[]; readonly cursor?: string }
-  | { readonly error: { readonly type: string; readonly message: string } };
+  | { readonly error: { readonly type: string; readonly message: string; readonly errcode?: number; readonly api?: string } };
 
 /** The invoke payload is not one of the three shapes; `type` is what the caller receives. */
 export class TokenRequestError extends BadRequestError {
