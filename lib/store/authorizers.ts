@@ -234,6 +234,7 @@ export interface AuthorizerSummary {
   readonly authorizedAt: number;
   /** Epoch seconds; absent when no live access token is stored. */
   readonly tokenExpiresAt?: number;
+  readonly tenant?: string;
 }
 
 /** A listing cursor that is not one this module returned. */
@@ -293,4 +294,5 @@ const summaryOf = (p: AuthorizerProfile, token: AccessToken | undefined): Author
   funcInfo: p.funcInfo,
   authorizedAt: p.authorizedAt,
   ...(token ? { tokenExpiresAt: token.expiresAt } : {}),
+  ...(p.tenant ? { tenant: p.tenant } : {}),
 });
