@@ -4,6 +4,7 @@
 // a stream poller per stream consumer (`authorized`, and `events`, which delivers to a local event bus
 // writing LOCAL_EVENTS_FILE, default .local/events.jsonl). SIGINT or SIGTERM stops everything it started.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +14,7 @@ import { startSimulator } from './simulator/index.ts';
 import { startStreamPoller, streamConsumersFromServerless, streamSettingsFromServerless } from './stream-poller.ts';
 import { invokeOffline, LOCAL_EVENT_BUS, LOCAL_FUNCTION_PREFIX, LOCAL_TABLE, waitForHttp } from './offline.ts';
 import { startEventBus } from './event-bus.ts';
+import { readLocalEnv } from './local-env.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const env = process.env;
@@ -121,6 +123,7 @@ const main = async () => {
     ...credentials,
     AWS_ENDPOINT_URL_EVENTBRIDGE: bus.url,
     LOCAL_EVENTS_FILE: eventsFile,
+    LINK_SIGNING_KEY: linkSigningKey(),
     PORT: String(port),
     OFFLINE_LAMBDA_PORT: String(lambdaPort),
     DYNAMODB_ENDPOINT: endpoint,
@@ -155,12 +158,26 @@ const main = async () => {
   if (simulator) await simulator.pushTicket();
 };
 
+const localEnvFile = () => env.LOCAL_ENV_FILE ?? `${ROOT}.local/env`;
+
+/**
+ * The key of the signed authorization links (docs/operations.md): the shell's, else the one a previous run wrote
+ * to .local/env (so links printed by `npm run admin` survive a restart), else 32 fresh random bytes.
+ */
+const linkSigningKey = (): string => {
+  if (env.LINK_SIGNING_KEY) return env.LINK_SIGNING_KEY;
+  const kept = readLocalEnv(localEnvFile()).LINK_SIGNING_KEY;
+  say('start', kept ? 'LINK_SIGNING_KEY: the one in .local/env' : 'LINK_SIGNING_KEY: generated (kept in .local/env for the next run)');
+  return kept || randomBytes(32).toString('base64url');
+};
+
 const writeLocalEnv = (childEnv: NodeJS.ProcessEnv) => {
   const keys = [
     'COMPONENT_APPID',
     'COMPONENT_APPSECRET',
     'COMPONENT_TOKEN',
     'COMPONENT_ENCODING_AES_KEY',
+    'LINK_SIGNING_KEY',
     'DYNAMODB_ENDPOINT',
     'WECHAT_API_BASE_URL',
     'PUBLIC_BASE_URL',
@@ -171,7 +188,7 @@ const writeLocalEnv = (childEnv: NodeJS.ProcessEnv) => {
   ];
   // For `sls invoke local` and `npm run release-check` in another terminal; local simulator values only, and
   // .local/ is git-ignored. Tests that run npm start point LOCAL_ENV_FILE elsewhere so they never clobber it.
-  const file = env.LOCAL_ENV_FILE ?? `${ROOT}.local/env`;
+  const file = localEnvFile();
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(
     file,

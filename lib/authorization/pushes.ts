@@ -6,13 +6,14 @@
 import type { WeChatDeps } from '../runtime/wechat-deps.ts';
 import { markUnauthorized } from '../store/authorizers.ts';
 import { CODE_TTL_S } from '../store/codes.ts';
+import { forgetLinkPreAuthCode, getPreAuthOrigin } from '../store/links.ts';
 import type { StoredEvent } from '../store/events.ts';
 import { saveAuthorizationWithoutToken } from '../store/reauthorization.ts';
 import { isRevoked } from '../wechat/errors.ts';
 import { fastRegistrationEvents, grantEvents, unauthorizedEvents } from '../events/authorizer-events.ts';
 import type { GrantChange } from '../store/grants.ts';
 import { putEvents, type Announce } from '../store/outbox.ts';
-import { AuthorizationCodeError, completeAuthorization } from './authorization.ts';
+import { AuthorizationCodeError, completeAuthorization, IncompleteAuthorizationError } from './exchange.ts';
 import { PermanentEventError } from '../stream/dispatch.ts';
 import { withComponentToken } from '../tokens/index.ts';
 
@@ -32,7 +33,7 @@ export const recoverWithoutCode = async (
   authorizerAppid: string,
   authorizedAt: number,
   refused: AuthorizationCodeError,
-  announce: Announce<GrantChange> = grantEvents(deps),
+  options: { readonly announce?: Announce<GrantChange>; readonly tenant?: string } = {},
 ) => {
   const componentAppId = deps.config.componentAppId;
   const { authorizerInfo, authorizationInfo } = await withComponentToken(deps, (t) =>
@@ -44,20 +45,33 @@ export const recoverWithoutCode = async (
     });
   });
   const refreshToken = authorizationInfo.authorizerRefreshToken;
-  if (!refreshToken) throw refused;
-  const recovered = { refreshToken, funcInfo: [...authorizationInfo.funcInfo], info: authorizerInfo, authorizedAt };
-  const saved = await saveAuthorizationWithoutToken(deps, authorizerAppid, recovered, announce);
+  if (!refreshToken) throw dropEvent(refused);
+  const recovered = {
+    refreshToken,
+    funcInfo: [...authorizationInfo.funcInfo],
+    info: authorizerInfo,
+    authorizedAt,
+    ...(options.tenant ? { tenant: options.tenant } : {}),
+  };
+  const saved = await saveAuthorizationWithoutToken(deps, authorizerAppid, recovered, options.announce ?? grantEvents(deps));
   deps.logger.warn('authorization.recovered_without_code', { authorizerAppid, errcode: refused.errcode, saved });
 };
 
-interface CompletionInput {
+/** A refused code or an incomplete answer cannot be fixed by a retry: the stream consumer drops the event. */
+const dropEvent = (cause: Error): PermanentEventError => new PermanentEventError(cause.message, { cause });
+
+interface PushedCode {
   readonly code: string;
   readonly expiry: number;
   readonly appid: string | undefined;
+  /** The PreAuthCode the owner authorized with: which signed link (and tenant) it came through, if any. */
+  readonly preAuthCode?: string | undefined;
+  /** The events storing the grant announces (lib/events/authorizer-events.ts). */
   readonly announce: Announce<GrantChange>;
 }
 
-const complete = async (deps: WeChatDeps, event: StoredEvent, input: CompletionInput) => {
+const complete = async (deps: WeChatDeps, event: StoredEvent, input: PushedCode) => {
+  const origin = input.preAuthCode ? await getPreAuthOrigin(deps, input.preAuthCode) : undefined;
   try {
     await completeAuthorization(deps, {
       authorizationCode: input.code,
@@ -65,10 +79,19 @@ const complete = async (deps: WeChatDeps, event: StoredEvent, input: CompletionI
       authorizedAt: event.createTime,
       waitMs: PUSH_WAIT_MS,
       announce: input.announce,
+      ...(origin?.tenant ? { tenant: origin.tenant } : {}),
     });
+    // WeChat spent the pre_auth_code: the link's next view shows a fresh one.
+    if (origin && input.preAuthCode) await forgetLinkPreAuthCode(deps, origin.linkId, input.preAuthCode);
   } catch (error) {
-    if (!(error instanceof AuthorizationCodeError) || error.errcode === 61003 || !input.appid) throw error;
-    await recoverWithoutCode(deps, input.appid, event.createTime, error, input.announce);
+    if (error instanceof IncompleteAuthorizationError) throw dropEvent(error);
+    if (!(error instanceof AuthorizationCodeError)) throw error;
+    if (error.errcode === 61003 || !input.appid) throw dropEvent(error);
+    // The tenant rides on the recovered grant, so its events carry it too.
+    await recoverWithoutCode(deps, input.appid, event.createTime, error, {
+      announce: input.announce,
+      ...(origin?.tenant ? { tenant: origin.tenant } : {}),
+    });
   }
 };
 
@@ -95,7 +118,13 @@ export const applyAuthorizationPush = async (deps: WeChatDeps, event: StoredEven
     case 'updateauthorized': {
       if (!p.AuthorizationCode) throw new PermanentEventError(`${event.infoType} push without AuthorizationCode`);
       const expiry = codeExpiry(p.AuthorizationCodeExpiredTime, event.createTime);
-      return complete(deps, event, { code: p.AuthorizationCode, expiry, appid: event.authorizerAppid, announce: grantEvents(deps) });
+      return complete(deps, event, {
+        code: p.AuthorizationCode,
+        expiry,
+        appid: event.authorizerAppid,
+        preAuthCode: p.PreAuthCode,
+        announce: grantEvents(deps),
+      });
     }
     case 'notify_third_fasteregister': {
       if (p.status !== '0' || !p.auth_code) {

@@ -28,6 +28,8 @@ export const METRIC_UNITS = {
   EventDeliveryFailed: 'Count',
   /** Outbox items that can never be delivered (malformed, or over EventBridge's 256 KB): logged and skipped. */
   EventsDropped: 'Count',
+  /** The authorization pages got 45009 from WeChat (dimension Api): new authorizations are blocked for the day. */
+  AuthorizationPageQuotaExhausted: 'Count',
 } as const;
 
 export type MetricName = keyof typeof METRIC_UNITS;

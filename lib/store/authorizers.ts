@@ -27,6 +27,8 @@ export interface AuthorizerProfile {
   readonly previousRefreshToken?: string;
   readonly funcInfo: number[];
   readonly info?: AuthorizerInfo;
+  /** The operator's customer the account authorized for, from the signed link it came through (if it named one). */
+  readonly tenant?: string;
   /** Epoch seconds: CreateTime of the authorization that produced the refresh token. */
   readonly authorizedAt: number;
   /**
@@ -37,8 +39,6 @@ export interface AuthorizerProfile {
   /** Epoch seconds: when a refresh learned of the revocation (61003). */
   readonly revokedDetectedAt?: number;
   readonly needsReauthReason?: string;
-  /** The tenant of the signed authorization link the account came through, if it had one. */
-  readonly tenant?: string;
   /** The lasting failure the last refresh ended in (refresh-failures.ts); cleared by a good refresh. */
   readonly refreshFailure?: RefreshFailure;
   readonly updatedAt: number;
@@ -217,6 +217,14 @@ export const updateAuthorizerInfo = (deps: StoreDeps, appid: string, info: Autho
       ...(funcInfo ? { ':funcInfo': funcInfo } : {}),
       ...(guard ? { ':v': guard.version } : {}),
     },
+  });
+
+/** Records the operator's customer on the profile (the latest signed authorization names it). False if no profile. */
+export const setAuthorizerTenant = (deps: StoreDeps, appid: string, tenant: string): Promise<boolean> =>
+  conditionalUpdate(deps, appid, [], {
+    UpdateExpression: 'SET tenant = :tenant, updatedAt = :now ADD version :one',
+    ConditionExpression: 'attribute_exists(pk)',
+    ExpressionAttributeValues: { ':tenant': tenant, ':now': nowSeconds(deps.clock), ':one': 1 },
   });
 
 type VersionGuard = { readonly version: number; readonly events: readonly OutboxEvent[] };

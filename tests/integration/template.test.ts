@@ -1,5 +1,5 @@
 // The deployable CloudFormation template, as `npx sls package --stage prod` generates it offline (no AWS
-// account): once as deployed by default and once with the fixed egress IP on (and an existing event bus). Each run bundles all the functions
+// account): once as deployed by default and once with the fixed egress IP on (and an existing event bus). Each run bundles all eight functions
 // in its own esbuild work folder so a running `npm start` (which bundles into .esbuild) is never disturbed.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -27,20 +27,27 @@ const SHELL = {
   COMPONENT_APPSECRET: 'shell-app-secret-must-not-ship',
   COMPONENT_TOKEN: 'shellTokenMustNotShip',
   COMPONENT_ENCODING_AES_KEY: 'shellAesKeyMustNotShip0123456789abcdefghijk',
+  LINK_SIGNING_KEY: 'shellLinkSigningKeyMustNotShip0123456789abc',
   DYNAMODB_ENDPOINT: 'http://127.0.0.1:18000',
   WECHAT_API_BASE_URL: 'http://127.0.0.1:18001',
+  PUBLIC_BASE_URL: 'http://shell-public-base.example',
+  COMPONENT_APPID: 'wx5ce1ab0c0ffee999',
+  PUSH_MAX_SKEW_S: '0',
+  LOG_LEVEL: 'debug',
 };
-const SECRET_NAMES = ['COMPONENT_APPSECRET', 'COMPONENT_TOKEN', 'COMPONENT_ENCODING_AES_KEY'];
-const FUNCTIONS = ['Ticket', 'Message', 'Authorize', 'Authorized', 'Refresh', 'Token', 'Events'];
-/** Functions that hold no component secret at all. */
+/** The deployer's one required value for a deployed stage. */
+const COMPONENT_APPID = 'wx0123456789abcdef';
+const SECRET_NAMES = ['COMPONENT_APPSECRET', 'COMPONENT_TOKEN', 'COMPONENT_ENCODING_AES_KEY', 'LINK_SIGNING_KEY'];
+const FUNCTIONS = ['Ticket', 'Message', 'Authorize', 'Authorized', 'Refresh', 'Token', 'Admin', 'Events'];
+/** Functions that hold no secret at all. */
 const WITHOUT_SECRETS = ['Events'];
 const EXISTING_BUS = 'arn:aws:events:ap-east-1:123456789012:event-bus/operator-bus';
-const WECHAT_CALLERS = ['Authorize', 'Authorized', 'Refresh', 'Token'];
+const WECHAT_CALLERS = ['Authorize', 'Authorized', 'Refresh', 'Token', 'Admin'];
 
 const dirs: string[] = [];
 
 /** Runs `sls package --stage prod` into a temp dir; kills the whole process group if it hangs (a failed esbuild build does). */
-const packageStack = async (extraArgs: string[]): Promise<Packaged> => {
+const runPackage = async (extraArgs: string[]): Promise<{ code: number | null; output: string; dir: string; seconds: number }> => {
   const dir = mkdtempSync(join(tmpdir(), 'sls-template-'));
   dirs.push(dir);
   const started = Date.now();
@@ -62,9 +69,14 @@ const packageStack = async (extraArgs: string[]): Promise<Packaged> => {
   const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   clearTimeout(timer);
   rmSync(join(ROOT, env.ESBUILD_WORK_FOLDER), { recursive: true, force: true });
+  return { code, output, dir: join(dir, 'out'), seconds: (Date.now() - started) / 1000 };
+};
+
+const packageStack = async (extraArgs: string[]): Promise<Packaged> => {
+  const { code, output, dir, seconds } = await runPackage([`--param=componentAppId=${COMPONENT_APPID}`, ...extraArgs]);
   assert.equal(code, 0, `sls package ${extraArgs.join(' ')} failed (${code}):\n${output.slice(-4000)}`);
-  const text = readFileSync(join(dir, 'out', 'cloudformation-template-update-stack.json'), 'utf8');
-  return { dir: join(dir, 'out'), template: JSON.parse(text) as Json, text, seconds: (Date.now() - started) / 1000 };
+  const text = readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8');
+  return { dir, template: JSON.parse(text) as Json, text, seconds };
 };
 
 /** Every IAM statement anywhere in the template, including inside Fn::If branches. */
@@ -141,12 +153,12 @@ after(() => {
 });
 
 describe('sls package --stage prod', () => {
-  it('packages every function offline, with no AWS account', (t) => {
+  it('packages all eight functions offline, with no AWS account', (t) => {
     t.diagnostic(`sls package took ${prod.seconds} s, and ${egress.seconds} s with the egress IP`);
     const zips = readdirSync(prod.dir)
       .filter((f) => f.endsWith('.zip'))
       .sort();
-    assert.deepEqual(zips, ['authorize.zip', 'authorized.zip', 'events.zip', 'message.zip', 'refresh.zip', 'ticket.zip', 'token.zip']);
+    assert.deepEqual(zips, ['admin.zip', 'authorize.zip', 'authorized.zip', 'events.zip', 'message.zip', 'refresh.zip', 'ticket.zip', 'token.zip']);
   });
 
   it('keeps the table on-demand, with TTL, stream, PITR, deletion protection and Retain', () => {
@@ -194,19 +206,32 @@ describe('sls package --stage prod', () => {
     assert.deepEqual(dynamoActions(template, 'Ticket'), ['dynamodb:PutItem']);
   });
 
-  it('lets each role read exactly the three SecureStrings of its stage and write only its own log group', () => {
+  it('lets each role read exactly the SecureStrings its SECRETS names, and write only its own log group', () => {
+    const held: Record<string, string[]> = {
+      Ticket: ['token', 'encoding-aes-key'],
+      Message: ['token', 'encoding-aes-key'],
+      Authorize: ['app-secret', 'link-signing-key'],
+      Authorized: ['app-secret'],
+      Refresh: ['app-secret'],
+      Token: ['app-secret'],
+      Admin: ['app-secret', 'link-signing-key'],
+    };
     for (const fn of FUNCTIONS) {
       const own = statements(prod.template.Resources[`${fn}Role`]);
       const ssm = own.filter((s) => list<string>(s.Action).includes('ssm:GetParameters'));
+      const variables = prod.template.Resources[`${fn}LambdaFunction`].Properties.Environment.Variables;
       if (WITHOUT_SECRETS.includes(fn)) {
-        assert.deepEqual(ssm, [], `${fn} reads no secret`);
-        continue;
+        assert.deepEqual([ssm, variables.SECRETS], [[], undefined], `${fn} reads no secret`);
+      } else {
+        assert.equal(ssm.length, 1);
+        const granted = list<Json>(ssm[0]!.Resource).map((r) => r['Fn::Sub'].replace(/^.*:parameter/, ''));
+        assert.deepEqual(
+          granted,
+          held[fn]!.map((name) => `/wechat-component/prod/${name}`),
+          fn,
+        );
+        assert.equal(variables.SECRETS, held[fn]!.join(','), `${fn}: SECRETS asks for exactly what the role may read`);
       }
-      assert.equal(ssm.length, 1);
-      assert.deepEqual(
-        list<Json>(ssm[0]!.Resource).map((r) => r['Fn::Sub'].replace(/^.*:parameter/, '')),
-        ['/wechat-component/prod/app-secret', '/wechat-component/prod/token', '/wechat-component/prod/encoding-aes-key'],
-      );
       const logs = own.filter((s) => list<string>(s.Action).some((a) => a.startsWith('logs:')));
       assert.deepEqual(
         logs.map((s) => s.Resource),
@@ -224,9 +249,23 @@ describe('sls package --stage prod', () => {
         assert.equal(variables.DYNAMODB_ENDPOINT, '');
         assert.equal(variables.WECHAT_API_BASE_URL, 'https://api.weixin.qq.com');
         assert.equal(variables.AWS_ENDPOINT_URL_EVENTBRIDGE, undefined);
+        assert.equal(variables.COMPONENT_APPID, COMPONENT_APPID);
+        assert.equal(variables.PUSH_MAX_SKEW_S, '', 'the default 600 s, never the shell value 0 (freshness check off)');
+        assert.equal(variables.LOG_LEVEL, 'info');
+        assert.deepEqual(variables.PUBLIC_BASE_URL, { 'Fn::Sub': 'https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}' });
       }
-      for (const value of Object.values(SHELL)) assert.ok(!text.includes(value), `${value} leaked into the template`);
+      for (const [name, value] of Object.entries(SHELL)) {
+        if (value.length > 3) assert.ok(!text.includes(value), `${name} from the shell leaked into the template`);
+      }
     }
+  });
+
+  it('refuses to package a deployed stage without componentAppId, whatever the shell says', async () => {
+    // Act
+    const { code, output } = await runPackage([]);
+    // Assess
+    assert.notEqual(code, 0);
+    assert.match(output, /"provider.environment.COMPONENT_APPID": Value not found at "param" source/);
   });
 
   it('consumes the stream with a filter, bisection, bounded retries and an SQS failure destination, once per consumer', () => {
@@ -287,7 +326,7 @@ describe('sls package --stage prod', () => {
           a.MetricName === name &&
           Object.entries(dims).every(([k, v]) => a.Dimensions?.some((d: Json) => d.Name === k && JSON.stringify(d.Value) === JSON.stringify(v))),
       );
-    const [noTicket] = metric('TicketAgeSeconds', { ComponentAppId: 'wx5ce1ab0c0ffee000' });
+    const [noTicket] = metric('TicketAgeSeconds', { ComponentAppId: COMPONENT_APPID });
     assert.equal(noTicket?.Namespace, 'WeChatComponent');
     assert.equal(noTicket?.Threshold, 3600);
     assert.equal(noTicket?.TreatMissingData, 'breaching');

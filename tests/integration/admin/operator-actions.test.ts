@@ -5,7 +5,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { ActionInput, AdminAction } from '../../../lib/admin/action.ts';
 import { getOption, list, refetchInfo, setOption } from '../../../lib/admin/accounts.ts';
 import { clearQuota, quota, startPushTicket } from '../../../lib/admin/recovery.ts';
-import { completeAuthorization } from '../../../lib/authorization/authorization.ts';
+import { completeAuthorization } from '../../../lib/authorization/exchange.ts';
 import { BadRequestError } from '../../../lib/kernel/errors.ts';
 import { nowSeconds } from '../../../lib/kernel/clock.ts';
 import { getAuthorizer } from '../../../lib/store/authorizers.ts';
