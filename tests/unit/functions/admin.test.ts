@@ -50,7 +50,7 @@ describe('admin handler', () => {
   it('answers unknown_action listing the known actions, running nothing', async () => {
     const { invoke, seen } = given();
     const answer = await invoke({ action: 'dropTable' }, context);
-    assert.deepEqual(answer, { error: { type: 'unknown_action', message: 'unknown action "dropTable"; known actions: crash, echo, refuse' } });
+    assert.deepEqual(answer, { error: { type: 'unknown_action', message: 'unknown action "dropTable"; known actions: crash, echo, quota, refuse' } });
     assert.deepEqual(seen, []);
   });
 
