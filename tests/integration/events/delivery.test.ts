@@ -18,7 +18,11 @@ import { loadConfig } from '../../../lib/runtime/config.ts';
 import { createEventBridgeClient, createEventsDeps, putEventsWith } from '../../../lib/runtime/events-deps.ts';
 import { outboxPut, type OutboxEvent } from '../../../lib/store/outbox.ts';
 import { simulatorEnv } from '../../../infra/local/credentials.ts';
+import { unauthorizedEvents } from '../../../lib/events/authorizer-events.ts';
+import { getAuthorizer, markUnauthorized } from '../../../lib/store/authorizers.ts';
+import { saveAuthorization } from '../../../lib/store/grants.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
+import { faultyDocumentClient } from '../../helpers/faults.ts';
 
 const BUS = 'wechat-component-test';
 let table: TestTable;
@@ -187,5 +191,32 @@ describe('events delivery', () => {
     assert.ok(good.every((e) => delivered.has(e.eventId)));
     assert.ok(logger.records().some((r) => r.event === 'events.dropped' && r.eventId === 'broken'));
     assert.ok(invocations.every((i) => i.failed === 0));
+  });
+
+  it('never delivers an event whose state change failed, and delivers it once when the change is retried', async () => {
+    // Prepare: a stored grant, and a DynamoDB client whose next transaction fails as throttling that outlasted the SDK.
+    const faulty = faultyDocumentClient(table.endpoint);
+    const store = { doc: faulty.doc, tableName: table.tableName, clock: Date.now };
+    const appid = 'wx00000000000fa117';
+    await saveAuthorization(store, appid, { refreshToken: 'refreshtoken@@@crash', funcInfo: [1], authorizedAt: 1_700_000_000 });
+    const announce = unauthorizedEvents({ config: { componentAppId: 'wx5ce1ab0c0ffee000' }, clock: Date.now }, 'push', 1_700_000_100_000);
+    faulty.inject({ match: (c) => c.command === 'TransactWriteItemsCommand' });
+    // Act
+    const failed = await markUnauthorized(store, appid, 1_700_000_100, announce).catch((e: Error) => e.name);
+    await poller.drain();
+    const afterFailure = lines().filter((l) => l.Detail.authorizerAppid === appid);
+    const statusAfterFailure = (await getAuthorizer(store, appid))?.status;
+    const retried = await markUnauthorized(store, appid, 1_700_000_100, announce);
+    await poller.drain();
+    faulty.close();
+    // Assess
+    assert.equal(failed, 'ProvisionedThroughputExceededException');
+    assert.deepEqual([afterFailure, statusAfterFailure], [[], 'authorized'], 'no event without its change');
+    assert.equal(retried, 'unauthorized');
+    const delivered = lines().filter((l) => l.Detail.authorizerAppid === appid);
+    assert.deepEqual(
+      delivered.map((l) => [l.DetailType, l.Detail.detectedBy]),
+      [['Authorizer Unauthorized', 'push']],
+    );
   });
 });
