@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { nowSeconds, sleep } from '../kernel/clock.ts';
 import type { WeChatDeps } from '../runtime/wechat-deps.ts';
 import { AppError, BadRequestError } from '../kernel/errors.ts';
-import { saveAuthorization } from '../store/grants.ts';
+import { saveAuthorization, saveAuthorizationWithoutToken } from '../store/grants.ts';
 import { getAuthorizer, updateAuthorizerInfo } from '../store/authorizers.ts';
 import {
   claimCode,
@@ -18,7 +18,6 @@ import {
   saveCodeResult,
   type CodeState,
 } from '../store/codes.ts';
-import { saveAuthorizationWithoutToken } from '../store/reauthorization.ts';
 import { StaleWriteError } from '../store/tokens.ts';
 import type { AuthorizationInfo, AuthorizerInfo } from '../wechat/responses.ts';
 import { WeChatApiError } from '../wechat/errors.ts';

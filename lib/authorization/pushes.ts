@@ -7,7 +7,7 @@ import type { WeChatDeps } from '../runtime/wechat-deps.ts';
 import { markUnauthorized } from '../store/authorizers.ts';
 import { CODE_TTL_S } from '../store/codes.ts';
 import type { StoredEvent } from '../store/events.ts';
-import { saveAuthorizationWithoutToken } from '../store/reauthorization.ts';
+import { saveAuthorizationWithoutToken } from '../store/grants.ts';
 import { isRevoked } from '../wechat/errors.ts';
 import { AuthorizationCodeError, completeAuthorization } from './authorization.ts';
 import { PermanentEventError } from '../stream/dispatch.ts';

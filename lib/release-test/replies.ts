@@ -5,7 +5,7 @@
 // (release-test-task.ts), after the HTTP answer, as WeChat requires.
 import { protectSecret } from '../kernel/logger.ts';
 import { eventId, recordEvent } from '../store/events.ts';
-import type { StoreDeps } from '../store/types.ts';
+import type { StoreDeps } from '../store/keys.ts';
 import type { AccountMessage } from '../wechat/account-messages.ts';
 import type { ReplyBody } from '../wechat/replies.ts';
 

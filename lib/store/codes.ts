@@ -8,9 +8,8 @@ import { nowSeconds } from '../kernel/clock.ts';
 import { AppError } from '../kernel/errors.ts';
 import { protectSecret } from '../kernel/logger.ts';
 import type { AuthorizationInfo } from '../wechat/responses.ts';
-import { codeKey } from './keys.ts';
-import { conditionMet } from './conditional.ts';
-import type { StoreDeps } from './types.ts';
+import { codeKey, type StoreDeps } from './keys.ts';
+import { conditionMet } from './table.ts';
 
 /** A code is valid for an hour (PROTOCOL.md §1.6); its cached result lives as long. */
 export const CODE_TTL_S = 60 * 60;

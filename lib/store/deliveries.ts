@@ -7,9 +7,8 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';
 import type { AccountMessage } from '../wechat/account-messages.ts';
-import { messageKey, sha256 } from './keys.ts';
-import { conditionMet } from './conditional.ts';
-import type { StoreDeps } from './types.ts';
+import { messageKey, sha256, type StoreDeps } from './keys.ts';
+import { conditionMet } from './table.ts';
 
 /** WeChat's retries end within seconds; a day is ample and keeps the table small. */
 export const MESSAGE_MARKER_TTL_S = 24 * 60 * 60;

@@ -5,8 +5,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';
 import { AppError } from '../kernel/errors.ts';
-import { eventKey, sha256 } from './keys.ts';
-import type { StoreDeps } from './types.ts';
+import { eventKey, sha256, type StoreDeps } from './keys.ts';
 
 /** Long enough for the stream consumer's retries; short enough that the table stays small. */
 export const EVENT_TTL_S = 7 * 24 * 60 * 60;

@@ -5,9 +5,8 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { AppError } from '../kernel/errors.ts';
-import { conditionMet } from './conditional.ts';
-import { leaseKey } from './keys.ts';
-import type { StoreDeps } from './types.ts';
+import { conditionMet } from './table.ts';
+import { leaseKey, type StoreDeps } from './keys.ts';
 
 /** How long a lease item outlives its end before TTL may delete it (epoch seconds arithmetic). */
 export const LEASE_RETENTION_S = 60 * 60;

@@ -3,7 +3,7 @@
 // nothing and invents nothing. The table's stream carries each new OUTBOX item to the delivery function,
 // which puts it on the EventBridge bus. Callers add `outboxPut(...)` to their own TransactWriteItems.
 import { createHash } from 'node:crypto';
-import type { StoreDeps } from './types.ts';
+import type { StoreDeps } from './keys.ts';
 
 /** Kept for redelivery and inspection, then deleted by TTL. */
 export const OUTBOX_TTL_S = 7 * 24 * 60 * 60;

@@ -5,8 +5,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';
 import { protectSecret } from '../kernel/logger.ts';
-import { componentKey } from './keys.ts';
-import type { StoreDeps } from './types.ts';
+import { componentKey, type StoreDeps } from './keys.ts';
 
 /** A ticket is valid for 12 hours after WeChat created it. */
 export const TICKET_TTL_S = 12 * 60 * 60;

@@ -6,11 +6,9 @@ import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/l
 import { nowSeconds } from '../kernel/clock.ts';
 import { AppError } from '../kernel/errors.ts';
 import { protectSecret } from '../kernel/logger.ts';
-import { findItem, getItems } from './batch.ts';
-import { conditionMet } from './conditional.ts';
-import { authorizerKey, componentKey, DUE_COMPONENT, dueSortKey, leaseKey, type Key } from './keys.ts';
+import { findItem, getItems, conditionMet } from './table.ts';
+import { authorizerKey, componentKey, DUE_COMPONENT, dueSortKey, leaseKey, type Key, type StoreDeps } from './keys.ts';
 import { toLease, type Lease } from './lease.ts';
-import type { StoreDeps } from './types.ts';
 
 export interface AccessToken {
   readonly accessToken: string;

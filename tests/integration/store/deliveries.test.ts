@@ -9,7 +9,7 @@ import {
   MESSAGE_MARKER_TTL_S,
   messageDedupeId,
 } from '../../../lib/store/deliveries.ts';
-import type { StoreDeps } from '../../../lib/store/types.ts';
+import type { StoreDeps } from '../../../lib/store/keys.ts';
 import { parseAccountMessage } from '../../../lib/wechat/account-messages.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { acquireLease, getLease, LEASE_RETENTION_S, LeaseHeldError, releaseLease, renewLease } from '../../../lib/store/lease.ts';
-import type { StoreDeps } from '../../../lib/store/types.ts';
+import type { StoreDeps } from '../../../lib/store/keys.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
 
 const NOW = Date.parse('2030-01-01T00:00:00Z');

@@ -12,7 +12,7 @@ import {
   StaleWriteError,
 } from '../../../lib/store/tokens.ts';
 import { saveAuthorization } from '../../../lib/store/grants.ts';
-import type { StoreDeps } from '../../../lib/store/types.ts';
+import type { StoreDeps } from '../../../lib/store/keys.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
 
 const NOW_S = Date.parse('2030-01-01T00:00:00Z') / 1000;

@@ -1,8 +1,29 @@
-// Reading several items of the table in one request (BatchGetItem), for the few places that need items of
+// The table mechanics every item module shares.
+// Conditional writes are how this project serialises work across Lambdas: a write whose condition fails is
+// an expected answer ("someone else got there first"), not an error. conditionMet and cancelledAt turn
+// DynamoDB's exceptions for that answer into values, and let every other failure through.
+// Reading several items of the table in one request (BatchGetItem) is for the few places that need items of
 // different partitions together: a token with its refresh lease, and the operator listing.
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
-import type { Key } from './keys.ts';
-import type { StoreDeps } from './types.ts';
+import type { Key, StoreDeps } from './keys.ts';
+
+/** Runs one conditional write: true if it was applied, false if its condition failed; other errors throw. */
+export const conditionMet = async (write: () => Promise<unknown>): Promise<boolean> => {
+  try {
+    await write();
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+};
+
+/** Indexes of the transaction items whose condition failed; empty when `error` is not a cancelled transaction. */
+export const cancelledAt = (error: unknown): number[] =>
+  error instanceof TransactionCanceledException
+    ? (error.CancellationReasons ?? []).flatMap((r, i) => (r.Code === 'ConditionalCheckFailed' ? [i] : []))
+    : [];
 
 /** BatchGetItem takes at most 100 keys; unprocessed keys are retried a few times before giving up. */
 export const BATCH_GET_MAX_KEYS = 100;
