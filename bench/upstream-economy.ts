@@ -22,7 +22,7 @@ import {
   type AccessToken,
 } from '../lib/tokens/index.ts';
 import { saveAuthorization } from '../lib/store/grants.ts';
-import { acquireLease } from '../lib/store/lease.ts';
+import { acquireLease } from '../lib/store/claims.ts';
 import { saveVerifyTicket } from '../lib/store/tickets.ts';
 import { createWeChatClient } from '../lib/wechat/client.ts';
 import { report, round } from './lib.ts';

@@ -2,10 +2,12 @@
 // completing an authorization from its code (landing page or `authorized` push, whichever comes first,
 // exchanging the code exactly once). The pushes themselves are handled in authorization-events.ts.
 import { randomUUID } from 'node:crypto';
-import { nowSeconds, sleep } from '../kernel/clock.ts';
+import { nowSeconds } from '../kernel/clock.ts';
+import { waitFor } from '../kernel/wait.ts';
 import type { WeChatDeps } from '../runtime/wechat-deps.ts';
 import { AppError, BadRequestError } from '../kernel/errors.ts';
 import { saveAuthorization, saveAuthorizationWithoutToken } from '../store/grants.ts';
+import { hasRunOut } from '../store/claims.ts';
 import { getAuthorizer, updateAuthorizerInfo } from '../store/authorizers.ts';
 import {
   claimCode,
@@ -28,7 +30,8 @@ import { isAppId } from '../wechat/ids.ts';
 export const LANDING_PATH = '/wechat/component/authorized';
 /** Longer than the client's worst case for one call (timeouts and retries), so a live claim is never taken over. */
 export const CODE_CLAIM_MS = 30_000;
-const CODE_POLL_MS = 150;
+/** How a caller polls for another's exchange: a normal one ends within a second. */
+const CODE_WAIT = { pollMinMs: 150, pollMaxMs: 1_000 };
 /** 61009 invalid or spent, 61010 expired, 61003 the account no longer authorizes this component. */
 const CODE_REFUSED = [61009, 61010, 61003];
 
@@ -166,21 +169,19 @@ const isApplying = (deps: WeChatDeps, state: Exchanged): boolean => state.cached
  */
 export const exchangeCodeOnce = async (deps: WeChatDeps, code: string, options: ExchangeOptions): Promise<Exchanged> => {
   const owner = randomUUID();
-  for (let polls = Math.ceil(options.waitMs / CODE_POLL_MS); ; polls -= 1) {
+  const attempt = async (last: boolean): Promise<Exchanged | undefined> => {
     const state = await getCodeState(deps, code);
     // The claimant stores the result on the profile right after the exchange: wait for that rather than race it.
-    const settled =
-      state?.state === 'exchanged' && (state.appliedAt !== undefined || !options.awaitApplied || polls <= 0 || !isApplying(deps, state));
+    const settled = state?.state === 'exchanged' && (state.appliedAt !== undefined || !options.awaitApplied || last || !isApplying(deps, state));
     if (settled) return state;
     if (state?.state === 'rejected') throw new AuthorizationCodeError(state.errcode);
-    if (!state || (state.state === 'claimed' && state.claimUntil < deps.clock())) {
-      if (options.codeExpiresAt <= nowSeconds(deps.clock)) throw new AuthorizationCodeError(61010);
-      if (await claimCode(deps, code, owner, CODE_CLAIM_MS)) return exchangeAsClaimant(deps, code, owner);
-      continue;
-    }
-    if (polls <= 0) throw new CodeBusyError('the authorization code is being exchanged by another request');
-    await sleep(CODE_POLL_MS);
-  }
+    if (state && !(state.state === 'claimed' && hasRunOut(state.claimUntil, deps.clock()))) return undefined;
+    if (options.codeExpiresAt <= nowSeconds(deps.clock)) throw new AuthorizationCodeError(61010);
+    return (await claimCode(deps, code, owner, CODE_CLAIM_MS)) ? exchangeAsClaimant(deps, code, owner) : undefined;
+  };
+  const exchanged = (await attempt(options.waitMs <= 0)) ?? (await waitFor({ ...CODE_WAIT, maxWaitMs: options.waitMs }, attempt));
+  if (exchanged) return exchanged;
+  throw new CodeBusyError('the authorization code is being exchanged by another request');
 };
 
 export interface CompleteRequest {

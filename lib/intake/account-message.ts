@@ -3,7 +3,8 @@
 // release checks, and hand everything else, once, to the handler registry. It never calls WeChat, so the
 // answer leaves well inside WeChat's 5 s window; nothing is written for a request that failed a check.
 import { randomUUID } from 'node:crypto';
-import { nowSeconds, sleep } from '../kernel/clock.ts';
+import { nowSeconds } from '../kernel/clock.ts';
+import { waitFor, type WaitOptions } from '../kernel/wait.ts';
 import type { Deps } from '../runtime/deps.ts';
 import { RejectedRequestError } from '../kernel/errors.ts';
 import { messageHandlers, type MessageHandlerRegistry } from './message-handlers.ts';
@@ -52,21 +53,17 @@ const reply = (deps: MessageDeps, keys: MessageKeys, message: AccountMessage, bo
   return { kind: 'reply', xml: sealReply(keys, inner, { timestamp: createTime }) };
 };
 
-/** How a retry that finds the delivery in flight waits for that attempt to finish, or for its claim to expire. */
-export interface InFlightWait {
-  readonly waitMs: number;
-  readonly pollMs: number;
-}
-// Past WeChat's 5 s: while we wait, WeChat gives up on this attempt and sends its next one, so a delivery whose
+// How a retry that finds the delivery in flight waits for that attempt to finish, or for its claim to expire:
+// past WeChat's 5 s, so while we wait WeChat gives up on this attempt and sends its next one, and a delivery whose
 // first handler died is still handled (by whichever attempt finds the claim expired). Within the 10 s timeout.
-const IN_FLIGHT_WAIT: InFlightWait = { waitMs: 7_000, pollMs: 250 };
+const IN_FLIGHT_WAIT: WaitOptions = { maxWaitMs: 7_000, pollMinMs: 250, pollMaxMs: 1_000 };
 
-const claimOrWait = async (deps: MessageDeps, marker: MessageMarker, wait: InFlightWait): Promise<MessageClaim> => {
-  for (let polls = Math.ceil(wait.waitMs / wait.pollMs); ; polls -= 1) {
-    const claim = await claimMessage(deps, marker);
-    if (claim !== 'in_flight' || polls <= 0) return claim;
-    await sleep(wait.pollMs);
-  }
+const claimOrWait = async (deps: MessageDeps, marker: MessageMarker, wait: WaitOptions): Promise<MessageClaim> => {
+  const claim = async () => {
+    const answer = await claimMessage(deps, marker);
+    return answer === 'in_flight' ? undefined : answer;
+  };
+  return (await claim()) ?? (await waitFor(wait, claim)) ?? 'in_flight';
 };
 
 /**
@@ -78,7 +75,7 @@ const handOver = async (
   registry: MessageHandlerRegistry,
   appid: string,
   message: AccountMessage,
-  wait: InFlightWait,
+  wait: WaitOptions,
 ): Promise<ReplyBody | undefined> => {
   const id = messageDedupeId(appid, message);
   const ids = { authorizerAppid: appid, msgType: message.msgType, dedupeId: id };
@@ -109,7 +106,7 @@ export const handleAccountMessage = async (
   deps: MessageDeps,
   request: MessageRequest,
   registry: MessageHandlerRegistry = messageHandlers,
-  wait: InFlightWait = IN_FLIGHT_WAIT,
+  wait: WaitOptions = IN_FLIGHT_WAIT,
 ): Promise<MessageAnswer> => {
   const appid = request.authorizerAppid ?? '';
   if (!isAppId(appid)) throw new RejectedRequestError('path.appid.malformed');

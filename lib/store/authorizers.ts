@@ -15,7 +15,7 @@ import { protectSecret } from '../kernel/logger.ts';
 import type { AuthorizerInfo } from '../wechat/responses.ts';
 import { cancelledAt, conditionMet, findItem, getItems } from './table.ts';
 import { AUTHORIZER_LIST, authorizerKey, GSI1, leaseKey, type StoreDeps } from './keys.ts';
-import { toLease, type Lease } from './lease.ts';
+import { toLease, type Lease } from './claims.ts';
 import { toAccessToken, type AccessToken } from './tokens.ts';
 
 export type AuthorizerStatus = 'authorized' | 'unauthorized' | 'needs_reauth';

@@ -8,7 +8,7 @@ import { AppError } from '../kernel/errors.ts';
 import { protectSecret } from '../kernel/logger.ts';
 import { findItem, getItems, conditionMet } from './table.ts';
 import { authorizerKey, componentKey, DUE_COMPONENT, dueSortKey, leaseKey, type Key, type StoreDeps } from './keys.ts';
-import { toLease, type Lease } from './lease.ts';
+import { toLease, type Lease } from './claims.ts';
 
 export interface AccessToken {
   readonly accessToken: string;

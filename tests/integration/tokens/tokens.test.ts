@@ -29,7 +29,7 @@ import {
 } from '../../../lib/tokens/index.ts';
 import { saveAuthorization } from '../../../lib/store/grants.ts';
 import { getAuthorizer, markUnauthorized } from '../../../lib/store/authorizers.ts';
-import { acquireLease } from '../../../lib/store/lease.ts';
+import { acquireLease } from '../../../lib/store/claims.ts';
 import { saveVerifyTicket } from '../../../lib/store/tickets.ts';
 import { getComponentToken, putComponentToken } from '../../../lib/store/tokens.ts';
 import { createWeChatClient, type WeChatClient } from '../../../lib/wechat/client.ts';
