@@ -3,6 +3,7 @@
 // exchanging the code exactly once). The pushes themselves are handled in authorization-events.ts.
 import { randomUUID } from 'node:crypto';
 import { nowSeconds } from '../kernel/clock.ts';
+import { CODE_APPLY_WINDOW_MS, CODE_CLAIM_MS, CODE_POLL } from '../kernel/limits.ts';
 import { waitFor } from '../kernel/wait.ts';
 import type { WeChatDeps } from '../runtime/wechat-deps.ts';
 import { AppError, BadRequestError } from '../kernel/errors.ts';
@@ -28,10 +29,6 @@ import { PermanentEventError } from '../stream/dispatch.ts';
 import { isAppId } from '../wechat/ids.ts';
 
 export const LANDING_PATH = '/wechat/component/authorized';
-/** Longer than the client's worst case for one call (timeouts and retries), so a live claim is never taken over. */
-export const CODE_CLAIM_MS = 30_000;
-/** How a caller polls for another's exchange: a normal one ends within a second. */
-const CODE_WAIT = { pollMinMs: 150, pollMaxMs: 1_000 };
 /** 61009 invalid or spent, 61010 expired, 61003 the account no longer authorizes this component. */
 const CODE_REFUSED = [61009, 61010, 61003];
 
@@ -158,9 +155,8 @@ export interface ExchangeOptions {
   readonly awaitApplied?: boolean;
 }
 
-/** How long after an exchange its claimant is presumed to be storing the result (then anyone may). */
-const APPLY_WINDOW_MS = 5_000;
-const isApplying = (deps: WeChatDeps, state: Exchanged): boolean => state.cachedAt * 1000 + APPLY_WINDOW_MS > deps.clock();
+/** Whether the exchange's claimant is presumably storing the result right now (then nobody else should). */
+const isApplying = (deps: WeChatDeps, state: Exchanged): boolean => state.cachedAt * 1000 + CODE_APPLY_WINDOW_MS > deps.clock();
 
 /**
  * The api_query_auth result for a code, calling WeChat at most once per code across every caller: the
@@ -179,7 +175,7 @@ export const exchangeCodeOnce = async (deps: WeChatDeps, code: string, options: 
     if (options.codeExpiresAt <= nowSeconds(deps.clock)) throw new AuthorizationCodeError(61010);
     return (await claimCode(deps, code, owner, CODE_CLAIM_MS)) ? exchangeAsClaimant(deps, code, owner) : undefined;
   };
-  const exchanged = (await attempt(options.waitMs <= 0)) ?? (await waitFor({ ...CODE_WAIT, maxWaitMs: options.waitMs }, attempt));
+  const exchanged = (await attempt(options.waitMs <= 0)) ?? (await waitFor({ ...CODE_POLL, maxWaitMs: options.waitMs }, attempt));
   if (exchanged) return exchanged;
   throw new CodeBusyError('the authorization code is being exchanged by another request');
 };

@@ -3,6 +3,7 @@
 // longer be exchanged (spent by a claimant that died after WeChat answered, or expired while the stream was
 // stuck) does not cost the account owner a second authorization: the push names the account, and
 // api_get_authorizer_info returns its refresh token and permissions.
+import { CODE_EXCHANGE_WAIT_MS } from '../kernel/limits.ts';
 import type { WeChatDeps } from '../runtime/wechat-deps.ts';
 import { markUnauthorized } from '../store/authorizers.ts';
 import { CODE_TTL_S } from '../store/codes.ts';
@@ -12,9 +13,6 @@ import { isRevoked } from '../wechat/errors.ts';
 import { AuthorizationCodeError, completeAuthorization } from './authorization.ts';
 import { PermanentEventError } from '../stream/dispatch.ts';
 import { withComponentToken } from '../tokens/index.ts';
-
-/** How long the push consumer waits for a code another request is exchanging (the function's timeout is 60 s). */
-const PUSH_WAIT_MS = 20_000;
 
 const codeExpiry = (value: string | undefined, createTime: number): number =>
   value && /^\d{1,12}$/.test(value) ? Number(value) : createTime + CODE_TTL_S;
@@ -47,7 +45,7 @@ const complete = async (deps: WeChatDeps, event: StoredEvent, input: { code: str
       authorizationCode: input.code,
       codeExpiresAt: input.expiry,
       authorizedAt: event.createTime,
-      waitMs: PUSH_WAIT_MS,
+      waitMs: CODE_EXCHANGE_WAIT_MS,
     });
   } catch (error) {
     if (!(error instanceof AuthorizationCodeError) || error.errcode === 61003 || !input.appid) throw error;

@@ -4,6 +4,7 @@
 // answer leaves well inside WeChat's 5 s window; nothing is written for a request that failed a check.
 import { randomUUID } from 'node:crypto';
 import { nowSeconds } from '../kernel/clock.ts';
+import { DELIVERY_WAIT } from '../kernel/limits.ts';
 import { waitFor, type WaitOptions } from '../kernel/wait.ts';
 import type { Deps } from '../runtime/deps.ts';
 import { RejectedRequestError } from '../kernel/errors.ts';
@@ -53,11 +54,6 @@ const reply = (deps: MessageDeps, keys: MessageKeys, message: AccountMessage, bo
   return { kind: 'reply', xml: sealReply(keys, inner, { timestamp: createTime }) };
 };
 
-// How a retry that finds the delivery in flight waits for that attempt to finish, or for its claim to expire:
-// past WeChat's 5 s, so while we wait WeChat gives up on this attempt and sends its next one, and a delivery whose
-// first handler died is still handled (by whichever attempt finds the claim expired). Within the 10 s timeout.
-const IN_FLIGHT_WAIT: WaitOptions = { maxWaitMs: 7_000, pollMinMs: 250, pollMaxMs: 1_000 };
-
 const claimOrWait = async (deps: MessageDeps, marker: MessageMarker, wait: WaitOptions): Promise<MessageClaim> => {
   const claim = async () => {
     const answer = await claimMessage(deps, marker);
@@ -106,7 +102,7 @@ export const handleAccountMessage = async (
   deps: MessageDeps,
   request: MessageRequest,
   registry: MessageHandlerRegistry = messageHandlers,
-  wait: WaitOptions = IN_FLIGHT_WAIT,
+  wait: WaitOptions = DELIVERY_WAIT,
 ): Promise<MessageAnswer> => {
   const appid = request.authorizerAppid ?? '';
   if (!isAppId(appid)) throw new RejectedRequestError('path.appid.malformed');

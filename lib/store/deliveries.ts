@@ -5,6 +5,7 @@
 // sk `MSG` keeps the markers out of the stream consumer's filter.
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';
+import { MESSAGE_HANDLING_MS } from '../kernel/limits.ts';
 import type { AccountMessage } from '../wechat/account-messages.ts';
 import { messageKey, sha256, type StoreDeps } from './keys.ts';
 import { type ClaimKind, dropClaim, takeClaim } from './claims.ts';
@@ -24,12 +25,6 @@ export const messageDedupeId = (authorizerAppid: string, message: AccountMessage
       : [authorizerAppid, 'event', message.fromUserName, String(message.createTime), message.msgType === 'event' ? message.event : ''];
   return sha256(parts.join('\n'));
 };
-
-/**
- * How long a delivery's "handling" claim keeps WeChat's retries away: the message function's timeout, so a
- * live handler is never taken over, while a handler that crashed or timed out is taken over by a later retry.
- */
-export const MESSAGE_HANDLING_MS = 10_000;
 
 export interface MessageMarker {
   readonly id: string;

@@ -3,15 +3,11 @@
 // all Lambdas (single-flight.ts), and a token WeChat rejects is expired only if it is still the stored one.
 // This module is the public face; the parts live in the modules it re-exports.
 export {
-  COMPONENT_ACQUIRE_MS,
   COMPONENT_FLIGHT,
   componentLease,
-  FOLLOWER_MAX_WAIT_MS,
   getComponentAccessToken,
   refreshComponentTokenIfDue,
-  STORE_SLACK_MS,
   TOKEN_MARGIN_S,
-  WECHAT_CALL_BUDGET_MS,
   withComponentToken,
 } from './component-token.ts';
 export {

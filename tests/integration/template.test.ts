@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { FUNCTION_NEEDS_MS, MESSAGE_HANDLING_MS } from '../../lib/kernel/limits.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: a parsed CloudFormation template, walked structurally
 type Json = Record<string, any>; // a parsed template: walked structurally, shapes asserted below
@@ -188,6 +189,17 @@ describe('sls package --stage prod', () => {
     const readers = FUNCTIONS.filter((fn) => dynamoActions(template, fn).includes('dynamodb:GetRecords'));
     assert.deepEqual(readers, ['Authorized']);
     assert.deepEqual(dynamoActions(template, 'Ticket'), ['dynamodb:PutItem']);
+  });
+
+  it('gives every function a timeout that covers the longest lease or claim it can hold plus its WeChat calls', () => {
+    const timeoutMs = (fn: string) => Number(prod.template.Resources[`${fn}LambdaFunction`].Properties.Timeout) * 1000;
+    for (const fn of FUNCTIONS) {
+      const needs = FUNCTION_NEEDS_MS[fn.toLowerCase() as keyof typeof FUNCTION_NEEDS_MS];
+      assert.ok(timeoutMs(fn) >= needs, `${fn}: timeout ${timeoutMs(fn)} ms < ${needs} ms (lib/kernel/limits.ts FUNCTION_NEEDS_MS)`);
+    }
+    assert.deepEqual(Object.keys(FUNCTION_NEEDS_MS).sort(), FUNCTIONS.map((fn) => fn.toLowerCase()).sort());
+    // The other way round for deliveries: the claim outlives the function, so a live handler is never taken over.
+    assert.ok(MESSAGE_HANDLING_MS >= timeoutMs('Message'), 'a delivery claim lasts at least the message function timeout');
   });
 
   it('lets each role read exactly the three SecureStrings of its stage and write only its own log group', () => {

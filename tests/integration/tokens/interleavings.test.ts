@@ -8,16 +8,14 @@ import { startSimulator, type Simulator } from '../../../infra/local/simulator/i
 import { nowSeconds, sleep, type Clock } from '../../../lib/kernel/clock.ts';
 import { loadConfig } from '../../../lib/runtime/config.ts';
 import { createWeChatDeps, type WeChatDeps } from '../../../lib/runtime/wechat-deps.ts';
+import { COMPONENT_ACQUIRE_MS, FOLLOWER_MAX_WAIT_MS, WECHAT_CALL_BUDGET_MS } from '../../../lib/kernel/limits.ts';
 import { createMemoryLogger } from '../../../lib/kernel/logger.ts';
 import {
   AUTHORIZER_FLIGHT,
-  COMPONENT_ACQUIRE_MS,
   COMPONENT_FLIGHT,
-  FOLLOWER_MAX_WAIT_MS,
   getAuthorizerAccessToken,
   getComponentAccessToken,
   TOKEN_MARGIN_S,
-  WECHAT_CALL_BUDGET_MS,
   withComponentToken,
 } from '../../../lib/tokens/index.ts';
 import { saveAuthorization } from '../../../lib/store/grants.ts';
