@@ -4,12 +4,12 @@
 import { createDeps, type Deps } from '../../lib/runtime/deps.ts';
 import { httpErrorBoundary, rawBody, text, type HttpEvent, type HttpResult } from '../../lib/runtime/http.ts';
 import type { MessageHandlerRegistry } from '../../lib/intake/message-handlers.ts';
-import { registeredMessageHandlers } from '../../lib/intake/registrations.ts';
+import { messageHandlers } from '../../lib/intake/registrations.ts';
 import { edgeLogger, lambda } from '../../lib/runtime/lambda.ts';
 import { handleAccountMessage } from '../../lib/intake/account-message.ts';
 
 export const createHandler =
-  (deps: Deps, registry: MessageHandlerRegistry = registeredMessageHandlers) =>
+  (deps: Deps, registry: MessageHandlerRegistry = messageHandlers) =>
   async (event: HttpEvent): Promise<HttpResult> => {
     const query = event.queryStringParameters ?? {};
     const answer = await handleAccountMessage(

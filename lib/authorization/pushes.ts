@@ -22,7 +22,7 @@ const codeExpiry = (value: string | undefined, createTime: number): number =>
  * info). No access token: the old one ends, and the next use refreshes with the recovered refresh token.
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/api_get_authorizer_info.html
  */
-export const recoverWithoutCode = async (deps: WeChatDeps, authorizerAppid: string, authorizedAt: number, refused: AuthorizationCodeError) => {
+const recoverWithoutCode = async (deps: WeChatDeps, authorizerAppid: string, authorizedAt: number, refused: AuthorizationCodeError) => {
   const componentAppId = deps.config.componentAppId;
   const { authorizerInfo, authorizationInfo } = await withComponentToken(deps, (t) =>
     deps.wechat.apiGetAuthorizerInfo(t, { componentAppId, authorizerAppid }),

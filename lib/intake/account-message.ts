@@ -8,7 +8,7 @@ import { DELIVERY_WAIT } from '../kernel/limits.ts';
 import { waitFor, type WaitOptions } from '../kernel/wait.ts';
 import type { Deps } from '../runtime/deps.ts';
 import { RejectedRequestError } from '../kernel/errors.ts';
-import { messageHandlers, type MessageHandlerRegistry } from './message-handlers.ts';
+import type { MessageHandlerRegistry } from './message-handlers.ts';
 import { getAuthorizer } from '../store/authorizers.ts';
 import { claimMessage, finishMessage, forgetMessage, messageDedupeId, type MessageClaim, type MessageMarker } from '../store/deliveries.ts';
 import { keysFrom, type MessageKeys } from '../wechat/crypto.ts';
@@ -101,7 +101,7 @@ const handOver = async (
 export const handleAccountMessage = async (
   deps: MessageDeps,
   request: MessageRequest,
-  registry: MessageHandlerRegistry = messageHandlers,
+  registry: MessageHandlerRegistry,
   wait: WaitOptions = DELIVERY_WAIT,
 ): Promise<MessageAnswer> => {
   const appid = request.authorizerAppid ?? '';

@@ -27,6 +27,3 @@ export class RejectedRequestError extends AppError {
 
 /** The caller asked for something malformed (bad invoke payload, bad query); safe to tell them why. */
 export class BadRequestError extends AppError {}
-
-/** The capability exists in the contract but is not built in this release. Never a fake success. */
-export class NotAvailableError extends AppError {}

@@ -23,9 +23,9 @@ export const RELEASE_TEST_ACCOUNTS: ReadonlyMap<string, string> = new Map([
   ['wx5910277cae6fd970', 'gh_7818dcb60240'],
 ]);
 
-export const TEST_TEXT = 'TESTCOMPONENT_MSG_TYPE_TEXT';
-export const TEST_TEXT_REPLY = `${TEST_TEXT}_callback`;
-export const QUERY_AUTH_CODE_PREFIX = 'QUERY_AUTH_CODE:';
+const TEST_TEXT = 'TESTCOMPONENT_MSG_TYPE_TEXT';
+const TEST_TEXT_REPLY = `${TEST_TEXT}_callback`;
+const QUERY_AUTH_CODE_PREFIX = 'QUERY_AUTH_CODE:';
 /** The infoType of the task item the API-text case records (kind `release_test_task`). */
 export const QUERY_AUTH_CODE_TASK = 'query_auth_code';
 

@@ -73,7 +73,7 @@ export const secretProblems = (
   return problems;
 };
 
-export const SECRET_ENV = {
+const SECRET_ENV = {
   appSecret: 'COMPONENT_APPSECRET',
   token: 'COMPONENT_TOKEN',
   encodingAesKey: 'COMPONENT_ENCODING_AES_KEY',

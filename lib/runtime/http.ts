@@ -1,7 +1,7 @@
 // The edge of the HTTP functions: the only place errors become status codes (STYLE.md §16).
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { BadRequestError, NotAvailableError, RejectedRequestError } from '../kernel/errors.ts';
+import { BadRequestError, RejectedRequestError } from '../kernel/errors.ts';
 import type { Logger } from '../kernel/logger.ts';
 import { markSecretsStale } from './secrets.ts';
 
@@ -32,11 +32,6 @@ export const httpErrorBoundary = (logger: () => Logger): MiddlewareObj<HttpEvent
     if (error instanceof BadRequestError) {
       logger().warn('request.bad', { path }, error);
       request.response = text(400, error.message);
-      return;
-    }
-    if (error instanceof NotAvailableError) {
-      logger().warn('request.not_available', { path }, error);
-      request.response = text(501, error.message);
       return;
     }
     logger().error('request.failed', { path, requestId: request.context?.awsRequestId }, error);

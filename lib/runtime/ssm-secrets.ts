@@ -17,7 +17,7 @@ import { protectSecret } from '../kernel/logger.ts';
 import type { SecretsSource } from './secrets.ts';
 
 /** Parameter names below SSM_PARAMETER_PATH, e.g. /wechat-component/prod/app-secret (README "Deploying"). */
-export const SSM_PARAMETER_NAMES: Readonly<Record<keyof ComponentSecrets, string>> = {
+const SSM_PARAMETER_NAMES: Readonly<Record<keyof ComponentSecrets, string>> = {
   appSecret: 'app-secret',
   token: 'token',
   encodingAesKey: 'encoding-aes-key',
@@ -34,7 +34,7 @@ export interface SsmSecretsOptions {
 }
 
 /** The full parameter name of each secret under `path`. */
-export const ssmParameterNames = (path: string): Record<keyof ComponentSecrets, string> => {
+const ssmParameterNames = (path: string): Record<keyof ComponentSecrets, string> => {
   const base = path.replace(/\/+$/, '');
   return {
     appSecret: `${base}/${SSM_PARAMETER_NAMES.appSecret}`,

@@ -43,7 +43,7 @@ export interface AuthorizerProfile {
   readonly version: number;
 }
 
-export const toProfile = (item: Record<string, unknown> | undefined): AuthorizerProfile | undefined => {
+const toProfile = (item: Record<string, unknown> | undefined): AuthorizerProfile | undefined => {
   if (!item || typeof item.refreshToken !== 'string' || typeof item.authorizerAppid !== 'string') return undefined;
   protectSecret(item.refreshToken);
   protectSecret(item.previousRefreshToken as string | undefined);
@@ -119,7 +119,7 @@ const revoke = async (deps: StoreDeps, appid: string, update: ProfileUpdate): Pr
 };
 
 /** Records (or moves later) the revocation time of an account that has no profile yet. */
-export const recordEarlyRevocation = (deps: StoreDeps, appid: string, eventTime: number): Promise<boolean> =>
+const recordEarlyRevocation = (deps: StoreDeps, appid: string, eventTime: number): Promise<boolean> =>
   conditionMet(() =>
     deps.doc.send(
       new PutCommand({
@@ -234,7 +234,7 @@ const decodeCursor = (cursor: string): Record<string, string> => {
 };
 
 /** Largest page: two keys per account fit one BatchGetItem (100 keys). */
-export const LIST_PAGE_MAX = 50;
+const LIST_PAGE_MAX = 50;
 
 /** A page of authorizers ordered by appid, from the AUTHORIZERS partition of gsi1 (never a Scan). */
 export const listAuthorizers = async (

@@ -8,12 +8,10 @@
 // A write can land while its answer is lost (a reset socket): the SDK retries and meets its own condition.
 // Every refused write therefore reads back the stored item (ReturnValuesOnConditionCheckFailure), and an item
 // that already holds our owner is our own write, not someone else's claim to wait for.
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { AppError } from '../kernel/errors.ts';
 import { type Key, leaseKey, type StoreDeps } from './keys.ts';
-import { conditionMet } from './table.ts';
+import { conditionMet, refusedBy } from './table.ts';
 
 /** What kind of claim an item holds. */
 export interface ClaimKind {
@@ -43,15 +41,12 @@ type Names = Record<string, string>;
 const stateNames = (kind: ClaimKind): Names => (kind.state ? { '#state': 'state' } : {});
 const stateValues = (kind: ClaimKind): Record<string, unknown> => (kind.state ? { ':claimed': kind.state } : {});
 
-/** The stored item a refused write met, unmarshalled (empty when DynamoDB returned none). */
-const heldItem = (error: ConditionalCheckFailedException): Record<string, unknown> => (error.Item ? unmarshall(error.Item) : {});
-
 /** Claims the item for `owner` until `request.until` unless a live claim or a settled outcome holds it. */
 export const takeClaim = async (deps: StoreDeps, kind: ClaimKind, request: ClaimRequest): Promise<ClaimAnswer> => {
   const now = deps.clock();
   const runOut = kind.state ? '(#state = :claimed AND #until <= :now)' : '#until <= :now';
-  try {
-    await deps.doc.send(
+  const held = await refusedBy(() =>
+    deps.doc.send(
       new PutCommand({
         TableName: deps.tableName,
         Item: { ...request.item, ...request.key, ...(kind.state ? { state: kind.state } : {}), owner: request.owner, [kind.until]: request.until },
@@ -60,14 +55,12 @@ export const takeClaim = async (deps: StoreDeps, kind: ClaimKind, request: Claim
         ExpressionAttributeValues: { ':now': now, ':nowS': Math.floor(now / 1000), ...stateValues(kind) },
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       }),
-    );
-    return { claimed: true, until: request.until };
-  } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    const held = heldItem(error);
-    const ours = held.owner === request.owner && (!kind.state || held.state === kind.state);
-    return ours ? { claimed: true, until: Number(held[kind.until]) } : { claimed: false, held };
-  }
+    ),
+  );
+  if (!held) return { claimed: true, until: request.until };
+  // Our own write landed and only its answer was lost: the SDK's retry met the claim it had just made.
+  const ours = held.owner === request.owner && (!kind.state || held.state === kind.state);
+  return ours ? { claimed: true, until: Number(held[kind.until]) } : { claimed: false, held };
 };
 
 /**
@@ -75,7 +68,7 @@ export const takeClaim = async (deps: StoreDeps, kind: ClaimKind, request: Claim
  * took it over). False when it passed to someone else; true also when only the answer of our own earlier
  * write was lost (the item holds our owner but is no longer a claim: that write settled it).
  */
-export const updateOwnClaim = async (
+const updateOwnClaim = async (
   deps: StoreDeps,
   kind: ClaimKind,
   key: Key,
@@ -94,8 +87,8 @@ export const updateOwnClaim = async (
     names[`#r${i}`] = name;
   });
   const removing = remove.length > 0 ? ` REMOVE ${remove.map((_, i) => `#r${i}`).join(', ')}` : '';
-  try {
-    await deps.doc.send(
+  const held = await refusedBy(() =>
+    deps.doc.send(
       new UpdateCommand({
         TableName: deps.tableName,
         Key: key,
@@ -105,12 +98,9 @@ export const updateOwnClaim = async (
         ExpressionAttributeValues: values,
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       }),
-    );
-    return true;
-  } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    return heldItem(error).owner === owner;
-  }
+    ),
+  );
+  return !held || held.owner === owner;
 };
 
 /** Replaces our claim with its outcome (`outcome` set, the claim's end removed); false when the claim is no longer ours. */

@@ -3,7 +3,6 @@
 // as the access token and keeps the previous one, and a write based on an older view of the profile never wins
 // (PROTOCOL.md §4 item 6). Reading the profile and changing its status (revocation, needs_reauth) is
 // authorizers.ts; a first grant checks the REVOCATION marker a revocation consumed before it left there.
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';
 import { protectSecret } from '../kernel/logger.ts';
@@ -198,22 +197,18 @@ export const saveRefreshedToken = async (deps: StoreDeps, appid: string, t: Refr
  * Deletes the account's access token only if it belongs to the old grant: it is the token seen before the new
  * authorization was stored, or it was obtained before that second. Returns whether a token was deleted.
  */
-export const deleteOldGrantToken = async (deps: StoreDeps, appid: string, old: { accessToken?: string; before: number }): Promise<boolean> => {
+const deleteOldGrantToken = async (deps: StoreDeps, appid: string, old: { accessToken?: string; before: number }): Promise<boolean> => {
   const older = 'attribute_not_exists(obtainedAt) OR obtainedAt < :before';
-  try {
-    await deps.doc.send(
+  return conditionMet(() =>
+    deps.doc.send(
       new DeleteCommand({
         TableName: deps.tableName,
         Key: authorizerKey(appid, 'ACCESS_TOKEN'),
         ConditionExpression: old.accessToken ? `accessToken = :seen OR ${older}` : `attribute_exists(pk) AND (${older})`,
         ExpressionAttributeValues: { ':before': old.before, ...(old.accessToken ? { ':seen': old.accessToken } : {}) },
       }),
-    );
-    return true;
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
-  }
+    ),
+  );
 };
 
 /**

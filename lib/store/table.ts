@@ -6,18 +6,25 @@
 // different partitions together: a token with its refresh lease, and the operator listing.
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Key, StoreDeps } from './keys.ts';
 
-/** Runs one conditional write: true if it was applied, false if its condition failed; other errors throw. */
-export const conditionMet = async (write: () => Promise<unknown>): Promise<boolean> => {
+/**
+ * Runs one conditional write: undefined if it was applied; if its condition failed, the item it met (when the
+ * write asked for it with ReturnValuesOnConditionCheckFailure: 'ALL_OLD', else empty). Other errors throw.
+ */
+export const refusedBy = async (write: () => Promise<unknown>): Promise<Record<string, unknown> | undefined> => {
   try {
     await write();
-    return true;
+    return undefined;
   } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    return error.Item ? unmarshall(error.Item) : {};
   }
 };
+
+/** Runs one conditional write: true if it was applied, false if its condition failed; other errors throw. */
+export const conditionMet = async (write: () => Promise<unknown>): Promise<boolean> => (await refusedBy(write)) === undefined;
 
 /** Indexes of the transaction items whose condition failed; empty when `error` is not a cancelled transaction. */
 export const cancelledAt = (error: unknown): number[] =>
@@ -26,7 +33,7 @@ export const cancelledAt = (error: unknown): number[] =>
     : [];
 
 /** BatchGetItem takes at most 100 keys; unprocessed keys are retried a few times before giving up. */
-export const BATCH_GET_MAX_KEYS = 100;
+const BATCH_GET_MAX_KEYS = 100;
 const BATCH_GET_ATTEMPTS = 5;
 
 /** The stored items among `keys` (any order; missing ones are simply absent). Raw items: store modules only. */

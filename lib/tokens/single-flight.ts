@@ -70,13 +70,7 @@ const renewer = (deps: FlightDeps, what: string, owner: string, leaseMs: number)
 };
 
 /** Runs `work` as the lease holder and releases the lease, recording the failure if it throws. */
-export const holdLease = async <T>(
-  deps: FlightDeps,
-  what: string,
-  owner: string,
-  leaseMs: number,
-  work: (renew: Renew) => Promise<T>,
-): Promise<T> => {
+const holdLease = async <T>(deps: FlightDeps, what: string, owner: string, leaseMs: number, work: (renew: Renew) => Promise<T>): Promise<T> => {
   let result: T;
   try {
     result = await work(renewer(deps, what, owner, leaseMs));

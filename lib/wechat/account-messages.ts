@@ -82,7 +82,7 @@ const createTimeOf = (fields: Record<string, string>): number => {
 };
 
 /** Reads an already parsed `<xml>` root into a typed message. */
-export const accountMessageFromXml = (root: XmlRecord): AccountMessage => {
+const accountMessageFromXml = (root: XmlRecord): AccountMessage => {
   const fields = textFields(root);
   const base: MessageBase = {
     toUserName: required(fields, 'ToUserName'),

@@ -11,7 +11,7 @@ import { WeChatApiError, WeChatNetworkError, WeChatProtocolError } from './error
 
 export type * from './responses.ts';
 
-export const PATHS = {
+const PATHS = {
   apiComponentToken: '/cgi-bin/component/api_component_token',
   apiCreatePreauthcode: '/cgi-bin/component/api_create_preauthcode',
   apiQueryAuth: '/cgi-bin/component/api_query_auth',
@@ -27,7 +27,7 @@ export const PATHS = {
 export type ApiName = keyof typeof PATHS;
 
 /** The name errors and log lines carry: the path below /cgi-bin/, e.g. `component/api_query_auth`. */
-export const apiLabel = (name: ApiName): string => PATHS[name].replace('/cgi-bin/', '');
+const apiLabel = (name: ApiName): string => PATHS[name].replace('/cgi-bin/', '');
 
 /**
  * APIs never repeated after an *ambiguous* failure (timeout, reset, 5xx: the request may have been executed):
@@ -37,7 +37,7 @@ export const apiLabel = (name: ApiName): string => PATHS[name].replace('/cgi-bin
  *   failure into a misleading 61009 "code is invalid".
  * They are still retried on errcode -1 (WeChat answered that it failed) and when no connection was made.
  */
-export const NO_AMBIGUOUS_RETRY: ReadonlySet<ApiName> = new Set(['apiComponentToken', 'apiAuthorizerToken', 'apiQueryAuth']);
+const NO_AMBIGUOUS_RETRY: ReadonlySet<ApiName> = new Set(['apiComponentToken', 'apiAuthorizerToken', 'apiQueryAuth']);
 
 /** Failures where the request provably never left this process, so a retry cannot execute anything twice. */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);

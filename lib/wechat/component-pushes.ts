@@ -69,12 +69,7 @@ export type ComponentPush = VerifyTicketPush | AuthorizedPush | UnauthorizedPush
 
 /** The InfoTypes that become EVENT items for the `authorized` function. */
 export type AuthEventPush = AuthorizedPush | UnauthorizedPush | FastRegisterPush;
-export const AUTH_EVENT_TYPES: readonly AuthEventPush['infoType'][] = [
-  'authorized',
-  'updateauthorized',
-  'unauthorized',
-  'notify_third_fasteregister',
-];
+const AUTH_EVENT_TYPES: readonly AuthEventPush['infoType'][] = ['authorized', 'updateauthorized', 'unauthorized', 'notify_third_fasteregister'];
 export const isAuthEvent = (m: ComponentPush): m is AuthEventPush => (AUTH_EVENT_TYPES as readonly string[]).includes(m.infoType);
 
 const EPOCH = /^\d{1,12}$/;
