@@ -3,7 +3,7 @@
 import { nowSeconds } from '../../lib/kernel/clock.ts';
 import { createWeChatDeps, type WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
 import { httpErrorBoundary, text, type HttpEvent, type HttpResult } from '../../lib/runtime/http.ts';
-import { edgeLogger, lambda } from '../../lib/runtime/lambda.ts';
+import { lambda } from '../../lib/runtime/lambda.ts';
 import {
   completeAuthorization,
   LANDING_PATH,
@@ -57,4 +57,4 @@ export const createHandler =
     }
   };
 
-export const handler = lambda(createWeChatDeps, createHandler, { middlewares: [httpErrorBoundary(edgeLogger)] });
+export const handler = lambda(createWeChatDeps, createHandler, { edge: httpErrorBoundary });

@@ -5,7 +5,7 @@ import { createDeps, type Deps } from '../../lib/runtime/deps.ts';
 import { httpErrorBoundary, rawBody, text, type HttpEvent, type HttpResult } from '../../lib/runtime/http.ts';
 import type { MessageHandlerRegistry } from '../../lib/intake/message-handlers.ts';
 import { messageHandlers } from '../../lib/intake/registrations.ts';
-import { edgeLogger, lambda } from '../../lib/runtime/lambda.ts';
+import { lambda } from '../../lib/runtime/lambda.ts';
 import { handleAccountMessage } from '../../lib/intake/account-message.ts';
 
 export const createHandler =
@@ -28,4 +28,4 @@ export const createHandler =
     return text(200, answer.kind === 'empty' ? '' : 'success', 'text/plain');
   };
 
-export const handler = lambda(createDeps, (deps: Deps) => createHandler(deps), { middlewares: [httpErrorBoundary(edgeLogger)] });
+export const handler = lambda(createDeps, (deps: Deps) => createHandler(deps), { edge: httpErrorBoundary });

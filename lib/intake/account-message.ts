@@ -19,8 +19,6 @@ import { XmlError } from '../wechat/xml.ts';
 import { isReleaseTestAccount, recordApiTextTask, releaseTestAction } from '../release-test/replies.ts';
 import { isAppId } from '../wechat/ids.ts';
 
-export type MessageDeps = Pick<Deps, 'doc' | 'tableName' | 'clock' | 'logger' | 'config' | 'secrets'>;
-
 export interface MessageRequest extends PushQuery {
   /** The `{appid}` path parameter: the account the message was sent to. */
   readonly authorizerAppid: string | undefined;
@@ -41,20 +39,20 @@ const parseVerified = (plain: string): AccountMessage => {
 };
 
 /** Release-test accounts are always ours; any other account must have a profile that is authorized now. */
-const checkAccount = async (deps: MessageDeps, appid: string): Promise<void> => {
+const checkAccount = async (deps: Deps, appid: string): Promise<void> => {
   if (isReleaseTestAccount(appid)) return;
   const profile = await getAuthorizer(deps, appid);
   if (!profile) throw new RejectedRequestError('authorizer.unknown');
   if (profile.status !== 'authorized') throw new RejectedRequestError(`authorizer.${profile.status}`);
 };
 
-const reply = (deps: MessageDeps, keys: MessageKeys, message: AccountMessage, body: ReplyBody): MessageAnswer => {
+const reply = (deps: Deps, keys: MessageKeys, message: AccountMessage, body: ReplyBody): MessageAnswer => {
   const createTime = nowSeconds(deps.clock);
   const inner = buildReplyXml({ toUser: message.fromUserName, fromUser: message.toUserName, createTime }, body);
   return { kind: 'reply', xml: sealReply(keys, inner, { timestamp: createTime }) };
 };
 
-const claimOrWait = async (deps: MessageDeps, marker: MessageMarker, wait: WaitOptions): Promise<MessageClaim> => {
+const claimOrWait = async (deps: Deps, marker: MessageMarker, wait: WaitOptions): Promise<MessageClaim> => {
   const claim = async () => {
     const answer = await claimMessage(deps, marker);
     return answer === 'in_flight' ? undefined : answer;
@@ -67,7 +65,7 @@ const claimOrWait = async (deps: MessageDeps, marker: MessageMarker, wait: WaitO
  * retry runs it again; a handler that died leaves a claim that expires, and a later retry takes it over.
  */
 const handOver = async (
-  deps: MessageDeps,
+  deps: Deps,
   registry: MessageHandlerRegistry,
   appid: string,
   message: AccountMessage,
@@ -99,7 +97,7 @@ const handOver = async (
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/operation/thirdparty/releases_instructions.html
  */
 export const handleAccountMessage = async (
-  deps: MessageDeps,
+  deps: Deps,
   request: MessageRequest,
   registry: MessageHandlerRegistry,
   wait: WaitOptions = DELIVERY_WAIT,

@@ -20,8 +20,6 @@ import {
 import { openReceived, readEnvelope, type PushQuery } from '../wechat/envelopes.ts';
 import { XmlError } from '../wechat/xml.ts';
 
-export type PushDeps = Pick<Deps, 'doc' | 'tableName' | 'clock' | 'logger' | 'config' | 'secrets'>;
-
 export interface PushRequest extends PushQuery {
   /** The raw request body, as received. */
   readonly body: Buffer;
@@ -53,7 +51,7 @@ const protect = (message: ComponentPush): void => {
   if (message.infoType === 'notify_third_fasteregister') protectSecret(message.authCode);
 };
 
-const recordAuthEvent = async (deps: PushDeps, message: AuthEventPush): Promise<PushOutcome> => {
+const recordAuthEvent = async (deps: Deps, message: AuthEventPush): Promise<PushOutcome> => {
   const event = {
     kind: 'component_push' as const,
     infoType: message.infoType,
@@ -78,7 +76,7 @@ const recordAuthEvent = async (deps: PushDeps, message: AuthEventPush): Promise<
  * Throws RejectedRequestError for anything that is not a genuine push for this component.
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/Before_Develop/authorize_event.html
  */
-export const receiveComponentPush = async (deps: PushDeps, request: PushRequest): Promise<PushOutcome> => {
+export const receiveComponentPush = async (deps: Deps, request: PushRequest): Promise<PushOutcome> => {
   const componentAppId = deps.config.componentAppId;
   const envelope = readEnvelope(request, request.body, { nowS: nowSeconds(deps.clock), maxSkewS: deps.config.pushMaxSkewS });
   if (envelope.appId !== undefined && envelope.appId !== componentAppId) throw new RejectedRequestError('envelope.AppId.mismatch');

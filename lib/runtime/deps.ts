@@ -29,13 +29,18 @@ export interface DepsOverrides {
   logger?: Logger;
 }
 
-/** The only place that constructs the DynamoDB client. Locally the endpoint is DynamoDB Local. */
-export const createDocumentClient = (config: Pick<Config, 'dynamodbEndpoint'>, env = process.env): DynamoDBDocumentClient => {
+/**
+ * The only place that constructs the DynamoDB client. Locally the endpoint is DynamoDB Local; scripts that
+ * pass only the endpoint get the local region and placeholder credentials.
+ */
+export const createDocumentClient = (
+  config: Pick<Config, 'dynamodbEndpoint'> & Partial<Pick<Config, 'awsRegion' | 'awsCredentialsInEnv'>>,
+): DynamoDBDocumentClient => {
   const local = config.dynamodbEndpoint !== undefined;
   const client = new DynamoDBClient({
-    ...(local ? { endpoint: config.dynamodbEndpoint, region: env.AWS_REGION ?? 'local' } : {}),
+    ...(local ? { endpoint: config.dynamodbEndpoint, region: config.awsRegion ?? 'local' } : {}),
     // DynamoDB Local accepts any [A-Za-z0-9] key; sparing newcomers a credentials step when none is set.
-    ...(local && !env.AWS_ACCESS_KEY_ID ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
+    ...(local && !config.awsCredentialsInEnv ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
     maxAttempts: DYNAMODB_MAX_ATTEMPTS,
     requestHandler: { connectionTimeout: DYNAMODB_CONNECT_MS, requestTimeout: DYNAMODB_REQUEST_MS },
   });

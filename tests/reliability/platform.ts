@@ -4,7 +4,6 @@
 // and refresh handlers invoked directly. Every handler logs through one captured logger; the DynamoDB client
 // is a faulty one (tests/helpers/faults.ts) and the WeChat client has a short timeout, so faults are cheap.
 import assert from 'node:assert/strict';
-import middy from '@middy/core';
 import { GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, DynamoDBStreamEvent, ScheduledEvent } from 'aws-lambda';
 import { createHandler as createAuthorizeHandler } from '../../functions/authorize/handler.ts';
@@ -19,7 +18,7 @@ import { startStreamPoller, streamSettingsFromServerless, type StreamPoller } fr
 import type { Clock } from '../../lib/kernel/clock.ts';
 import { loadConfig } from '../../lib/runtime/config.ts';
 import { createWeChatDeps, type WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
-import { httpErrorBoundary, type HttpEvent, type HttpResult } from '../../lib/runtime/http.ts';
+import type { HttpEvent, HttpResult } from '../../lib/runtime/http.ts';
 import { createMemoryLogger } from '../../lib/kernel/logger.ts';
 import { createMessageHandlerRegistry } from '../../lib/intake/message-handlers.ts';
 import { authorizerKey } from '../../lib/store/keys.ts';
@@ -28,6 +27,7 @@ import { context } from '../helpers/context.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 import { faultyDocumentClient, type FaultyDocumentClient } from '../helpers/faults.ts';
 import { startPlatformServer, type PlatformServer, type Route } from '../helpers/platform-server.ts';
+import { httpFunction } from '../helpers/lambda.ts';
 
 export const COMPONENT = SIMULATOR_COMPONENT;
 /** Short enough that a timeout costs little; long enough for DynamoDB Local and the simulator on a loaded 2-core box. */
@@ -74,8 +74,8 @@ export interface Platform {
 }
 
 const withBoundary = <D extends WeChatDeps>(deps: D, fn: (event: HttpEvent) => Promise<HttpResult>): Route => {
-  const wrapped = middy(fn, { timeoutEarlyInMillis: 0 }).use(httpErrorBoundary(() => deps.logger));
-  return (event) => wrapped(event, context) as Promise<HttpResult>;
+  const wrapped = httpFunction(fn, deps.logger);
+  return (event) => wrapped(event);
 };
 
 const messageRoute = (deps: WeChatDeps, appid: string): Route => {
