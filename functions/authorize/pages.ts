@@ -5,7 +5,7 @@ import { BadRequestError } from '../../lib/kernel/errors.ts';
 import type { AuthorizerInfo } from '../../lib/wechat/responses.ts';
 import { WeChatApiError, WeChatNetworkError, WeChatProtocolError } from '../../lib/wechat/errors.ts';
 import { AuthorizationCodeError, CodeBusyError } from '../../lib/authorization/authorization.ts';
-import { MissingTicketError, TicketInvalidError } from '../../lib/tokens/index.ts';
+import { MissingTicketError, TicketInvalidError } from '../../lib/tokens/errors.ts';
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 

@@ -4,7 +4,9 @@
 import { createWeChatDeps, type WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
 import { lambda } from '../../lib/runtime/lambda.ts';
 import { InvalidCursorError, listAuthorizers } from '../../lib/store/authorizers.ts';
-import { getAuthorizerAccessToken, getComponentAccessToken, TokenServiceError } from '../../lib/tokens/index.ts';
+import { getAuthorizerAccessToken } from '../../lib/tokens/authorizer-token.ts';
+import { getComponentAccessToken } from '../../lib/tokens/component-token.ts';
+import { TokenServiceError } from '../../lib/tokens/errors.ts';
 import { parseTokenRequest, TokenRequestError, toOperatorRow, type TokenReply } from './request.ts';
 
 /** The reply type of an expected failure; undefined for anything else, which is thrown (a real 500). */

@@ -24,7 +24,7 @@ import {
 import { StaleWriteError } from '../store/tokens.ts';
 import type { AuthorizationInfo, AuthorizerInfo } from '../wechat/responses.ts';
 import { WeChatApiError } from '../wechat/errors.ts';
-import { withComponentToken } from '../tokens/index.ts';
+import { withComponentToken } from '../tokens/component-token.ts';
 import { PermanentEventError } from '../stream/dispatch.ts';
 import { isAppId } from '../wechat/ids.ts';
 

@@ -12,7 +12,7 @@ import { saveAuthorizationWithoutToken } from '../store/grants.ts';
 import { isRevoked } from '../wechat/errors.ts';
 import { AuthorizationCodeError, completeAuthorization } from './authorization.ts';
 import { PermanentEventError } from '../stream/dispatch.ts';
-import { withComponentToken } from '../tokens/index.ts';
+import { withComponentToken } from '../tokens/component-token.ts';
 
 const codeExpiry = (value: string | undefined, createTime: number): number =>
   value && /^\d{1,12}$/.test(value) ? Number(value) : createTime + CODE_TTL_S;

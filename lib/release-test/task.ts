@@ -11,7 +11,7 @@ import { isTokenInvalid } from '../wechat/errors.ts';
 import { completeAuthorization } from '../authorization/authorization.ts';
 import { PermanentEventError } from '../stream/dispatch.ts';
 import { apiTextContent, QUERY_AUTH_CODE_TASK } from './replies.ts';
-import { withAuthorizerToken } from '../tokens/index.ts';
+import { withAuthorizerToken } from '../tokens/authorizer-token.ts';
 
 interface ApiTextTask {
   readonly authorizerAppid: string;

@@ -1,5 +1,8 @@
 // The component_access_token: one per component appid, shared by every caller through the table, refreshed
 // with the newest stored component_verify_ticket under a lease so only one caller ever asks WeChat for it.
+// lib/tokens is the one way code in this project gets a WeChat access token: tokens live in the table, never
+// in memory; each is obtained from WeChat at most once per lifetime across all Lambdas (single-flight.ts), and
+// a token WeChat rejects is expired only if it is still the stored one.
 import { nowSeconds } from '../kernel/clock.ts';
 import { COMPONENT_LEASE_MS, FOLLOWER_MAX_WAIT_MS, TOKEN_POLL } from '../kernel/limits.ts';
 import type { WeChatDeps } from '../runtime/wechat-deps.ts';

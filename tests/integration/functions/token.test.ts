@@ -10,7 +10,7 @@ import { nowSeconds } from '../../../lib/kernel/clock.ts';
 import { loadConfig } from '../../../lib/runtime/config.ts';
 import { createWeChatDeps, type WeChatDeps } from '../../../lib/runtime/wechat-deps.ts';
 import { createMemoryLogger } from '../../../lib/kernel/logger.ts';
-import { withComponentToken } from '../../../lib/tokens/index.ts';
+import { withComponentToken } from '../../../lib/tokens/component-token.ts';
 import { saveAuthorization } from '../../../lib/store/grants.ts';
 import { markNeedsReauth, markUnauthorized } from '../../../lib/store/authorizers.ts';
 import { saveVerifyTicket } from '../../../lib/store/tickets.ts';

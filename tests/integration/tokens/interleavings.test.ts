@@ -10,14 +10,8 @@ import { loadConfig } from '../../../lib/runtime/config.ts';
 import { createWeChatDeps, type WeChatDeps } from '../../../lib/runtime/wechat-deps.ts';
 import { COMPONENT_ACQUIRE_MS, FOLLOWER_MAX_WAIT_MS, WECHAT_CALL_BUDGET_MS } from '../../../lib/kernel/limits.ts';
 import { createMemoryLogger } from '../../../lib/kernel/logger.ts';
-import {
-  AUTHORIZER_FLIGHT,
-  COMPONENT_FLIGHT,
-  getAuthorizerAccessToken,
-  getComponentAccessToken,
-  TOKEN_MARGIN_S,
-  withComponentToken,
-} from '../../../lib/tokens/index.ts';
+import { AUTHORIZER_FLIGHT, getAuthorizerAccessToken } from '../../../lib/tokens/authorizer-token.ts';
+import { COMPONENT_FLIGHT, getComponentAccessToken, TOKEN_MARGIN_S, withComponentToken } from '../../../lib/tokens/component-token.ts';
 import { saveAuthorization } from '../../../lib/store/grants.ts';
 import { getAuthorizer } from '../../../lib/store/authorizers.ts';
 import { saveVerifyTicket } from '../../../lib/store/tickets.ts';

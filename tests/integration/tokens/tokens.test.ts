@@ -13,20 +13,19 @@ import { createMemoryLogger } from '../../../lib/kernel/logger.ts';
 import {
   AuthorizerNotFoundError,
   AuthorizerUnauthorizedError,
-  authorizerLease,
-  componentLease,
-  getAuthorizerAccessToken,
-  getComponentAccessToken,
   MissingTicketError,
   NeedsReauthError,
-  refreshAuthorizerTokenIfDue,
-  refreshComponentTokenIfDue,
   TicketInvalidError,
-  TOKEN_MARGIN_S,
   TokenBusyError,
-  withAuthorizerToken,
+} from '../../../lib/tokens/errors.ts';
+import { authorizerLease, getAuthorizerAccessToken, refreshAuthorizerTokenIfDue, withAuthorizerToken } from '../../../lib/tokens/authorizer-token.ts';
+import {
+  componentLease,
+  getComponentAccessToken,
+  refreshComponentTokenIfDue,
+  TOKEN_MARGIN_S,
   withComponentToken,
-} from '../../../lib/tokens/index.ts';
+} from '../../../lib/tokens/component-token.ts';
 import { saveAuthorization } from '../../../lib/store/grants.ts';
 import { getAuthorizer, markUnauthorized } from '../../../lib/store/authorizers.ts';
 import { acquireLease } from '../../../lib/store/claims.ts';
