@@ -1,6 +1,7 @@
 // The `token` function's invoke payloads and replies. A payload is validated before any work: an unknown
 // field or a malformed appid is a bad request that names the problem, never a silent component token.
 import { BadRequestError } from '../../lib/kernel/errors.ts';
+import type { InvokeFailure } from '../../lib/runtime/invoke.ts';
 import type { AuthorizerSummary } from '../../lib/store/authorizers.ts';
 import { isAppId } from '../../lib/wechat/ids.ts';
 
@@ -22,7 +23,7 @@ export interface OperatorRow {
 export type TokenReply =
   | { readonly accessToken: string; readonly expiresAt: number }
   | { readonly authorizers: OperatorRow[]; readonly cursor?: string }
-  | { readonly error: { readonly type: string; readonly message: string } };
+  | InvokeFailure;
 
 /** The invoke payload is not one of the three shapes; `type` is what the caller receives. */
 export class TokenRequestError extends BadRequestError {

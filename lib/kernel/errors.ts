@@ -27,3 +27,11 @@ export class RejectedRequestError extends AppError {
 
 /** The caller asked for something malformed (bad invoke payload, bad query); safe to tell them why. */
 export class BadRequestError extends AppError {}
+
+/**
+ * An expected, explainable failure (not a bug or an outage) that a caller can act on, named by a stable
+ * `type` (what an invoke answer carries; class names do not survive minified bundles).
+ */
+export abstract class ExpectedError extends AppError {
+  abstract readonly type: string;
+}

@@ -10,7 +10,7 @@
 // only in a transaction that checks the marker, so an older grant consumed later cannot bring the account back.
 import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';
-import { AppError } from '../kernel/errors.ts';
+import { BadRequestError } from '../kernel/errors.ts';
 import { protectSecret } from '../kernel/logger.ts';
 import type { AuthorizerInfo } from '../wechat/responses.ts';
 import { cancelledAt, conditionMet, findItem, getItems } from './table.ts';
@@ -218,7 +218,7 @@ export interface AuthorizerSummary {
 }
 
 /** A listing cursor that is not one this module returned. */
-export class InvalidCursorError extends AppError {}
+export class InvalidCursorError extends BadRequestError {}
 
 const decodeCursor = (cursor: string): Record<string, string> => {
   let key: unknown;

@@ -27,7 +27,7 @@ import { context } from '../helpers/context.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 import { faultyDocumentClient, type FaultyDocumentClient } from '../helpers/faults.ts';
 import { startPlatformServer, type PlatformServer, type Route } from '../helpers/platform-server.ts';
-import { httpFunction } from '../helpers/lambda.ts';
+import { httpFunction, invokeFunction } from '../helpers/lambda.ts';
 
 export const COMPONENT = SIMULATOR_COMPONENT;
 /** Short enough that a timeout costs little; long enough for DynamoDB Local and the simulator on a loaded 2-core box. */
@@ -134,7 +134,7 @@ export const startPlatform = async (options: PlatformOptions = {}): Promise<Plat
             return result;
           },
         });
-  const tokenHandler = createTokenHandler(deps);
+  const tokenHandler = invokeFunction(createTokenHandler(deps), logger);
   const refreshHandler = createRefreshHandler(deps);
   const read = async (key: { pk: string; sk: string }) =>
     (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: key, ConsistentRead: true }))).Item;

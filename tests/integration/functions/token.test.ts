@@ -18,6 +18,7 @@ import { getAuthorizerToken, getComponentToken } from '../../../lib/store/tokens
 import { createWeChatClient } from '../../../lib/wechat/client.ts';
 import { WeChatApiError } from '../../../lib/wechat/errors.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
+import { invokeFunction } from '../../helpers/lambda.ts';
 
 const COMPONENT = SIMULATOR_COMPONENT.appId;
 let sim: Simulator;
@@ -39,7 +40,7 @@ before(async () => {
   const logger = createMemoryLogger();
   const wechat = createWeChatClient({ baseUrl: sim.url, logger, dispatcher: agent });
   deps = createWeChatDeps(config, config.secrets!, { doc: table.doc, logger, wechat });
-  const handler = createHandler(deps);
+  const handler = invokeFunction(createHandler(deps), logger);
   invoke = (event) => handler(event);
 });
 after(async () => {
