@@ -13,7 +13,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { FinalizeHandler, FinalizeHandlerArguments, HandlerExecutionContext } from '@smithy/types';
 import { localClient } from '../../infra/local/dynamodb.ts';
 
-export const WRITE_COMMANDS: ReadonlySet<string> = new Set([
+const WRITE_COMMANDS: ReadonlySet<string> = new Set([
   'PutItemCommand',
   'UpdateItemCommand',
   'DeleteItemCommand',
@@ -65,7 +65,7 @@ export const throttled = (message = 'injected: throughput exceeded'): Error =>
   new ProvisionedThroughputExceededException({ $metadata: { httpStatusCode: 400 }, message });
 export const throttling = (message = 'injected: rate exceeded'): Error => new ThrottlingException({ $metadata: { httpStatusCode: 400 }, message });
 /** What Node reports when the socket closes before the answer arrived: the SDK retries it. */
-export const connectionReset = (): Error => Object.assign(new Error('injected: socket hang up'), { code: 'ECONNRESET' });
+const connectionReset = (): Error => Object.assign(new Error('injected: socket hang up'), { code: 'ECONNRESET' });
 
 const pkOf = (key: unknown): string | undefined => {
   const pk = (key as { pk?: unknown } | undefined)?.pk;
@@ -77,7 +77,7 @@ const pkOf = (key: unknown): string | undefined => {
 type TransactItem = Record<string, { Item?: unknown; Key?: unknown } | undefined>;
 
 /** The partition keys a command's input names. */
-export const pksOf = (input: Record<string, unknown>): string[] => {
+const pksOf = (input: Record<string, unknown>): string[] => {
   const direct = [pkOf(input.Item), pkOf(input.Key)];
   const transact = ((input.TransactItems as TransactItem[] | undefined) ?? []).flatMap((t) =>
     Object.values(t).map((op) => pkOf(op?.Item) ?? pkOf(op?.Key)),

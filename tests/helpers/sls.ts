@@ -3,7 +3,7 @@
 import { simulatorEnv } from '../../infra/local/credentials.ts';
 import { startProc, waitForExit } from './proc.ts';
 
-export const INVOKE_TIMEOUT_MS = 45_000;
+const INVOKE_TIMEOUT_MS = 45_000;
 
 /** The environment `npm start` would hand a terminal: the simulator's credentials and local AWS keys. */
 export const localInvokeEnv = (extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv => {

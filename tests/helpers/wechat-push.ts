@@ -22,7 +22,7 @@ export interface PushOptions extends PushKeys {
   readonly outerAppId?: string | null;
 }
 
-export const pushKey = (keys: PushKeys): Buffer => keys.aesKey ?? decodeAesKey(keys.encodingAesKey ?? '');
+const pushKey = (keys: PushKeys): Buffer => keys.aesKey ?? decodeAesKey(keys.encodingAesKey ?? '');
 
 /** The outer body WeChat posts to the authorization-event URL. */
 export const outerBody = (encrypt: string, outerAppId?: string | null): string =>

@@ -12,12 +12,11 @@ import { createHandler as createMessageHandler } from '../../functions/message/h
 import { createHandler as createRefreshHandler } from '../../functions/refresh/handler.ts';
 import { createHandler as createTicketHandler } from '../../functions/ticket/handler.ts';
 import { createHandler as createTokenHandler } from '../../functions/token/handler.ts';
-import { SIMULATOR_COMPONENT, simulatorEnv } from '../../infra/local/credentials.ts';
+import { SIMULATOR_COMPONENT } from '../../infra/local/credentials.ts';
 import { startSimulator, type Simulator } from '../../infra/local/simulator/index.ts';
 import { startStreamPoller, streamSettingsFromServerless, type StreamPoller } from '../../infra/local/stream-poller.ts';
 import type { Clock } from '../../lib/kernel/clock.ts';
-import { loadConfig } from '../../lib/runtime/config.ts';
-import { createWeChatDeps, type WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
+import type { WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
 import type { HttpEvent, HttpResult } from '../../lib/runtime/http.ts';
 import { createMemoryLogger } from '../../lib/kernel/logger.ts';
 import { createMessageHandlerRegistry } from '../../lib/intake/message-handlers.ts';
@@ -28,6 +27,7 @@ import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 import { faultyDocumentClient, type FaultyDocumentClient } from '../helpers/faults.ts';
 import { startPlatformServer, type PlatformServer, type Route } from '../helpers/platform-server.ts';
 import { httpFunction, invokeFunction } from '../helpers/lambda.ts';
+import { worldWeChatDeps } from '../helpers/world.ts';
 
 export const COMPONENT = SIMULATOR_COMPONENT;
 /** Short enough that a timeout costs little; long enough for DynamoDB Local and the simulator on a loaded 2-core box. */
@@ -96,13 +96,6 @@ export const startPlatform = async (options: PlatformOptions = {}): Promise<Plat
     ticketIntervalMs: 0,
     ...(options.clock ? { clock: options.clock } : {}),
   });
-  const config = loadConfig({
-    ...simulatorEnv(),
-    TABLE_NAME: table.tableName,
-    DYNAMODB_ENDPOINT: table.endpoint,
-    WECHAT_API_BASE_URL: sim.url,
-    PUBLIC_BASE_URL: server.url,
-  });
   const wechat = createWeChatClient({
     baseUrl: sim.url,
     logger,
@@ -110,7 +103,14 @@ export const startPlatform = async (options: PlatformOptions = {}): Promise<Plat
     maxRetries: options.maxRetries ?? 2,
     retryBaseMs: 10,
   });
-  const deps = createWeChatDeps(config, config.secrets!, { doc: ddb.doc, logger, wechat, ...(options.clock ? { clock: options.clock } : {}) });
+  const deps = worldWeChatDeps(table, {
+    wechatUrl: sim.url,
+    publicBaseUrl: server.url,
+    doc: ddb.doc,
+    logger,
+    wechat,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   routes['POST /wechat/component/events'] = withBoundary(deps, createTicketHandler(deps));
   const authorize = withBoundary(deps, createAuthorizeHandler(deps));
   routes['GET /wechat/component/authorize'] = authorize;

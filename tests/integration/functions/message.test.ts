@@ -3,8 +3,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createHandler } from '../../../functions/message/handler.ts';
 import { SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
-import { loadConfig } from '../../../lib/runtime/config.ts';
-import { createDeps, type Deps } from '../../../lib/runtime/deps.ts';
+import type { Deps } from '../../../lib/runtime/deps.ts';
 import type { HttpEvent, HttpResult } from '../../../lib/runtime/http.ts';
 import { createMemoryLogger } from '../../../lib/kernel/logger.ts';
 import { createMessageHandlerRegistry, type MessageHandlerRegistry } from '../../../lib/intake/message-handlers.ts';
@@ -15,6 +14,7 @@ import type { AccountMessage } from '../../../lib/wechat/account-messages.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
 import { eventXml, messageEvent, openReply, textXml } from '../../helpers/wechat-message.ts';
 import { httpFunction } from '../../helpers/lambda.ts';
+import { worldDeps } from '../../helpers/world.ts';
 
 const COMPONENT = SIMULATOR_COMPONENT;
 const NOW = Date.now();
@@ -39,17 +39,8 @@ const items = async (prefix: string) =>
 
 before(async () => {
   table = await createTestTable();
-  const config = loadConfig({
-    COMPONENT_APPID: COMPONENT.appId,
-    COMPONENT_APPSECRET: COMPONENT.appSecret,
-    COMPONENT_TOKEN: COMPONENT.token,
-    COMPONENT_ENCODING_AES_KEY: COMPONENT.encodingAesKey,
-    TABLE_NAME: table.tableName,
-    DYNAMODB_ENDPOINT: table.endpoint,
-    PUBLIC_BASE_URL: 'http://127.0.0.1:3000',
-  });
   logger = createMemoryLogger();
-  deps = createDeps(config, config.secrets!, { doc: table.doc, clock: () => NOW, logger });
+  deps = worldDeps(table, { clock: () => NOW, logger });
   const profile = { refreshToken: 'refreshtoken@@@ours', funcInfo: [1], authorizedAt: NOW_S - 100 };
   await saveAuthorization(deps, OURS, profile);
   await saveAuthorization(deps, GONE, profile);

@@ -4,11 +4,10 @@ import { after, before, describe, it } from 'node:test';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { Agent } from 'undici';
 import { createHandler } from '../../../functions/token/handler.ts';
-import { simulatorEnv, SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
+import { SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
 import { startSimulator, type Simulator } from '../../../infra/local/simulator/index.ts';
 import { nowSeconds } from '../../../lib/kernel/clock.ts';
-import { loadConfig } from '../../../lib/runtime/config.ts';
-import { createWeChatDeps, type WeChatDeps } from '../../../lib/runtime/wechat-deps.ts';
+import type { WeChatDeps } from '../../../lib/runtime/wechat-deps.ts';
 import { createMemoryLogger } from '../../../lib/kernel/logger.ts';
 import { withComponentToken } from '../../../lib/tokens/component-token.ts';
 import { saveAuthorization } from '../../../lib/store/grants.ts';
@@ -19,6 +18,7 @@ import { createWeChatClient } from '../../../lib/wechat/client.ts';
 import { WeChatApiError } from '../../../lib/wechat/errors.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
 import { invokeFunction } from '../../helpers/lambda.ts';
+import { worldWeChatDeps } from '../../helpers/world.ts';
 
 const COMPONENT = SIMULATOR_COMPONENT.appId;
 let sim: Simulator;
@@ -31,15 +31,9 @@ before(async () => {
   sim = await startSimulator({ autoPush: false, ticketIntervalMs: 0 });
   agent = new Agent();
   table = await createTestTable();
-  const config = loadConfig({
-    ...simulatorEnv(),
-    TABLE_NAME: table.tableName,
-    WECHAT_API_BASE_URL: sim.url,
-    PUBLIC_BASE_URL: 'https://platform.example.test',
-  });
   const logger = createMemoryLogger();
   const wechat = createWeChatClient({ baseUrl: sim.url, logger, dispatcher: agent });
-  deps = createWeChatDeps(config, config.secrets!, { doc: table.doc, logger, wechat });
+  deps = worldWeChatDeps(table, { wechatUrl: sim.url, publicBaseUrl: 'https://platform.example.test', logger, wechat });
   const handler = invokeFunction(createHandler(deps), logger);
   invoke = (event) => handler(event);
 });
