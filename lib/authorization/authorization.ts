@@ -1,6 +1,6 @@
 // The authorization lifecycle (PROTOCOL.md §1.4, §1.8): the start page's links from a fresh pre_auth_code, and
 // completing an authorization from its code (landing page or `authorized` push, whichever comes first,
-// exchanging the code exactly once). The pushes themselves are handled in authorization-events.ts.
+// exchanging the code exactly once). The pushes themselves are handled in pushes.ts.
 import { randomUUID } from 'node:crypto';
 import { nowSeconds } from '../kernel/clock.ts';
 import { CODE_APPLY_WINDOW_MS, CODE_CLAIM_MS, CODE_POLL } from '../kernel/limits.ts';

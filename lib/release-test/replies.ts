@@ -2,7 +2,7 @@
 // ten test accounts and sends it a text, an API-text request and an event; each must be answered inside 5 s.
 // This part runs in the `message` function and never calls WeChat: the text and event cases are answered
 // with an encrypted passive reply, the API-text case records a task the `authorized` function completes
-// (release-test-task.ts), after the HTTP answer, as WeChat requires.
+// (task.ts), after the HTTP answer, as WeChat requires.
 import { protectSecret } from '../kernel/logger.ts';
 import { eventId, recordEvent } from '../store/events.ts';
 import type { StoreDeps } from '../store/keys.ts';
