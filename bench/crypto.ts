@@ -1,4 +1,4 @@
-// Crypto pipeline: verify + decrypt + parse of a realistic ticket push (PROTOCOL.md §1.4 wire form, sealed
+// Crypto pipeline: verify + decrypt + parse of a realistic ticket push (docs/protocol.md §1.4 wire form, sealed
 // with the simulator credentials), ops/s, three ways in one process on identical inputs:
 //   ours   — exactly the ticket function's path minus I/O: readEnvelope (query shapes, outer XML → Encrypt),
 //            openReceived (msg_signature in constant time, strict AES/padding/length/appid), parseComponentPush.

@@ -19,7 +19,7 @@ const AUTH_TYPES = { 1: 'official account', 2: 'mini program', 3: 'official acco
 
 const html = (statusCode: number, body: string): HttpResult => {
   const result = text(statusCode, body, 'text/html; charset=utf-8');
-  // `origin`: WeChat checks that the authorization link was opened from our domain (PROTOCOL.md §1.8).
+  // `origin`: WeChat checks that the authorization link was opened from our domain (docs/protocol.md §1.8).
   const headers = { 'referrer-policy': 'origin', 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY' };
   const csp = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
   return { ...result, headers: { ...result.headers, ...headers, 'content-security-policy': csp } };

@@ -24,7 +24,7 @@ export const createHandler =
       registry,
     );
     if (answer.kind === 'reply') return text(200, answer.xml, 'application/xml; charset=utf-8');
-    // An empty body or `success` both tell WeChat not to retry (PROTOCOL.md §1.5).
+    // An empty body or `success` both tell WeChat not to retry (docs/protocol.md §1.5).
     return text(200, answer.kind === 'empty' ? '' : 'success', 'text/plain');
   };
 

@@ -15,7 +15,7 @@ export const createHandler =
       nonce: query.nonce,
       body: rawBody(event),
     });
-    // WeChat accepts only these 7 bytes; anything else counts as a failed delivery (PROTOCOL.md §1.5).
+    // WeChat accepts only these 7 bytes; anything else counts as a failed delivery (docs/protocol.md §1.5).
     return text(200, 'success', 'text/plain');
   };
 

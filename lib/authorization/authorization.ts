@@ -1,4 +1,4 @@
-// The authorization lifecycle (PROTOCOL.md §1.4, §1.8): the start page's links from a fresh pre_auth_code, and
+// The authorization lifecycle (docs/protocol.md §1.4, §1.8): the start page's links from a fresh pre_auth_code, and
 // completing an authorization from its code (landing page or `authorized` push, whichever comes first,
 // exchanging the code exactly once). The pushes themselves are handled in pushes.ts.
 import { randomUUID } from 'node:crypto';
@@ -86,7 +86,7 @@ export interface AuthorizationLinks {
   readonly expiresIn: number;
 }
 
-/** Both authorization links (PROTOCOL.md §1.8) for one pre_auth_code. */
+/** Both authorization links (docs/protocol.md §1.8) for one pre_auth_code. */
 export const authorizationUrls = (i: { componentAppId: string; preAuthCode: string; redirectUri: string } & StartRequest) => {
   const params = new URLSearchParams({
     component_appid: i.componentAppId,

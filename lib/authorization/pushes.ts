@@ -1,4 +1,4 @@
-// The `component_push` handler of the `authorized` function (PROTOCOL.md §1.4): authorized, updateauthorized
+// The `component_push` handler of the `authorized` function (docs/protocol.md §1.4): authorized, updateauthorized
 // and fast registration complete an authorization from their code; unauthorized revokes. A code that can no
 // longer be exchanged (spent by a claimant that died after WeChat answered, or expired while the stream was
 // stuck) does not cost the account owner a second authorization: the push names the account, and

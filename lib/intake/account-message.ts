@@ -1,4 +1,4 @@
-// The message URL of the accounts that authorized the component (消息与事件接收URL, DESIGN.md §1 `message`):
+// The message URL of the accounts that authorized the component (消息与事件接收URL, docs/architecture.md §1 `message`):
 // verify and decrypt with the component's token and key, refuse accounts that are not ours, answer the
 // release checks, and hand everything else, once, to the handler registry. It never calls WeChat, so the
 // answer leaves well inside WeChat's 5 s window; nothing is written for a request that failed a check.
@@ -105,7 +105,7 @@ export const handleAccountMessage = async (
   const appid = request.authorizerAppid ?? '';
   if (!isAppId(appid)) throw new RejectedRequestError('path.appid.malformed');
   const envelope = readEnvelope(request, request.body, { nowS: nowSeconds(deps.clock), maxSkewS: deps.config.pushMaxSkewS });
-  // The trailing appid of every message on this URL is the component's, not the account's (PROTOCOL.md §1.3).
+  // The trailing appid of every message on this URL is the component's, not the account's (docs/protocol.md §1.3).
   const keys = keysFrom(deps.secrets, deps.config.componentAppId);
   const message = parseVerified(openReceived(keys, envelope));
   await checkAccount(deps, appid);

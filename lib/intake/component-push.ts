@@ -1,4 +1,4 @@
-// The authorization-event URL (DESIGN.md §1, `ticket`): verify, decrypt, dispatch on InfoType, write once,
+// The authorization-event URL (docs/architecture.md §1, `ticket`): verify, decrypt, dispatch on InfoType, write once,
 // answer. It never calls WeChat, so it stays far inside WeChat's 5 s window, and it writes nothing for a
 // push that failed any check: every write below happens only after the signature, the decryption, the
 // trailing appid and the inner AppId all matched this component.

@@ -1,4 +1,4 @@
-// The full-network release (全网发布) checks on the message URL (PROTOCOL.md §2). WeChat authorizes one of its
+// The full-network release (全网发布) checks on the message URL (docs/protocol.md §2). WeChat authorizes one of its
 // ten test accounts and sends it a text, an API-text request and an event; each must be answered inside 5 s.
 // This part runs in the `message` function and never calls WeChat: the text and event cases are answered
 // with an encrypted passive reply, the API-text case records a task the `authorized` function completes

@@ -1,4 +1,4 @@
-// The API-text release check (PROTOCOL.md §2 case 4), second half: the `message` function answered WeChat
+// The API-text release check (docs/protocol.md §2 case 4), second half: the `message` function answered WeChat
 // with an empty body and recorded a task; the `authorized` function takes it from the stream, exchanges the
 // query_auth_code (once per code, shared with the authorization push: codes are single-use), and sends the
 // customer-service text `<code>_from_api` to the test user with that account's access token.

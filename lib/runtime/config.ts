@@ -84,7 +84,7 @@ const SECRET_ENV = {
 } as const;
 
 /**
- * Reads and validates every variable at once (DESIGN.md §4). Throws one ConfigError naming every problem.
+ * Reads and validates every variable at once (docs/architecture.md §4). Throws one ConfigError naming every problem.
  * Secrets are required from the environment unless SSM_PARAMETER_PATH says where to fetch them.
  */
 export const loadConfig = (env: Env = process.env): Readonly<Config> => {

@@ -1,4 +1,4 @@
-// The edge of the HTTP functions: the only place errors become status codes (STYLE.md §16).
+// The edge of the HTTP functions: the only place errors become status codes (docs/style.md §16).
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { BadRequestError, RejectedRequestError } from '../kernel/errors.ts';
 import type { Edge } from './lambda.ts';

@@ -1,4 +1,4 @@
-// The component's console credentials from SSM Parameter Store SecureStrings (DESIGN.md §4): three parameters
+// The component's console credentials from SSM Parameter Store SecureStrings (docs/architecture.md §4): three parameters
 // under SSM_PARAMETER_PATH, fetched with ONE GetParameters call (WithDecryption) per container, cached, and
 // fetched again when a push failed its signature check (lib/runtime/http.ts → secretsStale → lib/runtime/lambda.ts asks with refresh), so a
 // token or key rotated in the console and in SSM is picked up without a redeploy.

@@ -1,6 +1,6 @@
 // Authorizer profiles (AUTHORIZER#<appid>/PROFILE): status, the refresh token and the one before it, the
 // granted permissions and the account's info. The profile has NO TTL: losing the refresh token means asking
-// the account owner to authorize again (PROTOCOL.md §4 item 6). This file holds the profile reads and the
+// the account owner to authorize again (docs/protocol.md §4 item 6). This file holds the profile reads and the
 // status changes (revocation, needs_reauth, info); writing a grant (anything that stores a refresh token) is
 // grants.ts.
 //

@@ -1,4 +1,4 @@
-// CODE items (DESIGN.md §3): the api_query_auth result cached per authorization code, so the `authorized`
+// CODE items (docs/architecture.md §3): the api_query_auth result cached per authorization code, so the `authorized`
 // push and the landing page never both spend one code (codes are single-use; a second exchange answers
 // 61009). The first reader claims the code (claims.ts), exchanges it, and settles the claim with the result;
 // everyone else waits on consistent reads. A crashed claimant's claim expires and another takes over.
@@ -11,7 +11,7 @@ import { codeKey, type StoreDeps } from './keys.ts';
 import { type ClaimKind, dropClaim, settleClaim, takeClaim } from './claims.ts';
 import { conditionMet } from './table.ts';
 
-/** A code is valid for an hour (PROTOCOL.md §1.6); its cached result lives as long. */
+/** A code is valid for an hour (docs/protocol.md §1.6); its cached result lives as long. */
 export const CODE_TTL_S = 60 * 60;
 
 export type CodeState =

@@ -1,5 +1,5 @@
 // Deduplication markers for the message URL. WeChat retries a message it got no answer to within 5 s (three
-// attempts in all, PROTOCOL.md §1.5). One marker per delivery, across concurrent Lambdas: a short-lived
+// attempts in all, docs/protocol.md §1.5). One marker per delivery, across concurrent Lambdas: a short-lived
 // "handling" claim while a handler runs, then "done". Retries of a done delivery are no-ops; a claim whose
 // handler died (timeout, crash) expires, so a later retry handles the message instead of losing it.
 // sk `MSG` keeps the markers out of the stream consumer's filter.

@@ -1,5 +1,5 @@
 // EVENT items: authorization events from the ticket function and release-test tasks from the message
-// function (DESIGN.md §3). Written once (`attribute_not_exists(pk)`), so WeChat's retries and duplicate
+// function (docs/architecture.md §3). Written once (`attribute_not_exists(pk)`), so WeChat's retries and duplicate
 // deliveries are no-ops; the `authorized` function consumes them from the table's stream.
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';
@@ -40,7 +40,7 @@ export class EventShapeError extends AppError {
   }
 }
 
-/** The deduplication id of an event (DESIGN.md §3). */
+/** The deduplication id of an event (docs/architecture.md §3). */
 export const eventId = (e: Pick<NewEvent, 'componentAppId' | 'infoType' | 'authorizerAppid' | 'createTime'>): string =>
   sha256([e.componentAppId, e.infoType, e.authorizerAppid ?? '', String(e.createTime)].join('\n'));
 

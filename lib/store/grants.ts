@@ -1,7 +1,7 @@
 // Writing a grant: every write that stores a refresh token. An authorization (api_query_auth), with or without
 // an access token, and a refresh (api_authorizer_token). Each stores the refresh token in the same transaction
 // as the access token and keeps the previous one, and a write based on an older view of the profile never wins
-// (PROTOCOL.md §4 item 6). Reading the profile and changing its status (revocation, needs_reauth) is
+// (docs/protocol.md §4 item 6). Reading the profile and changing its status (revocation, needs_reauth) is
 // authorizers.ts; a first grant checks the REVOCATION marker a revocation consumed before it left there.
 import { DeleteCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';

@@ -1,4 +1,4 @@
-// The component_verify_ticket WeChat pushes every 10 minutes (PROTOCOL.md §1.4, §1.6): one item per
+// The component_verify_ticket WeChat pushes every 10 minutes (docs/protocol.md §1.4, §1.6): one item per
 // component appid, replaced only by a push with a newer CreateTime, so a late or reordered push can never
 // put an older ticket back.
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';

@@ -1,7 +1,7 @@
 // Access tokens: the component's (COMPONENT#<appid>/ACCESS_TOKEN) and each authorizer's
 // (AUTHORIZER#<appid>/ACCESS_TOKEN). Both sit in the sparse gsi1 under DUE#… sorted by expiry, which is how
 // the scheduled refresh finds what is due without a Scan. A token is only ever replaced by a newer one, and
-// only the token that actually failed is ever expired (PROTOCOL.md §4 items 4-5).
+// only the token that actually failed is ever expired (docs/protocol.md §4 items 4-5).
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';
 import { AppError } from '../kernel/errors.ts';

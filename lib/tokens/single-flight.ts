@@ -1,4 +1,4 @@
-// One upstream call per token lifetime, across every Lambda (DESIGN.md §3, STYLE.md §10). The caller that
+// One upstream call per token lifetime, across every Lambda (docs/architecture.md §3, docs/style.md §10). The caller that
 // takes the lease re-reads (someone may have finished just before), calls WeChat once, writes and releases.
 // Everyone else waits on consistent reads with bounded backoff instead of calling WeChat; when the lease
 // runs out without a token (a crashed holder) the next poll takes it over. A holder that fails records why,

@@ -1,4 +1,4 @@
-// The WeChat component API client (PROTOCOL.md §1.7): one function per endpoint, one private `post`.
+// The WeChat component API client (docs/protocol.md §1.7): one function per endpoint, one private `post`.
 // Stateless: tokens are passed in, never fetched or cached here (the token service owns them).
 import { performance } from 'node:perf_hooks';
 import { Agent, request, type Dispatcher } from 'undici';

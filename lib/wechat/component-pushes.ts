@@ -1,4 +1,4 @@
-// The decrypted pushes of the authorization-event URL (PROTOCOL.md §1.4), one variant per InfoType, each
+// The decrypted pushes of the authorization-event URL (docs/protocol.md §1.4), one variant per InfoType, each
 // validated field by field: a missing or malformed field is a ComponentPushError naming it, never an undefined.
 // Ids and codes stay strings; only times become numbers.
 import { AppError } from '../kernel/errors.ts';

@@ -1,4 +1,4 @@
-// Errors of the WeChat API client and the classifiers services branch on (PROTOCOL.md §1.9).
+// Errors of the WeChat API client and the classifiers services branch on (docs/protocol.md §1.9).
 // Deliberately free of undici so code that only classifies errors stays light to import.
 import { AppError } from '../kernel/errors.ts';
 

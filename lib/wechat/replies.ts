@@ -1,4 +1,4 @@
-// Passive replies on the message URL: the standard MP reply XML (PROTOCOL.md §1.3), encrypted and signed with
+// Passive replies on the message URL: the standard MP reply XML (docs/protocol.md §1.3), encrypted and signed with
 // the component's keys, so WeChat delivers it to the user as the account. Text is what the release checks need;
 // the other reply kinds share the same envelope and differ only in their body element.
 import { randomInt } from 'node:crypto';
