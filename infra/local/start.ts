@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureTable, hasExited, startDynamoLocal, type DynamoLocal } from './dynamodb.ts';
 import { simulatorEnv } from './credentials.ts';
 import { startSimulator } from './simulator/index.ts';
-import { startStreamPoller, type StreamPoller } from './stream-poller.ts';
+import { startStreamPoller, streamSettingsFromServerless, type StreamPoller } from './stream-poller.ts';
 import { invokeOffline, LOCAL_FUNCTION_PREFIX, LOCAL_TABLE, waitForHttp } from './offline.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -126,6 +126,15 @@ const main = async () => {
     log: (line) => say('stream', line),
   });
   stops.push(() => poller.stop());
+  // The fleet function's own event source mapping: rollout account items (serverless.yml `fleet`).
+  const fleetPoller: StreamPoller = await startStreamPoller({
+    endpoint,
+    tableName: LOCAL_TABLE,
+    settings: streamSettingsFromServerless(undefined, 'fleet'),
+    invoke: (event, signal) => invokeOffline(lambdaPort, `${LOCAL_FUNCTION_PREFIX}fleet`, event, signal),
+    log: (line) => say('fleet', line),
+  });
+  stops.push(() => fleetPoller.stop());
 
   writeLocalEnv(childEnv);
   say('start', `ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);

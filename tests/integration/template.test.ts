@@ -31,8 +31,8 @@ const SHELL = {
   WECHAT_API_BASE_URL: 'http://127.0.0.1:18001',
 };
 const SECRET_NAMES = ['COMPONENT_APPSECRET', 'COMPONENT_TOKEN', 'COMPONENT_ENCODING_AES_KEY'];
-const FUNCTIONS = ['Ticket', 'Message', 'Authorize', 'Authorized', 'Refresh', 'Token'];
-const WECHAT_CALLERS = ['Authorize', 'Authorized', 'Refresh', 'Token'];
+const FUNCTIONS = ['Ticket', 'Message', 'Authorize', 'Authorized', 'Fleet', 'Refresh', 'Token'];
+const WECHAT_CALLERS = ['Authorize', 'Authorized', 'Fleet', 'Refresh', 'Token'];
 
 const dirs: string[] = [];
 
@@ -138,12 +138,12 @@ after(() => {
 });
 
 describe('sls package --stage prod', () => {
-  it('packages all six functions offline, with no AWS account', (t) => {
+  it('packages all seven functions offline, with no AWS account', (t) => {
     t.diagnostic(`sls package took ${prod.seconds} s, and ${egress.seconds} s with the egress IP`);
     const zips = readdirSync(prod.dir)
       .filter((f) => f.endsWith('.zip'))
       .sort();
-    assert.deepEqual(zips, ['authorize.zip', 'authorized.zip', 'message.zip', 'refresh.zip', 'ticket.zip', 'token.zip']);
+    assert.deepEqual(zips, ['authorize.zip', 'authorized.zip', 'fleet.zip', 'message.zip', 'refresh.zip', 'ticket.zip', 'token.zip']);
   });
 
   it('keeps the table on-demand, with TTL, stream, PITR, deletion protection and Retain', () => {
@@ -184,9 +184,9 @@ describe('sls package --stage prod', () => {
       const onIndex = statements(template.Resources[`${fn}Role`]).some((s) => JSON.stringify(s.Resource ?? '').includes('/index/gsi1'));
       assert.equal(onIndex, issued.usesIndex, `${fn}: Query on gsi1`);
     }
-    // The stream is read by the authorized function's event source mapping only.
+    // The stream is read by the event source mappings of authorized (EVENT items) and fleet (rollout accounts) only.
     const readers = FUNCTIONS.filter((fn) => dynamoActions(template, fn).includes('dynamodb:GetRecords'));
-    assert.deepEqual(readers, ['Authorized']);
+    assert.deepEqual(readers, ['Authorized', 'Fleet']);
     assert.deepEqual(dynamoActions(template, 'Ticket'), ['dynamodb:PutItem']);
   });
 
@@ -221,14 +221,23 @@ describe('sls package --stage prod', () => {
   });
 
   it('consumes the stream with a filter, bisection, bounded retries and an SQS failure destination', () => {
-    const [[, mapping]] = ofType(prod.template, 'AWS::Lambda::EventSourceMapping') as [[string, Json]];
-    const props = mapping.Properties;
+    const mappings = ofType(prod.template, 'AWS::Lambda::EventSourceMapping').map(([, m]) => m.Properties as Json);
+    const of = (fn: string) => mappings.find((m) => JSON.stringify(m.FunctionName).includes(`${fn}LambdaFunction`))!;
+    const props = of('Authorized');
     assert.deepEqual(JSON.parse(props.FilterCriteria.Filters[0].Pattern), { eventName: ['INSERT'], dynamodb: { Keys: { sk: { S: ['EVENT'] } } } });
     assert.equal(props.BisectBatchOnFunctionError, true);
     assert.ok(props.MaximumRetryAttempts > 0 && props.MaximumRetryAttempts <= 10);
     assert.ok(props.MaximumRecordAgeInSeconds > 0);
     assert.deepEqual(props.DestinationConfig.OnFailure.Destination, { 'Fn::GetAtt': ['AuthorizedFailureQueue', 'Arn'] });
     assert.equal(prod.template.Resources.AuthorizedFailureQueue.Type, 'AWS::SQS::Queue');
+    const fleet = of('Fleet');
+    assert.deepEqual(JSON.parse(fleet.FilterCriteria.Filters[0].Pattern), {
+      eventName: ['INSERT', 'MODIFY'],
+      dynamodb: { Keys: { sk: { S: [{ prefix: 'ACCOUNT#' }] } } },
+    });
+    assert.equal(fleet.FunctionResponseTypes[0], 'ReportBatchItemFailures');
+    assert.deepEqual(fleet.DestinationConfig.OnFailure.Destination, { 'Fn::GetAtt': ['FleetFailureQueue', 'Arn'] });
+    assert.equal(mappings.length, 2);
   });
 
   it('gives the refresh schedule a dead-letter queue EventBridge may write to, and its async invoke a failure destination', () => {
@@ -259,7 +268,7 @@ describe('sls package --stage prod', () => {
     for (const errcode of ['45009', '61023', '-1', '61004']) assert.equal(metric('AuthorizerRefreshFailed', { Errcode: errcode }).length, 1, errcode);
     assert.ok(alarms.some((a) => a.Metrics?.some((m: Json) => /AuthorizerRefreshFailed/.test(m.Expression))));
     assert.equal(metric('NeedsReauth').length, 1);
-    for (const queue of ['AuthorizedFailureQueue', 'RefreshFailureQueue']) {
+    for (const queue of ['AuthorizedFailureQueue', 'FleetFailureQueue', 'RefreshFailureQueue']) {
       assert.equal(metric('ApproximateNumberOfMessagesVisible', { QueueName: { 'Fn::GetAtt': [queue, 'QueueName'] } }).length, 1, queue);
     }
     for (const fn of FUNCTIONS) assert.equal(metric('Errors', { FunctionName: { Ref: `${fn}LambdaFunction` } }).length, 1, fn);

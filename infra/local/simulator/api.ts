@@ -19,12 +19,22 @@ export interface ApiRequest {
   readonly state: SimState;
   readonly body: Record<string, unknown>;
   readonly query: URLSearchParams;
+  /** The body as sent (release and getversioninfo refuse an empty one). */
+  readonly raw: string;
+}
+
+/** A non-JSON answer (get_qrcode's image). */
+export interface BinaryAnswer {
+  readonly binary: Buffer;
+  readonly contentType: string;
 }
 
 export interface ApiRoute {
   /** The name calls are counted, logged and injected under, e.g. `api_component_token`. */
   readonly name: string;
-  readonly handle: (request: ApiRequest) => object;
+  /** Default POST; a GET route answers a POST with 43001, a POST route a GET with 43002, as WeChat does. */
+  readonly method?: 'GET' | 'POST';
+  readonly handle: (request: ApiRequest) => object | BinaryAnswer;
 }
 
 export interface ApiHooks {

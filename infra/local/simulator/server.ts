@@ -61,7 +61,7 @@ export interface ServerParts {
 
 interface Answer {
   readonly status: number;
-  readonly body: string;
+  readonly body: string | Buffer;
   readonly errcode: number;
   readonly contentType?: string;
 }
@@ -108,8 +108,12 @@ const answerApi = (parts: ServerParts, route: ApiRoute, method: string, url: URL
   }
   if (injected) return json(200, errorBody(injected.errcode, injected.errmsg), injected.errcode);
   try {
-    if (method !== 'POST') throw new WeChatFault(43002);
-    const result = route.handle({ state: parts.state, body: parseJsonObject(raw), query: url.searchParams });
+    const expected = route.method ?? 'POST';
+    if (method !== expected) throw new WeChatFault(expected === 'GET' ? 43001 : 43002);
+    const body = expected === 'POST' ? parseJsonObject(raw) : {};
+    const result = route.handle({ state: parts.state, body, query: url.searchParams, raw });
+    if ('binary' in result && Buffer.isBuffer(result.binary))
+      return { status: 200, body: result.binary, errcode: 0, contentType: String(result.contentType) };
     return json(200, result);
   } catch (error) {
     if (!(error instanceof WeChatFault)) throw error;
