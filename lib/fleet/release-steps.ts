@@ -1,6 +1,8 @@
 // After submission (docs/fleet.md): apply the audit result WeChat pushed (or a poll found), release, gray-release,
 // raise a gray release to everyone, or revert. Releases and reverts are claimed like commits and submissions.
 import type { RolloutAccount, RolloutHeader, RolloutStage } from '../store/rollout-types.ts';
+import { auditSeqOf } from '../store/rollouts.ts';
+import type { AuditOutcome } from '../wechat/account-messages.ts';
 import { isAlreadyReleased } from '../wechat/errors.ts';
 import { claimStage, finishClaim, writeAccount, type Claim } from './account-writes.ts';
 import { AUDIT_POLL_S, accountCaller, backoffS, stepError, type AccountCaller, type StepContext } from './context.ts';
@@ -16,7 +18,7 @@ export const wantsRelease = (header: RolloutHeader, account: Pick<RolloutAccount
 
 /** A result newer than the one the stage reflects. */
 export const hasNewAudit = (account: RolloutAccount): boolean =>
-  account.auditResult !== undefined && (account.auditAppliedAt === undefined || account.auditResult.at > account.auditAppliedAt);
+  account.auditResult !== undefined && auditSeqOf(account.auditResult) > (account.auditAppliedSeq ?? -1);
 
 const releaseStageOf = (header: RolloutHeader): RolloutStage => (grayPercent(header) === undefined ? 'releasing' : 'gray_releasing');
 
@@ -68,7 +70,7 @@ export const applyAuditStep = async (ctx: StepContext, header: RolloutHeader, ac
   const audit = account.auditResult;
   if (!audit) return;
   const expect = { version: account.version };
-  const set = { auditAppliedAt: audit.at };
+  const set = { auditAppliedSeq: auditSeqOf(audit) };
   if (audit.outcome === 'fail') {
     await writeAccount(ctx, header, account, expect, { stage: 'audit_failed', announce: 'audit_failed', audit, set, remove: ['nextAttemptAt'] });
   } else if (audit.outcome === 'delay') {
@@ -111,7 +113,7 @@ export const pollAuditStep = async (ctx: StepContext, header: RolloutHeader, acc
     const lastError = { message: 'the audit was withdrawn (undocodeaudit) outside this rollout', at: now };
     return void (await writeAccount(ctx, header, account, expect, { stage: 'failed', announce: 'failed', error: lastError, set: { lastError } }));
   }
-  const outcome = status.status === 0 ? 'success' : status.status === 1 ? 'fail' : 'delay';
+  const outcome: AuditOutcome = status.status === 0 ? 'success' : status.status === 1 ? 'fail' : 'delay';
   const auditResult = { outcome, at: now, ...(status.reason ? { reason: status.reason } : {}), screenshots: [...status.screenshots] };
-  await writeAccount(ctx, header, account, expect, { set: { auditResult, nextAttemptAt: now + AUDIT_POLL_S } });
+  await writeAccount(ctx, header, account, expect, { set: { auditResult, auditSeq: auditSeqOf(auditResult), nextAttemptAt: now + AUDIT_POLL_S } });
 };

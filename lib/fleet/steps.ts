@@ -4,6 +4,7 @@
 // it came from with a backoff; refused for good → failed; no answer → the claim stays, marked uncertain, and the
 // recovery (recovery.ts) reads WeChat's state before anything is repeated.
 import type { RolloutAccount, RolloutHeader } from '../store/rollout-types.ts';
+import { auditSeqOf } from '../store/rollouts.ts';
 import { currentRolloutPut, refundSubmission, reserveSubmission, saveSubmitQuota } from '../store/rollout-targets.ts';
 import type { LatestAuditStatus } from '../wechat/code-management-types.ts';
 import { isAlreadyAuditing, isNoAudit } from '../wechat/errors.ts';
@@ -87,9 +88,10 @@ export const submitted = (
   const now = ctx.now();
   const outcome = AUDIT_OUTCOMES[audit.status as keyof typeof AUDIT_OUTCOMES];
   const auditResult = outcome ? { outcome, at: now, screenshots: [] } : undefined;
+  const recorded = auditResult ? { auditResult, auditSeq: auditSeqOf(auditResult) } : {};
   return finishClaim(ctx, header, account, held, 'submitted', {
     auditId: audit.auditId,
-    set: { auditId: audit.auditId, submittedAt: now, nextAttemptAt: now + AUDIT_POLL_S, ...(auditResult ? { auditResult } : {}) },
+    set: { auditId: audit.auditId, submittedAt: now, nextAttemptAt: now + AUDIT_POLL_S, ...recorded },
   });
 };
 

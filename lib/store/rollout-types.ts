@@ -126,8 +126,9 @@ export interface RolloutAccount {
   readonly submittedAt?: number;
   /** The newest audit result WeChat pushed (or a poll found); the step moves the stage to match it. */
   readonly auditResult?: AuditRecord;
-  /** The audit result the stage reflects (its `at`), so a result is applied once. */
-  readonly auditAppliedAt?: number;
+  /** The order (auditSeqOf) of the newest result recorded, and of the one the stage reflects: each is applied once. */
+  readonly auditSeq?: number;
+  readonly auditAppliedSeq?: number;
   readonly releaseRequested?: boolean;
   readonly revertRequested?: boolean;
   readonly createdAt: number;

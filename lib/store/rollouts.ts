@@ -234,6 +234,9 @@ export const getRolloutAccount = async (deps: StoreDeps, rolloutId: string, appi
   return Item ? toAccount(Item) : undefined;
 };
 
+/** Orders audit results: by time, and a final result after a delay of the same second. */
+export const auditSeqOf = (audit: Pick<AuditRecord, 'at' | 'outcome'>): number => audit.at * 2 + (audit.outcome === 'delay' ? 0 : 1);
+
 /** The stages in which an audit result belongs to the account's current submission. */
 const AUDITABLE = ['submitting', 'submitted', 'audit_delayed'];
 
@@ -248,7 +251,7 @@ export const recordAccountAudit = async (
   audit: AuditRecord,
   events: readonly OutboxEvent[],
 ): Promise<boolean> => {
-  const seq = audit.at * 2 + (audit.outcome === 'delay' ? 0 : 1);
+  const seq = auditSeqOf(audit);
   const update = updateOf({ auditResult: audit, auditSeq: seq }, [], nowSeconds(deps.clock));
   const stages = Object.fromEntries(AUDITABLE.map((s, i) => [`:st${i}`, s]));
   const item: UpdateItem = {

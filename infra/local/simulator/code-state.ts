@@ -145,13 +145,13 @@ export const latestAudit = (code: MiniProgramCode): Audit | undefined => code.au
 
 /** What a test or the control API sees of one account's code (no timers). */
 export const codeView = (code: MiniProgramCode | undefined) => ({
-  trial: code?.trial,
-  live: code?.live,
+  trial: code?.trial && { ...code.trial },
+  live: code?.live && { ...code.live },
   audits: (code?.audits ?? []).map(({ timer: _t, ...audit }) => audit),
-  gray: code?.gray,
-  history: code?.history ?? [],
-  domains: code?.domains,
-  webviewDomains: code?.webviewDomains ?? [],
+  gray: code?.gray && { ...code.gray },
+  history: [...(code?.history ?? [])],
+  domains: code?.domains && { ...code.domains },
+  webviewDomains: [...(code?.webviewDomains ?? [])],
   privacy: code?.privacy,
   calls: { ...(code?.calls ?? {}) },
 });
