@@ -75,15 +75,21 @@ export const currentRolloutPut = (deps: StoreDeps, appid: string, rolloutId: str
   Put: { TableName: deps.tableName, Item: { ...currentRolloutKey(appid), authorizerAppid: appid, rolloutId, updatedAt: nowSeconds(deps.clock) } },
 });
 
-/** Where an audit result of `appid` belongs: the rollout that submitted it (if any) and the account's tenant. */
+/** Where an audit result of `appid` belongs: the rollout that submitted it (if any) and the account's tenant. One read. */
 export const auditResultTarget = async (deps: StoreDeps, appid: string): Promise<{ rolloutId?: string; tenant?: string }> => {
-  const [pointer, profile] = await Promise.all([
-    deps.doc.send(new GetCommand({ TableName: deps.tableName, Key: currentRolloutKey(appid), ConsistentRead: true })),
-    deps.doc.send(new GetCommand({ TableName: deps.tableName, Key: authorizerKey(appid, 'PROFILE'), ...PROJECTION })),
-  ]);
-  const rolloutId = pointer.Item?.rolloutId;
-  const tenant = profile.Item ? toCandidate(profile.Item).tenant : undefined;
-  return { ...(typeof rolloutId === 'string' ? { rolloutId } : {}), ...(tenant ? { tenant } : {}) };
+  const keys = [currentRolloutKey(appid), authorizerKey(appid, 'PROFILE')];
+  const request = {
+    Keys: keys,
+    ConsistentRead: true,
+    ProjectionExpression: 'pk, sk, #rolloutId, #tenant',
+    ExpressionAttributeNames: { '#rolloutId': 'rolloutId', '#tenant': 'tenant' },
+  };
+  const out = await deps.doc.send(new BatchGetCommand({ RequestItems: { [deps.tableName]: request } }));
+  const found = out.Responses?.[deps.tableName] ?? [];
+  if (Object.keys(out.UnprocessedKeys ?? {}).length > 0) throw new Error('BatchGetItem left the audit target keys unprocessed');
+  const rolloutId = found.find((i) => i.sk === keys[0]?.sk)?.rolloutId;
+  const tenant = found.find((i) => i.sk === 'PROFILE')?.tenant;
+  return { ...(typeof rolloutId === 'string' ? { rolloutId } : {}), ...(typeof tenant === 'string' && tenant !== '' ? { tenant } : {}) };
 };
 
 /** The component's submit quota as last read from WeChat (queryquota), minus the submissions made since. */

@@ -87,18 +87,27 @@ export const listActiveRollouts = async (deps: StoreDeps): Promise<string[]> => 
 const BATCH_WRITE_MAX = 25;
 const BATCH_WRITE_ATTEMPTS = 8;
 
-/** Writes new account items (stage pending) in batches of 25, retrying what DynamoDB leaves unprocessed. */
+/** Batches written at once by putRolloutAccounts. */
+const BATCH_WRITES_IN_FLIGHT = 8;
+
+const writeBatch = async (deps: StoreDeps, items: readonly RolloutAccount[]): Promise<void> => {
+  let pending: Record<string, unknown>[] = items.map((a) => ({
+    PutRequest: { Item: { ...rolloutAccountKey(a.rolloutId, a.authorizerAppid), ...a } },
+  }));
+  for (let attempt = 0; pending.length > 0; attempt += 1) {
+    if (attempt === BATCH_WRITE_ATTEMPTS) throw new Error(`BatchWriteItem left ${pending.length} item(s) unprocessed`);
+    if (attempt > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+    const out = await deps.doc.send(new BatchWriteCommand({ RequestItems: { [table(deps)]: pending } }));
+    pending = (out.UnprocessedItems?.[table(deps)] ?? []) as Record<string, unknown>[];
+  }
+};
+
+/** Writes new account items (stage pending) in batches of 25, several at once, retrying what DynamoDB leaves unprocessed. */
 export const putRolloutAccounts = async (deps: StoreDeps, accounts: readonly RolloutAccount[]): Promise<void> => {
-  for (let i = 0; i < accounts.length; i += BATCH_WRITE_MAX) {
-    let pending: Record<string, unknown>[] = accounts.slice(i, i + BATCH_WRITE_MAX).map((a) => ({
-      PutRequest: { Item: { ...rolloutAccountKey(a.rolloutId, a.authorizerAppid), ...a } },
-    }));
-    for (let attempt = 0; pending.length > 0; attempt += 1) {
-      if (attempt === BATCH_WRITE_ATTEMPTS) throw new Error(`BatchWriteItem left ${pending.length} item(s) unprocessed`);
-      if (attempt > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
-      const out = await deps.doc.send(new BatchWriteCommand({ RequestItems: { [table(deps)]: pending } }));
-      pending = (out.UnprocessedItems?.[table(deps)] ?? []) as Record<string, unknown>[];
-    }
+  const batches: RolloutAccount[][] = [];
+  for (let i = 0; i < accounts.length; i += BATCH_WRITE_MAX) batches.push(accounts.slice(i, i + BATCH_WRITE_MAX));
+  for (let i = 0; i < batches.length; i += BATCH_WRITES_IN_FLIGHT) {
+    await Promise.all(batches.slice(i, i + BATCH_WRITES_IN_FLIGHT).map((batch) => writeBatch(deps, batch)));
   }
 };
 
