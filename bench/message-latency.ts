@@ -144,11 +144,13 @@ try {
     }
     times.sort((a, b) => a - b);
     const note = `p50 ${round(percentile(times, 50))} ms, max ${round(times.at(-1)!)} ms, ${REQUESTS} requests over HTTP against DynamoDB Local`;
+    // The release-check replies touch no table: what they cost is the handler itself, held to 10 ms.
+    const reply = name === 'release_text_reply' || name === 'release_event_reply';
     report({
       name: `message.${name}.p99`,
       value: round(percentile(times, 99)),
       unit: 'ms',
-      target: '< 5000 ms (WeChat drops the connection at 5 s)',
+      target: reply ? '<= 10 ms (in process, no I/O but the socket)' : '< 5000 ms (WeChat drops the connection at 5 s)',
       command: COMMAND,
       note,
     });

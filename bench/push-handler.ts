@@ -167,6 +167,17 @@ const peakRss = async <T>(work: () => Promise<T>): Promise<{ result: T; peak: nu
   }
 };
 
+/** Several runs as one: latencies pooled, failures and wall time summed. */
+const pooled = (runs: Run[]): Run => ({
+  latencies: runs.flatMap((r) => r.latencies).sort((a, b) => a - b),
+  failures: runs.reduce((sum, r) => sum + r.failures, 0),
+  firstFailure: runs.find((r) => r.firstFailure)?.firstFailure,
+  wallMs: runs.reduce((sum, r) => sum + r.wallMs, 0),
+});
+
+/** At c=20 the pushes and the bare writes alternate in this many blocks, so load on the machine hits both alike. */
+const BLOCKS = 5;
+
 const inProcess = async (endpoint: string) => {
   await ensureTable(endpoint, IN_PROCESS_TABLE);
   const config = loadConfig({
@@ -182,16 +193,36 @@ const inProcess = async (endpoint: string) => {
     const response = await handle(httpEvent({ rawPath: PATH, query: p.query, body: p.body }));
     if (response.statusCode !== 200 || response.body !== 'success') throw new Error(`push answered ${response.statusCode}: ${response.body}`);
   };
+  const store = storeWrites(deps);
   const note = 'in process: createHandler(createDeps(config)) → verify, decrypt, parse, one conditional PutItem';
   await drive(makePushes(WARMUP), 20, send);
   reportRun('push handler in-process', 1, await drive(makePushes(PUSHES), 1, send), note);
+  reportRun('store write alone (DynamoDB Local floor)', 1, await drive(store.writes(PUSHES), 1, store.send), store.note, false, 'writes');
   await drive(makePushes(WARMUP), 20, send);
-  const pushes = makePushes(PUSHES);
+  await drive(store.writes(WARMUP), 20, store.send);
+  const blocks = Array.from({ length: BLOCKS }, () => ({ pushes: makePushes(PUSHES / BLOCKS), writes: store.writes(PUSHES / BLOCKS) }));
   const before = process.memoryUsage().rss;
-  const { result, peak } = await peakRss(() => drive(pushes, 20, send));
-  reportRun('push handler in-process', 20, result, note);
-  await storeFloor(deps);
-  await expectStored(endpoint, IN_PROCESS_TABLE, 2 * WARMUP + 4 * PUSHES);
+  const { result, peak } = await peakRss(async () => {
+    const runs = { pushes: [] as Run[], writes: [] as Run[] };
+    for (const block of blocks) {
+      runs.pushes.push(await drive(block.pushes, 20, send));
+      runs.writes.push(await drive(block.writes, 20, store.send));
+    }
+    return { pushes: pooled(runs.pushes), writes: pooled(runs.writes) };
+  });
+  const alternating = `; ${BLOCKS} blocks of ${PUSHES / BLOCKS} pushes alternating with ${BLOCKS} blocks of as many bare writes`;
+  reportRun('push handler in-process', 20, result.pushes, `${note}${alternating}`);
+  reportRun('store write alone (DynamoDB Local floor)', 20, result.writes, `${store.note}${alternating}`, false, 'writes');
+  const p99 = (run: Run) => percentile(run.latencies, 99);
+  report({
+    name: 'push handler in-process c=20: p99 / store write alone p99',
+    value: round(p99(result.pushes) / p99(result.writes)),
+    unit: '×',
+    target: '<= 2×',
+    command: COMMAND,
+    note: `${round(p99(result.pushes))} ms / ${round(p99(result.writes))} ms: what the handler adds to its one write under 20-way load${alternating}`,
+  });
+  await expectStored(endpoint, IN_PROCESS_TABLE, 3 * WARMUP + 4 * PUSHES);
   const mib = (bytes: number) => round(bytes / 1024 / 1024, 1);
   report({
     name: 'push handler in-process c=20: peak RSS',
@@ -200,14 +231,14 @@ const inProcess = async (endpoint: string) => {
     target: '< 256 MiB (the function memorySize)',
     command: COMMAND,
     note:
-      `process.memoryUsage().rss sampled every 5 ms during the 20-way run: the whole Node process (V8 heap, SDK, handler, ` +
+      `process.memoryUsage().rss sampled every 5 ms during the 20-way runs: the whole Node process (V8 heap, SDK, handler, ` +
       `the ${PUSHES} pre-sealed pushes), not the DynamoDB Local JVM; ${mib(before)} MiB just before the run; ` +
       `process lifetime maxRSS ${round(process.resourceUsage().maxRSS / 1024, 1)} MiB. One Lambda instance serves one push at a time, so this is an upper bound.`,
   });
 };
 
 /** The handler's one write alone (recordEvent of the same EVENT item, no HTTP event, crypto or XML): DynamoDB Local's share. */
-const storeFloor = async (deps: ReturnType<typeof createDeps>) => {
+const storeWrites = (deps: ReturnType<typeof createDeps>) => {
   const event = (n: number): NewEvent => ({
     kind: 'component_push',
     infoType: 'authorized',
@@ -217,13 +248,13 @@ const storeFloor = async (deps: ReturnType<typeof createDeps>) => {
     payload: { AppId: appId, InfoType: 'authorized', AuthorizationCode: `queryauthcode@@@${n}`, CreateTime: String(1_800_000_000 + n) },
   });
   let n = 0;
-  const writes = (count: number): Push[] => Array.from({ length: count }, () => ({ query: { n: String((n += 1)) }, body: '' }));
-  const send = async (p: Push) => {
-    if ((await recordEvent(deps, event(Number(p.query.n)))) !== 'recorded') throw new Error('not recorded');
+  return {
+    writes: (count: number): Push[] => Array.from({ length: count }, () => ({ query: { n: String((n += 1)) }, body: '' })),
+    send: async (p: Push) => {
+      if ((await recordEvent(deps, event(Number(p.query.n)))) !== 'recorded') throw new Error('not recorded');
+    },
+    note: 'recordEvent alone: the same conditional PutItem the handler makes, through the same client',
   };
-  const note = 'recordEvent alone: the same conditional PutItem the handler makes, through the same client';
-  for (const concurrency of [1, 20])
-    reportRun('store write alone (DynamoDB Local floor)', concurrency, await drive(writes(PUSHES), concurrency, send), note, false, 'writes');
 };
 
 /** serverless-offline as `npm start` runs it (infra/local/start.ts), on free ports, with a build folder of its own. */

@@ -1,60 +1,43 @@
-// GET /wechat/component/authorize: the start page with both authorization links (fresh pre_auth_code).
-// GET /wechat/component/authorized: WeChat's redirect after the owner authorized; completes the authorization.
-import { nowSeconds } from '../../lib/kernel/clock.ts';
-import { createWeChatDeps, type WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
+// GET /wechat/component/authorize?link=…: the start page for a signed link (both authorization links); anything
+// else is refused with a 403 page before any table read or WeChat call.
+// GET /wechat/component/authorized?state=…&auth_code=…: WeChat's redirect after the owner authorized; with a valid
+// state it completes the authorization, without one it calls nobody (WeChat's push completes it).
+import { LinkRefusedError } from '../../lib/authorization/links.ts';
+import { createMetrics, type Metrics } from '../../lib/kernel/metrics.ts';
 import { httpErrorBoundary, text, type HttpEvent, type HttpResult } from '../../lib/runtime/http.ts';
 import { edgeLogger, lambda } from '../../lib/runtime/lambda.ts';
-import {
-  completeAuthorization,
-  LANDING_PATH,
-  parseLandingQuery,
-  parseStartQuery,
-  startAuthorization,
-} from '../../lib/authorization/authorization.ts';
-import { describeFailure, renderAuthorizedPage, renderErrorPage, renderStartPage } from './pages.ts';
+import { createWeChatDeps, type WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
+import { describeFailure, isQuotaExhausted, renderErrorPage } from './pages.ts';
+import { LANDING_PATH, refusal } from './request.ts';
+import { landingPage, startPage } from './routes.ts';
 
-/** The landing page waits this long for a push consumer already exchanging the same code (function timeout 10 s). */
-const LANDING_WAIT_MS = 6_000;
-const AUTH_TYPES = { 1: 'official account', 2: 'mini program', 3: 'official account or mini program' } as const;
+// `origin`: WeChat checks that the authorization link was opened from our domain (docs/protocol.md §1.8).
+const HEADERS = {
+  'referrer-policy': 'origin',
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'strict-transport-security': 'max-age=63072000; includeSubDomains',
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+};
 
 const html = (statusCode: number, body: string): HttpResult => {
   const result = text(statusCode, body, 'text/html; charset=utf-8');
-  // `origin`: WeChat checks that the authorization link was opened from our domain (PROTOCOL.md §1.8).
-  const headers = { 'referrer-policy': 'origin', 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY' };
-  const csp = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-  return { ...result, headers: { ...result.headers, ...headers, 'content-security-policy': csp } };
-};
-
-const page = async (deps: WeChatDeps, event: HttpEvent): Promise<string> => {
-  const query = event.queryStringParameters;
-  if (event.rawPath?.endsWith(LANDING_PATH)) {
-    const { authorizationCode, expiresIn } = parseLandingQuery(query);
-    // No authorizedAt: the exchange's time stands for it (an old URL reloaded must not look like a new authorization).
-    const codeExpiresAt = nowSeconds(deps.clock) + expiresIn;
-    const done = await completeAuthorization(deps, { authorizationCode, codeExpiresAt, waitMs: LANDING_WAIT_MS });
-    return renderAuthorizedPage(done);
-  }
-  const request = parseStartQuery(query);
-  const links = await startAuthorization(deps, request);
-  return renderStartPage({
-    ...links,
-    expiresInS: links.expiresIn,
-    authTypeLabel: AUTH_TYPES[request.authType],
-    ...(request.bizAppid ? { bizAppid: request.bizAppid } : {}),
-  });
+  return { ...result, headers: { ...result.headers, ...HEADERS } };
 };
 
 export const createHandler =
-  (deps: WeChatDeps) =>
+  (deps: WeChatDeps, metrics: Metrics = createMetrics()) =>
   async (event: HttpEvent): Promise<HttpResult> => {
     try {
-      return html(200, await page(deps, event));
+      return html(200, await (event.rawPath?.endsWith(LANDING_PATH) ? landingPage(deps, event) : startPage(deps, event)));
     } catch (error) {
       const failure = describeFailure(error);
       if (!failure) throw error;
-      deps.logger.warn('authorize.page_failed', { path: event.rawPath, status: failure.status }, error);
+      if (isQuotaExhausted(error)) metrics.put({ AuthorizationPageQuotaExhausted: 1 }, { Api: error.api }, { rollup: true });
+      const fields = error instanceof LinkRefusedError ? refusal(error, event.rawPath) : { path: event.rawPath };
+      deps.logger.warn('authorize.page_failed', { ...fields, status: failure.status }, error);
       return html(failure.status, renderErrorPage(failure));
     }
   };
 
-export const handler = lambda(createWeChatDeps, createHandler, { middlewares: [httpErrorBoundary(edgeLogger)] });
+export const handler = lambda(createWeChatDeps, (deps: WeChatDeps) => createHandler(deps), { middlewares: [httpErrorBoundary(edgeLogger)] });

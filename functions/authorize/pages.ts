@@ -4,7 +4,8 @@
 import { BadRequestError } from '../../lib/kernel/errors.ts';
 import type { AuthorizerInfo } from '../../lib/wechat/responses.ts';
 import { WeChatApiError, WeChatNetworkError, WeChatProtocolError } from '../../lib/wechat/errors.ts';
-import { AuthorizationCodeError, CodeBusyError } from '../../lib/authorization/authorization.ts';
+import { AuthorizationCodeError, CodeBusyError, IncompleteAuthorizationError } from '../../lib/authorization/exchange.ts';
+import { LinkRefusedError } from '../../lib/authorization/links.ts';
 import { MissingTicketError, TicketInvalidError } from '../../lib/tokens/index.ts';
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -108,7 +109,7 @@ export const renderStartPage = (input: StartPageInput): string =>
 <a class="button" id="pc-link" href="${escapeHtml(input.pcUrl)}">电脑端扫码授权 · Authorize on a computer (scan QR code)</a>
 <a class="button secondary" id="mobile-link" href="${escapeHtml(input.mobileUrl)}">微信内授权 · Authorize in WeChat on a phone</a>
 </div>
-<p class="muted">The links are valid for about ${escapeHtml(Math.floor(input.expiresInS / 60))} minutes; reload this page for new ones.
+<p class="muted">The links are valid for about ${escapeHtml(Math.floor(input.expiresInS / 60))} minutes; reload this page later for new ones.
 Open the second link inside WeChat on your phone.</p>`,
   );
 
@@ -143,40 +144,46 @@ export const renderAuthorizedPage = (input: AuthorizedPageInput): string => {
   );
 };
 
+/** The landing page reached without a valid state: nothing is exchanged here; WeChat's push completes it. */
+export const renderPushCompletesPage = (): string =>
+  page(
+    '授权处理中 Authorization received',
+    `<h1>授权处理中 · Authorization received</h1>
+<p>If you have just confirmed the authorization on WeChat's page, the platform completes it from WeChat's notification
+within a minute; nothing else is needed here.</p>
+<p class="muted">You can close this page.</p>`,
+  );
+
 export interface ErrorPageInput {
   readonly title: string;
   readonly message: string;
-  /** Where to start again, if anywhere. */
-  readonly retryHref?: string;
 }
 
 /** A clear error page; the message is shown as text, never as markup. */
 export const renderErrorPage = (input: ErrorPageInput): string =>
-  page(
-    input.title,
-    `<h1>${escapeHtml(input.title)}</h1><p>${escapeHtml(input.message)}</p>${
-      input.retryHref ? `<p><a href="${escapeHtml(input.retryHref)}">重新授权 · Start the authorization again</a></p>` : ''
-    }`,
-    'error',
-  );
+  page(input.title, `<h1>${escapeHtml(input.title)}</h1><p>${escapeHtml(input.message)}</p>`, 'error');
 
 export interface PageFailure extends ErrorPageInput {
   readonly status: number;
 }
 
-// Relative, so it resolves under whatever prefix API Gateway or a custom domain mapping adds.
-const START_PATH = 'authorize';
+const AGAIN = 'Please open the authorization link you were given again.';
 
-/** The page for an error the authorize function expects; undefined for anything else (the edge answers 500). */
+/**
+ * The one place an error becomes a page (status, title, message) for the authorize function; undefined for an
+ * error it does not expect (the edge answers 500). Nothing here says why a link was refused.
+ */
 export const describeFailure = (error: unknown): PageFailure | undefined => {
-  if (error instanceof BadRequestError) return { status: 400, title: '请求无效 · Invalid request', message: error.message, retryHref: START_PATH };
-  if (error instanceof AuthorizationCodeError && error.errcode === 61003) {
+  if (error instanceof LinkRefusedError) {
     return {
-      status: 400,
-      title: '授权已取消 · Authorization withdrawn',
-      message: 'The account no longer authorizes this platform. Please authorize again.',
-      retryHref: START_PATH,
+      status: 403,
+      title: '授权链接无效 · Authorization link not valid',
+      message: 'This page opens only through a current authorization link from the platform. Please ask the platform for a new link.',
     };
+  }
+  if (error instanceof BadRequestError) return { status: 400, title: '请求无效 · Invalid request', message: error.message };
+  if (error instanceof AuthorizationCodeError && error.errcode === 61003) {
+    return { status: 400, title: '授权已取消 · Authorization withdrawn', message: `The account no longer authorizes this platform. ${AGAIN}` };
   }
   if (error instanceof AuthorizationCodeError) {
     const expired = error.errcode === 61010;
@@ -184,9 +191,8 @@ export const describeFailure = (error: unknown): PageFailure | undefined => {
       status: 400,
       title: expired ? '授权码已过期 · Authorization code expired' : '授权码无效 · Authorization code invalid',
       message: expired
-        ? 'The authorization code has expired (codes are valid for one hour). Please authorize again.'
-        : 'WeChat does not accept this authorization code (it is invalid or was already used). Please authorize again.',
-      retryHref: START_PATH,
+        ? `The authorization code has expired (codes are valid for one hour). ${AGAIN}`
+        : `WeChat does not accept this authorization code (it is invalid or was already used). ${AGAIN}`,
     };
   }
   if (error instanceof CodeBusyError) {
@@ -203,6 +209,13 @@ export const describeFailure = (error: unknown): PageFailure | undefined => {
       message: 'The platform has no valid component_verify_ticket from WeChat yet (WeChat pushes one every 10 minutes). Please try again later.',
     };
   }
+  if (isQuotaExhausted(error)) {
+    return {
+      status: 503,
+      title: '今日授权次数已用完 · Authorizations paused for today',
+      message: "WeChat's daily quota for this platform is used up. Please try again tomorrow; the platform has been alerted.",
+    };
+  }
   if (error instanceof WeChatApiError) {
     return {
       status: 502,
@@ -210,12 +223,15 @@ export const describeFailure = (error: unknown): PageFailure | undefined => {
       message: `WeChat answered ${error.api} with error ${error.errcode}. Please try again later.`,
     };
   }
-  if (error instanceof WeChatNetworkError || error instanceof WeChatProtocolError) {
+  if (error instanceof WeChatNetworkError || error instanceof WeChatProtocolError || error instanceof IncompleteAuthorizationError) {
     return {
       status: 502,
       title: '无法连接微信 · WeChat unavailable',
-      message: `WeChat did not answer ${error.api} as expected. Please try again later.`,
+      message: 'WeChat did not answer as expected. Please try again later.',
     };
   }
   return undefined;
 };
+
+/** 45009: the daily quota of a WeChat API is spent (docs/protocol.md §1.9); the pages count it (docs/operations.md). */
+export const isQuotaExhausted = (error: unknown): error is WeChatApiError => error instanceof WeChatApiError && error.errcode === 45009;

@@ -1,8 +1,11 @@
 // The central token service, invoked directly (IAM) by other services and by `sls invoke local -f token`:
 // `{}` → the component token, `{"authorizerAppid":"wx…"}` → that account's token, `{"list":true}` → the
-// operator view without any token. Expected failures come back as `{"error":{"type","message"}}`.
+// operator view without any token, and the JS-SDK ticket and wx.config signature of an official account
+// (docs/on-behalf.md). Expected failures come back as `{"error":{"type","message"}}`.
+import type { Context } from 'aws-lambda';
 import { createWeChatDeps, type WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
 import { lambda } from '../../lib/runtime/lambda.ts';
+import { answerJsapi } from '../../lib/on-behalf/jsapi.ts';
 import { InvalidCursorError, listAuthorizers } from '../../lib/store/authorizers.ts';
 import { getAuthorizerAccessToken, getComponentAccessToken, TokenServiceError } from '../../lib/tokens/index.ts';
 import { parseTokenRequest, TokenRequestError, toOperatorRow, type TokenReply } from './request.ts';
@@ -16,15 +19,19 @@ const errorType = (error: unknown): string | undefined => {
 
 export const createHandler =
   (deps: WeChatDeps) =>
-  async (event: unknown): Promise<TokenReply> => {
+  async (event: unknown, context?: Pick<Context, 'awsRequestId'>): Promise<TokenReply> => {
     try {
       const request = parseTokenRequest(event);
       if (request.kind === 'list') {
         const page = await listAuthorizers(deps, request.cursor ? { cursor: request.cursor } : {});
         return { authorizers: page.authorizers.map(toOperatorRow), ...(page.cursor ? { cursor: page.cursor } : {}) };
       }
+      if (request.kind === 'jsapiTicket' || request.kind === 'jsapiSignature') return await answerJsapi(deps, request);
       const token =
         request.kind === 'authorizer' ? await getAuthorizerAccessToken(deps, request.authorizerAppid) : await getComponentAccessToken(deps);
+      // Every hand-out is on record (which account, which invocation), never the token itself (docs/operations.md).
+      const appid = request.kind === 'authorizer' ? request.authorizerAppid : deps.config.componentAppId;
+      deps.logger.info('token.handed_out', { kind: request.kind, appid, requestId: context?.awsRequestId, expiresAt: token.expiresAt });
       return { accessToken: token.accessToken, expiresAt: token.expiresAt };
     } catch (error) {
       const type = errorType(error);

@@ -3,6 +3,7 @@
 // WECHAT_API_BASE_URL is set), serverless-offline serving the HTTP routes and the refresh schedule, and
 // a stream poller feeding `authorized`. SIGINT or SIGTERM stops everything it started.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +12,7 @@ import { simulatorEnv } from './credentials.ts';
 import { startSimulator } from './simulator/index.ts';
 import { startStreamPoller, streamSettingsFromServerless, type StreamPoller } from './stream-poller.ts';
 import { invokeOffline, LOCAL_FUNCTION_PREFIX, LOCAL_TABLE, waitForHttp } from './offline.ts';
+import { readLocalEnv } from './local-env.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const env = process.env;
@@ -108,6 +110,7 @@ const main = async () => {
   const childEnv: NodeJS.ProcessEnv = {
     ...env,
     ...credentials,
+    LINK_SIGNING_KEY: linkSigningKey(),
     PORT: String(port),
     OFFLINE_LAMBDA_PORT: String(lambdaPort),
     DYNAMODB_ENDPOINT: endpoint,
@@ -140,9 +143,10 @@ const main = async () => {
   say('start', `ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   say('start', `  POST ${publicBaseUrl}/wechat/component/events            (授权事件接收URL: ticket and authorization pushes)`);
   say('start', `  POST ${publicBaseUrl}/wechat/authorizers/{appid}/callback (消息与事件接收URL)`);
-  say('start', `  GET  ${publicBaseUrl}/wechat/component/authorize         (authorization start page)`);
+  say('start', `  GET  ${publicBaseUrl}/wechat/component/authorize         (authorization start page: signed links only)`);
   say('start', `  GET  ${publicBaseUrl}/wechat/component/authorized        (landing page)`);
   say('start', `  invoke: set -a; . .local/env; set +a; npx sls invoke local -f token --data '{}'`);
+  say('start', '  a start-page link: npm run admin -- authorizationLink --tenant <your customer id>');
   say('start', 'Ctrl-C stops everything.');
   if (simulator) {
     await simulator.pushTicket();
@@ -160,12 +164,26 @@ const authorizeDemoMiniPrograms = async (simulator: Awaited<ReturnType<typeof st
   if (count > 0) say('start', '  try: npm run admin -- rollout --templateId 1 --userVersion 1.0.0 --userDesc demo --all true');
 };
 
+const localEnvFile = () => env.LOCAL_ENV_FILE ?? `${ROOT}.local/env`;
+
+/**
+ * The key of the signed authorization links (docs/operations.md): the shell's, else the one a previous run wrote
+ * to .local/env (so links printed by `npm run admin` survive a restart), else 32 fresh random bytes.
+ */
+const linkSigningKey = (): string => {
+  if (env.LINK_SIGNING_KEY) return env.LINK_SIGNING_KEY;
+  const kept = readLocalEnv(localEnvFile()).LINK_SIGNING_KEY;
+  say('start', kept ? 'LINK_SIGNING_KEY: the one in .local/env' : 'LINK_SIGNING_KEY: generated (kept in .local/env for the next run)');
+  return kept || randomBytes(32).toString('base64url');
+};
+
 const writeLocalEnv = (childEnv: NodeJS.ProcessEnv) => {
   const keys = [
     'COMPONENT_APPID',
     'COMPONENT_APPSECRET',
     'COMPONENT_TOKEN',
     'COMPONENT_ENCODING_AES_KEY',
+    'LINK_SIGNING_KEY',
     'DYNAMODB_ENDPOINT',
     'WECHAT_API_BASE_URL',
     'PUBLIC_BASE_URL',
@@ -174,7 +192,7 @@ const writeLocalEnv = (childEnv: NodeJS.ProcessEnv) => {
   ];
   // For `sls invoke local` and `npm run release-check` in another terminal; local simulator values only, and
   // .local/ is git-ignored. Tests that run npm start point LOCAL_ENV_FILE elsewhere so they never clobber it.
-  const file = env.LOCAL_ENV_FILE ?? `${ROOT}.local/env`;
+  const file = localEnvFile();
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(
     file,

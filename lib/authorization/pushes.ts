@@ -4,12 +4,13 @@
 // stuck) does not cost the account owner a second authorization: the push names the account, and
 // api_get_authorizer_info returns its refresh token and permissions.
 import type { WeChatDeps } from '../runtime/wechat-deps.ts';
-import { markUnauthorized } from '../store/authorizers.ts';
+import { markUnauthorized, setAuthorizerTenant } from '../store/authorizers.ts';
 import { CODE_TTL_S } from '../store/codes.ts';
+import { forgetLinkPreAuthCode, getPreAuthOrigin } from '../store/links.ts';
 import type { StoredEvent } from '../store/events.ts';
 import { saveAuthorizationWithoutToken } from '../store/reauthorization.ts';
 import { isRevoked } from '../wechat/errors.ts';
-import { AuthorizationCodeError, completeAuthorization } from './authorization.ts';
+import { AuthorizationCodeError, completeAuthorization, IncompleteAuthorizationError } from './exchange.ts';
 import { PermanentEventError } from '../stream/dispatch.ts';
 import { withComponentToken } from '../tokens/index.ts';
 
@@ -35,23 +36,41 @@ export const recoverWithoutCode = async (deps: WeChatDeps, authorizerAppid: stri
     });
   });
   const refreshToken = authorizationInfo.authorizerRefreshToken;
-  if (!refreshToken) throw refused;
+  if (!refreshToken) throw dropEvent(refused);
   const recovered = { refreshToken, funcInfo: [...authorizationInfo.funcInfo], info: authorizerInfo, authorizedAt };
   const saved = await saveAuthorizationWithoutToken(deps, authorizerAppid, recovered);
   deps.logger.warn('authorization.recovered_without_code', { authorizerAppid, errcode: refused.errcode, saved });
 };
 
-const complete = async (deps: WeChatDeps, event: StoredEvent, input: { code: string; expiry: number; appid: string | undefined }) => {
+/** A refused code or an incomplete answer cannot be fixed by a retry: the stream consumer drops the event. */
+const dropEvent = (cause: Error): PermanentEventError => new PermanentEventError(cause.message, { cause });
+
+interface PushedCode {
+  readonly code: string;
+  readonly expiry: number;
+  readonly appid: string | undefined;
+  /** The PreAuthCode the owner authorized with: which signed link (and tenant) it came through, if any. */
+  readonly preAuthCode?: string | undefined;
+}
+
+const complete = async (deps: WeChatDeps, event: StoredEvent, input: PushedCode) => {
+  const origin = input.preAuthCode ? await getPreAuthOrigin(deps, input.preAuthCode) : undefined;
   try {
     await completeAuthorization(deps, {
       authorizationCode: input.code,
       codeExpiresAt: input.expiry,
       authorizedAt: event.createTime,
       waitMs: PUSH_WAIT_MS,
+      ...(origin?.tenant ? { tenant: origin.tenant } : {}),
     });
+    // WeChat spent the pre_auth_code: the link's next view shows a fresh one.
+    if (origin && input.preAuthCode) await forgetLinkPreAuthCode(deps, origin.linkId, input.preAuthCode);
   } catch (error) {
-    if (!(error instanceof AuthorizationCodeError) || error.errcode === 61003 || !input.appid) throw error;
+    if (error instanceof IncompleteAuthorizationError) throw dropEvent(error);
+    if (!(error instanceof AuthorizationCodeError)) throw error;
+    if (error.errcode === 61003 || !input.appid) throw dropEvent(error);
     await recoverWithoutCode(deps, input.appid, event.createTime, error);
+    if (origin?.tenant) await setAuthorizerTenant(deps, input.appid, origin.tenant);
   }
 };
 
@@ -64,7 +83,7 @@ export const applyAuthorizationPush = async (deps: WeChatDeps, event: StoredEven
     case 'updateauthorized': {
       if (!p.AuthorizationCode) throw new PermanentEventError(`${event.infoType} push without AuthorizationCode`);
       const expiry = codeExpiry(p.AuthorizationCodeExpiredTime, event.createTime);
-      return complete(deps, event, { code: p.AuthorizationCode, expiry, appid: event.authorizerAppid });
+      return complete(deps, event, { code: p.AuthorizationCode, expiry, appid: event.authorizerAppid, preAuthCode: p.PreAuthCode });
     }
     case 'notify_third_fasteregister': {
       if (p.status !== '0' || !p.auth_code) {

@@ -7,7 +7,7 @@ import { nowSeconds, sleep } from '../kernel/clock.ts';
 import type { Deps } from '../runtime/deps.ts';
 import { RejectedRequestError } from '../kernel/errors.ts';
 import { messageHandlers, type MessageHandlerRegistry } from './message-handlers.ts';
-import { getAuthorizer } from '../store/authorizers.ts';
+import { getAccountStatus, type AccountStatus } from '../store/authorizers.ts';
 import { claimMessage, finishMessage, forgetMessage, messageDedupeId, type MessageClaim, type MessageMarker } from '../store/deliveries.ts';
 import { keysFrom, type MessageKeys } from '../wechat/crypto.ts';
 import { AccountMessageError, auditResultOf, parseAccountMessage, type AccountMessage } from '../wechat/account-messages.ts';
@@ -39,12 +39,22 @@ const parseVerified = (plain: string): AccountMessage => {
   }
 };
 
+/**
+ * The path's account must be the message's recipient: a message captured on one account's URL and replayed to
+ * another's decrypts fine (one component key for all), but names the first account's gh_ id as ToUserName. An
+ * account whose gh_ id is not stored yet (its info still on the way) is given the benefit of the doubt.
+ */
+const checkRecipient = (account: AccountStatus | undefined, message: AccountMessage): void => {
+  if (account?.userName && account.userName !== message.toUserName) throw new RejectedRequestError('message.to_user.mismatch');
+};
+
 /** Release-test accounts are always ours; any other account must have a profile that is authorized now. */
-const checkAccount = async (deps: MessageDeps, appid: string): Promise<void> => {
+const checkAccount = async (deps: MessageDeps, appid: string, message: AccountMessage): Promise<void> => {
   if (isReleaseTestAccount(appid)) return;
-  const profile = await getAuthorizer(deps, appid);
-  if (!profile) throw new RejectedRequestError('authorizer.unknown');
-  if (profile.status !== 'authorized') throw new RejectedRequestError(`authorizer.${profile.status}`);
+  const account = await getAccountStatus(deps, appid);
+  checkRecipient(account, message);
+  if (!account) throw new RejectedRequestError('authorizer.unknown');
+  if (account.status !== 'authorized') throw new RejectedRequestError(`authorizer.${account.status}`);
 };
 
 const reply = (deps: MessageDeps, keys: MessageKeys, message: AccountMessage, body: ReplyBody): MessageAnswer => {
@@ -118,7 +128,7 @@ export const handleAccountMessage = async (
   // The trailing appid of every message on this URL is the component's, not the account's (PROTOCOL.md §1.3).
   const keys = keysFrom(deps.secrets, deps.config.componentAppId);
   const message = parseVerified(openReceived(keys, envelope));
-  await checkAccount(deps, appid);
+  await checkAccount(deps, appid, message);
   const action = releaseTestAction(appid, message);
   if (action?.case === 'api_text') {
     const { result, eventId } = await recordApiTextTask(deps, {

@@ -4,9 +4,11 @@
  *  2. WeChat's credential shapes (`ticket@@@…`, `queryauthcode@@@…`, `preauthcode@@@…`, `refreshtoken@@@…`)
  *     are masked wherever they appear, including in error messages;
  *  3. every value passed to `protectSecret()` (config secrets, tokens read or written) is masked in the
- *     serialized line, whatever field or message carries it. Lookup is by word (runs of token characters),
- *     so the cost of a line depends on its length, not on how many values are protected; the set keeps the
- *     newest MAX_PROTECTED values (a warm refresh container registers thousands of tokens over its life).
+ *     serialized line, whatever field or message carries it, also glued to other text by a separator
+ *     (`/cgi-bin/<token>`, `<token>.json`, `key-<secret>`, `access_token=<token>`). Lookup is by word (runs of
+ *     token characters) and, inside a word, by the runs between its separators, so the cost of a line depends
+ *     on its length, not on how many values are protected; the set keeps the newest MAX_PROTECTED values (a
+ *     warm refresh container registers thousands of tokens over its life).
  */
 export type LogValue = string | number | boolean | null | undefined | readonly (string | number)[];
 export type LogFields = Readonly<Record<string, LogValue>>;
@@ -36,11 +38,19 @@ const MIN_PROTECTED_LENGTH = 6;
 const MAX_PROTECTED = 20_000;
 const REDACTED = '[redacted]';
 // Characters WeChat credentials are made of; a protected value is masked wherever it stands as such a run,
-// or as a part of one between separators (`access_token=<value>`, `ticket@@@<value>`).
+// or as a part of one between separators (`access_token=<value>`, `ticket@@@<value>`, `/cgi-bin/<value>`). A
+// secret may itself contain separators (`-`, `/`, `.` in tokens and base64), so every run from one separator
+// boundary to another is a candidate, the longest first.
 const WORD = /[A-Za-z0-9_\-+/=.@:&%~]{6,}/g;
-const SEPARATORS = /[=&:@%~]+/;
+const SEPARATOR_CODES = new Uint8Array(128);
+for (const c of '=&:@%~/.-') SEPARATOR_CODES[c.charCodeAt(0)] = 1;
+/** Beyond this many separators in one word, only the runs between two neighbouring separators are checked. */
+const MAX_CUTS = 48;
 
 const protectedValues = new Set<string>();
+// The lengths of the protected values (never shrinks; a stale length only costs a lookup): a run of another
+// length cannot be one, so most runs inside a word are skipped without building a string.
+const protectedLengths = new Set<number>();
 // Values with characters outside WORD cannot be found by word; the few there are get a plain scan.
 const irregularValues = new Set<string>();
 const REGULAR = /^[A-Za-z0-9_\-+/=.@:&%~]+$/;
@@ -54,6 +64,7 @@ export const protectSecret = (value: string | undefined | null): void => {
   }
   protectedValues.delete(value);
   protectedValues.add(value);
+  protectedLengths.add(value.length);
   if (protectedValues.size > MAX_PROTECTED) {
     const oldest = protectedValues.values().next();
     if (!oldest.done) protectedValues.delete(oldest.value);
@@ -62,11 +73,27 @@ export const protectSecret = (value: string | undefined | null): void => {
 
 const maskWord = (word: string): string => {
   if (protectedValues.has(word)) return REDACTED;
-  if (!SEPARATORS.test(word)) return word;
-  return word
-    .split(/([=&:@%~]+)/)
-    .map((part) => (protectedValues.has(part) ? REDACTED : part))
-    .join('');
+  const cuts: number[] = [];
+  for (let i = 0; i < word.length; i += 1) if (SEPARATOR_CODES[word.charCodeAt(i)] === 1) cuts.push(i);
+  if (cuts.length === 0) return word;
+  if (cuts.length > MAX_CUTS) {
+    return word
+      .split(/([=&:@%~/.-]+)/)
+      .map((part) => (protectedValues.has(part) ? REDACTED : part))
+      .join('');
+  }
+  const starts = [0, ...cuts.map((c) => c + 1)];
+  const ends = [...cuts, word.length].reverse();
+  let out = '';
+  let done = 0;
+  for (const start of starts) {
+    if (start < done) continue;
+    const end = ends.find((e) => protectedLengths.has(e - start) && protectedValues.has(word.slice(start, e)));
+    if (end === undefined) continue;
+    out += `${word.slice(done, start)}${REDACTED}`;
+    done = end;
+  }
+  return done === 0 ? word : out + word.slice(done);
 };
 
 const isSecretKey = (key: string): boolean => {

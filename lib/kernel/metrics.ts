@@ -22,6 +22,10 @@ export const METRIC_UNITS = {
   RefreshDue: 'Count',
   /** Due tokens not refreshed and not failed: fresh, leased, not authorized, or left for the next run at the deadline. */
   RefreshSkipped: 'Count',
+  /** A getticket call WeChat refused, per errcode (`Errcode` dimension); 45009 = the account's daily quota. */
+  JsapiTicketFailed: 'Count',
+  /** The authorization pages got 45009 from WeChat (dimension Api): new authorizations are blocked for the day. */
+  AuthorizationPageQuotaExhausted: 'Count',
 } as const;
 
 export type MetricName = keyof typeof METRIC_UNITS;

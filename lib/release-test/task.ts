@@ -7,7 +7,7 @@ import { protectSecret } from '../kernel/logger.ts';
 import { CODE_TTL_S } from '../store/codes.ts';
 import type { StoredEvent } from '../store/events.ts';
 import { isTokenInvalid } from '../wechat/errors.ts';
-import { completeAuthorization } from '../authorization/authorization.ts';
+import { AuthorizationCodeError, completeAuthorization, IncompleteAuthorizationError } from '../authorization/exchange.ts';
 import { PermanentEventError } from '../stream/dispatch.ts';
 import { apiTextContent, QUERY_AUTH_CODE_TASK } from './replies.ts';
 import { withAuthorizerToken } from '../tokens/index.ts';
@@ -53,7 +53,14 @@ export const handleReleaseTestTask = async (deps: WeChatDeps, event: StoredEvent
   // its refresh token is kept even if no `authorized` push ever carries this code. The code is valid for an
   // hour after WeChat issued it; the message's CreateTime is the closest we know.
   const codeExpiresAt = event.createTime + CODE_TTL_S;
-  const done = await completeAuthorization(deps, { authorizationCode: task.queryAuthCode, codeExpiresAt, waitMs: EXCHANGE_WAIT_MS });
+  const done = await completeAuthorization(deps, { authorizationCode: task.queryAuthCode, codeExpiresAt, waitMs: EXCHANGE_WAIT_MS }).catch(
+    (error: unknown) => {
+      // A refused code stays refused: drop the task rather than retry it.
+      if (error instanceof AuthorizationCodeError || error instanceof IncompleteAuthorizationError)
+        throw new PermanentEventError(error.message, { cause: error });
+      throw error;
+    },
+  );
   if (done.authorizerAppid !== task.authorizerAppid) {
     throw new PermanentEventError(`the query_auth_code belongs to ${done.authorizerAppid}, not ${task.authorizerAppid}`);
   }

@@ -1,14 +1,22 @@
 import { ConfigError } from '../kernel/errors.ts';
 import type { LogLevel } from '../kernel/logger.ts';
 
-/** The component's console credentials. In AWS they come from SSM SecureStrings, locally from env. */
+/**
+ * The component's console credentials and the platform's own link key. In AWS they come from SSM SecureStrings,
+ * locally from env. A function holds only the ones its `SECRETS` names (serverless.yml, granted to its role alone,
+ * infra/iam.yml); reading any other one throws a ConfigError naming it, never an empty string sent on.
+ */
 export interface ComponentSecrets {
   readonly appSecret: string;
   /** 消息校验Token */
   readonly token: string;
   /** 消息加解密Key: 43 characters of [A-Za-z0-9] */
   readonly encodingAesKey: string;
+  /** HMAC key of the signed authorization links and landing states (lib/authorization/links.ts). */
+  readonly linkSigningKey: string;
 }
+
+export type SecretName = keyof ComponentSecrets;
 
 export interface Config {
   readonly componentAppId: string;
@@ -23,6 +31,8 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** In AWS: the SSM path holding the secrets (used when no secret is set in the environment). */
   readonly ssmParameterPath: string | undefined;
+  /** The secrets this function holds (`SECRETS`, comma-separated SSM parameter names, e.g. `token,encoding-aes-key`). */
+  readonly secretNames: readonly SecretName[];
   /** Present when the secrets came from the environment (local runs, tests). */
   readonly secrets: ComponentSecrets | undefined;
 }
@@ -59,25 +69,75 @@ const parseInteger = (env: Env, name: string, fallback: number, min: number, max
   return value;
 };
 
-/** Checks the secret values' shapes; names the variable, never echoes the value. */
-export const secretProblems = (
-  secrets: Partial<ComponentSecrets>,
-  names: Readonly<Record<keyof ComponentSecrets, string>> = SECRET_ENV,
-): string[] => {
-  const problems: string[] = [];
-  if (!secrets.appSecret) problems.push(`${names.appSecret} is missing`);
-  if (!secrets.token) problems.push(`${names.token} is missing`);
-  else if (!/^[A-Za-z0-9]{3,32}$/.test(secrets.token)) problems.push(`${names.token} must be 3-32 letters or digits`);
-  if (!secrets.encodingAesKey) problems.push(`${names.encodingAesKey} is missing`);
-  else if (!AES_KEY.test(secrets.encodingAesKey)) problems.push(`${names.encodingAesKey} must be 43 letters or digits`);
-  return problems;
+const SHAPES: Readonly<Record<SecretName, { readonly pattern: RegExp; readonly rule: string }>> = {
+  appSecret: { pattern: /^\S+$/, rule: 'must not contain spaces' },
+  token: { pattern: /^[A-Za-z0-9]{3,32}$/, rule: 'must be 3-32 letters or digits' },
+  encodingAesKey: { pattern: AES_KEY, rule: 'must be 43 letters or digits' },
+  // 32 random bytes, base64url: what `npm start` generates and docs/operations.md tells an operator to create.
+  linkSigningKey: { pattern: /^[A-Za-z0-9_\-+/=]{32,256}$/, rule: 'must be 32-256 base64 characters (32 random bytes or more)' },
 };
 
-export const SECRET_ENV = {
+/** Checks the shapes of the secrets named in `only`; names the variable, never echoes the value. */
+export const secretProblems = (
+  secrets: Partial<ComponentSecrets>,
+  names: Readonly<Record<SecretName, string>> = SECRET_ENV,
+  only: readonly SecretName[] = COMPONENT_SECRETS,
+): string[] =>
+  only.flatMap((name) => {
+    const value = secrets[name];
+    if (!value) return [`${names[name]} is missing`];
+    return SHAPES[name].pattern.test(value) ? [] : [`${names[name]} ${SHAPES[name].rule}`];
+  });
+
+export const SECRET_ENV: Readonly<Record<SecretName, string>> = {
   appSecret: 'COMPONENT_APPSECRET',
   token: 'COMPONENT_TOKEN',
   encodingAesKey: 'COMPONENT_ENCODING_AES_KEY',
-} as const;
+  linkSigningKey: 'LINK_SIGNING_KEY',
+};
+
+/** The SSM parameter name of each secret below SSM_PARAMETER_PATH; also the words of `SECRETS`. */
+export const SSM_PARAMETER_NAMES: Readonly<Record<SecretName, string>> = {
+  appSecret: 'app-secret',
+  token: 'token',
+  encodingAesKey: 'encoding-aes-key',
+  linkSigningKey: 'link-signing-key',
+};
+
+const COMPONENT_SECRETS: readonly SecretName[] = ['appSecret', 'token', 'encodingAesKey'];
+const BY_SSM_NAME = new Map(Object.entries(SSM_PARAMETER_NAMES).map(([key, name]) => [name, key as SecretName]));
+
+/** `SECRETS`; unset (tests, ad-hoc runs): the component's three, plus the link key when the environment has one. */
+const parseSecretNames = (env: Env, problems: string[]): readonly SecretName[] => {
+  const raw = nonEmpty(env, 'SECRETS');
+  if (raw === undefined) return nonEmpty(env, SECRET_ENV.linkSigningKey) ? [...COMPONENT_SECRETS, 'linkSigningKey'] : COMPONENT_SECRETS;
+  const words = raw.split(',').map((w) => w.trim());
+  const unknown = words.filter((w) => !BY_SSM_NAME.has(w));
+  if (unknown.length > 0) problems.push(`SECRETS names unknown secret(s): ${unknown.join(', ')} (known: ${[...BY_SSM_NAME.keys()].join(', ')})`);
+  return [...new Set(words.flatMap((w) => BY_SSM_NAME.get(w) ?? []))];
+};
+
+/**
+ * The secrets object a function receives: the `names` it holds as plain values, every other one a getter that
+ * throws, so code reading a secret its function was not granted fails loudly (and enumerating the object, as
+ * createDeps does to protect each value from the logs, sees only the held ones).
+ */
+export const heldSecrets = (values: Partial<ComponentSecrets>, names: readonly SecretName[]): ComponentSecrets => {
+  const held: Record<string, string> = {};
+  for (const name of names) held[name] = values[name] ?? '';
+  for (const name of Object.keys(SECRET_ENV) as SecretName[]) {
+    if (names.includes(name)) continue;
+    Object.defineProperty(held, name, {
+      enumerable: false,
+      get: () => {
+        throw new ConfigError([
+          `this function does not hold ${SECRET_ENV[name]} (its SECRETS: ${names.map((n) => SSM_PARAMETER_NAMES[n]).join(', ')})`,
+        ]);
+      },
+    });
+  }
+  return Object.freeze(held) as unknown as ComponentSecrets;
+};
 
 /**
  * Reads and validates every variable at once (DESIGN.md §4). Throws one ConfigError naming every problem.
@@ -103,17 +163,18 @@ export const loadConfig = (env: Env = process.env): Readonly<Config> => {
   const levelRaw = (nonEmpty(env, 'LOG_LEVEL') ?? 'info').toLowerCase() as LogLevel;
   if (!LOG_LEVELS.includes(levelRaw)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
   const ssmParameterPath = nonEmpty(env, 'SSM_PARAMETER_PATH');
+  const secretNames = parseSecretNames(env, problems);
   const fromEnv = Object.values(SECRET_ENV).some((name) => nonEmpty(env, name) !== undefined);
   let secrets: ComponentSecrets | undefined;
   // Secrets set in the environment win (local runs); in AWS none are set and SSM_PARAMETER_PATH names them.
   if (fromEnv || ssmParameterPath === undefined) {
-    const candidate = {
-      appSecret: nonEmpty(env, SECRET_ENV.appSecret) ?? '',
-      token: nonEmpty(env, SECRET_ENV.token) ?? '',
-      encodingAesKey: nonEmpty(env, SECRET_ENV.encodingAesKey) ?? '',
-    };
-    problems.push(...secretProblems(candidate));
-    secrets = candidate;
+    const candidate: Partial<Record<SecretName, string>> = {};
+    for (const name of Object.keys(SECRET_ENV) as SecretName[]) {
+      const value = nonEmpty(env, SECRET_ENV[name]);
+      if (value !== undefined) candidate[name] = value;
+    }
+    problems.push(...secretProblems(candidate, SECRET_ENV, secretNames));
+    secrets = heldSecrets(candidate, secretNames);
   } else if (!ssmParameterPath.startsWith('/')) {
     problems.push('SSM_PARAMETER_PATH must start with /');
   }
@@ -128,6 +189,7 @@ export const loadConfig = (env: Env = process.env): Readonly<Config> => {
     refreshConcurrency,
     logLevel: LOG_LEVELS.includes(levelRaw) ? levelRaw : 'info',
     ssmParameterPath,
+    secretNames,
     secrets,
   });
 };

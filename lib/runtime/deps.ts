@@ -47,9 +47,8 @@ export const createSsmClient = async (options: Pick<SSMClientConfig, 'endpoint' 
 };
 
 export const createDeps = (config: Config, secrets: ComponentSecrets, overrides: DepsOverrides = {}): Deps => {
-  protectSecret(secrets.appSecret);
-  protectSecret(secrets.token);
-  protectSecret(secrets.encodingAesKey);
+  // Only the held secrets are enumerable (config.ts heldSecrets): reading another one would throw.
+  for (const value of Object.values(secrets)) protectSecret(value);
   return {
     doc: overrides.doc ?? createDocumentClient(config),
     tableName: config.tableName,

@@ -1,5 +1,5 @@
-// The component's console credentials from SSM Parameter Store SecureStrings (DESIGN.md §4): three parameters
-// under SSM_PARAMETER_PATH, fetched with ONE GetParameters call (WithDecryption) per container, cached, and
+// The secrets from SSM Parameter Store SecureStrings (docs/architecture.md §4): the parameters this function holds
+// (config.secretNames) under SSM_PARAMETER_PATH, fetched with ONE GetParameters call (WithDecryption) per container, cached, and
 // fetched again when a push failed its signature check (lib/runtime/http.ts → markSecretsStale → refresh=true), so a
 // token or key rotated in the console and in SSM is picked up without a redeploy.
 //
@@ -11,17 +11,10 @@
 // small SecretsSource over the same GetParameters call fits it exactly, with nothing AWS at import.
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { Clock } from '../kernel/clock.ts';
-import { secretProblems, type ComponentSecrets, type Config } from './config.ts';
+import { heldSecrets, secretProblems, SSM_PARAMETER_NAMES, type ComponentSecrets, type Config, type SecretName } from './config.ts';
 import { ConfigError } from '../kernel/errors.ts';
 import { protectSecret } from '../kernel/logger.ts';
 import type { SecretsSource } from './secrets.ts';
-
-/** Parameter names below SSM_PARAMETER_PATH, e.g. /wechat-component/prod/app-secret (README "Deploying"). */
-export const SSM_PARAMETER_NAMES: Readonly<Record<keyof ComponentSecrets, string>> = {
-  appSecret: 'app-secret',
-  token: 'token',
-  encodingAesKey: 'encoding-aes-key',
-};
 
 /** A forced refetch at most this often: forged pushes (each one fails its signature) must not become SSM calls. */
 export const MIN_REFRESH_INTERVAL_MS = 30_000;
@@ -33,37 +26,34 @@ export interface SsmSecretsOptions {
   minRefreshIntervalMs?: number;
 }
 
-/** The full parameter name of each secret under `path`. */
-export const ssmParameterNames = (path: string): Record<keyof ComponentSecrets, string> => {
+/** The full parameter name of each secret under `path`, e.g. /wechat-component/prod/app-secret (docs/operations.md §1). */
+export const ssmParameterNames = (path: string): Record<SecretName, string> => {
   const base = path.replace(/\/+$/, '');
-  return {
-    appSecret: `${base}/${SSM_PARAMETER_NAMES.appSecret}`,
-    token: `${base}/${SSM_PARAMETER_NAMES.token}`,
-    encodingAesKey: `${base}/${SSM_PARAMETER_NAMES.encodingAesKey}`,
-  };
+  const names = Object.entries(SSM_PARAMETER_NAMES).map(([key, name]) => [key, `${base}/${name}`]);
+  return Object.fromEntries(names) as Record<SecretName, string>;
 };
 
-const fetchSecrets = async (client: SSMClient, path: string): Promise<ComponentSecrets> => {
+/** One GetParameters call for exactly the secrets this function holds (its role may read no other). */
+const fetchSecrets = async (client: SSMClient, path: string, held: readonly SecretName[]): Promise<ComponentSecrets> => {
   // Loaded on first use only: local runs and tests never evaluate the SSM SDK.
   const { GetParametersCommand } = await import('@aws-sdk/client-ssm');
   const names = ssmParameterNames(path);
-  const out = await client.send(new GetParametersCommand({ Names: Object.values(names), WithDecryption: true }));
+  const out = await client.send(new GetParametersCommand({ Names: held.map((n) => names[n]), WithDecryption: true }));
   const byName = new Map((out.Parameters ?? []).map((p) => [p.Name, p]));
   const problems: string[] = [];
-  const value = (key: keyof ComponentSecrets): string => {
+  const candidate: Partial<Record<SecretName, string>> = {};
+  for (const key of held) {
     const parameter = byName.get(names[key]);
     if (parameter && parameter.Type !== 'SecureString') problems.push(`SSM parameter ${names[key]} must be a SecureString`);
     protectSecret(parameter?.Value);
-    return parameter?.Value?.trim() ?? '';
-  };
-  const candidate = { appSecret: value('appSecret'), token: value('token'), encodingAesKey: value('encodingAesKey') };
-  problems.push(...secretProblems(candidate, names).map((p) => `SSM parameter ${p}`));
+    candidate[key] = parameter?.Value?.trim() ?? '';
+  }
+  problems.push(...secretProblems(candidate, names, held).map((p) => `SSM parameter ${p}`));
   if (problems.length > 0) throw new ConfigError(problems);
-  return candidate;
+  return heldSecrets(candidate, held);
 };
 
-const sameSecrets = (a: ComponentSecrets, b: ComponentSecrets): boolean =>
-  a.appSecret === b.appSecret && a.token === b.token && a.encodingAesKey === b.encodingAesKey;
+const sameSecrets = (a: ComponentSecrets, b: ComponentSecrets, held: readonly SecretName[]): boolean => held.every((n) => a[n] === b[n]);
 
 /** A SecretsSource on SSM GetParameters; one per container (lib/runtime/lambda.ts keeps it for the module's life). */
 export const createSsmSecretsSource = (options: SsmSecretsOptions): SecretsSource => {
@@ -73,11 +63,11 @@ export const createSsmSecretsSource = (options: SsmSecretsOptions): SecretsSourc
   let cached: { path: string; secrets: ComponentSecrets; fetchedAt: number } | undefined;
   let inflight: Promise<ComponentSecrets> | undefined;
 
-  const refetch = async (path: string): Promise<ComponentSecrets> => {
+  const refetch = async (path: string, held: readonly SecretName[]): Promise<ComponentSecrets> => {
     client ??= Promise.resolve(options.client());
-    const secrets = await fetchSecrets(await client, path);
+    const secrets = await fetchSecrets(await client, path, held);
     // Unchanged values keep their identity, so lib/runtime/lambda.ts does not rebuild the deps for nothing.
-    const kept = cached && cached.path === path && sameSecrets(cached.secrets, secrets) ? cached.secrets : secrets;
+    const kept = cached && cached.path === path && sameSecrets(cached.secrets, secrets, held) ? cached.secrets : secrets;
     cached = { path, secrets: kept, fetchedAt: clock() };
     return kept;
   };
@@ -88,7 +78,7 @@ export const createSsmSecretsSource = (options: SsmSecretsOptions): SecretsSourc
       if (!path) throw new ConfigError(['SSM_PARAMETER_PATH is missing (no secrets in the environment)']);
       const current = cached && cached.path === path ? cached : undefined;
       if (current && (!refresh || clock() - current.fetchedAt < minInterval)) return current.secrets;
-      inflight ??= refetch(path).finally(() => {
+      inflight ??= refetch(path, config.secretNames).finally(() => {
         inflight = undefined;
       });
       // A forced refetch that fails (SSM throttled or down) must not fail a genuine push we can still verify.

@@ -25,6 +25,8 @@ export interface AuthorizerProfile {
   readonly previousRefreshToken?: string;
   readonly funcInfo: number[];
   readonly info?: AuthorizerInfo;
+  /** The operator's customer the account authorized for, from the signed link it came through (if it named one). */
+  readonly tenant?: string;
   /** Epoch seconds: CreateTime of the authorization that produced the refresh token. */
   readonly authorizedAt: number;
   /**
@@ -54,6 +56,32 @@ export const getAuthorizer = async (deps: StoreDeps, authorizerAppid: string): P
     new GetCommand({ TableName: deps.tableName, Key: authorizerKey(authorizerAppid, 'PROFILE'), ConsistentRead: true }),
   );
   return toProfile(Item);
+};
+
+/** What the message URL needs to know about an account: no refresh token, no permissions. */
+export interface AccountStatus {
+  readonly status: AuthorizerStatus;
+  /** The account's original id (gh_…, api_get_authorizer_info's user_name), once its info is stored. */
+  readonly userName?: string;
+}
+
+/**
+ * A profile's status and gh_ id, read with a projection (the message function's role may read nothing else of a
+ * profile, infra/iam.yml); undefined when the account never authorized this component.
+ */
+export const getAccountStatus = async (deps: StoreDeps, authorizerAppid: string): Promise<AccountStatus | undefined> => {
+  const { Item } = await deps.doc.send(
+    new GetCommand({
+      TableName: deps.tableName,
+      Key: authorizerKey(authorizerAppid, 'PROFILE'),
+      ProjectionExpression: '#status, info.userName',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ConsistentRead: true,
+    }),
+  );
+  if (typeof Item?.status !== 'string') return undefined;
+  const userName = (Item.info as { userName?: unknown } | undefined)?.userName;
+  return { status: Item.status as AuthorizerStatus, ...(typeof userName === 'string' && userName ? { userName } : {}) };
 };
 
 /** Profile and live access token of one account in a single Query (both share the partition). */
@@ -184,6 +212,14 @@ export const updateAuthorizerInfo = (deps: StoreDeps, appid: string, info: Autho
     UpdateExpression: `SET info = :info, updatedAt = :now${funcInfo ? ', funcInfo = :funcInfo' : ''} ADD version :one`,
     ConditionExpression: 'attribute_exists(pk)',
     ExpressionAttributeValues: { ':info': info, ':now': nowSeconds(deps.clock), ':one': 1, ...(funcInfo ? { ':funcInfo': funcInfo } : {}) },
+  });
+
+/** Records the operator's customer on the profile (the latest signed authorization names it). False if no profile. */
+export const setAuthorizerTenant = (deps: StoreDeps, appid: string, tenant: string): Promise<boolean> =>
+  conditionalUpdate(deps, appid, {
+    UpdateExpression: 'SET tenant = :tenant, updatedAt = :now ADD version :one',
+    ConditionExpression: 'attribute_exists(pk)',
+    ExpressionAttributeValues: { ':tenant': tenant, ':now': nowSeconds(deps.clock), ':one': 1 },
   });
 
 const conditionalUpdate = (deps: StoreDeps, appid: string, update: ProfileUpdate): Promise<boolean> =>

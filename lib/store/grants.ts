@@ -19,6 +19,8 @@ export interface NewAuthorization {
   readonly funcInfo: number[];
   readonly info?: AuthorizerInfo;
   readonly authorizedAt: number;
+  /** The operator's customer, when the authorization came through a signed link naming one. */
+  readonly tenant?: string;
 }
 
 export interface RefreshedToken {
@@ -47,6 +49,7 @@ const profileItem = (appid: string, a: NewAuthorization, current: AuthorizerProf
     previousRefreshToken: previous,
     funcInfo: a.funcInfo,
     info: a.info ?? current?.info,
+    tenant: a.tenant ?? current?.tenant,
     authorizedAt: a.authorizedAt,
     needsReauthReason: undefined,
     updatedAt: now,

@@ -4,12 +4,19 @@ import { createHash } from 'node:crypto';
 export type Key = { readonly pk: string; readonly sk: string };
 
 export const componentKey = (appId: string, kind: 'TICKET' | 'ACCESS_TOKEN'): Key => ({ pk: `COMPONENT#${appId}`, sk: kind });
-export const authorizerKey = (appId: string, kind: 'PROFILE' | 'ACCESS_TOKEN' | 'REVOCATION'): Key => ({ pk: `AUTHORIZER#${appId}`, sk: kind });
+export const authorizerKey = (appId: string, kind: 'PROFILE' | 'ACCESS_TOKEN' | 'REVOCATION' | 'JSAPI_TICKET'): Key => ({
+  pk: `AUTHORIZER#${appId}`,
+  sk: kind,
+});
 export const leaseKey = (what: string): Key => ({ pk: `LEASE#${what}`, sk: 'LEASE' });
 export const eventKey = (id: string): Key => ({ pk: `EVENT#${id}`, sk: 'EVENT' });
 /** Deduplication marker of a message-URL delivery; sk `MSG`, never `EVENT`, so the stream filter skips it. */
 export const messageKey = (id: string): Key => ({ pk: `MSG#${id}`, sk: 'MSG' });
 export const codeKey = (authorizationCode: string): Key => ({ pk: `CODE#${sha256(authorizationCode)}`, sk: 'CODE' });
+/** The pre_auth_code a signed authorization link is serving (lib/store/links.ts). */
+export const linkKey = (linkId: string): Key => ({ pk: `LINK#${linkId}`, sk: 'LINK' });
+/** Which link (and tenant) a pre_auth_code was served for, keyed by its hash: the `authorized` push names the code. */
+export const preAuthKey = (preAuthCode: string): Key => ({ pk: `PREAUTH#${sha256(preAuthCode)}`, sk: 'PREAUTH' });
 
 /** Sparse index partitions listing tokens by expiry, for the scheduled refresh. */
 export const DUE_COMPONENT = 'DUE#component';

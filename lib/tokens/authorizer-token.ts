@@ -27,7 +27,7 @@ export const AUTHORIZER_FLIGHT: FlightOptions = {
 export const authorizerLease = (authorizerAppid: string): string => `authorizer-token#${authorizerAppid}`;
 
 /** The profile of an account that can have tokens; typed errors for unknown and revoked accounts. */
-const activeProfile = (appid: string, profile: AuthorizerProfile | undefined): AuthorizerProfile => {
+export const activeProfile = (appid: string, profile: AuthorizerProfile | undefined): AuthorizerProfile => {
   if (!profile) {
     throw new AuthorizerNotFoundError(
       `${appid} has not authorized this component: send its owner the authorization page GET /wechat/component/authorize`,

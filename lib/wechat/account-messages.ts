@@ -2,7 +2,8 @@
 // account / mini program messages and events (MsgType, Event), never an InfoType (PROTOCOL.md §2, wechatpy#420).
 // Every value stays a string except CreateTime: a real MsgId (22449548215715819) is above 2^53.
 import { AppError } from '../kernel/errors.ts';
-import { parseXml, type XmlRecord } from './xml.ts';
+import { readXml } from './flat-xml.ts';
+import type { XmlRecord } from './xml.ts';
 
 interface MessageBase {
   /** The account's original id (gh_…). */
@@ -106,10 +107,10 @@ export const accountMessageFromXml = (root: XmlRecord): AccountMessage => {
 };
 
 /**
- * Parses the decrypted XML of a message-URL push (hardened parser, see xml.ts).
+ * Parses the decrypted XML of a message-URL push (the strict flat reader, the hardened parser for nested ones: flat-xml.ts).
  * @see https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Receiving_standard_messages.html
  */
-export const parseAccountMessage = (xml: string | Buffer): AccountMessage => accountMessageFromXml(parseXml(xml));
+export const parseAccountMessage = (xml: string | Buffer): AccountMessage => accountMessageFromXml(readXml(xml));
 
 /** The three audit results WeChat pushes to a mini program's message URL (docs/fleet.md). */
 export const AUDIT_EVENTS = { weapp_audit_success: 'success', weapp_audit_fail: 'fail', weapp_audit_delay: 'delay' } as const;

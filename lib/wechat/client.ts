@@ -9,6 +9,7 @@ import type { Body, WeChatClient } from './responses.ts';
 import { WeChatApiError, WeChatNetworkError, WeChatProtocolError } from './errors.ts';
 import { buildCodeManagementApi } from './code-management.ts';
 import type { CodeManagementApi } from './code-management-types.ts';
+import { buildOnBehalfApi, ON_BEHALF_NO_AMBIGUOUS_RETRY, ON_BEHALF_PATHS, type OnBehalfApi } from './on-behalf-client.ts';
 
 export type * from './responses.ts';
 export type * from './code-management-types.ts';
@@ -25,11 +26,12 @@ export const PATHS = {
   clearComponentQuota: '/cgi-bin/component/clear_quota',
   apiStartPushTicket: '/cgi-bin/component/api_start_push_ticket',
   sendCustomText: '/cgi-bin/message/custom/send',
+  ...ON_BEHALF_PATHS,
 } as const;
 export type ApiName = keyof typeof PATHS;
 
-/** The name errors and log lines carry: the path below /cgi-bin/, e.g. `component/api_query_auth`. */
-export const apiLabel = (name: ApiName): string => PATHS[name].replace('/cgi-bin/', '');
+/** The name errors and log lines carry: the path below /cgi-bin/, e.g. `component/api_query_auth`, or `sns/userinfo`. */
+export const apiLabel = (name: ApiName): string => PATHS[name].replace(/^\/(cgi-bin\/)?/, '');
 
 /**
  * APIs never repeated after an *ambiguous* failure (timeout, reset, 5xx: the request may have been executed):
@@ -39,7 +41,12 @@ export const apiLabel = (name: ApiName): string => PATHS[name].replace('/cgi-bin
  *   failure into a misleading 61009 "code is invalid".
  * They are still retried on errcode -1 (WeChat answered that it failed) and when no connection was made.
  */
-export const NO_AMBIGUOUS_RETRY: ReadonlySet<ApiName> = new Set(['apiComponentToken', 'apiAuthorizerToken', 'apiQueryAuth']);
+export const NO_AMBIGUOUS_RETRY: ReadonlySet<ApiName> = new Set<ApiName>([
+  'apiComponentToken',
+  'apiAuthorizerToken',
+  'apiQueryAuth',
+  ...ON_BEHALF_NO_AMBIGUOUS_RETRY,
+]);
 
 /** Failures where the request provably never left this process, so a retry cannot execute anything twice. */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
@@ -185,10 +192,22 @@ export const createWeChatClient = (options: WeChatClientOptions): WeChatClient =
     json: (req) => call(req, (raw) => parseAnswer(req.api, raw.status, raw.data.toString('utf8'))),
     bytes: (req) => call(req, (raw) => readBytes(req.api, raw)),
   };
-  const post: Post = (name, query, body) =>
-    transport.json({ api: apiLabel(name), path: PATHS[name], method: 'POST', query, body, ambiguousRetry: !NO_AMBIGUOUS_RETRY.has(name) });
+  /** POST with a JSON body, or GET (query only) when `body` is undefined. */
+  const send = (name: ApiName, query: Record<string, string>, body: Body | undefined) =>
+    transport.json({
+      api: apiLabel(name),
+      path: PATHS[name],
+      method: body === undefined ? 'GET' : 'POST',
+      query,
+      ...(body === undefined ? {} : { body }),
+      ambiguousRetry: !NO_AMBIGUOUS_RETRY.has(name),
+    });
 
-  return { ...buildApi(post), ...buildCodeManagementApi(transport) };
+  return {
+    ...buildApi((name, query, body) => send(name, query, body)),
+    ...buildOnBehalfApi((name, query) => send(name, query, undefined)),
+    ...buildCodeManagementApi(transport),
+  };
 };
 
 type Post = (name: ApiName, query: Record<string, string>, body: Body) => Promise<Body>;
@@ -201,7 +220,7 @@ const componentQuery = (componentAccessToken: string) => {
 
 const secrets = (...values: string[]): void => values.forEach(protectSecret);
 
-const buildApi = (post: Post): Omit<WeChatClient, keyof CodeManagementApi> => ({
+const buildApi = (post: Post): Omit<WeChatClient, keyof CodeManagementApi | keyof OnBehalfApi> => ({
   /** @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/component_access_token.html */
   async apiComponentToken({ componentAppId, componentAppSecret, componentVerifyTicket }) {
     secrets(componentAppSecret, componentVerifyTicket);

@@ -2,7 +2,8 @@
 // validated field by field: a missing or malformed field is a ComponentPushError naming it, never an undefined.
 // Ids and codes stay strings; only times become numbers.
 import { AppError } from '../kernel/errors.ts';
-import { parseXml, type XmlRecord } from './xml.ts';
+import { readXml } from './flat-xml.ts';
+import type { XmlRecord } from './xml.ts';
 import { APPID_PATTERN } from './ids.ts';
 
 /** A push that parsed as XML but lacks a field its InfoType needs, or carries one in the wrong shape. */
@@ -85,8 +86,10 @@ const KNOWN = new Set<string>(['component_verify_ticket', ...AUTH_EVENT_TYPES]);
 
 /** Flattens the parsed document to `name → string`; a repeated element is ambiguous and refused. */
 const flatten = (record: XmlRecord, prefix = '', out: Record<string, string> = Object.create(null) as Record<string, string>) => {
-  for (const [name, value] of Object.entries(record)) {
-    const path = `${prefix}${name}`;
+  // Records are null-prototype (xml.ts, flat-xml.ts): for…in sees their own names only.
+  for (const name in record) {
+    const value = record[name];
+    const path = prefix === '' ? name : `${prefix}${name}`;
     if (typeof value === 'string') out[path] = value.trim();
     else if (Array.isArray(value)) throw new ComponentPushError(path, 'malformed');
     else if (value !== undefined) flatten(value as XmlRecord, `${path}.`, out);
@@ -95,6 +98,19 @@ const flatten = (record: XmlRecord, prefix = '', out: Record<string, string> = O
 };
 
 type Fields = Readonly<Record<string, string>>;
+
+/** A freshly read flat document is its own flat fields once trimmed: no copy (the reader's record is ours). */
+const fieldsOf = (record: XmlRecord): Record<string, string> => {
+  const fields = record as Record<string, string>;
+  for (const name in record) {
+    const value = record[name];
+    // Nested: flatten (which trims every value again, so those trimmed here already are no matter).
+    if (typeof value !== 'string') return flatten(record);
+    const trimmed = value.trim();
+    if (trimmed !== value) fields[name] = trimmed;
+  }
+  return fields;
+};
 
 const optional = (fields: Fields, name: string): string | undefined => {
   const value = fields[name];
@@ -164,7 +180,7 @@ export const componentPushFromFields = (fields: Fields): ComponentPush => {
  * Parses and validates a decrypted push of the authorization-event URL.
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/Before_Develop/authorize_event.html
  */
-export const parseComponentPush = (xml: string | Buffer): ComponentPush => componentPushFromFields(flatten(parseXml(xml)));
+export const parseComponentPush = (xml: string | Buffer): ComponentPush => componentPushFromFields(fieldsOf(readXml(xml)));
 
 /** The id of the account an event is about: the authorizer, or the new mini program of a fast registration. */
 export const subjectAppid = (m: AuthEventPush): string | undefined => (m.infoType === 'notify_third_fasteregister' ? m.appid : m.authorizerAppid);

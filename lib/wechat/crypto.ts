@@ -1,6 +1,6 @@
 // WXBizMsgCrypt, written from the protocol (PROTOCOL.md §1.3): the message encryption WeChat uses on both
 // component URLs. Pure functions over Buffers; no I/O. Error codes are the official sample's.
-import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { AppError } from '../kernel/errors.ts';
 
 export const CRYPTO_ERRORS = {
@@ -38,10 +38,21 @@ export interface Envelope {
 const BLOCK = 32;
 const RANDOM_BYTES = 16;
 const HEADER = RANDOM_BYTES + 4;
-const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
-/** Standard base64 with whole 4-character groups: the only form an `Encrypt` value takes. */
-export const isBase64 = (text: string): boolean => text.length % 4 === 0 && BASE64.test(text);
+/**
+ * The bytes of a standard base64 text in whole 4-character groups, the only form an `Encrypt` value takes;
+ * undefined for anything else. Decoding skips what is not base64 (white space, `-`, `_`, text after `=`), so
+ * the bytes must encode back to exactly the text: that refuses every such character, and non-zero padding
+ * bits, at the price of one native encode (no regular expression over the whole value).
+ */
+export const decodeBase64 = (text: string): Buffer | undefined => {
+  if (text.length === 0 || text.length % 4 !== 0) return undefined;
+  const bytes = Buffer.from(text, 'base64');
+  return bytes.toString('base64') === text ? bytes : undefined;
+};
+
+/** Whether `text` is standard base64 (see decodeBase64). */
+export const isBase64 = (text: string): boolean => decodeBase64(text) !== undefined;
 
 /** EncodingAESKey (43 chars) → the 32-byte AES key. */
 export const decodeAesKey = (encodingAesKey: string): Buffer => {
@@ -65,34 +76,50 @@ export const keysFrom = (secrets: SecretsLike, appId: string): MessageKeys => {
 };
 
 /** sha1 hex of the values sorted as strings and joined: `signature` (3 values) or `msg_signature` (4). */
-export const computeSignature = (...values: string[]): string =>
-  createHash('sha1')
-    .update([...values].sort().join(''))
-    .digest('hex');
+export const computeSignature = (...values: string[]): string => hash('sha1', values.sort().join(''), 'hex');
 
 /** Checks `msg_signature` over (token, timestamp, nonce, Encrypt) in constant time. */
 export const verifySignature = (token: string, timestamp: string, nonce: string, encrypt: string, msgSignature: string): boolean => {
-  const expected = Buffer.from(computeSignature(token, timestamp, nonce, encrypt), 'utf8');
+  const expected = Buffer.from(computeSignature(token, timestamp, nonce, encrypt), 'latin1');
   const given = Buffer.from(msgSignature.toLowerCase(), 'utf8');
   return given.length === expected.length && timingSafeEqual(given, expected);
 };
 
 const aes = (aesKey: Buffer) => ({ key: aesKey, iv: aesKey.subarray(0, 16) });
 
+// One AES-256-CBC decipher per key, reused for every message and never finalised. In CBC each plain block is
+// D(its cipher block) XOR the cipher block before it; only the first block depends on the IV, and a reused
+// decipher XORs it with the previous message's last cipher block instead. WeChat's first 16 bytes (one AES
+// block) are the random prefix, which is discarded unread, so every byte that is read comes out exactly as
+// from a fresh decipher. Inputs are whole 32-byte blocks, so the decipher never holds a partial block back.
+// Creating a decipher costs more than decrypting a push (docs/performance.md), hence the reuse.
+type Decipher = ReturnType<typeof createDecipheriv>;
+const deciphers = new WeakMap<Buffer, Decipher>();
+const decipherFor = (aesKey: Buffer): Decipher => {
+  let decipher = deciphers.get(aesKey);
+  if (!decipher) {
+    const { key, iv } = aes(aesKey);
+    decipher = createDecipheriv('aes-256-cbc', key, iv).setAutoPadding(false);
+    deciphers.set(aesKey, decipher);
+  }
+  return decipher;
+};
+
 /** Decrypts a base64 `Encrypt` value and checks padding, length and the trailing appid. */
 export const decrypt = (encrypt: string, aesKey: Buffer, appId: string): string => {
-  if (!isBase64(encrypt)) throw new WeChatCryptoError(CRYPTO_ERRORS.base64, 'Encrypt is not base64');
-  const cipherText = Buffer.from(encrypt, 'base64');
-  if (cipherText.length === 0 || cipherText.length % BLOCK !== 0) {
-    throw new WeChatCryptoError(CRYPTO_ERRORS.buffer, 'cipher text is not a whole number of 32-byte blocks');
-  }
+  const cipherText = decodeBase64(encrypt);
+  if (!cipherText) throw new WeChatCryptoError(CRYPTO_ERRORS.base64, 'Encrypt is not base64');
+  if (cipherText.length % BLOCK !== 0) throw new WeChatCryptoError(CRYPTO_ERRORS.buffer, 'cipher text is not a whole number of 32-byte blocks');
   let plain: Buffer;
   try {
-    const { key, iv } = aes(aesKey);
-    const decipher = createDecipheriv('aes-256-cbc', key, iv).setAutoPadding(false);
-    plain = Buffer.concat([decipher.update(cipherText), decipher.final()]);
+    plain = decipherFor(aesKey).update(cipherText);
   } catch (error) {
+    deciphers.delete(aesKey);
     throw new WeChatCryptoError(CRYPTO_ERRORS.decrypt, 'AES decryption failed', { cause: error });
+  }
+  if (plain.length !== cipherText.length) {
+    deciphers.delete(aesKey);
+    throw new WeChatCryptoError(CRYPTO_ERRORS.decrypt, 'AES decryption returned a partial block');
   }
   const content = stripPadding(plain);
   if (content.length < HEADER) throw new WeChatCryptoError(CRYPTO_ERRORS.buffer, 'plain text shorter than its header');

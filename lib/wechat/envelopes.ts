@@ -3,7 +3,8 @@
 // reason tells the log what happened while the caller only ever sees one uniform answer (DESIGN.md §6).
 import { RejectedRequestError } from '../kernel/errors.ts';
 import { CRYPTO_ERRORS, isBase64, openEnvelope, WeChatCryptoError, type Envelope, type MessageKeys } from './crypto.ts';
-import { MAX_XML_BYTES, parseXml, XmlError, type XmlRecord } from './xml.ts';
+import { readXml } from './flat-xml.ts';
+import { MAX_XML_BYTES, XmlError, type XmlRecord } from './xml.ts';
 
 /** The query parameters WeChat signs a push with (`signature` and `encrypt_type` are not needed). */
 export interface PushQuery {
@@ -54,13 +55,14 @@ export const readEnvelope = (query: PushQuery, body: Buffer, options: { nowS: nu
   if (options.maxSkewS > 0 && Math.abs(options.nowS - Number(timestamp)) > options.maxSkewS) throw reject('timestamp.skew');
   let fields: XmlRecord;
   try {
-    fields = parseXml(body);
+    fields = readXml(body);
   } catch (error) {
     if (error instanceof XmlError) throw reject(`xml.${error.reason}`, error);
     throw error;
   }
   const encrypt = outerText(fields, 'Encrypt');
   if (!encrypt) throw reject('envelope.Encrypt.missing');
+  // Decoded again by decrypt: carrying the bytes over (WeakMap, hidden property) costs more than the decode.
   if (!isBase64(encrypt)) throw reject('envelope.Encrypt.not_base64');
   const appId = outerText(fields, 'AppId');
   const toUserName = outerText(fields, 'ToUserName');

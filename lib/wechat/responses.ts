@@ -4,6 +4,7 @@
 import { protectSecret } from '../kernel/logger.ts';
 import { WeChatProtocolError } from './errors.ts';
 import type { CodeManagementApi } from './code-management-types.ts';
+import type { OnBehalfApi } from './on-behalf-client.ts';
 
 /** What an account granted (api_query_auth, api_get_authorizer_info). Token fields only with API permission. */
 export interface AuthorizationInfo {
@@ -62,7 +63,7 @@ export interface AuthorizerOption {
 }
 
 /** Camel-case wrapper over WeChat's call-level request fields. Tokens are always passed in. */
-export interface WeChatClient extends CodeManagementApi {
+export interface WeChatClient extends CodeManagementApi, OnBehalfApi {
   apiComponentToken(input: { componentAppId: string; componentAppSecret: string; componentVerifyTicket: string }): Promise<ComponentToken>;
   apiCreatePreauthcode(componentAccessToken: string, input: { componentAppId: string }): Promise<PreAuthCode>;
   apiQueryAuth(componentAccessToken: string, input: { componentAppId: string; authorizationCode: string }): Promise<AuthorizationInfo>;

@@ -14,7 +14,19 @@ export const MAX_XML_TAGS = 400;
 /** Longest `<…>` tag, attributes included; WeChat's tags are bare names. Bounds the validator's attribute work. */
 export const MAX_TAG_LENGTH = 256;
 
-export type XmlErrorReason = 'too_large' | 'encoding' | 'declaration' | 'too_many_tags' | 'malformed' | 'too_deep' | 'reserved_name' | 'root';
+export type XmlErrorReason =
+  | 'too_large'
+  | 'encoding'
+  | 'declaration'
+  | 'too_many_tags'
+  | 'malformed'
+  | 'too_deep'
+  | 'reserved_name'
+  | 'root'
+  // Refused by the strict flat reader (flat-xml.ts): a reference, a repeated name, legal XML of another shape.
+  | 'entity'
+  | 'duplicate'
+  | 'not_flat';
 
 /** The input is not an acceptable WeChat XML document; `reason` says which check refused it. */
 export class XmlError extends AppError {

@@ -25,6 +25,8 @@ import { authorizerKey } from '../../lib/store/keys.ts';
 import { getAuthorizerToken } from '../../lib/store/tokens.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 import { startPlatformServer, type PlatformServer } from '../helpers/platform-server.ts';
+import { signedLandingQuery } from '../helpers/links.ts';
+import { TEST_LINK_SIGNING_KEY } from '../helpers/sls.ts';
 
 const EVENTS_PATH = '/wechat/component/events';
 const LANDING_PATH = '/wechat/component/authorized';
@@ -51,7 +53,7 @@ const waitFor = async (what: string, check: () => Promise<boolean>, timeoutMs = 
   return performance.now() - start;
 };
 const statusOf = async (appid: string) => (await getAuthorizer(deps, appid))?.status;
-const landing = (code: string) => fetch(`${server.url}${LANDING_PATH}${sim.landingQuery(code)}`);
+const landing = (code: string) => fetch(`${server.url}${LANDING_PATH}${signedLandingQuery(code, { nowS: nowS() })}`);
 const push = (xml: string, label: string) => sim.deliver(`${server.url}${EVENTS_PATH}`, xml, { label, timestamp: nowS() });
 
 before(async () => {
@@ -69,6 +71,7 @@ before(async () => {
     WECHAT_API_BASE_URL: sim.url,
     DYNAMODB_ENDPOINT: table.endpoint,
     PUBLIC_BASE_URL: server.url,
+    LINK_SIGNING_KEY: TEST_LINK_SIGNING_KEY,
   });
   logger = createMemoryLogger();
   deps = createWeChatDeps(config, config.secrets!, { doc: table.doc, logger, clock });

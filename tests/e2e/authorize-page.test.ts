@@ -17,6 +17,8 @@ import { createMemoryLogger } from '../../lib/kernel/logger.ts';
 import { saveVerifyTicket } from '../../lib/store/tickets.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 import { startPlatformServer, type PlatformServer, type Route } from '../helpers/platform-server.ts';
+import { signedStartQuery } from '../helpers/links.ts';
+import { TEST_LINK_SIGNING_KEY } from '../helpers/sls.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const run = promisify(execFile);
@@ -63,6 +65,7 @@ describe('authorize start page in headless Chromium', { skip: !existsSync(CHROMI
       WECHAT_API_BASE_URL: sim.url,
       DYNAMODB_ENDPOINT: table.endpoint,
       PUBLIC_BASE_URL: server.url,
+      LINK_SIGNING_KEY: TEST_LINK_SIGNING_KEY,
     });
     const deps = createWeChatDeps(config, config.secrets!, { doc: table.doc, logger: createMemoryLogger() });
     await sim.pushTicket();
@@ -82,21 +85,21 @@ describe('authorize start page in headless Chromium', { skip: !existsSync(CHROMI
 
   it('renders both links with component_appid, a fresh pre_auth_code, the encoded redirect_uri, auth_type and biz_appid', async () => {
     // Prepare
-    const url = `${server.url}/wechat/component/authorize?auth_type=1&biz_appid=${BIZ_APPID}`;
+    const url = `${server.url}/wechat/component/authorize${signedStartQuery({ authType: 1, bizAppid: BIZ_APPID })}`;
     // Act
     const dom = await chromium(['--dump-dom', url]);
     // Assess
     const pc = new URL(decode(/id="pc-link" href="([^"]+)"/.exec(dom)![1]!));
     const mobile = new URL(decode(/id="mobile-link" href="([^"]+)"/.exec(dom)![1]!));
     assert.equal(`${pc.origin}${pc.pathname}`, 'https://mp.weixin.qq.com/cgi-bin/componentloginpage');
-    assert.equal(`${mobile.origin}${mobile.pathname}`, 'https://mp.weixin.qq.com/safe/bindcomponent');
+    assert.equal(`${mobile.origin}${mobile.pathname}`, 'https://open.weixin.qq.com/wxaopen/safe/bindcomponent');
     assert.equal(mobile.hash, '#wechat_redirect');
     assert.equal(mobile.searchParams.get('action'), 'bindcomponent');
     assert.equal(mobile.searchParams.get('no_scan'), '1');
     for (const link of [pc, mobile]) {
       assert.equal(link.searchParams.get('component_appid'), SIMULATOR_COMPONENT.appId);
       assert.match(link.searchParams.get('pre_auth_code')!, /^preauthcode@@@/);
-      assert.equal(link.searchParams.get('redirect_uri'), `${server.url}/wechat/component/authorized`);
+      assert.match(link.searchParams.get('redirect_uri')!, new RegExp(`^${server.url}/wechat/component/authorized\\?state=`));
       assert.equal(link.searchParams.get('auth_type'), '1');
       assert.equal(link.searchParams.get('biz_appid'), BIZ_APPID);
     }
@@ -110,7 +113,7 @@ describe('authorize start page in headless Chromium', { skip: !existsSync(CHROMI
     const dir = mkdtempSync(join(tmpdir(), 'shot-'));
     const file = process.env.AUTHORIZE_SCREENSHOT ?? join(dir, 'authorize-start.png');
     // Act
-    await chromium([`--screenshot=${file}`, '--window-size=1000,700', `${server.url}/wechat/component/authorize`]);
+    await chromium([`--screenshot=${file}`, '--window-size=1000,700', `${server.url}/wechat/component/authorize${signedStartQuery()}`]);
     // Assess
     assert.ok(statSync(file).size > 10_000, 'the screenshot is suspiciously small');
     rmSync(dir, { recursive: true, force: true });

@@ -2,6 +2,9 @@
 // README tells a newcomer to run them (ticket, message and refresh have their own files): against DynamoDB
 // Local and the WeChat simulator, with a ticket stored as the simulator pushed it.
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SIMULATOR_COMPONENT } from '../../infra/local/credentials.ts';
@@ -10,6 +13,7 @@ import { startSimulator, type Simulator } from '../../infra/local/simulator/inde
 import { saveVerifyTicket } from '../../lib/store/tickets.ts';
 import { useDynamoEndpoint, type DynamoEndpoint } from '../helpers/dynamo.ts';
 import { invokeLocal, localInvokeEnv } from '../helpers/sls.ts';
+import { signedStartQuery } from '../helpers/links.ts';
 
 // A stage of its own: serverless computes the table name wechat-component-<stage>.
 const STAGE = 'e2einvoke';
@@ -51,15 +55,30 @@ describe('sls invoke local with the sample events', () => {
     assert.equal(sim.calls('api_component_token'), 1);
   });
 
-  it('authorize: renders the start page with both authorization links from a fresh pre_auth_code', async () => {
+  it('authorize: refuses the sample start page request (it carries no signed link) without calling WeChat', async () => {
     // Act
     const { code, output } = await invokeLocal('authorize', ['--stage', STAGE, '--path', 'tests/events/authorize.json'], env);
     // Assess
     assert.equal(code, 0, output);
+    assert.match(output, /"statusCode": 403/);
+    assert.match(output, /Authorization link not valid/);
+    assert.equal(sim.calls('api_create_preauthcode'), 0);
+  });
+
+  it('authorize: renders both authorization links for a signed link, from a fresh pre_auth_code', async () => {
+    // Prepare
+    const sample = JSON.parse(readFileSync('tests/events/authorize.json', 'utf8')) as { queryStringParameters: Record<string, string> };
+    const link = new URLSearchParams(signedStartQuery()).get('link')!;
+    const file = join(mkdtempSync(join(tmpdir(), 'authorize-event-')), 'authorize.json');
+    writeFileSync(file, JSON.stringify({ ...sample, rawQueryString: `link=${link}`, queryStringParameters: { link } }));
+    // Act
+    const { code, output } = await invokeLocal('authorize', ['--stage', STAGE, '--path', file], env);
+    // Assess
+    assert.equal(code, 0, output);
     assert.match(output, /"statusCode": 200/);
     assert.match(output, /componentloginpage\?component_appid=wx5ce1ab0c0ffee000/);
-    assert.match(output, /bindcomponent\?action=bindcomponent/);
-    assert.match(output, /redirect_uri=https%3A%2F%2Fplatform\.example\.com%2Fwechat%2Fcomponent%2Fauthorized/);
+    assert.match(output, /wxaopen\/safe\/bindcomponent\?action=bindcomponent/);
+    assert.match(output, /redirect_uri=https%3A%2F%2Fplatform\.example\.com%2Fwechat%2Fcomponent%2Fauthorized%3Fstate%3D/);
     assert.equal(sim.calls('api_create_preauthcode'), 1);
   });
 

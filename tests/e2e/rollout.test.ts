@@ -92,6 +92,7 @@ describe('rollout to three simulated mini programs', () => {
   it('resumes after the function died between commit and submit, and after submit, without a second commit or submission', async () => {
     // Prepare
     p.sim.code.setAudit({ authorizerAppid: appids[2]!, outcome: 'pass' });
+    p.advance(2); // audit pushes carry only their second: keep them apart from the previous rollout's
     const before = { commit: counts('commit'), submit: counts('submit_audit'), release: counts('release') };
     // The first quota reservation after a commit fails (died before recording the commit), and the write after the
     // first landed submission fails (died before recording it).

@@ -6,6 +6,7 @@ import { createWeChatDeps, type WeChatDeps } from '../../lib/runtime/wechat-deps
 import { createMemoryLogger } from '../../lib/kernel/logger.ts';
 import { saveVerifyTicket } from '../../lib/store/tickets.ts';
 import type { TestTable } from './dynamo.ts';
+import { TEST_LINK_SIGNING_KEY } from './sls.ts';
 
 export interface SimulatorDeps {
   readonly sim: Simulator;
@@ -25,6 +26,7 @@ export const simulatorDeps = async (table: TestTable, publicBaseUrl: string): Pr
     WECHAT_API_BASE_URL: sim.url,
     DYNAMODB_ENDPOINT: table.endpoint,
     PUBLIC_BASE_URL: publicBaseUrl,
+    LINK_SIGNING_KEY: TEST_LINK_SIGNING_KEY,
   });
   const logger = createMemoryLogger();
   const deps = createWeChatDeps(config, config.secrets!, { doc: table.doc, logger });

@@ -4,6 +4,8 @@ import { simulatorEnv } from '../../infra/local/credentials.ts';
 import { startProc, waitForExit } from './proc.ts';
 
 export const INVOKE_TIMEOUT_MS = 45_000;
+/** The link key of local invocations in tests (a test value; `npm start` generates its own). */
+export const TEST_LINK_SIGNING_KEY = 'testLinkSigningKey-0123456789abcdefghijklmnopq';
 
 /** The environment `npm start` would hand a terminal: the simulator's credentials and local AWS keys. */
 export const localInvokeEnv = (extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv => {
@@ -13,6 +15,7 @@ export const localInvokeEnv = (extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv => {
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
     AWS_REGION: 'ap-east-1',
+    LINK_SIGNING_KEY: TEST_LINK_SIGNING_KEY,
     ...extra,
   };
   // Recorded samples have fixed timestamps: the IS_LOCAL default (freshness check off) is what lets them replay.

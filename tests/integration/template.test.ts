@@ -1,5 +1,5 @@
 // The deployable CloudFormation template, as `npx sls package --stage prod` generates it offline (no AWS
-// account): once as deployed by default and once with the fixed egress IP on. Each run bundles all six functions
+// account): once as deployed by default and once with the fixed egress IP on. Each run bundles all nine functions
 // in its own esbuild work folder so a running `npm start` (which bundles into .esbuild) is never disturbed.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -27,17 +27,26 @@ const SHELL = {
   COMPONENT_APPSECRET: 'shell-app-secret-must-not-ship',
   COMPONENT_TOKEN: 'shellTokenMustNotShip',
   COMPONENT_ENCODING_AES_KEY: 'shellAesKeyMustNotShip0123456789abcdefghijk',
+  LINK_SIGNING_KEY: 'shellLinkSigningKeyMustNotShip0123456789abc',
   DYNAMODB_ENDPOINT: 'http://127.0.0.1:18000',
   WECHAT_API_BASE_URL: 'http://127.0.0.1:18001',
+  PUBLIC_BASE_URL: 'http://shell-public-base.example',
+  COMPONENT_APPID: 'wx5ce1ab0c0ffee999',
+  PUSH_MAX_SKEW_S: '0',
+  LOG_LEVEL: 'debug',
 };
-const SECRET_NAMES = ['COMPONENT_APPSECRET', 'COMPONENT_TOKEN', 'COMPONENT_ENCODING_AES_KEY'];
-const FUNCTIONS = ['Ticket', 'Message', 'Authorize', 'Authorized', 'Fleet', 'Refresh', 'Token'];
-const WECHAT_CALLERS = ['Authorize', 'Authorized', 'Fleet', 'Refresh', 'Token'];
+const CALLERS = ['arn:aws:iam::111122223333:role/orders-service', 'arn:aws:iam::123456789012:role/billing/service'];
+const TABLE_KEY = 'arn:aws:kms:ap-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b';
+/** The deployer's one required value for a deployed stage. */
+const COMPONENT_APPID = 'wx0123456789abcdef';
+const SECRET_NAMES = ['COMPONENT_APPSECRET', 'COMPONENT_TOKEN', 'COMPONENT_ENCODING_AES_KEY', 'LINK_SIGNING_KEY'];
+const FUNCTIONS = ['Ticket', 'Message', 'Authorize', 'Authorized', 'Fleet', 'Refresh', 'Token', 'Login', 'Admin'];
+const WECHAT_CALLERS = ['Authorize', 'Authorized', 'Fleet', 'Refresh', 'Token', 'Login', 'Admin'];
 
 const dirs: string[] = [];
 
 /** Runs `sls package --stage prod` into a temp dir; kills the whole process group if it hangs (a failed esbuild build does). */
-const packageStack = async (extraArgs: string[]): Promise<Packaged> => {
+const runPackage = async (extraArgs: string[]): Promise<{ code: number | null; output: string; dir: string; seconds: number }> => {
   const dir = mkdtempSync(join(tmpdir(), 'sls-template-'));
   dirs.push(dir);
   const started = Date.now();
@@ -59,9 +68,14 @@ const packageStack = async (extraArgs: string[]): Promise<Packaged> => {
   const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   clearTimeout(timer);
   rmSync(join(ROOT, env.ESBUILD_WORK_FOLDER), { recursive: true, force: true });
+  return { code, output, dir: join(dir, 'out'), seconds: (Date.now() - started) / 1000 };
+};
+
+const packageStack = async (extraArgs: string[]): Promise<Packaged> => {
+  const { code, output, dir, seconds } = await runPackage([`--param=componentAppId=${COMPONENT_APPID}`, ...extraArgs]);
   assert.equal(code, 0, `sls package ${extraArgs.join(' ')} failed (${code}):\n${output.slice(-4000)}`);
-  const text = readFileSync(join(dir, 'out', 'cloudformation-template-update-stack.json'), 'utf8');
-  return { dir: join(dir, 'out'), template: JSON.parse(text) as Json, text, seconds: (Date.now() - started) / 1000 };
+  const text = readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8');
+  return { dir, template: JSON.parse(text) as Json, text, seconds };
 };
 
 /** Every IAM statement anywhere in the template, including inside Fn::If branches. */
@@ -128,7 +142,11 @@ let egress: Packaged;
 before(
   async () => {
     prod = await packageStack([]);
-    egress = await packageStack(['--param=fixedEgressIp=true']);
+    egress = await packageStack([
+      '--param=fixedEgressIp=true',
+      `--param=tokenCallerRoleArns=${CALLERS.join(',')}`,
+      `--param=tableKmsKeyArn=${TABLE_KEY}`,
+    ]);
   },
   { timeout: 2 * PACKAGE_TIMEOUT_MS + 10_000 },
 );
@@ -138,12 +156,35 @@ after(() => {
 });
 
 describe('sls package --stage prod', () => {
-  it('packages all seven functions offline, with no AWS account', (t) => {
+  it('packages all nine functions offline, with no AWS account', (t) => {
     t.diagnostic(`sls package took ${prod.seconds} s, and ${egress.seconds} s with the egress IP`);
     const zips = readdirSync(prod.dir)
       .filter((f) => f.endsWith('.zip'))
       .sort();
-    assert.deepEqual(zips, ['authorize.zip', 'authorized.zip', 'fleet.zip', 'message.zip', 'refresh.zip', 'ticket.zip', 'token.zip']);
+    assert.deepEqual(zips, [
+      'admin.zip',
+      'authorize.zip',
+      'authorized.zip',
+      'fleet.zip',
+      'login.zip',
+      'message.zip',
+      'refresh.zip',
+      'ticket.zip',
+      'token.zip',
+    ]);
+  });
+
+  it('ships each function its own bundle and source map, and no esbuild metafile', () => {
+    for (const zip of readdirSync(prod.dir).filter((f) => f.endsWith('.zip'))) {
+      const fn = zip.replace('.zip', '');
+      // Entry names are stored uncompressed in a zip's headers.
+      const bytes = readFileSync(join(prod.dir, zip));
+      assert.ok(bytes.includes(`functions/${fn}/handler.cjs.map`), `${zip} lacks its bundle's source map`);
+      assert.ok(!bytes.includes('-meta.json'), `${zip} carries an esbuild metafile`);
+      for (const other of FUNCTIONS.map((f) => f.toLowerCase()).filter((f) => f !== fn)) {
+        assert.ok(!bytes.includes(`functions/${other}/`), `${zip} carries ${other}'s files`);
+      }
+    }
   });
 
   it('keeps the table on-demand, with TTL, stream, PITR, deletion protection and Retain', () => {
@@ -190,15 +231,30 @@ describe('sls package --stage prod', () => {
     assert.deepEqual(dynamoActions(template, 'Ticket'), ['dynamodb:PutItem']);
   });
 
-  it('lets each role read exactly the three SecureStrings of its stage and write only its own log group', () => {
+  it('lets each role read exactly the SecureStrings its SECRETS names, and write only its own log group', () => {
+    const held: Record<string, string[]> = {
+      Ticket: ['token', 'encoding-aes-key'],
+      Message: ['token', 'encoding-aes-key'],
+      Authorize: ['app-secret', 'link-signing-key'],
+      Authorized: ['app-secret'],
+      Fleet: ['app-secret'],
+      Refresh: ['app-secret'],
+      Token: ['app-secret'],
+      Admin: ['app-secret', 'link-signing-key'],
+      Login: ['app-secret'],
+    };
     for (const fn of FUNCTIONS) {
       const own = statements(prod.template.Resources[`${fn}Role`]);
       const ssm = own.filter((s) => list<string>(s.Action).includes('ssm:GetParameters'));
       assert.equal(ssm.length, 1);
+      const granted = list<Json>(ssm[0]!.Resource).map((r) => r['Fn::Sub'].replace(/^.*:parameter/, ''));
       assert.deepEqual(
-        list<Json>(ssm[0]!.Resource).map((r) => r['Fn::Sub'].replace(/^.*:parameter/, '')),
-        ['/wechat-component/prod/app-secret', '/wechat-component/prod/token', '/wechat-component/prod/encoding-aes-key'],
+        granted,
+        held[fn]!.map((name) => `/wechat-component/prod/${name}`),
+        fn,
       );
+      const variables = prod.template.Resources[`${fn}LambdaFunction`].Properties.Environment.Variables;
+      assert.equal(variables.SECRETS, held[fn]!.join(','), `${fn}: SECRETS asks for exactly what the role may read`);
       const logs = own.filter((s) => list<string>(s.Action).some((a) => a.startsWith('logs:')));
       assert.deepEqual(
         logs.map((s) => s.Resource),
@@ -215,9 +271,23 @@ describe('sls package --stage prod', () => {
         assert.equal(variables.SSM_PARAMETER_PATH, '/wechat-component/prod');
         assert.equal(variables.DYNAMODB_ENDPOINT, '');
         assert.equal(variables.WECHAT_API_BASE_URL, 'https://api.weixin.qq.com');
+        assert.equal(variables.COMPONENT_APPID, COMPONENT_APPID);
+        assert.equal(variables.PUSH_MAX_SKEW_S, '', 'the default 600 s, never the shell value 0 (freshness check off)');
+        assert.equal(variables.LOG_LEVEL, 'info');
+        assert.deepEqual(variables.PUBLIC_BASE_URL, { 'Fn::Sub': 'https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}' });
       }
-      for (const value of Object.values(SHELL)) assert.ok(!text.includes(value), `${value} leaked into the template`);
+      for (const [name, value] of Object.entries(SHELL)) {
+        if (value.length > 3) assert.ok(!text.includes(value), `${name} from the shell leaked into the template`);
+      }
     }
+  });
+
+  it('refuses to package a deployed stage without componentAppId, whatever the shell says', async () => {
+    // Act
+    const { code, output } = await runPackage([]);
+    // Assess
+    assert.notEqual(code, 0);
+    assert.match(output, /"provider.environment.COMPONENT_APPID": Value not found at "param" source/);
   });
 
   it('consumes the stream with a filter, bisection, bounded retries and an SQS failure destination', () => {
@@ -260,7 +330,7 @@ describe('sls package --stage prod', () => {
           a.MetricName === name &&
           Object.entries(dims).every(([k, v]) => a.Dimensions?.some((d: Json) => d.Name === k && JSON.stringify(d.Value) === JSON.stringify(v))),
       );
-    const [noTicket] = metric('TicketAgeSeconds', { ComponentAppId: 'wx5ce1ab0c0ffee000' });
+    const [noTicket] = metric('TicketAgeSeconds', { ComponentAppId: COMPONENT_APPID });
     assert.equal(noTicket?.Namespace, 'WeChatComponent');
     assert.equal(noTicket?.Threshold, 3600);
     assert.equal(noTicket?.TreatMissingData, 'breaching');
@@ -268,6 +338,7 @@ describe('sls package --stage prod', () => {
     for (const errcode of ['45009', '61023', '-1', '61004']) assert.equal(metric('AuthorizerRefreshFailed', { Errcode: errcode }).length, 1, errcode);
     assert.ok(alarms.some((a) => a.Metrics?.some((m: Json) => /AuthorizerRefreshFailed/.test(m.Expression))));
     assert.equal(metric('NeedsReauth').length, 1);
+    assert.equal(metric('JsapiTicketFailed', { Errcode: '45009' }).length, 1);
     for (const queue of ['AuthorizedFailureQueue', 'FleetFailureQueue', 'RefreshFailureQueue']) {
       assert.equal(metric('ApproximateNumberOfMessagesVisible', { QueueName: { 'Fn::GetAtt': [queue, 'QueueName'] } }).length, 1, queue);
     }
@@ -280,6 +351,7 @@ describe('sls package --stage prod', () => {
     const base = { 'Fn::Sub': 'https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}' };
     assert.deepEqual(Outputs.AuthorizationEventUrl.Value, { 'Fn::Join': ['', [base, '/wechat/component/events']] });
     assert.deepEqual(Outputs.MessageEventUrl.Value, { 'Fn::Join': ['', [base, '/wechat/authorizers/$APPID$/callback']] });
+    assert.deepEqual(Outputs.LoginFunctionArn.Value, { 'Fn::GetAtt': ['LoginLambdaFunction', 'Arn'] });
     assert.deepEqual(Outputs.AuthorizationPageDomain.Value, { 'Fn::Select': [2, { 'Fn::Split': ['/', base] }] });
     assert.ok(Outputs.AuthorizationStartPageUrl);
   });
@@ -289,6 +361,120 @@ describe('sls package --stage prod', () => {
     assert.deepEqual(ofType(prod.template, 'AWS::EC2::VPC'), []);
     assert.equal(prod.template.Outputs.EgressIp, undefined);
     assert.ok(!statements(prod.template).some((s) => list<string>(s.Action).some((a) => a.startsWith('ec2:'))));
+  });
+});
+
+/** The pk prefixes a function's code builds keys with (lib/store/keys.ts template literals in its bundle). */
+const builtPrefixes = async (fn: string): Promise<string[]> => {
+  const out = await build({
+    entryPoints: [join(ROOT, `functions/${fn}/handler.ts`)],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    packages: 'external',
+    write: false,
+  });
+  return [...new Set([...out.outputFiles[0]!.text.matchAll(/`([A-Z][A-Z_]*)#\$\{/g)].map((m) => m[1]!))].sort();
+};
+
+const WRITES = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:BatchWriteItem'];
+/** Prefixes a function only reads (its role has no write on them). */
+const READ_ONLY: Record<string, string[]> = { Message: ['AUTHORIZER'], Authorized: ['PREAUTH'], Login: ['AUTHORIZER'] };
+
+describe('sls package --stage prod: least privilege and the public surface', () => {
+  it('holds every write of every role to the item kinds its code builds, by dynamodb:LeadingKeys', async () => {
+    for (const fn of FUNCTIONS) {
+      const own = statements(prod.template.Resources[`${fn}Role`]).filter((s) => list<string>(s.Action).some((a) => WRITES.includes(a)));
+      for (const s of own)
+        assert.ok(s.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'], `${fn}: ${s.Sid} writes without LeadingKeys`);
+      const granted = own.flatMap((s) => list<string>(s.Condition['ForAllValues:StringLike']['dynamodb:LeadingKeys']));
+      const prefixes = [...new Set(granted.map((k) => k.slice(0, k.indexOf('#'))))].sort();
+      const built = (await builtPrefixes(fn.toLowerCase())).filter((p) => !(READ_ONLY[fn] ?? []).includes(p));
+      assert.deepEqual(prefixes, built, `${fn}: LeadingKeys must cover exactly the item kinds it writes`);
+      const component = granted.filter((k) => k.startsWith('COMPONENT#'));
+      for (const key of component) assert.equal(key, `COMPONENT#${COMPONENT_APPID}`, `${fn}: the component partition is its own appid only`);
+    }
+    // The public push functions can never write a profile (its refresh token).
+    for (const fn of ['Ticket', 'Message']) {
+      const granted = JSON.stringify(
+        statements(prod.template.Resources[`${fn}Role`]).filter((s) => list<string>(s.Action).some((a) => WRITES.includes(a))),
+      );
+      assert.ok(!granted.includes('AUTHORIZER#'), fn);
+    }
+  });
+
+  it("lets message read a profile's status and gh_ id only, with a projection", () => {
+    const reads = statements(prod.template.Resources.MessageRole).filter((s) => list<string>(s.Action).includes('dynamodb:GetItem'));
+    assert.equal(reads.length, 1);
+    const [read] = reads as [Json];
+    assert.deepEqual(list(read.Action), ['dynamodb:GetItem']);
+    assert.deepEqual(read.Condition['ForAllValues:StringLike']['dynamodb:LeadingKeys'], ['AUTHORIZER#*']);
+    assert.deepEqual(read.Condition['ForAllValues:StringEquals']['dynamodb:Attributes'], ['pk', 'sk', 'status', 'info']);
+    assert.equal(read.Condition.StringEqualsIfExists['dynamodb:Select'], 'SPECIFIC_ATTRIBUTES');
+  });
+
+  it('throttles each route, the GET pages to a few requests per second, and reserves concurrency for authorize', () => {
+    const stage = prod.template.Resources.HttpApiStage.Properties;
+    const routes = stage.RouteSettings as Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }>;
+    for (const route of ['GET /wechat/component/authorize', 'GET /wechat/component/authorized']) {
+      assert.ok(routes[route]!.ThrottlingRateLimit <= 10 && routes[route]!.ThrottlingBurstLimit <= 20, route);
+    }
+    assert.ok(routes['POST /wechat/component/events']!.ThrottlingRateLimit >= 10);
+    assert.ok(routes['POST /wechat/authorizers/{appid}/callback']!.ThrottlingRateLimit >= 500);
+    // Every route the API serves has its own setting.
+    const served = ofType(prod.template, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey as string);
+    assert.deepEqual(Object.keys(routes).sort(), served.sort());
+    assert.ok(stage.DefaultRouteSettings.ThrottlingRateLimit > 0);
+    const concurrency = FUNCTIONS.map((fn) => [fn, prod.template.Resources[`${fn}LambdaFunction`].Properties.ReservedConcurrentExecutions]);
+    assert.deepEqual(
+      concurrency.filter(([, c]) => c !== undefined),
+      [['Authorize', 5]],
+    );
+  });
+
+  it('writes access logs that carry the route key, never the path or the query string', () => {
+    const { Format } = prod.template.Resources.HttpApiStage.Properties.AccessLogSettings;
+    const fields = JSON.parse(Format) as Record<string, string>;
+    assert.equal(fields.routeKey, '$context.routeKey');
+    assert.ok(!/\$context\.(path|http\.path|requestOverride|identity\.userAgent)|querystring|rawQueryString/i.test(Format), Format);
+    assert.ok(prod.template.Resources.HttpApiLogGroup);
+  });
+
+  it('alarms when the authorization pages get 45009', () => {
+    const alarm = prod.template.Resources.AuthorizationPageQuotaAlarm.Properties;
+    assert.equal(alarm.Namespace, 'WeChatComponent');
+    assert.equal(alarm.MetricName, 'AuthorizationPageQuotaExhausted');
+    assert.equal(alarm.Dimensions, undefined, 'the rolled-up metric, whatever the API');
+    assert.equal(alarm.Threshold, 0);
+  });
+
+  it('gives the token function no resource policy by default, and one exactly for each tokenCallerRoleArns role', () => {
+    assert.deepEqual(
+      ofType(prod.template, 'AWS::Lambda::Permission').filter(([, p]) => JSON.stringify(p).includes('TokenLambdaFunction')),
+      [],
+    );
+    const permissions = ofType(egress.template, 'AWS::Lambda::Permission').map(([, p]) => p.Properties);
+    const token = permissions.filter((p) => JSON.stringify(p.FunctionName).includes('TokenLambdaFunction'));
+    assert.deepEqual(
+      token.map((p) => [p.Action, p.Principal]),
+      CALLERS.map((arn) => ['lambda:InvokeFunction', arn]),
+    );
+    const policy = prod.template.Resources.TokenInvokePolicy.Properties.PolicyDocument.Statement;
+    assert.deepEqual(policy, [
+      { Sid: 'InvokeToken', Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: { 'Fn::GetAtt': ['TokenLambdaFunction', 'Arn'] } },
+    ]);
+    assert.deepEqual(prod.template.Outputs.TokenInvokePolicyArn.Value, { Ref: 'TokenInvokePolicy' });
+  });
+
+  it('encrypts the table with tableKmsKeyArn when given, and lets each role use that key through DynamoDB only', () => {
+    assert.deepEqual(prod.template.Resources.ComponentTable.Properties.SSESpecification['Fn::If'][2], { SSEEnabled: true });
+    assert.equal(egress.template.Parameters.TableKmsKeyArn.Default, TABLE_KEY);
+    assert.equal(prod.template.Parameters.TableKmsKeyArn.Default, '');
+    for (const fn of FUNCTIONS) {
+      const key = statements(egress.template.Resources[`${fn}Role`]).find((s) => s.Sid === 'TableKeyViaDynamoDb');
+      assert.deepEqual(key?.Resource, { Ref: 'TableKmsKeyArn' }, fn);
+      assert.deepEqual(key?.Condition.StringEquals['kms:ViaService'], { 'Fn::Sub': 'dynamodb.${AWS::Region}.amazonaws.com' });
+    }
   });
 });
 

@@ -5,6 +5,7 @@
 // Checked throughout: no refresh token is ever deleted or replaced by an older one; WeChat is called a
 // bounded number of times; a failed stream batch is retried and lands once; errors are typed and logged
 // with the account id and the errcode.
+import { signedLandingQuery, signedStartQuery } from '../helpers/links.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { WeChatApiError, WeChatNetworkError } from '../../lib/wechat/errors.ts';
@@ -40,7 +41,7 @@ const observe = async (appid: string): Promise<string> => {
 /** An account authorized through the landing page (no stream involved). */
 const authorizedAccount = async (): Promise<string> => {
   const { authorizerAppid, authorizationCode } = await p.sim.authorize({ push: false });
-  const landing = await p.get(`/wechat/component/authorized${p.sim.landingQuery(authorizationCode)}`);
+  const landing = await p.get(`/wechat/component/authorized${signedLandingQuery(authorizationCode, { nowS: nowS() })}`);
   assert.equal(landing.status, 200, landing.body.slice(0, 300));
   await observe(authorizerAppid);
   return authorizerAppid;
@@ -135,7 +136,7 @@ describe('WeChat faults (simulator)', () => {
     p.sim.expireComponentTokens();
     p.sim.resetCounters();
     // Act
-    const start = await p.get('/wechat/component/authorize');
+    const start = await p.get(`/wechat/component/authorize${signedStartQuery({}, { nowS: nowS() })}`);
     // Assess
     assert.equal(start.status, 200);
     assert.equal(p.sim.calls('api_create_preauthcode'), 2);

@@ -25,6 +25,7 @@ import { createMessageHandlerRegistry } from '../../lib/intake/message-handlers.
 import { authorizerKey } from '../../lib/store/keys.ts';
 import { createWeChatClient } from '../../lib/wechat/client.ts';
 import { context } from '../helpers/context.ts';
+import { TEST_LINK_SIGNING_KEY } from '../helpers/sls.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 import { faultyDocumentClient, type FaultyDocumentClient } from '../helpers/faults.ts';
 import { startPlatformServer, type PlatformServer, type Route } from '../helpers/platform-server.ts';
@@ -102,6 +103,7 @@ export const startPlatform = async (options: PlatformOptions = {}): Promise<Plat
     DYNAMODB_ENDPOINT: table.endpoint,
     WECHAT_API_BASE_URL: sim.url,
     PUBLIC_BASE_URL: server.url,
+    LINK_SIGNING_KEY: TEST_LINK_SIGNING_KEY,
   });
   const wechat = createWeChatClient({
     baseUrl: sim.url,

@@ -3,6 +3,8 @@
 // refresh, release-check messages, 61023 recovery, revocation, failures of every kind), captures every
 // line the platform's logger writes and everything written to stdout (metrics, any stray console output),
 // collects the actual secret values from the simulator and the table, and fails if any line contains one.
+import { signedLandingQuery, signedStartQuery } from '../helpers/links.ts';
+import { TEST_LINK_SIGNING_KEY } from '../helpers/sls.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { RELEASE_TEST_ACCOUNTS } from '../../lib/release-test/replies.ts';
@@ -35,10 +37,10 @@ const keep = (value: unknown): void => {
 
 /** Every credential value the simulator and the table hold right now. */
 const collect = async (): Promise<void> => {
-  for (const value of [COMPONENT.appSecret, COMPONENT.token, COMPONENT.encodingAesKey, p.sim.latestTicket()]) keep(value);
+  for (const value of [COMPONENT.appSecret, COMPONENT.token, COMPONENT.encodingAesKey, TEST_LINK_SIGNING_KEY, p.sim.latestTicket()]) keep(value);
   for (const account of p.sim.accounts()) keep(account.refreshToken);
   for (const item of await p.items()) {
-    for (const name of ['ticket', 'accessToken', 'refreshToken', 'previousRefreshToken']) keep(item[name]);
+    for (const name of ['ticket', 'accessToken', 'refreshToken', 'previousRefreshToken', 'preAuthCode']) keep(item[name]);
     const authorization = item.authorization as Record<string, unknown> | undefined;
     keep(authorization?.authorizerAccessToken);
     keep(authorization?.authorizerRefreshToken);
@@ -66,7 +68,7 @@ describe('secrets in logs', () => {
   it('never writes an app secret, token, EncodingAESKey, ticket, access or refresh token or code to any log line, whatever happens', async () => {
     // Act: ticket push, then the start page (a fresh pre_auth_code).
     assert.equal((await p.sim.pushTicket()).status, 200);
-    const start = await p.get('/wechat/component/authorize');
+    const start = await p.get(`/wechat/component/authorize${signedStartQuery({}, { nowS: Math.floor(now / 1000) })}`);
     assert.equal(start.status, 200);
     for (const match of start.body.matchAll(/pre_auth_code=([^&"]+)/g)) keep(decodeURIComponent(match[1]!));
 
@@ -76,7 +78,7 @@ describe('secrets in logs', () => {
     await p.drain();
     const landed = await p.sim.authorize({ push: false });
     keep(landed.authorizationCode);
-    const landing = await p.get(`/wechat/component/authorized${p.sim.landingQuery(landed.authorizationCode)}`);
+    const landing = await p.get(`/wechat/component/authorized${signedLandingQuery(landed.authorizationCode, { nowS: Math.floor(now / 1000) })}`);
     assert.equal(landing.status, 200);
 
     // Tokens on demand.
@@ -118,7 +120,7 @@ describe('secrets in logs', () => {
 
     // Failures: 40001 mid-flight, -1 until retries run out, quota, IP whitelist, ticket rejected, a timeout.
     p.sim.expireComponentTokens();
-    await p.get('/wechat/component/authorize');
+    await p.get(`/wechat/component/authorize${signedStartQuery({}, { nowS: Math.floor(now / 1000) })}`);
     advance(7200);
     p.sim.inject({ api: 'api_component_token', errcode: -1, times: 3 });
     const busy = await p.token({}).catch((error: Error) => ({ thrown: error.name }));

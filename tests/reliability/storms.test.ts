@@ -3,6 +3,7 @@
 // reordered authorization pushes (ticket handler → stream → authorized), and one authorization code
 // arriving by push and by landing page at the same moment. WeChat (the simulator) answers slowly on
 // purpose, so every race window is wide open.
+import { signedLandingQuery } from '../helpers/links.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { authorizerLease } from '../../lib/tokens/index.ts';
@@ -21,7 +22,7 @@ const advance = (ms: number) => {
 };
 const authorizedAccount = async (): Promise<string> => {
   const { authorizerAppid, authorizationCode } = await p.sim.authorize({ push: false });
-  assert.equal((await p.get(`/wechat/component/authorized${p.sim.landingQuery(authorizationCode)}`)).status, 200);
+  assert.equal((await p.get(`/wechat/component/authorized${signedLandingQuery(authorizationCode, { nowS: nowS() })}`)).status, 200);
   return authorizerAppid;
 };
 /** A push sealed and signed by the simulator, as WeChat sends it, to the real ticket handler. */
@@ -197,7 +198,10 @@ describe('push races', () => {
     const xml = authorizedXml({ appId: COMPONENT.appId, createTime: nowS(), authorizerAppid, code: authorizationCode });
     p.sim.resetCounters();
     // Act
-    const [pushed, landing] = await Promise.all([push(xml), p.get(`/wechat/component/authorized${p.sim.landingQuery(authorizationCode)}`)]);
+    const [pushed, landing] = await Promise.all([
+      push(xml),
+      p.get(`/wechat/component/authorized${signedLandingQuery(authorizationCode, { nowS: nowS() })}`),
+    ]);
     await p.drain();
     // Assess
     assert.equal(pushed, 200);

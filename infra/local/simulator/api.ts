@@ -14,6 +14,7 @@ import {
   TICKET_LIFETIME_S,
   type SimState,
 } from './state.ts';
+import { onBehalfRoutes } from './on-behalf.ts';
 
 export interface ApiRequest {
   readonly state: SimState;
@@ -32,7 +33,10 @@ export interface BinaryAnswer {
 export interface ApiRoute {
   /** The name calls are counted, logged and injected under, e.g. `api_component_token`. */
   readonly name: string;
-  /** Default POST; a GET route answers a POST with 43001, a POST route a GET with 43002, as WeChat does. */
+  /**
+   * WeChat's component APIs are POST JSON; the on-behalf ones (on-behalf.ts) and the code-management reads
+   * (code-api.ts) are GET. Default POST; a GET route answers a POST with 43001, a POST route a GET with 43002.
+   */
   readonly method?: 'GET' | 'POST';
   readonly handle: (request: ApiRequest) => object | BinaryAnswer;
 }
@@ -187,7 +191,7 @@ const customSend = ({ state, body, query }: ApiRequest) => {
   return OK_BODY;
 };
 
-/** Path → route. Everything is POST JSON, like WeChat's component APIs. */
+/** Path → route: the component APIs (POST JSON) and the on-behalf ones (GET). */
 export const createApiRoutes = (hooks: ApiHooks): ReadonlyMap<string, ApiRoute> => {
   const component: [string, ApiRoute['handle']][] = [
     ['api_component_token', componentToken],
@@ -203,5 +207,6 @@ export const createApiRoutes = (hooks: ApiHooks): ReadonlyMap<string, ApiRoute> 
   ];
   const routes = new Map<string, ApiRoute>(component.map(([name, handle]) => [`/cgi-bin/component/${name}`, { name, handle }]));
   routes.set('/cgi-bin/message/custom/send', { name: 'message_custom_send', handle: customSend });
+  for (const [path, route] of onBehalfRoutes()) routes.set(path, route);
   return routes;
 };

@@ -1,6 +1,6 @@
 // The simulator's controls as JSON over HTTP under /__sim/, for tests and tools that drive a simulator running
 // in another process (`npm start`, the CLI). Same operations as the in-process Simulator object.
-import type { AuthorizeInput, InjectInput, Simulator } from './index.ts';
+import type { AuthorizeInput, InjectInput, MintedCode, OAuthScope, Simulator } from './index.ts';
 import { UnknownAccountError } from './owner.ts';
 import type { ControlAnswer, ControlHandler } from './server.ts';
 
@@ -49,6 +49,22 @@ const injectInput = (body: Body): InjectInput => ({
   times: field<number>(body, 'times', 'number'),
   httpStatus: field<number>(body, 'httpStatus', 'number'),
 });
+
+const mintInput = (body: Body) => ({
+  authorizerAppid: field<string>(body, 'authorizerAppid', 'string', true)!,
+  ...(body.user !== undefined ? { user: field<string>(body, 'user', 'string')! } : {}),
+  ...(body.unionid !== undefined ? { unionid: field<boolean>(body, 'unionid', 'boolean')! } : {}),
+});
+
+const scopeField = (body: Body): OAuthScope => {
+  const scope = field<string>(body, 'scope', 'string') ?? 'snsapi_base';
+  if (scope !== 'snsapi_base' && scope !== 'snsapi_userinfo') throw new ControlInputError('scope must be snsapi_base or snsapi_userinfo');
+  return scope;
+};
+
+/** A minted code, or 404 when the account is unknown here or of the other kind. */
+const minted = (code: MintedCode | undefined, kind: string): ControlAnswer =>
+  code ? ok(code) : { status: 404, json: { error: `no authorized ${kind} with that authorizerAppid (authorize one with kind ${kind})` } };
 
 const countsOf = (sim: Simulator): Record<string, number> => {
   const counts: Record<string, number> = {};
@@ -146,6 +162,22 @@ const ACTIONS: Record<string, Action> = {
     if (appid) sim.expireAuthorizerToken(appid);
     else sim.expireComponentTokens();
     return ok();
+  },
+  'POST /__sim/js-code': (sim, body) => minted(sim.mintJsCode(mintInput(body)), 'miniprogram'),
+  'POST /__sim/oauth-code': (sim, body) => minted(sim.mintOAuthCode({ ...mintInput(body), scope: scopeField(body) }), 'official'),
+  'POST /__sim/ticket-quota': (sim, body) => {
+    sim.setTicketQuotaExhausted(field<boolean>(body, 'exhausted', 'boolean', true)!, field<string>(body, 'authorizerAppid', 'string'));
+    return ok();
+  },
+  'POST /__sim/js-config': (sim, body) => {
+    const input = {
+      appId: field<string>(body, 'appId', 'string', true)!,
+      url: field<string>(body, 'url', 'string', true)!,
+      timestamp: field<number>(body, 'timestamp', 'number', true)!,
+      nonceStr: field<string>(body, 'nonceStr', 'string', true)!,
+      signature: field<string>(body, 'signature', 'string', true)!,
+    };
+    return ok({ accepted: sim.acceptsJsConfig(input) });
   },
   'POST /__sim/refresh-token-rotation': (sim, body) => {
     sim.setRefreshTokenRotation(field<boolean>(body, 'on', 'boolean', true)!);

@@ -16,6 +16,7 @@ import { createPusher, ticketXml, type Delivery, type Pusher, type PushResult } 
 import { close, createTraffic, listen, type CallRecord } from './server.ts';
 import { createState, nowS, opaque, type ComponentCredentials, type CustomerMessage, type SimState } from './state.ts';
 import { createSwitches, type AccountView, type InjectInput, type Switches } from './switches.ts';
+import { createOnBehalfSwitches, type MintedCode, type MintInput, type OAuthScope, type OnBehalfSwitches } from './on-behalf.ts';
 
 export type {
   AccountView,
@@ -26,6 +27,9 @@ export type {
   CustomerMessage,
   Delivery,
   InjectInput,
+  MintedCode,
+  MintInput,
+  OAuthScope,
   PushResult,
   ReauthorizeInput,
 };
@@ -54,7 +58,7 @@ export interface SimulatorOptions {
   messageUrl?: (authorizerAppid: string) => string | undefined;
 }
 
-export interface Simulator extends Switches {
+export interface Simulator extends Switches, OnBehalfSwitches {
   /** Base URL to use as WECHAT_API_BASE_URL. */
   readonly url: string;
   readonly port: number;
@@ -144,7 +148,7 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Si
   const interval = options.ticketIntervalMs ?? 600_000;
   const timer = interval > 0 && pushUrl ? setInterval(() => void pushTicket(), interval).unref() : undefined;
   // Object.assign keeps the switches' callLog getter live.
-  simulator = Object.assign(createSwitches(state, traffic), {
+  simulator = Object.assign(createSwitches(state, traffic), createOnBehalfSwitches(state), {
     url: `http://127.0.0.1:${port}`,
     port,
     component,

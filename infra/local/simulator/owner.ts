@@ -16,6 +16,8 @@ export type ReauthorizeInput = Omit<AuthorizeInput, 'authorizerAppid' | 'kind'>;
 export interface AuthorizeResult {
   readonly authorizerAppid: string;
   readonly authorizationCode: string;
+  /** The pre_auth_code the owner authorized with (the newest live one a start page got), as the push carries it. */
+  readonly preAuthCode?: string;
   /** HTTP status of the push; 0 when nobody answered; absent when no push was sent. */
   readonly pushStatus?: number;
 }
@@ -56,16 +58,22 @@ const send = async (ctx: OwnerContext, label: string, xml: string, push: boolean
 const grant = async (ctx: OwnerContext, account: Account, infoType: 'authorized' | 'updateauthorized', input: AuthorizeInput) => {
   const { state } = ctx;
   const authorizationCode = issueAuthCode(state, account);
+  const preAuthCode = input.withPreAuthCode === false ? undefined : takePreAuthCode(state);
   const xml = authorizationXml({
     appId: state.component.appId,
     createTime: nowS(state),
     infoType,
     authorizerAppid: account.appid,
     authorizationCode,
-    preAuthCode: input.withPreAuthCode === false ? undefined : takePreAuthCode(state),
+    preAuthCode,
   });
   const pushStatus = await send(ctx, infoType, xml, input.push);
-  return { authorizerAppid: account.appid, authorizationCode, ...(pushStatus === undefined ? {} : { pushStatus }) };
+  return {
+    authorizerAppid: account.appid,
+    authorizationCode,
+    ...(preAuthCode ? { preAuthCode } : {}),
+    ...(pushStatus === undefined ? {} : { pushStatus }),
+  };
 };
 
 const reauthorize = async (ctx: OwnerContext, authorizerAppid: string, input: ReauthorizeInput = {}): Promise<AuthorizeResult> => {

@@ -11,6 +11,8 @@ export interface CallRecord {
   readonly status: number;
   /** 0 on success. */
   readonly errcode: number;
+  /** Names of the query parameters sent (never their values), e.g. to check which token slot a call used. */
+  readonly params: readonly string[];
   readonly at: number;
 }
 
@@ -121,9 +123,9 @@ const answerApi = (parts: ServerParts, route: ApiRoute, method: string, url: URL
   }
 };
 
-const record = (traffic: Traffic, api: string, answer: Answer, at: number): void => {
+const record = (traffic: Traffic, api: string, answer: Answer, at: number, url: URL): void => {
   traffic.counts.set(api, (traffic.counts.get(api) ?? 0) + 1);
-  traffic.log.push({ api, status: answer.status, errcode: answer.errcode, at });
+  traffic.log.push({ api, status: answer.status, errcode: answer.errcode, at, params: [...new Set(url.searchParams.keys())] });
   if (traffic.log.length > LOG_LIMIT) traffic.log.splice(0, traffic.log.length - LOG_LIMIT);
 };
 
@@ -156,7 +158,7 @@ const handle = async (parts: ServerParts, request: IncomingMessage, response: Se
   const latency = parts.traffic.latencyMs.get(route.name) ?? parts.traffic.defaultLatencyMs;
   if (latency > 0) await delay(latency);
   const answer = answerApi(parts, route, method, url, raw);
-  record(parts.traffic, route.name, answer, parts.state.clock());
+  record(parts.traffic, route.name, answer, parts.state.clock(), url);
   if (answer.errcode !== 0) parts.log(`api ${route.name} → errcode ${answer.errcode}`);
   send(response, answer);
 };

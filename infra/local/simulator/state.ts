@@ -43,6 +43,45 @@ export interface AuthCode {
   used: boolean;
 }
 
+export type OAuthScope = 'snsapi_base' | 'snsapi_userinfo';
+
+export interface UserCode {
+  readonly appid: string;
+  readonly user: string;
+  readonly scope?: OAuthScope;
+  readonly unionid: boolean;
+  readonly expiresAt: number;
+  used: boolean;
+}
+
+export interface UserGrant {
+  readonly appid: string;
+  readonly user: string;
+  readonly scope: OAuthScope;
+  readonly unionid: boolean;
+  readonly expiresAt: number;
+}
+
+export interface OnBehalfState {
+  /** jsapi_ticket → its account and expiry (epoch ms). An older ticket stays valid until it expires. */
+  readonly tickets: Map<string, { readonly appid: string; readonly expiresAt: number }>;
+  /** Appids whose getticket answers 45009; `*` for every account. */
+  readonly quotaExhausted: Set<string>;
+  readonly jsCodes: Map<string, UserCode>;
+  readonly oauthCodes: Map<string, UserCode>;
+  readonly userTokens: Map<string, UserGrant>;
+  readonly userRefreshTokens: Map<string, UserGrant>;
+}
+
+const createOnBehalfState = (): OnBehalfState => ({
+  tickets: new Map(),
+  quotaExhausted: new Set(),
+  jsCodes: new Map(),
+  oauthCodes: new Map(),
+  userTokens: new Map(),
+  userRefreshTokens: new Map(),
+});
+
 export interface SimState {
   readonly component: ComponentCredentials;
   readonly clock: Clock;
@@ -60,6 +99,8 @@ export interface SimState {
   readonly messages: CustomerMessage[];
   rotateRefreshTokens: boolean;
   clearQuotaUsed: number;
+  /** Tickets, user codes and user tokens of the on-behalf APIs (on-behalf.ts). */
+  readonly onBehalf: OnBehalfState;
 }
 
 export const TICKET_LIFETIME_S = 12 * 3600;
@@ -83,24 +124,35 @@ export const createState = (component: ComponentCredentials, clock: Clock, token
   messages: [],
   rotateRefreshTokens: false,
   clearQuotaUsed: 0,
+  onBehalf: createOnBehalfState(),
 });
 
 const ERRMSG: Record<number, string> = {
   [-1]: 'system error',
   40001: 'invalid credential, access_token is invalid or not latest',
+  40002: 'invalid grant_type',
+  40003: 'invalid openid',
   40008: 'invalid message type',
   40013: 'invalid appid',
+  40029: 'invalid code',
+  40030: 'invalid refresh_token',
+  40094: 'invalid component credential',
   40097: 'invalid args',
   40125: 'invalid appsecret',
+  40163: 'code been used',
   41001: 'access_token missing',
   41002: 'appid missing',
   41004: 'appsecret missing',
+  41008: 'missing code',
+  42001: 'access_token expired',
+  42002: 'refresh_token timeout',
   43001: 'require GET method',
   43002: 'require POST method',
   44002: 'empty post data',
   45009: 'reach max api daily quota limit',
   45011: 'api minute-quota reach limit',
   47001: 'data format error',
+  48001: 'api unauthorized',
   48006: 'forbid to clear quota because of reaching the limit',
   61003: 'component is not authorized by this account',
   61004: 'access clientip is not registered',

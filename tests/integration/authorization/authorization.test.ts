@@ -4,16 +4,12 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import type { WeChatDeps } from '../../../lib/runtime/wechat-deps.ts';
 import { BadRequestError } from '../../../lib/kernel/errors.ts';
 import type { createMemoryLogger } from '../../../lib/kernel/logger.ts';
-import {
-  AuthorizationCodeError,
-  authorizationUrls,
-  CodeBusyError,
-  completeAuthorization,
-  exchangeCodeOnce,
-  parseLandingQuery,
-  parseStartQuery,
-  startAuthorization,
-} from '../../../lib/authorization/authorization.ts';
+import { AuthorizationCodeError, CodeBusyError, completeAuthorization, exchangeCodeOnce } from '../../../lib/authorization/exchange.ts';
+import { authorizationUrls, startAuthorization } from '../../../lib/authorization/start.ts';
+import { newLinkId, verifyState, type LinkClaims } from '../../../lib/authorization/links.ts';
+import { parseLandingQuery } from '../../../functions/authorize/request.ts';
+import { forgetLinkPreAuthCode, getPreAuthOrigin, PRE_AUTH_REUSE_MIN_S } from '../../../lib/store/links.ts';
+import { linkKey } from '../../../lib/store/keys.ts';
 import { applyAuthorizationPush } from '../../../lib/authorization/pushes.ts';
 import { PermanentEventError, processEventRecords, type EventHandlers } from '../../../lib/stream/dispatch.ts';
 import { getAuthorizerAccessToken, getComponentAccessToken } from '../../../lib/tokens/index.ts';
@@ -25,10 +21,8 @@ import { SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
 import type { Simulator } from '../../../infra/local/simulator/index.ts';
 import { readFileSync } from 'node:fs';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
-import { createHandler as createAuthorizeHandler } from '../../../functions/authorize/handler.ts';
 import { createHandler as createAuthorizedHandler } from '../../../functions/authorized/handler.ts';
-import type { HttpEvent } from '../../../lib/runtime/http.ts';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { localClient } from '../../../infra/local/dynamodb.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
 import { simulatorDeps } from '../../helpers/given.ts';
@@ -59,23 +53,6 @@ const pushEvent = (infoType: string, payload: Record<string, string>, createTime
 
 const landing = (code: string, waitMs = 5_000) =>
   completeAuthorization(deps, { authorizationCode: code, codeExpiresAt: nowS() + 3600, authorizedAt: nowS(), waitMs });
-
-describe('authorization.parseStartQuery', () => {
-  it('defaults auth_type to 3 and accepts 1, 2 and a biz_appid', () => {
-    // Act / Assess
-    assert.deepEqual(parseStartQuery(undefined), { authType: 3 });
-    assert.deepEqual(parseStartQuery({ auth_type: '1' }), { authType: 1 });
-    assert.deepEqual(parseStartQuery({ auth_type: '2', biz_appid: 'wxc736b9251b3c6c41' }), { authType: 2, bizAppid: 'wxc736b9251b3c6c41' });
-  });
-
-  it('rejects an unknown auth_type or a malformed biz_appid with a BadRequestError', () => {
-    // Act / Assess
-    for (const auth_type of ['0', '4', '1.0', 'x', ' 3']) assert.throws(() => parseStartQuery({ auth_type }), BadRequestError);
-    for (const biz_appid of ['wx123', '<script>', 'gh_3c884a361561', 'wxc736b9251b3c6c41x']) {
-      assert.throws(() => parseStartQuery({ biz_appid }), BadRequestError);
-    }
-  });
-});
 
 describe('authorization.parseLandingQuery', () => {
   it('reads auth_code and expires_in, defaulting expires_in to an hour', () => {
@@ -121,28 +98,149 @@ describe('authorization.authorizationUrls', () => {
     );
     assert.equal(
       mobileUrl,
-      'https://mp.weixin.qq.com/safe/bindcomponent?action=bindcomponent&no_scan=1&component_appid=wx5ce1ab0c0ffee000' +
+      'https://open.weixin.qq.com/wxaopen/safe/bindcomponent?action=bindcomponent&no_scan=1&component_appid=wx5ce1ab0c0ffee000' +
         '&pre_auth_code=preauthcode%40%40%40a%2Bb%2Fc&redirect_uri=https%3A%2F%2Fplatform.example.test%2Fwechat%2Fcomponent%2Fauthorized' +
         '&auth_type=2&biz_appid=wxc736b9251b3c6c41#wechat_redirect',
     );
   });
 });
 
+const LANDING = `${PUBLIC_BASE_URL}/wechat/component/authorized`;
+const link = (over: Partial<LinkClaims> = {}): LinkClaims => ({ linkId: newLinkId(), authType: 3, expiresAt: nowS() + 3600, ...over });
+const preAuthCodeOf = (links: { pcUrl: string }) => new URL(links.pcUrl).searchParams.get('pre_auth_code');
+
 describe('authorization.startAuthorization', () => {
-  it('asks WeChat for a fresh pre_auth_code on every call and points redirect_uri at the landing page', async () => {
+  it('serves one pre_auth_code per link while it lives, and a new one to another link', async () => {
+    // Prepare
+    const acme = link({ tenant: 'acme', authType: 1 });
     // Act
-    const first = await startAuthorization(deps, { authType: 3 });
-    const second = await startAuthorization(deps, { authType: 1 });
+    const views = [];
+    for (let i = 0; i < 5; i += 1) views.push(await startAuthorization(deps, acme, LANDING));
+    const other = await startAuthorization(deps, link(), LANDING);
     // Assess
     assert.equal(sim.calls('api_create_preauthcode'), 2);
-    const a = new URL(first.pcUrl);
-    const b = new URL(second.mobileUrl);
-    assert.match(a.searchParams.get('pre_auth_code')!, /^preauthcode@@@/);
-    assert.notEqual(a.searchParams.get('pre_auth_code'), b.searchParams.get('pre_auth_code'));
-    assert.equal(a.searchParams.get('redirect_uri'), `${PUBLIC_BASE_URL}/wechat/component/authorized`);
-    assert.equal(a.searchParams.get('auth_type'), '3');
-    assert.equal(b.searchParams.get('auth_type'), '1');
-    assert.ok(first.expiresIn > 0);
+    assert.equal(new Set(views.map(preAuthCodeOf)).size, 1);
+    assert.match(preAuthCodeOf(views[0]!)!, /^preauthcode@@@/);
+    assert.notEqual(preAuthCodeOf(other), preAuthCodeOf(views[0]!));
+    assert.equal(new URL(views[0]!.pcUrl).searchParams.get('auth_type'), '1');
+    assert.ok(views.every((v) => v.expiresIn > 0));
+  });
+
+  it('points redirect_uri at the landing page with a signed state naming the link and its tenant', async () => {
+    // Prepare
+    const acme = link({ tenant: 'acme', bizAppid: 'wxc736b9251b3c6c41' });
+    // Act
+    const links = await startAuthorization(deps, acme, LANDING);
+    // Assess
+    const redirect = new URL(new URL(links.mobileUrl).searchParams.get('redirect_uri')!);
+    assert.equal(`${redirect.origin}${redirect.pathname}`, LANDING);
+    const state = verifyState(deps.secrets.linkSigningKey, redirect.searchParams.get('state') ?? undefined, nowS());
+    assert.equal(state.linkId, acme.linkId);
+    assert.equal(state.tenant, 'acme');
+    assert.ok(state.expiresAt > nowS() + links.expiresIn);
+    assert.equal(new URL(links.pcUrl).searchParams.get('biz_appid'), 'wxc736b9251b3c6c41');
+  });
+
+  it('records which link and tenant each served pre_auth_code came from', async () => {
+    // Prepare
+    const acme = link({ tenant: 'acme' });
+    // Act
+    const code = preAuthCodeOf(await startAuthorization(deps, acme, LANDING))!;
+    // Assess
+    assert.deepEqual(await getPreAuthOrigin(deps, code), { linkId: acme.linkId, tenant: 'acme' });
+    assert.equal(await getPreAuthOrigin(deps, 'preauthcode@@@never-served'), undefined);
+  });
+
+  it('shows the same pre_auth_code to concurrent first views of one link', async () => {
+    // Prepare
+    const acme = link();
+    sim.setLatency(200, 'api_create_preauthcode');
+    // Act
+    const views = await Promise.all([startAuthorization(deps, acme, LANDING), startAuthorization(deps, acme, LANDING)]);
+    sim.setLatency(0, 'api_create_preauthcode');
+    // Assess
+    assert.equal(preAuthCodeOf(views[0]), preAuthCodeOf(views[1]));
+  });
+
+  it('asks for a fresh pre_auth_code once the cached one is close to expiry or was spent', async () => {
+    // Prepare
+    const acme = link();
+    const first = preAuthCodeOf(await startAuthorization(deps, acme, LANDING));
+    await table.doc.send(
+      new UpdateCommand({
+        TableName: table.tableName,
+        Key: linkKey(acme.linkId),
+        UpdateExpression: 'SET expiresAt = :soon',
+        ExpressionAttributeValues: { ':soon': nowS() + PRE_AUTH_REUSE_MIN_S - 1 },
+      }),
+    );
+    // Act
+    const second = preAuthCodeOf(await startAuthorization(deps, acme, LANDING));
+    const forgotten = await forgetLinkPreAuthCode(deps, acme.linkId, second!);
+    const third = preAuthCodeOf(await startAuthorization(deps, acme, LANDING));
+    // Assess
+    assert.notEqual(second, first);
+    assert.equal(forgotten, true);
+    assert.notEqual(third, second);
+    assert.equal(sim.calls('api_create_preauthcode'), 3);
+  });
+});
+
+describe('authorization.completeAuthorization with a tenant', () => {
+  it('stores the tenant on the profile with the grant, and on a grant another caller stored first', async () => {
+    // Prepare
+    const first = await sim.authorize({ push: false });
+    const second = await sim.authorize({ push: false });
+    await landing(second.authorizationCode);
+    // Act
+    const saved = await completeAuthorization(deps, {
+      authorizationCode: first.authorizationCode,
+      codeExpiresAt: nowS() + 3600,
+      waitMs: 5_000,
+      tenant: 'acme',
+    });
+    const already = await completeAuthorization(deps, {
+      authorizationCode: second.authorizationCode,
+      codeExpiresAt: nowS() + 3600,
+      waitMs: 5_000,
+      tenant: 'globex',
+    });
+    // Assess
+    assert.equal(saved.outcome, 'saved');
+    assert.equal(already.outcome, 'already');
+    assert.equal((await getAuthorizer(deps, first.authorizerAppid))?.tenant, 'acme');
+    assert.equal((await getAuthorizer(deps, second.authorizerAppid))?.tenant, 'globex');
+  });
+
+  it('stores the tenant from the push when the pre_auth_code came from a signed link, and retires that code', async () => {
+    // Prepare
+    const acme = link({ tenant: 'acme' });
+    const served = preAuthCodeOf(await startAuthorization(deps, acme, LANDING))!;
+    const { authorizationCode, authorizerAppid, preAuthCode } = await sim.authorize({ push: false });
+    // Act
+    await applyAuthorizationPush(
+      deps,
+      pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode, PreAuthCode: preAuthCode ?? '' }),
+    );
+    const next = preAuthCodeOf(await startAuthorization(deps, acme, LANDING));
+    // Assess
+    assert.equal(preAuthCode, served, 'the simulated owner authorized with the code the link served');
+    assert.equal((await getAuthorizer(deps, authorizerAppid))?.tenant, 'acme');
+    assert.notEqual(next, served);
+  });
+
+  it('stores no tenant for a pre_auth_code no signed link served', async () => {
+    // Prepare
+    const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false });
+    // Act
+    await applyAuthorizationPush(
+      deps,
+      pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode, PreAuthCode: 'preauthcode@@@elsewhere' }),
+    );
+    // Assess
+    const profile = await getAuthorizer(deps, authorizerAppid);
+    assert.equal(profile?.status, 'authorized');
+    assert.equal(profile?.tenant, undefined);
   });
 });
 
@@ -440,7 +538,7 @@ describe('authorization.applyAuthorizationPush', () => {
     // Act / Assess
     await assert.rejects(
       applyAuthorizationPush(deps, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode })),
-      (e: unknown) => e instanceof AuthorizationCodeError && e.errcode === 61003,
+      (e: unknown) => e instanceof PermanentEventError && e.cause instanceof AuthorizationCodeError && e.cause.errcode === 61003,
     );
     assert.equal(await getAuthorizer(deps, authorizerAppid), undefined);
   });
@@ -486,75 +584,6 @@ describe('eventDispatch.processEventRecords', () => {
     // Assess
     assert.deepEqual(result, { batchItemFailures: [] });
     assert.ok(logger.records().some((r) => r.event === 'event.dropped' && r.sequenceNumber === '9'));
-  });
-});
-
-describe('authorize handler', () => {
-  const get = (rawPath: string, query?: Record<string, string>) =>
-    createAuthorizeHandler(deps)({ rawPath, ...(query ? { queryStringParameters: query } : {}) } as HttpEvent);
-
-  it('answers a bad query with a 400 HTML page and calls no WeChat API', async () => {
-    // Act
-    const start = await get('/wechat/component/authorize', { auth_type: '9' });
-    const landingPage = await get('/wechat/component/authorized');
-    // Assess
-    for (const page of [start, landingPage]) {
-      assert.equal(page.statusCode, 400);
-      assert.equal(page.headers?.['content-type'], 'text/html; charset=utf-8');
-      assert.equal(page.headers?.['cache-control'], 'no-store');
-    }
-    assert.match(String(start.body), /auth_type must be 1/);
-    assert.match(String(landingPage.body), /auth_code is missing/);
-    assert.equal(sim.calls(), 0);
-  });
-
-  it('explains a refused code without echoing it', async () => {
-    // Act
-    const page = await get('/wechat/component/authorized', { auth_code: 'queryauthcode@@@<b>refused</b>', expires_in: '3600' });
-    // Assess
-    assert.equal(page.statusCode, 400);
-    assert.match(String(page.body), /Authorization code invalid/);
-    assert.ok(!String(page.body).includes('refused'));
-  });
-
-  it('never lets a reloaded old landing URL overwrite a newer authorization with its older refresh token', async () => {
-    // Prepare: code 1 was exchanged two minutes ago but its landing page failed before storing it; the owner
-    // then authorized again (code 2), which landed.
-    const first = await sim.authorize({ push: false });
-    const twoMinutesAgo = { ...deps, clock: () => Date.now() - 120_000 };
-    const old = await exchangeCodeOnce(twoMinutesAgo, first.authorizationCode, { codeExpiresAt: nowS() + 3600, waitMs: 0 });
-    const second = await sim.reauthorize(first.authorizerAppid, { push: false });
-    const landed = await get('/wechat/component/authorized', { auth_code: second.authorizationCode, expires_in: '3600' });
-    const current = (await getAuthorizer(deps, first.authorizerAppid))?.refreshToken;
-    const aMinuteLater = { ...deps, clock: () => Date.now() + 60_000 };
-    // Act: the owner reloads the first landing URL.
-    const reloaded = await createAuthorizeHandler(aMinuteLater)({
-      rawPath: '/wechat/component/authorized',
-      queryStringParameters: { auth_code: first.authorizationCode, expires_in: '3600' },
-    } as unknown as HttpEvent);
-    // Assess
-    assert.equal(landed.statusCode, 200);
-    assert.equal(reloaded.statusCode, 200);
-    assert.notEqual(old.authorization.authorizerRefreshToken, current);
-    const profile = await getAuthorizer(deps, first.authorizerAppid);
-    assert.equal(profile?.refreshToken, current);
-    assert.equal(profile?.refreshToken, sim.accounts().find((a) => a.appid === first.authorizerAppid)?.refreshToken);
-  });
-
-  it('renders the start page with both links HTML-escaped', async () => {
-    // Act
-    const page = await get('/wechat/component/authorize', { auth_type: '2' });
-    // Assess
-    assert.equal(page.statusCode, 200);
-    assert.equal(page.headers?.['referrer-policy'], 'origin');
-    assert.match(
-      String(page.body),
-      /id="pc-link" href="https:\/\/mp\.weixin\.qq\.com\/cgi-bin\/componentloginpage\?component_appid=wx5ce1ab0c0ffee000&amp;pre_auth_code=preauthcode%40%40%40/,
-    );
-    assert.match(
-      String(page.body),
-      /id="mobile-link" href="https:\/\/mp\.weixin\.qq\.com\/safe\/bindcomponent\?action=bindcomponent&amp;no_scan=1&amp;.*auth_type=2#wechat_redirect"/,
-    );
   });
 });
 

@@ -360,3 +360,46 @@ describe('message function: rejections', () => {
     assert.equal(response.body, 'invalid request');
   });
 });
+
+describe('message function: the path account must be the recipient', () => {
+  const BOUND = 'wx9999aaaabbbbcccc';
+  const OTHER = 'wx9999aaaabbbbdddd';
+  const BOUND_GH = 'gh_b0und0000001';
+  before(async () => {
+    const profile = { refreshToken: 'refreshtoken@@@bound', funcInfo: [1], authorizedAt: NOW_S - 100 };
+    await saveAuthorization(deps, BOUND, { ...profile, info: { nickName: 'Bound', userName: BOUND_GH, isMiniProgram: false } });
+    await saveAuthorization(deps, OTHER, { ...profile, info: { nickName: 'Other', userName: 'gh_0ther0000001', isMiniProgram: false } });
+  });
+
+  it('accepts a message whose ToUserName is the gh_ id stored for the path account', async () => {
+    // Act
+    const response = await deliver(BOUND, text(BOUND_GH, 'hello'), BOUND_GH);
+    // Assess
+    assert.equal(response.statusCode, 200);
+    assert.deepEqual(
+      seen.map((s) => s.appid),
+      [BOUND],
+    );
+  });
+
+  it("answers the uniform 400 to a message replayed onto another account's path, writing nothing", async () => {
+    // Prepare: a genuine message to BOUND (gh_b0und…), delivered to OTHER's URL.
+    const before = (await items('')).length;
+    // Act
+    const response = await deliver(OTHER, text(BOUND_GH, 'replayed'), BOUND_GH);
+    // Assess
+    assert.equal(response.statusCode, 400);
+    assert.equal(response.body, 'invalid request');
+    assert.equal((await items('')).length, before);
+    assert.equal(seen.length, 0);
+    assert.ok(logger.records().some((r) => r.event === 'request.rejected' && r.reason === 'message.to_user.mismatch'));
+  });
+
+  it('accepts any recipient for an account whose gh_ id is not stored yet', async () => {
+    // Act: OURS has a profile without info.
+    const response = await deliver(OURS, text('gh_anything00001', 'early'), 'gh_anything00001');
+    // Assess
+    assert.equal(response.statusCode, 200);
+    assert.equal(seen.length, 1);
+  });
+});

@@ -17,6 +17,7 @@ import { saveVerifyTicket } from '../../../lib/store/tickets.ts';
 import { getAuthorizerToken, getComponentToken } from '../../../lib/store/tokens.ts';
 import { createWeChatClient } from '../../../lib/wechat/client.ts';
 import { WeChatApiError } from '../../../lib/wechat/errors.ts';
+import { context } from '../../helpers/context.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
 
 const COMPONENT = SIMULATOR_COMPONENT.appId;
@@ -25,6 +26,7 @@ let agent: Agent;
 let table: TestTable;
 let deps: WeChatDeps;
 let invoke: (event: unknown) => Promise<unknown>;
+let logger: ReturnType<typeof createMemoryLogger>;
 
 before(async () => {
   sim = await startSimulator({ autoPush: false, ticketIntervalMs: 0 });
@@ -36,11 +38,11 @@ before(async () => {
     WECHAT_API_BASE_URL: sim.url,
     PUBLIC_BASE_URL: 'https://platform.example.test',
   });
-  const logger = createMemoryLogger();
+  logger = createMemoryLogger();
   const wechat = createWeChatClient({ baseUrl: sim.url, logger, dispatcher: agent });
   deps = createWeChatDeps(config, config.secrets!, { doc: table.doc, logger, wechat });
   const handler = createHandler(deps);
-  invoke = (event) => handler(event);
+  invoke = (event) => handler(event, context);
 });
 after(async () => {
   await agent.close();
@@ -99,6 +101,26 @@ describe('token handler', () => {
     // Assess
     const stored = await getAuthorizerToken(deps, appid);
     assert.deepEqual(reply, { accessToken: stored?.accessToken, expiresAt: stored?.expiresAt });
+  });
+
+  it('logs every hand-out with the appid and the request id, never the token', async () => {
+    // Prepare
+    await storeTicket();
+    const appid = await authorizedAccount();
+    logger.lines.length = 0;
+    // Act
+    const account = (await invoke({ authorizerAppid: appid })) as { accessToken: string };
+    const component = (await invoke({})) as { accessToken: string };
+    // Assess
+    const handed = logger.records().filter((r) => r.event === 'token.handed_out');
+    assert.deepEqual(
+      handed.map((r) => [r.kind, r.appid, r.requestId]),
+      [
+        ['authorizer', appid, context.awsRequestId],
+        ['component', COMPONENT, context.awsRequestId],
+      ],
+    );
+    for (const line of logger.lines) assert.ok(!line.includes(account.accessToken) && !line.includes(component.accessToken), line);
   });
 
   it('lists authorizers for {"list":true} with status, names, expiry and permissions but no token', async () => {

@@ -5,7 +5,7 @@ import { SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
 import type { Simulator } from '../../../infra/local/simulator/index.ts';
 import type { WeChatDeps } from '../../../lib/runtime/wechat-deps.ts';
 import type { createMemoryLogger } from '../../../lib/kernel/logger.ts';
-import { AuthorizationCodeError } from '../../../lib/authorization/authorization.ts';
+import { AuthorizationCodeError } from '../../../lib/authorization/exchange.ts';
 import { applyAuthorizationPush } from '../../../lib/authorization/pushes.ts';
 import { PermanentEventError } from '../../../lib/stream/dispatch.ts';
 import { handleReleaseTestTask } from '../../../lib/release-test/task.ts';
@@ -125,7 +125,10 @@ describe('releaseTestTask.handleReleaseTestTask', () => {
     // Prepare
     const before = sim.customerMessages().length;
     // Act / Assess
-    await assert.rejects(handleReleaseTestTask(deps, task('wx14550af28c71a144', 'queryauthcode@@@never-issued')), AuthorizationCodeError);
+    await assert.rejects(
+      handleReleaseTestTask(deps, task('wx14550af28c71a144', 'queryauthcode@@@never-issued')),
+      (e: unknown) => e instanceof PermanentEventError && e.cause instanceof AuthorizationCodeError && e.cause.errcode === 61009,
+    );
     assert.equal(sim.customerMessages().length, before);
   });
 

@@ -66,3 +66,44 @@ describe('logger', () => {
     assert.equal(record.other, 'AccessTok_0123456789-abcd');
   });
 });
+
+describe('logger: protected values glued to other text', () => {
+  it('masks a protected value glued to /, . or - on either side, however it is cut, in every line (plain substring scan)', () => {
+    // Prepare: secrets with and without separators of their own.
+    const secrets = ['78_GluedAccessTokenValue0123', 'dash-in-the-middle_9876543210', 'base64/with+slash.and.dots==', 'plainsecretvalue42'];
+    for (const s of secrets) protectSecret(s);
+    const logger = createMemoryLogger();
+    // Act
+    for (const s of secrets) {
+      logger.info('glued', {
+        path: `/cgi-bin/${s}`,
+        file: `${s}.json`,
+        dash: `key-${s}-suffix`,
+        dot: `a.${s}.b`,
+        both: `https://api.weixin.qq.com/cgi-bin/${s}/x?access_token=${s}&y=${s}.z`,
+        twice: `${s}/${s}`,
+      });
+      logger.error('failed', {}, new Error(`POST /wxa/${s}-/ failed`));
+    }
+    // Assess: not one line contains any secret, by plain substring.
+    assert.equal(logger.lines.length, secrets.length * 2);
+    for (const line of logger.lines) for (const s of secrets) assert.ok(!line.includes(s), `${s} in ${line}`);
+    assert.equal(logger.records()[0]?.path, '/cgi-bin/[redacted]');
+    assert.equal(logger.records()[0]?.dash, 'key-[redacted]-suffix');
+  });
+
+  it('leaves look-alikes and ordinary paths alone', () => {
+    // Prepare
+    protectSecret('LookAlikeSecret01');
+    const logger = createMemoryLogger();
+    // Act
+    logger.info('near', { a: '/cgi-bin/LookAlikeSecret012', b: 'xLookAlikeSecret01', c: '/cgi-bin/component/api_component_token' });
+    // Assess
+    assert.deepEqual(logger.records()[0], {
+      ...logger.records()[0],
+      a: '/cgi-bin/LookAlikeSecret012',
+      b: 'xLookAlikeSecret01',
+      c: '/cgi-bin/component/api_component_token',
+    });
+  });
+});

@@ -74,4 +74,46 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ ...valid, IS_LOCAL: 'false' }).pushMaxSkewS, 600);
     assert.equal(loadConfig({ ...valid, PUSH_MAX_SKEW_S: '' }).pushMaxSkewS, 600);
   });
+
+  it('holds only the secrets SECRETS names, validating just those', () => {
+    // Prepare
+    const { COMPONENT_APPSECRET: _s, ...noAppSecret } = valid;
+    // Act
+    const push = loadConfig({ ...noAppSecret, SECRETS: 'token,encoding-aes-key' });
+    const pages = loadConfig({ ...valid, SECRETS: 'app-secret,link-signing-key', LINK_SIGNING_KEY: 'x'.repeat(43) });
+    // Assess
+    assert.deepEqual(push.secretNames, ['token', 'encodingAesKey']);
+    assert.deepEqual(Object.keys(push.secrets ?? {}), ['token', 'encodingAesKey']);
+    assert.throws(() => push.secrets?.appSecret, /does not hold COMPONENT_APPSECRET/);
+    assert.equal(pages.secrets?.linkSigningKey, 'x'.repeat(43));
+    assert.throws(() => pages.secrets?.encodingAesKey, /does not hold COMPONENT_ENCODING_AES_KEY/);
+  });
+
+  it('holds the link key besides the component secrets when SECRETS is unset and the environment has one', () => {
+    assert.deepEqual(loadConfig(valid).secretNames, ['appSecret', 'token', 'encodingAesKey']);
+    assert.deepEqual(loadConfig({ ...valid, LINK_SIGNING_KEY: 'x'.repeat(43) }).secretNames, [
+      'appSecret',
+      'token',
+      'encodingAesKey',
+      'linkSigningKey',
+    ]);
+  });
+
+  it('names an unknown SECRETS word, a missing held secret and a short link key', () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+      } catch (e) {
+        return (e as ConfigError).problems;
+      }
+      return [];
+    };
+    assert.deepEqual(problems({ ...valid, SECRETS: 'token,app-secrets' }), [
+      'SECRETS names unknown secret(s): app-secrets (known: app-secret, token, encoding-aes-key, link-signing-key)',
+    ]);
+    assert.deepEqual(problems({ ...valid, SECRETS: 'app-secret,link-signing-key' }), ['LINK_SIGNING_KEY is missing']);
+    assert.deepEqual(problems({ ...valid, SECRETS: 'link-signing-key', LINK_SIGNING_KEY: 'short' }), [
+      'LINK_SIGNING_KEY must be 32-256 base64 characters (32 random bytes or more)',
+    ]);
+  });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import type { ComponentSecrets, Config } from '../../../lib/runtime/config.ts';
+import { heldSecrets, type ComponentSecrets, type Config } from '../../../lib/runtime/config.ts';
 import { createSsmClient } from '../../../lib/runtime/deps.ts';
 import { ConfigError } from '../../../lib/kernel/errors.ts';
 import { createMemoryLogger } from '../../../lib/kernel/logger.ts';
@@ -43,6 +43,7 @@ const config = (overrides: Partial<Config> = {}): Config => ({
   refreshConcurrency: 16,
   logLevel: 'info',
   ssmParameterPath: PATH,
+  secretNames: ['appSecret', 'token', 'encodingAesKey'],
   secrets: undefined,
   ...overrides,
 });
@@ -104,6 +105,28 @@ describe('createSsmSecretsSource', () => {
     assert.equal(requests.length, 1);
     assert.equal(requests[0]?.target, 'AmazonSSM.GetParameters');
     assert.deepEqual(requests[0]?.body, { Names: [`${PATH}/app-secret`, `${PATH}/token`, `${PATH}/encoding-aes-key`], WithDecryption: true });
+  });
+
+  it('fetches only the secrets the function holds, and refuses to hand out any other', async () => {
+    // Prepare
+    put('link-signing-key', 'k'.repeat(43));
+    const source = createSsmSecretsSource({ client });
+    // Act
+    const push = await createSsmSecretsSource({ client }).get(config({ secretNames: ['token', 'encodingAesKey'] }));
+    const pages = await source.get(config({ secretNames: ['appSecret', 'linkSigningKey'] }));
+    // Assess
+    assert.deepEqual(requests[0]?.body.Names, [`${PATH}/token`, `${PATH}/encoding-aes-key`]);
+    assert.deepEqual(requests[1]?.body.Names, [`${PATH}/app-secret`, `${PATH}/link-signing-key`]);
+    assert.deepEqual(Object.keys(push), ['token', 'encodingAesKey']);
+    assert.equal(pages.linkSigningKey, 'k'.repeat(43));
+    assert.throws(
+      () => push.appSecret,
+      (e: unknown) => e instanceof ConfigError && /does not hold COMPONENT_APPSECRET/.test(e.message),
+    );
+    assert.throws(
+      () => pages.token,
+      (e: unknown) => e instanceof ConfigError && /its SECRETS: app-secret, link-signing-key/.test(e.message),
+    );
   });
 
   it('does not build the client while the cache answers', async () => {
@@ -190,7 +213,7 @@ describe('createSsmSecretsSource', () => {
 describe('loadSecrets', () => {
   it('prefers secrets from the environment and never asks the source', async () => {
     // Prepare
-    const fromEnv: ComponentSecrets = { appSecret: 'env-secret', token: 'envToken', encodingAesKey: AES_KEY_2 };
+    const fromEnv = heldSecrets({ appSecret: 'env-secret', token: 'envToken', encodingAesKey: AES_KEY_2 }, ['appSecret', 'token', 'encodingAesKey']);
     let asked = 0;
     // Act
     const secrets = await loadSecrets(config({ secrets: fromEnv }), { get: async () => (asked++, fromEnv) });

@@ -164,7 +164,8 @@ describe('messages.parseComponentPush', () => {
       [FAST_REGISTER.replace('<status>0', '<status>ok'), 'status'],
       [FAST_REGISTER.replace('wx1234567890abcdef', '12'), 'appid'],
       [TICKET.replace('ticket@@@', `ticket@@@${'x'.repeat(1100)}`), 'ComponentVerifyTicket'],
-      [AUTHORIZED.replace('</xml>', '<AuthorizerAppid>wxc736b9251b3c6c42</AuthorizerAppid></xml>'), 'AuthorizerAppid'],
+      // A repeated field inside a nested document (which the general parser reads) is ambiguous too.
+      [FAST_REGISTER.replace('</info>', '</info><info><name>B</name></info>'), 'info'],
     ];
     for (const [xml, field] of cases) {
       const error = errorOf(xml);
@@ -177,6 +178,13 @@ describe('messages.parseComponentPush', () => {
     assert.throws(
       () => parseComponentPush('<!DOCTYPE x><xml/>'),
       (e: unknown) => e instanceof XmlError && e.reason === 'declaration',
+    );
+  });
+
+  it('refuses a flat push that repeats a field, as an XmlError naming it', () => {
+    assert.throws(
+      () => parseComponentPush(AUTHORIZED.replace('</xml>', '<AuthorizerAppid>wxc736b9251b3c6c42</AuthorizerAppid></xml>')),
+      (e: unknown) => e instanceof XmlError && e.reason === 'duplicate' && e.message.includes('AuthorizerAppid'),
     );
   });
 });

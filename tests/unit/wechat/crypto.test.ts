@@ -175,6 +175,52 @@ describe('crypto tamper cases', () => {
     assert.equal(decrypt(encrypt(aligned, keys.aesKey, keys.appId), keys.aesKey, keys.appId), aligned);
   });
 
+  it('decrypts message after message with one key exactly, whatever came before: genuine, refused or of another length', () => {
+    // Prepare: one key object for every call, as a warm container holds it (the decipher is kept per key).
+    const aesKey = decodeAesKey(V4.encodingAesKey);
+    const messages = ['<xml/>', 'x'.repeat(1000), '中文'.repeat(77), V4.message, ''];
+    const sealed = messages.map((m, i) => encrypt(m, aesKey, keys.appId, { random: Buffer.alloc(16, i) }));
+    const forged = rawEncrypt(Buffer.alloc(64, 0x41), aesKey);
+    // Act: each genuine message after a refused one, and twice round.
+    const opened: (string | number | undefined)[] = [];
+    for (const round of [0, 1]) {
+      for (const [i, text] of sealed.entries()) {
+        opened.push(code(() => decrypt(forged, aesKey, keys.appId)));
+        opened.push(code(() => decrypt(text.slice(0, -4), aesKey, keys.appId)));
+        opened.push(decrypt(text, aesKey, keys.appId) === messages[i] ? `ok ${round}.${i}` : `wrong ${round}.${i}`);
+      }
+    }
+    // Assess
+    const expected = [0, 1].flatMap((round) =>
+      messages.flatMap((_, i) => [
+        CRYPTO_ERRORS.decrypt,
+        code(() => decrypt(sealed[i]!.slice(0, -4), decodeAesKey(V4.encodingAesKey), keys.appId)),
+        `ok ${round}.${i}`,
+      ]),
+    );
+    assert.deepEqual(opened, expected);
+  });
+
+  it('refuses base64 that only decodes leniently: URL-safe characters, white space, inner padding, non-zero pad bits', () => {
+    const text = V4.encrypt;
+    const bad = [
+      text.replace(/\+/, '-'),
+      text.replace(/\//, '_'),
+      `${text.slice(0, 40)} ${text.slice(41)}`,
+      `${text.slice(0, 40)}\n${text.slice(41)}`,
+      `${text.slice(0, 40)}==${text.slice(42)}`,
+      'QR==',
+      'QUJ=',
+    ];
+    for (const value of bad)
+      assert.equal(
+        code(() => decrypt(value, keys.aesKey, keys.appId)),
+        CRYPTO_ERRORS.base64,
+        value.slice(36, 46),
+      );
+    assert.equal(decrypt(text, keys.aesKey, keys.appId), V4.message);
+  });
+
   it('refuses EncodingAESKeys that are not 43 characters', () => {
     assert.equal(
       code(() => decodeAesKey('short')),

@@ -79,7 +79,7 @@ describe('pushRequest.readEnvelope', () => {
     );
     assert.equal(
       reasonOf(() => readEnvelope(QUERY, body('<Encrypt>a</Encrypt><Encrypt>b</Encrypt>'), OPTIONS)),
-      'envelope.Encrypt.malformed',
+      'xml.duplicate',
     );
     assert.equal(
       reasonOf(() => readEnvelope(QUERY, Buffer.from('<!DOCTYPE x><xml/>'), OPTIONS)),

@@ -1,16 +1,13 @@
-// The authorization lifecycle (PROTOCOL.md §1.4, §1.8): the start page's links from a fresh pre_auth_code, and
-// completing an authorization from its code (landing page or `authorized` push, whichever comes first,
-// exchanging the code exactly once). The pushes themselves are handled in authorization-events.ts.
+// Completing an authorization from its code (PROTOCOL.md §1.4): landing page or `authorized` push, whichever
+// comes first, exchanging the code exactly once. The pushes themselves are handled in pushes.ts.
 import { randomUUID } from 'node:crypto';
 import { nowSeconds, sleep } from '../kernel/clock.ts';
 import type { WeChatDeps } from '../runtime/wechat-deps.ts';
-import { AppError, BadRequestError } from '../kernel/errors.ts';
 import { saveAuthorization } from '../store/grants.ts';
-import { getAuthorizer, updateAuthorizerInfo } from '../store/authorizers.ts';
+import { getAuthorizer, setAuthorizerTenant, updateAuthorizerInfo } from '../store/authorizers.ts';
 import {
   claimCode,
   CodeClaimLostError,
-  CODE_TTL_S,
   getCodeState,
   markCodeApplied,
   releaseCode,
@@ -23,18 +20,19 @@ import { StaleWriteError } from '../store/tokens.ts';
 import type { AuthorizationInfo, AuthorizerInfo } from '../wechat/responses.ts';
 import { WeChatApiError } from '../wechat/errors.ts';
 import { withComponentToken } from '../tokens/index.ts';
-import { PermanentEventError } from '../stream/dispatch.ts';
-import { isAppId } from '../wechat/ids.ts';
+import { AppError } from '../kernel/errors.ts';
 
-export const LANDING_PATH = '/wechat/component/authorized';
 /** Longer than the client's worst case for one call (timeouts and retries), so a live claim is never taken over. */
 export const CODE_CLAIM_MS = 30_000;
 const CODE_POLL_MS = 150;
 /** 61009 invalid or spent, 61010 expired, 61003 the account no longer authorizes this component. */
 const CODE_REFUSED = [61009, 61010, 61003];
 
-/** WeChat refused the authorization code for good (61009 invalid or already used, 61010 expired, 61003 revoked since). */
-export class AuthorizationCodeError extends PermanentEventError {
+/**
+ * WeChat refused the authorization code for good (61009 invalid or already used, 61010 expired, 61003 revoked since).
+ * Each edge decides what that means: a page explains it, a stream consumer drops the event (pushes.ts).
+ */
+export class AuthorizationCodeError extends AppError {
   readonly errcode: number;
   constructor(errcode: number, options?: ErrorOptions) {
     super(`the authorization code was refused (errcode ${errcode})`, options);
@@ -42,79 +40,11 @@ export class AuthorizationCodeError extends PermanentEventError {
   }
 }
 
+/** WeChat exchanged the code but its answer lacks what an authorization needs (a refresh token): nothing to store. */
+export class IncompleteAuthorizationError extends AppError {}
+
 /** Someone else is exchanging this code right now and did not finish within our wait: try again shortly. */
 export class CodeBusyError extends AppError {}
-
-export type AuthType = 1 | 2 | 3;
-export interface StartRequest {
-  readonly authType: AuthType;
-  readonly bizAppid?: string;
-}
-export interface LandingRequest {
-  readonly authorizationCode: string;
-  readonly expiresIn: number;
-}
-type Query = Readonly<Record<string, string | undefined>> | null | undefined;
-
-const CODE = /^[\x21-\x7e]{1,512}$/;
-
-/** Reads `auth_type` (1 accounts, 2 mini programs, 3 both; default 3) and optional `biz_appid`. */
-export const parseStartQuery = (query: Query): StartRequest => {
-  const authType = Number(query?.auth_type ?? '3');
-  if (!(authType === 1 || authType === 2 || authType === 3) || !/^[123]$/.test(query?.auth_type ?? '3')) {
-    throw new BadRequestError('auth_type must be 1 (official accounts), 2 (mini programs) or 3 (both)');
-  }
-  const bizAppid = query?.biz_appid;
-  if (bizAppid !== undefined && bizAppid !== '' && !isAppId(bizAppid)) {
-    throw new BadRequestError('biz_appid must be an appid: wx followed by 16 letters or digits');
-  }
-  return bizAppid ? { authType, bizAppid } : { authType };
-};
-
-/** Reads the `auth_code` and `expires_in` WeChat appends to redirect_uri. */
-export const parseLandingQuery = (query: Query): LandingRequest => {
-  const code = query?.auth_code;
-  if (!code || !CODE.test(code)) throw new BadRequestError('auth_code is missing: open this page through the authorization start page');
-  const raw = query?.expires_in ?? String(CODE_TTL_S);
-  const expiresIn = Number(raw);
-  if (!/^\d{1,6}$/.test(raw) || expiresIn < 1) throw new BadRequestError('expires_in must be a positive number of seconds');
-  return { authorizationCode: code, expiresIn };
-};
-
-export interface AuthorizationLinks {
-  readonly pcUrl: string;
-  readonly mobileUrl: string;
-  readonly expiresIn: number;
-}
-
-/** Both authorization links (PROTOCOL.md §1.8) for one pre_auth_code. */
-export const authorizationUrls = (i: { componentAppId: string; preAuthCode: string; redirectUri: string } & StartRequest) => {
-  const params = new URLSearchParams({
-    component_appid: i.componentAppId,
-    pre_auth_code: i.preAuthCode,
-    redirect_uri: i.redirectUri,
-    auth_type: String(i.authType),
-  });
-  if (i.bizAppid) params.set('biz_appid', i.bizAppid);
-  const mobile = new URLSearchParams({ action: 'bindcomponent', no_scan: '1' });
-  for (const [k, v] of params) mobile.set(k, v);
-  return {
-    pcUrl: `https://mp.weixin.qq.com/cgi-bin/componentloginpage?${params}`,
-    mobileUrl: `https://mp.weixin.qq.com/safe/bindcomponent?${mobile}#wechat_redirect`,
-  };
-};
-
-/**
- * Links for the start page from a fresh pre_auth_code (one per page view; they expire in minutes).
- * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/pre_auth_code.html
- */
-export const startAuthorization = async (deps: WeChatDeps, request: StartRequest): Promise<AuthorizationLinks> => {
-  const componentAppId = deps.config.componentAppId;
-  const { preAuthCode, expiresIn } = await withComponentToken(deps, (token) => deps.wechat.apiCreatePreauthcode(token, { componentAppId }));
-  const redirectUri = `${deps.config.publicBaseUrl}${LANDING_PATH}`;
-  deps.logger.info('authorization.started', { authType: request.authType, bizAppid: request.bizAppid });
-  return { ...authorizationUrls({ componentAppId, preAuthCode, redirectUri, ...request }), expiresIn };
-};
 
 type Exchanged = Extract<CodeState, { state: 'exchanged' }>;
 
@@ -194,6 +124,8 @@ export interface CompleteRequest {
    */
   readonly authorizedAt?: number;
   readonly waitMs: number;
+  /** The operator's customer, when the authorization came through a signed link naming one: stored on the profile. */
+  readonly tenant?: string;
 }
 
 export interface CompletedAuthorization {
@@ -212,14 +144,16 @@ const applyExchange = async (
   code: string,
   exchanged: Exchanged,
   authorizedAt: number,
+  tenant: string | undefined,
 ): Promise<CompletedAuthorization['outcome']> => {
   const a = exchanged.authorization;
-  if (!a.authorizerRefreshToken) throw new PermanentEventError(`api_query_auth returned no refresh token for ${a.authorizerAppid}`);
+  if (!a.authorizerRefreshToken) throw new IncompleteAuthorizationError(`api_query_auth returned no refresh token for ${a.authorizerAppid}`);
   const withToken = a.authorizerAccessToken !== undefined && a.expiresIn !== undefined;
   const authorization = {
     refreshToken: a.authorizerRefreshToken,
     funcInfo: [...a.funcInfo],
     authorizedAt,
+    ...(tenant ? { tenant } : {}),
     ...(withToken ? { accessToken: a.authorizerAccessToken, expiresAt: exchanged.exchangedAt + (a.expiresIn ?? 0) } : {}),
   };
   // Re-authorization invalidates the old access token; without a new one nothing may keep serving it.
@@ -243,15 +177,19 @@ export const completeAuthorization = async (deps: WeChatDeps, request: CompleteR
   const exchanged = await exchangeCodeOnce(deps, code, { ...request, awaitApplied: true });
   const { authorizerAppid, funcInfo } = exchanged.authorization;
   const authorizedAt = request.authorizedAt ?? exchanged.exchangedAt;
-  const outcome = exchanged.appliedAt === undefined ? await applyExchange(deps, code, exchanged, authorizedAt) : 'already';
-  let info = (await getAuthorizer(deps, authorizerAppid))?.info;
+  const outcome = exchanged.appliedAt === undefined ? await applyExchange(deps, code, exchanged, authorizedAt, request.tenant) : 'already';
+  const profile = await getAuthorizer(deps, authorizerAppid);
+  // Another caller stored the grant first (without knowing the link): the tenant still lands on the profile.
+  if (request.tenant && outcome !== 'stale' && profile && profile.tenant !== request.tenant)
+    await setAuthorizerTenant(deps, authorizerAppid, request.tenant);
+  let info = profile?.info;
   if (!info || outcome === 'saved') {
     const componentAppId = deps.config.componentAppId;
     const fetched = await withComponentToken(deps, (t) => deps.wechat.apiGetAuthorizerInfo(t, { componentAppId, authorizerAppid }));
     info = fetched.authorizerInfo;
     await updateAuthorizerInfo(deps, authorizerAppid, info);
   }
-  deps.logger.info('authorization.completed', { authorizerAppid, outcome, permissions: [...funcInfo] });
+  deps.logger.info('authorization.completed', { authorizerAppid, outcome, tenant: request.tenant, permissions: [...funcInfo] });
   const token = exchanged.authorization.authorizerAccessToken;
   return { authorizerAppid, funcInfo, info, outcome, ...(token ? { exchangeAccessToken: token } : {}) };
 };
