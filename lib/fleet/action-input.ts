@@ -28,6 +28,9 @@ export const integerField = (input: ActionInput, key: string, { min = 0, max = N
 const stringField = (input: ActionInput, key: string, maxLength: number): string | undefined => {
   const raw = input[key];
   if (raw === undefined) return undefined;
+  // `npm run admin -- … --userVersion 2.0` sends the number 2: refuse rather than store a different version.
+  if (typeof raw === 'number')
+    throw new BadRequestError(`${key} must be a string; on the command line quote a number-like value: --${key} '"${raw}"'`);
   if (typeof raw !== 'string' || raw.trim() === '' || raw.length > maxLength)
     throw new BadRequestError(`${key} must be a non-empty string of at most ${maxLength} characters`);
   return raw;

@@ -9,6 +9,7 @@ import { BadRequestError } from '../../../lib/kernel/errors.ts';
 import type { RolloutStatus } from '../../../lib/fleet/status.ts';
 import { sealPush } from '../../../infra/local/simulator/pusher.ts';
 import { auditPushXml, AUDIT_SENDER } from '../../../infra/local/simulator/audits.ts';
+import { createHandler as createAdminHandler } from '../../../functions/admin/handler.ts';
 import { startFleetPlatform, type FleetPlatform } from '../../helpers/fleet-platform.ts';
 
 let p: FleetPlatform;
@@ -244,5 +245,32 @@ describe('templates and targets', () => {
     assert.deepEqual(done.skipped, [{ authorizerAppid: noCode, reason: 'has not granted permission set 18 (code management)' }]);
     assert.equal(p.sim.code.account(noCode).calls.commit, undefined);
     assert.ok((await p.sweep()).completed.includes(id));
+  });
+});
+
+describe('admin function', () => {
+  it('runs the fleet actions from its registry, answering bad input as bad_request', async () => {
+    // Prepare
+    const admin = createAdminHandler(p.deps);
+    p.advance(2);
+    // Act
+    const badMode = await admin({ action: 'rollout', templateId: 1, userVersion: '1.0.0', userDesc: 'x', all: true, release: 'sometimes' });
+    const numeric = await admin({ action: 'rollout', templateId: 1, userVersion: 2, userDesc: 'x', all: true });
+    const badId = await admin({ action: 'rolloutStatus', rolloutId: 'nope' });
+    const started = (await admin({ action: 'rollout', templateId: 1, userVersion: '3.0.0', userDesc: 'x', authorizers: a, submitAudit: false })) as {
+      rolloutId: string;
+    };
+    const done = await p.until(
+      () => admin({ action: 'rolloutStatus', rolloutId: started.rolloutId }) as Promise<Record<string, unknown>>,
+      (s) => (s.stages as Record<string, number>).committed === 1,
+    );
+    // Assess
+    assert.match(String((badMode as { error: { type: string; message: string } }).error.message), /release must be/);
+    assert.deepEqual(
+      [badMode, numeric, badId].map((r) => (r as { error: { type: string } }).error.type),
+      ['bad_request', 'bad_request', 'bad_request'],
+    );
+    assert.match((numeric as { error: { message: string } }).error.message, /quote a number-like value/);
+    assert.equal(done.accounts, 1);
   });
 });
