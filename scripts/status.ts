@@ -1,5 +1,5 @@
 // `npm run status`: the operator's view of every authorizer: appid, name, type, status, when its access
-// token expires and which permissions it granted. Never a token. Reads the table named by TABLE_NAME
+// token expires and which permissions it granted (`--rollout <id>`: one rollout instead, scripts/rollout-status.ts). Never a token. Reads the table named by TABLE_NAME
 // (default wechat-component-dev) at DYNAMODB_ENDPOINT (unset: AWS, with the usual credential chain). With
 // neither set in the shell, it reads the running `npm start`'s .local/env.
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,7 @@ import { createDocumentClient } from '../lib/runtime/deps.ts';
 import { getAuthorizer, listAuthorizers, type AuthorizerSummary } from '../lib/store/authorizers.ts';
 import type { StoreDeps } from '../lib/store/keys.ts';
 import type { AuthorizerInfo } from '../lib/wechat/responses.ts';
+import { showRollout } from './rollout-status.ts';
 
 export interface StatusRow extends AuthorizerSummary {
   readonly type?: string;
@@ -73,6 +74,14 @@ const main = async () => {
   const env = fromShell ? process.env : { ...readLocalEnv(), ...process.env };
   const doc = createDocumentClient({ dynamodbEndpoint: env.DYNAMODB_ENDPOINT || undefined });
   const deps: StoreDeps = { doc, tableName: env.TABLE_NAME || 'wechat-component-dev', clock: systemClock };
+  const rollout = process.argv.indexOf('--rollout');
+  if (rollout >= 0) {
+    const id = process.argv[rollout + 1];
+    if (!id) throw new Error('--rollout needs the id `rollout` returned');
+    await showRollout(deps, id);
+    doc.destroy();
+    return;
+  }
   const rows = await collectStatus(deps);
   process.stdout.write(process.argv.includes('--json') ? `${JSON.stringify(rows, null, 2)}\n` : formatStatus(rows, nowSeconds(systemClock)));
   doc.destroy();

@@ -7,11 +7,13 @@ import { lambda } from '../../lib/runtime/lambda.ts';
 import { applyAuthorizationPush } from '../../lib/authorization/pushes.ts';
 import { processEventRecords, type EventHandlers, type EventRecord } from '../../lib/stream/dispatch.ts';
 import { handleReleaseTestTask } from '../../lib/release-test/task.ts';
+import { applyAuditResult } from '../../lib/fleet/audit-results.ts';
 
 /** The dispatch point: one handler per EVENT kind. `release_test_task` plugs in here (issue 6). */
 const EVENT_HANDLERS: EventHandlers<WeChatDeps> = {
   component_push: applyAuthorizationPush,
   release_test_task: handleReleaseTestTask,
+  audit_result: applyAuditResult,
 };
 
 type Image = Parameters<typeof unmarshall>[0];

@@ -156,7 +156,20 @@ const main = async () => {
   say('start', '  a start-page link: npm run admin -- authorizationLink --tenant <your customer id>');
   say('start', '  events: npm run events (follows the delivered events)');
   say('start', 'Ctrl-C stops everything.');
-  if (simulator) await simulator.pushTicket();
+  if (simulator) {
+    await simulator.pushTicket();
+    await authorizeDemoMiniPrograms(simulator);
+  }
+};
+
+/** A few simulated mini programs authorize at start, so a rollout can be tried at once (docs/fleet.md). */
+const authorizeDemoMiniPrograms = async (simulator: Awaited<ReturnType<typeof startSimulator>>) => {
+  const count = Number(env.SIMULATED_MINI_PROGRAMS ?? 3);
+  for (let i = 1; i <= count; i += 1) {
+    const { authorizerAppid, pushStatus } = await simulator.authorize({ kind: 'miniprogram', nickName: `Demo mini program ${i}` });
+    say('wechat', `mini program ${authorizerAppid} authorized (push answered ${pushStatus})`);
+  }
+  if (count > 0) say('start', '  try: npm run admin -- rollout --templateId 1 --userVersion 1.0.0 --userDesc demo --all true');
 };
 
 const localEnvFile = () => env.LOCAL_ENV_FILE ?? `${ROOT}.local/env`;

@@ -51,14 +51,19 @@ export const streamSettingsFromServerless = (file = SERVERLESS_YML, fn = 'author
   };
 };
 
-/** Lambda event filtering for the subset we declare: nested objects of value lists (exact match). */
+/** Lambda event filtering for the subset we declare: nested objects of value lists (exact match or `{prefix}`). */
 export const matchesPattern = (pattern: unknown, value: unknown): boolean => {
-  if (Array.isArray(pattern)) return pattern.some((candidate) => candidate === value);
+  if (Array.isArray(pattern)) return pattern.some((candidate) => candidate === value || matchesPrefix(candidate, value));
   if (pattern && typeof pattern === 'object') {
     if (!value || typeof value !== 'object') return false;
     return Object.entries(pattern).every(([key, sub]) => matchesPattern(sub, (value as Record<string, unknown>)[key]));
   }
   return pattern === value;
+};
+
+const matchesPrefix = (candidate: unknown, value: unknown): boolean => {
+  const prefix = (candidate as { prefix?: unknown } | null)?.prefix;
+  return typeof prefix === 'string' && typeof value === 'string' && value.startsWith(prefix);
 };
 
 export const matchesAny = (patterns: FilterPattern[], record: Record<string, unknown>): boolean =>

@@ -2,6 +2,7 @@
 // capability exports its actions from its own folder; this registry only names them. Add an entry per action.
 import type { AdminAction } from './action.ts';
 import { authorizationLink } from '../authorization/link-action.ts';
+import { FLEET_ACTIONS } from '../fleet/actions.ts';
 import { oauthUrl } from '../on-behalf/oauth.ts';
 import { getOption, list, refetchInfo, setOption } from './accounts.ts';
 import { clearQuota, quota, startPushTicket } from './recovery.ts';
@@ -16,4 +17,6 @@ export const adminActions: Readonly<Record<string, AdminAction>> = {
   setOption,
   list,
   oauthUrl,
+  // templates, rollout, rolloutStatus, release, revert (docs/fleet.md)
+  ...FLEET_ACTIONS,
 };

@@ -13,7 +13,8 @@ import { getAccountStatus, type AccountStatus } from '../store/authorizers.ts';
 import { accountMessageEvent, isAnnounced } from '../events/message-events.ts';
 import { claimMessage, finishMessage, forgetMessage, messageDedupeId, type MessageClaim, type MessageMarker } from '../store/deliveries.ts';
 import { keysFrom, type MessageKeys } from '../wechat/crypto.ts';
-import { AccountMessageError, parseAccountMessage, type AccountMessage } from '../wechat/account-messages.ts';
+import { AccountMessageError, auditResultOf, parseAccountMessage, type AccountMessage } from '../wechat/account-messages.ts';
+import { recordAuditResultPush } from './audit-results.ts';
 import { openReceived, readEnvelope, type PushQuery } from '../wechat/envelopes.ts';
 import { buildReplyXml, sealReply, type ReplyBody } from '../wechat/replies.ts';
 import { XmlError } from '../wechat/xml.ts';
@@ -139,6 +140,10 @@ export const handleAccountMessage = async (
   if (action) {
     deps.logger.info(`release_test.${action.case}.replied`, { authorizerAppid: appid });
     return reply(deps, keys, message, action.reply);
+  }
+  if (message.msgType === 'event' && auditResultOf(message)) {
+    await recordAuditResultPush(deps, appid, message);
+    return { kind: 'success' };
   }
   const body = await handOver(deps, registry, { appid, ...(profile?.tenant ? { tenant: profile.tenant } : {}) }, message, wait);
   return body ? reply(deps, keys, message, body) : { kind: 'success' };

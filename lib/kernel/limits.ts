@@ -95,6 +95,9 @@ export const FUNCTION_NEEDS_MS = {
   login: COMPONENT_ACQUIRE_MS + WECHAT_CALL_BUDGET_MS + STORE_SLACK_MS,
   // The longest action holds what `token` holds, then makes its own WeChat call.
   admin: FOLLOWER_MAX_WAIT_MS + AUTHORIZER_LEASE_MS + WECHAT_CALL_BUDGET_MS + STORE_SLACK_MS,
+  // One rollout step of an account: its token (wait, then hold the lease), then the step's WeChat calls (at most
+  // three: query quota, the step, a status check); a batch runs its accounts side by side within this.
+  fleet: FOLLOWER_MAX_WAIT_MS + AUTHORIZER_LEASE_MS + 3 * WECHAT_CALL_BUDGET_MS + STORE_SLACK_MS,
   // Delivery holds nothing: one batch of PutEvents calls (the client's own retries) and the failure report.
   events: 10 * STORE_SLACK_MS,
 } as const;

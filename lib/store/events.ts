@@ -10,8 +10,8 @@ import { conditionMet } from './table.ts';
 /** Long enough for the stream consumer's retries; short enough that the table stays small. */
 export const EVENT_TTL_S = 7 * 24 * 60 * 60;
 
-export type EventKind = 'component_push' | 'release_test_task';
-const KINDS: readonly EventKind[] = ['component_push', 'release_test_task'];
+export type EventKind = 'component_push' | 'release_test_task' | 'audit_result';
+const KINDS: readonly EventKind[] = ['component_push', 'release_test_task', 'audit_result'];
 
 export interface NewEvent {
   readonly kind: EventKind;

@@ -33,3 +33,14 @@ export const sha256 = (value: string): string => createHash('sha256').update(val
 
 /** The sort key of gsi1: zero-padded epoch seconds so string order is time order. */
 export const dueSortKey = (expiresAt: number): string => String(expiresAt).padStart(12, '0');
+
+/** A rollout (docs/fleet.md): its header, and one item per mini program in the same partition. */
+export const rolloutKey = (rolloutId: string): Key => ({ pk: `ROLLOUT#${rolloutId}`, sk: 'ROLLOUT' });
+export const ROLLOUT_ACCOUNT_PREFIX = 'ACCOUNT#';
+export const rolloutAccountKey = (rolloutId: string, appid: string): Key => ({ pk: `ROLLOUT#${rolloutId}`, sk: `${ROLLOUT_ACCOUNT_PREFIX}${appid}` });
+/** Which rollout submitted the mini program's current audit: where its audit result pushes are applied. */
+export const currentRolloutKey = (appid: string): Key => ({ pk: `AUTHORIZER#${appid}`, sk: 'ROLLOUT' });
+/** The component's submit quota as last read from WeChat, counted down by each submission. */
+export const submitQuotaKey = (componentAppId: string): Key => ({ pk: `COMPONENT#${componentAppId}`, sk: 'SUBMIT_QUOTA' });
+/** gsi1 partition listing the rollouts still planning or running (the sweep's work list). */
+export const ACTIVE_ROLLOUTS = 'ROLLOUTS#active';

@@ -83,7 +83,7 @@ const createTimeOf = (fields: Record<string, string>): number => {
 };
 
 /** Reads an already parsed `<xml>` root into a typed message. */
-const accountMessageFromXml = (root: XmlRecord): AccountMessage => {
+export const accountMessageFromXml = (root: XmlRecord): AccountMessage => {
   const fields = textFields(root);
   const base: MessageBase = {
     toUserName: required(fields, 'ToUserName'),
@@ -111,3 +111,34 @@ const accountMessageFromXml = (root: XmlRecord): AccountMessage => {
  * @see https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Receiving_standard_messages.html
  */
 export const parseAccountMessage = (xml: string | Buffer): AccountMessage => accountMessageFromXml(readXml(xml));
+
+/** The three audit results WeChat pushes to a mini program's message URL (docs/fleet.md). */
+export const AUDIT_EVENTS = { weapp_audit_success: 'success', weapp_audit_fail: 'fail', weapp_audit_delay: 'delay' } as const;
+export type AuditOutcome = (typeof AUDIT_EVENTS)[keyof typeof AUDIT_EVENTS];
+
+/** An audit result push. It names the mini program only by its gh_ id and carries no audit id. */
+export interface AuditResult {
+  readonly outcome: AuditOutcome;
+  /** Epoch seconds: SuccTime / FailTime / DelayTime, else CreateTime. */
+  readonly at: number;
+  /** Fail and delay: WeChat's text (a `<br>`-separated numbered list for a rejection). */
+  readonly reason?: string;
+  /** Fail: media ids of the reviewer's screenshots (the element may be absent). */
+  readonly screenshots: readonly string[];
+}
+
+const TIME_FIELD: Readonly<Record<AuditOutcome, string>> = { success: 'SuccTime', fail: 'FailTime', delay: 'DelayTime' };
+
+/**
+ * The audit result a message carries, or undefined when it is not one.
+ * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/code/audit_event.html
+ */
+export const auditResultOf = (message: AccountMessage): AuditResult | undefined => {
+  if (message.msgType !== 'event' || !Object.hasOwn(AUDIT_EVENTS, message.event)) return undefined;
+  const outcome = AUDIT_EVENTS[message.event as keyof typeof AUDIT_EVENTS];
+  const time = message.fields[TIME_FIELD[outcome]];
+  const at = time !== undefined && /^\d{1,12}$/.test(time) ? Number(time) : message.createTime;
+  const reason = message.fields.Reason;
+  const shots = message.fields.ScreenShot ?? message.fields.Screenshot ?? '';
+  return { outcome, at, ...(reason ? { reason } : {}), screenshots: shots.split('|').filter(Boolean) };
+};

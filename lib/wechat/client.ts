@@ -8,9 +8,12 @@ import { protectSecret, type Logger } from '../kernel/logger.ts';
 import * as map from './responses.ts';
 import type { Body, WeChatClient } from './responses.ts';
 import { WeChatApiError, WeChatNetworkError, WeChatProtocolError } from './errors.ts';
+import { buildCodeManagementApi } from './code-management.ts';
+import type { CodeManagementApi } from './code-management-types.ts';
 import { buildOnBehalfApi, ON_BEHALF_NO_AMBIGUOUS_RETRY, ON_BEHALF_PATHS, type OnBehalfApi } from './on-behalf-client.ts';
 
 export type * from './responses.ts';
+export type * from './code-management-types.ts';
 
 const PATHS = {
   apiComponentToken: '/cgi-bin/component/api_component_token',
@@ -99,22 +102,66 @@ const parseAnswer = (api: string, status: number, text: string): Body => {
   return body;
 };
 
-/** One HTTP exchange (a GET when there is no JSON body). The signal bounds it end to end, body included; the Agent's timeouts only bound phases. */
-const attempt = async (dispatcher: Dispatcher, timeoutMs: number, api: string, url: string, json: string | undefined, n: number): Promise<Body> => {
-  let status: number;
-  let text: string;
+/**
+ * One call as the client sends it: the code-management APIs (lib/wechat/code-management.ts) use GET for reads
+ * and one of them answers with an image, so the transport takes the method and how to read the answer.
+ */
+export interface WeChatRequest {
+  /** The name errors and log lines carry, e.g. `wxa/commit`. */
+  readonly api: string;
+  readonly path: string;
+  readonly method: 'GET' | 'POST';
+  readonly query: Record<string, string>;
+  /** POST only; sent as JSON. */
+  readonly body?: Body;
+  /** Repeat after an ambiguous failure (timeout, reset, 5xx)? Only for calls that change nothing on WeChat's side. */
+  readonly ambiguousRetry: boolean;
+}
+
+/** An answer that is not JSON (get_qrcode's image). */
+export interface WeChatBytes {
+  readonly contentType: string;
+  readonly bytes: Buffer;
+}
+
+export interface WeChatTransport {
+  /** A JSON answer with errcode 0 (or none); a typed error otherwise. */
+  json(request: WeChatRequest): Promise<Body>;
+  /** A binary answer; a JSON answer is read as an error (WeChat reports failures of binary APIs as JSON). */
+  bytes(request: WeChatRequest): Promise<WeChatBytes>;
+}
+
+interface RawAnswer {
+  readonly status: number;
+  readonly contentType: string;
+  readonly data: Buffer;
+}
+
+const isJsonAnswer = (raw: RawAnswer): boolean => /json|text\/plain/i.test(raw.contentType) || raw.data.subarray(0, 1).toString() === '{';
+
+const readBytes = (api: string, raw: RawAnswer): WeChatBytes => {
+  if (raw.status < 200 || raw.status > 299) throw new WeChatProtocolError(api, `HTTP ${raw.status}`, raw.status);
+  if (isJsonAnswer(raw)) {
+    parseAnswer(api, raw.status, raw.data.toString('utf8'));
+    throw new WeChatProtocolError(api, 'expected binary data, got a JSON success body', raw.status);
+  }
+  return { contentType: raw.contentType, bytes: raw.data };
+};
+
+/** One HTTP exchange. The signal bounds it end to end, body included; the Agent's timeouts only bound phases. */
+const attempt = async (dispatcher: Dispatcher, timeoutMs: number, req: WeChatRequest, url: string, n: number): Promise<RawAnswer> => {
   try {
     const res = await request(url, {
       dispatcher,
-      ...(json === undefined ? { method: 'GET' } : { method: 'POST', headers: { 'content-type': 'application/json' }, body: json }),
+      method: req.method,
+      ...(req.method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(req.body ?? {}) } : {}),
       signal: AbortSignal.timeout(timeoutMs),
     });
-    status = res.statusCode;
-    text = await res.body.text();
+    const contentType = String(res.headers['content-type'] ?? '');
+    return { status: res.statusCode, contentType, data: Buffer.from(await res.body.arrayBuffer()) };
   } catch (error) {
-    throw new WeChatNetworkError(api, n, { cause: error, timedOut: isTimeout(error) });
+    throw new WeChatNetworkError(req.api, n, { cause: error, timedOut: isTimeout(error) });
   }
-  return parseAnswer(api, status, text);
 };
 
 /** Creates a client with its own pooled keep-alive connections (or the injected dispatcher). */
@@ -124,21 +171,19 @@ export const createWeChatClient = (options: WeChatClientOptions): WeChatClient =
   const dispatcher =
     options.dispatcher ?? new Agent({ keepAliveTimeout: 4000, connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
 
-  /** POST with a JSON body, or GET (query only) when `body` is undefined. */
-  const call = async (name: ApiName, query: Record<string, string>, body: Body | undefined): Promise<Body> => {
-    const api = apiLabel(name);
-    const search = new URLSearchParams(query).toString();
-    const url = `${baseUrl}${PATHS[name]}${search ? `?${search}` : ''}`;
-    const json = body === undefined ? undefined : JSON.stringify(body);
+  const call = async <T>(req: WeChatRequest, read: (raw: RawAnswer) => T): Promise<T> => {
+    const { api } = req;
+    const search = new URLSearchParams(req.query).toString();
+    const url = `${baseUrl}${req.path}${search ? `?${search}` : ''}`;
     for (let n = 1; ; n += 1) {
       const started = performance.now();
       try {
-        const result = await attempt(dispatcher, timeoutMs, api, url, json, n);
+        const result = read(await attempt(dispatcher, timeoutMs, req, url, n));
         logger.debug('wechat.call', { api, attempt: n, ms: Math.round(performance.now() - started) });
         return result;
       } catch (error) {
         const kind = retryKind(error);
-        const allowed = kind === 'safe' || (kind === 'ambiguous' && !NO_AMBIGUOUS_RETRY.has(name));
+        const allowed = kind === 'safe' || (kind === 'ambiguous' && req.ambiguousRetry);
         if (!allowed || n > maxRetries) throw error;
         const delayMs = Math.round(Math.random() * retryBaseMs * 2 ** (n - 1));
         const e = error as { errcode?: number; statusCode?: number; timedOut?: boolean };
@@ -148,7 +193,26 @@ export const createWeChatClient = (options: WeChatClientOptions): WeChatClient =
     }
   };
 
-  return { ...buildApi((name, query, body) => call(name, query, body)), ...buildOnBehalfApi((name, query) => call(name, query, undefined)) };
+  const transport: WeChatTransport = {
+    json: (req) => call(req, (raw) => parseAnswer(req.api, raw.status, raw.data.toString('utf8'))),
+    bytes: (req) => call(req, (raw) => readBytes(req.api, raw)),
+  };
+  /** POST with a JSON body, or GET (query only) when `body` is undefined. */
+  const send = (name: ApiName, query: Record<string, string>, body: Body | undefined) =>
+    transport.json({
+      api: apiLabel(name),
+      path: PATHS[name],
+      method: body === undefined ? 'GET' : 'POST',
+      query,
+      ...(body === undefined ? {} : { body }),
+      ambiguousRetry: !NO_AMBIGUOUS_RETRY.has(name),
+    });
+
+  return {
+    ...buildApi((name, query, body) => send(name, query, body)),
+    ...buildOnBehalfApi((name, query) => send(name, query, undefined)),
+    ...buildCodeManagementApi(transport),
+  };
 };
 
 type Post = (name: ApiName, query: Record<string, string>, body: Body) => Promise<Body>;
@@ -161,7 +225,7 @@ const componentQuery = (componentAccessToken: string) => {
 
 const secrets = (...values: string[]): void => values.forEach(protectSecret);
 
-const buildApi = (post: Post): Omit<WeChatClient, keyof OnBehalfApi> => ({
+const buildApi = (post: Post): Omit<WeChatClient, keyof CodeManagementApi | keyof OnBehalfApi> => ({
   /** @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/component_access_token.html */
   async apiComponentToken({ componentAppId, componentAppSecret, componentVerifyTicket }) {
     secrets(componentAppSecret, componentVerifyTicket);

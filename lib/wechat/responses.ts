@@ -3,6 +3,7 @@
 // WeChatProtocolError naming the API and the field, never an `undefined` that surfaces later.
 import { protectSecret } from '../kernel/logger.ts';
 import { WeChatProtocolError } from './errors.ts';
+import type { CodeManagementApi } from './code-management-types.ts';
 import type { OnBehalfApi } from './on-behalf-client.ts';
 
 /** What an account granted (api_query_auth, api_get_authorizer_info). Token fields only with API permission. */
@@ -68,7 +69,7 @@ export interface ApiQuota {
 }
 
 /** Camel-case wrapper over WeChat's call-level request fields. Tokens are always passed in. */
-export interface WeChatClient extends OnBehalfApi {
+export interface WeChatClient extends CodeManagementApi, OnBehalfApi {
   apiComponentToken(input: { componentAppId: string; componentAppSecret: string; componentVerifyTicket: string }): Promise<ComponentToken>;
   apiCreatePreauthcode(componentAccessToken: string, input: { componentAppId: string }): Promise<PreAuthCode>;
   apiQueryAuth(componentAccessToken: string, input: { componentAppId: string; authorizationCode: string }): Promise<AuthorizationInfo>;

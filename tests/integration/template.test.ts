@@ -1,5 +1,5 @@
 // The deployable CloudFormation template, as `npx sls package --stage prod` generates it offline (no AWS
-// account): once as deployed by default and once with the fixed egress IP on (and an existing event bus). Each run bundles all eight functions
+// account): once as deployed by default and once with the fixed egress IP on (and an existing event bus). Each run bundles all ten functions
 // in its own esbuild work folder so a running `npm start` (which bundles into .esbuild) is never disturbed.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -42,11 +42,11 @@ const TABLE_KEY = 'arn:aws:kms:ap-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9
 /** The deployer's one required value for a deployed stage. */
 const COMPONENT_APPID = 'wx0123456789abcdef';
 const SECRET_NAMES = ['COMPONENT_APPSECRET', 'COMPONENT_TOKEN', 'COMPONENT_ENCODING_AES_KEY', 'LINK_SIGNING_KEY'];
-const FUNCTIONS = ['Ticket', 'Message', 'Authorize', 'Authorized', 'Refresh', 'Token', 'Login', 'Admin', 'Events'];
+const FUNCTIONS = ['Ticket', 'Message', 'Authorize', 'Authorized', 'Fleet', 'Refresh', 'Token', 'Login', 'Admin', 'Events'];
 /** Functions that hold no secret at all. */
 const WITHOUT_SECRETS = ['Events'];
 const EXISTING_BUS = 'arn:aws:events:ap-east-1:123456789012:event-bus/operator-bus';
-const WECHAT_CALLERS = ['Authorize', 'Authorized', 'Refresh', 'Token', 'Login', 'Admin'];
+const WECHAT_CALLERS = ['Authorize', 'Authorized', 'Fleet', 'Refresh', 'Token', 'Login', 'Admin'];
 
 const dirs: string[] = [];
 
@@ -162,7 +162,7 @@ after(() => {
 });
 
 describe('sls package --stage prod', () => {
-  it('packages all eight functions offline, with no AWS account', (t) => {
+  it('packages all ten functions offline, with no AWS account', (t) => {
     t.diagnostic(`sls package took ${prod.seconds} s, and ${egress.seconds} s with the egress IP`);
     const zips = readdirSync(prod.dir)
       .filter((f) => f.endsWith('.zip'))
@@ -172,6 +172,7 @@ describe('sls package --stage prod', () => {
       'authorize.zip',
       'authorized.zip',
       'events.zip',
+      'fleet.zip',
       'login.zip',
       'message.zip',
       'refresh.zip',
@@ -242,9 +243,10 @@ describe('sls package --stage prod', () => {
       const onIndex = statements(template.Resources[`${fn}Role`]).some((s) => JSON.stringify(s.Resource ?? '').includes('/index/gsi1'));
       assert.equal(onIndex, issued.usesIndex, `${fn}: Query on gsi1`);
     }
-    // The stream is read by the two event source mappings only; the outbox delivery touches no table item.
+    // The stream is read by the event source mappings only (EVENT items, outbox items, rollout accounts); the outbox
+    // delivery touches no table item.
     const readers = FUNCTIONS.filter((fn) => dynamoActions(template, fn).includes('dynamodb:GetRecords'));
-    assert.deepEqual(readers, ['Authorized', 'Events']);
+    assert.deepEqual(readers, ['Authorized', 'Fleet', 'Events']);
     assert.deepEqual(dynamoActions(template, 'Events'), STREAM_ACTIONS);
     assert.deepEqual(dynamoActions(template, 'Ticket'), ['dynamodb:PutItem']);
   });
@@ -266,6 +268,7 @@ describe('sls package --stage prod', () => {
       Message: ['token', 'encoding-aes-key'],
       Authorize: ['app-secret', 'link-signing-key'],
       Authorized: ['app-secret'],
+      Fleet: ['app-secret'],
       Refresh: ['app-secret'],
       Token: ['app-secret'],
       Admin: ['app-secret', 'link-signing-key'],
@@ -329,7 +332,7 @@ describe('sls package --stage prod', () => {
       ['AuthorizedLambdaFunction', 'EVENT'],
       ['EventsLambdaFunction', 'OUTBOX'],
     ];
-    assert.equal(mappings.length, consumers.length);
+    assert.equal(mappings.length, consumers.length + 1);
     for (const [fn, sk] of consumers) {
       const props = mappings.find((m) => m.FunctionName['Fn::GetAtt'][0] === fn)!;
       assert.deepEqual(JSON.parse(props.FilterCriteria.Filters[0].Pattern), { eventName: ['INSERT'], dynamodb: { Keys: { sk: { S: [sk] } } } }, fn);
@@ -341,6 +344,14 @@ describe('sls package --stage prod', () => {
       assert.deepEqual(props.DestinationConfig.OnFailure.Destination, { 'Fn::GetAtt': [queue, 'Arn'] });
       assert.equal(prod.template.Resources[queue].Type, 'AWS::SQS::Queue');
     }
+    const of = (fn: string) => mappings.find((m) => JSON.stringify(m.FunctionName).includes(`${fn}LambdaFunction`))!;
+    const fleet = of('Fleet');
+    assert.deepEqual(JSON.parse(fleet.FilterCriteria.Filters[0].Pattern), {
+      eventName: ['INSERT', 'MODIFY'],
+      dynamodb: { Keys: { sk: { S: [{ prefix: 'ACCOUNT#' }] } } },
+    });
+    assert.equal(fleet.FunctionResponseTypes[0], 'ReportBatchItemFailures');
+    assert.deepEqual(fleet.DestinationConfig.OnFailure.Destination, { 'Fn::GetAtt': ['FleetFailureQueue', 'Arn'] });
   });
 
   it('creates its own event bus with an archive, and lets only the events function put events, on that bus alone', () => {
@@ -390,7 +401,7 @@ describe('sls package --stage prod', () => {
     assert.ok(alarms.some((a) => a.Metrics?.some((m: Json) => /AuthorizerRefreshFailed/.test(m.Expression))));
     assert.equal(metric('NeedsReauth').length, 1);
     assert.equal(metric('JsapiTicketFailed', { Errcode: '45009' }).length, 1);
-    for (const queue of ['AuthorizedFailureQueue', 'RefreshFailureQueue', 'EventsFailureQueue']) {
+    for (const queue of ['AuthorizedFailureQueue', 'FleetFailureQueue', 'RefreshFailureQueue', 'EventsFailureQueue']) {
       assert.equal(metric('ApproximateNumberOfMessagesVisible', { QueueName: { 'Fn::GetAtt': [queue, 'QueueName'] } }).length, 1, queue);
     }
     for (const fn of FUNCTIONS) assert.equal(metric('Errors', { FunctionName: { Ref: `${fn}LambdaFunction` } }).length, 1, fn);

@@ -20,14 +20,25 @@ export interface ApiRequest {
   readonly state: SimState;
   readonly body: Record<string, unknown>;
   readonly query: URLSearchParams;
+  /** The body as sent (release and getversioninfo refuse an empty one). */
+  readonly raw: string;
+}
+
+/** A non-JSON answer (get_qrcode's image). */
+export interface BinaryAnswer {
+  readonly binary: Buffer;
+  readonly contentType: string;
 }
 
 export interface ApiRoute {
   /** The name calls are counted, logged and injected under, e.g. `api_component_token`. */
   readonly name: string;
-  /** WeChat's component APIs are POST JSON; the on-behalf ones (on-behalf.ts) are GET. Default POST. */
+  /**
+   * WeChat's component APIs are POST JSON; the on-behalf ones (on-behalf.ts) and the code-management reads
+   * (code-api.ts) are GET. Default POST; a GET route answers a POST with 43001, a POST route a GET with 43002.
+   */
   readonly method?: 'GET' | 'POST';
-  readonly handle: (request: ApiRequest) => object;
+  readonly handle: (request: ApiRequest) => object | BinaryAnswer;
 }
 
 export interface ApiHooks {

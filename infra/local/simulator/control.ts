@@ -73,7 +73,55 @@ const countsOf = (sim: Simulator): Record<string, number> => {
   return counts;
 };
 
+const auditPlan = (body: Body) => {
+  const outcome = field<string>(body, 'outcome', 'string');
+  if (outcome !== undefined && !['pass', 'fail', 'delay'].includes(outcome)) throw new ControlInputError('outcome must be pass, fail or delay');
+  const afterDelay = field<string>(body, 'afterDelay', 'string');
+  if (afterDelay !== undefined && !['pass', 'fail'].includes(afterDelay)) throw new ControlInputError('afterDelay must be pass or fail');
+  const shots = body.screenshots;
+  if (shots !== undefined && !(Array.isArray(shots) && shots.every((s) => typeof s === 'string')))
+    throw new ControlInputError('screenshots must be strings');
+  const plan = {
+    authorizerAppid: field<string>(body, 'authorizerAppid', 'string'),
+    outcome: outcome as 'pass' | 'fail' | 'delay' | undefined,
+    delayMs: field<number>(body, 'delayMs', 'number'),
+    reason: field<string>(body, 'reason', 'string'),
+    screenshots: shots as string[] | undefined,
+    afterDelay: afterDelay as 'pass' | 'fail' | undefined,
+  };
+  return Object.fromEntries(Object.entries(plan).filter(([, v]) => v !== undefined));
+};
+
 const ACTIONS: Record<string, Action> = {
+  'POST /__sim/code/audit': (sim, body) => {
+    sim.code.setAudit(auditPlan(body));
+    return ok();
+  },
+  'POST /__sim/code/quota': (sim, body) => {
+    sim.code.setQuota({
+      rest: field<number>(body, 'rest', 'number'),
+      limit: field<number>(body, 'limit', 'number'),
+      speedupRest: field<number>(body, 'speedupRest', 'number'),
+    });
+    return ok(sim.code.quota());
+  },
+  'GET /__sim/code/quota': (sim) => ok(sim.code.quota()),
+  'POST /__sim/code/draft': (sim, body) =>
+    ok({
+      draftId: sim.code.uploadDraft({
+        userVersion: field<string>(body, 'userVersion', 'string'),
+        userDesc: field<string>(body, 'userDesc', 'string'),
+      }),
+    }),
+  'POST /__sim/code/privacy-scan': (sim, body) => {
+    sim.code.setPrivacyScanMs(field<number>(body, 'ms', 'number', true)!);
+    return ok();
+  },
+  'GET /__sim/code/account': (sim, _body, url) => {
+    const appid = url.searchParams.get('authorizerAppid');
+    if (!appid) throw new ControlInputError('authorizerAppid is required');
+    return ok(sim.code.account(appid));
+  },
   'GET /__sim/health': (sim) => ok({ ok: true, url: sim.url, componentAppId: sim.component.appId }),
   'GET /__sim/calls': (sim, _body, url) => {
     const api = url.searchParams.get('api');

@@ -6,6 +6,10 @@ import { systemClock, type Clock } from '../../../lib/kernel/clock.ts';
 import { keysFrom, type MessageKeys } from '../../../lib/wechat/crypto.ts';
 import { SIMULATOR_COMPONENT } from '../credentials.ts';
 import { createApiRoutes } from './api.ts';
+import { createAuditQueue } from './audits.ts';
+import { createCodeRoutes } from './code-api.ts';
+import { createCodeState } from './code-state.ts';
+import { createCodeSwitches, type CodeSwitches } from './code-switches.ts';
 import { createControl } from './control.ts';
 import { createOwner, landingQuery, type AuthorizeInput, type AuthorizeResult, type ReauthorizeInput } from './owner.ts';
 import { createPusher, ticketXml, type Delivery, type Pusher, type PushResult } from './pusher.ts';
@@ -50,6 +54,8 @@ export interface SimulatorOptions {
   log?: (line: string) => void;
   /** Drives every expiry (epoch ms); default the system clock. */
   clock?: Clock;
+  /** An account's message URL, where audit results are pushed; default the push URL's origin + /wechat/authorizers/{appid}/callback. */
+  messageUrl?: (authorizerAppid: string) => string | undefined;
 }
 
 export interface Simulator extends Switches, OnBehalfSwitches {
@@ -74,6 +80,8 @@ export interface Simulator extends Switches, OnBehalfSwitches {
   reauthorize(authorizerAppid: string, input?: ReauthorizeInput): Promise<AuthorizeResult>;
   unauthorize(authorizerAppid: string, options?: { push?: boolean }): Promise<{ pushStatus?: number }>;
   landingQuery(authorizationCode: string): string;
+  /** Mini-program code management: template library, audits, quota (code-switches.ts). */
+  readonly code: CodeSwitches;
 }
 
 const STARTUP_ATTEMPTS = 10;
@@ -115,6 +123,11 @@ const createTracker = () => {
   };
 };
 
+const defaultMessageUrl =
+  (pushUrl: string | undefined) =>
+  (appid: string): string | undefined =>
+    pushUrl ? `${new URL(pushUrl).origin}/wechat/authorizers/${appid}/callback` : undefined;
+
 export const startSimulator = async (options: SimulatorOptions = {}): Promise<Simulator> => {
   const component = options.component ?? SIMULATOR_COMPONENT;
   const { pushUrl, log = () => undefined } = options;
@@ -126,10 +139,16 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Si
   const pushTicket = ticketPusher({ state, pusher, pushUrl, log, track });
   const traffic = createTraffic(options.latencyMs ?? 0);
   const owner = createOwner(state, pusher, pushUrl, log);
-  const routes = createApiRoutes({
-    startPushTicket: () => setImmediate(() => void pushTicket()),
-    callsOf: (api) => traffic.counts.get(api) ?? 0,
-  });
+  const code = createCodeState(nowS(state));
+  const messageUrl = { current: options.messageUrl ?? defaultMessageUrl(pushUrl) };
+  const audits = createAuditQueue({ state, code, pusher, messageUrl: (appid) => messageUrl.current(appid), log, track });
+  const routes = new Map([
+    ...createApiRoutes({
+      startPushTicket: () => setImmediate(() => void pushTicket()),
+      callsOf: (api) => traffic.counts.get(api) ?? 0,
+    }),
+    ...createCodeRoutes(code, audits),
+  ]);
   let simulator: Simulator | undefined;
   const { server, port } = await listen({ state, routes, traffic, control: createControl(() => simulator!), log }, options.port ?? 0);
   const interval = options.ticketIntervalMs ?? 600_000;
@@ -142,6 +161,7 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Si
     keys,
     stop: async () => {
       clearInterval(timer);
+      audits.stop();
       aborter.abort();
       await settle();
       await pusher.close();
@@ -154,6 +174,7 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Si
     reauthorize: (appid: string, input?: ReauthorizeInput) => track(owner.reauthorize(appid, input)),
     unauthorize: (appid: string, opts?: { push?: boolean }) => track(owner.unauthorize(appid, opts)),
     landingQuery,
+    code: createCodeSwitches(state, code, messageUrl),
   });
   if (pushUrl && options.autoPush !== false) void pushTicket(STARTUP_ATTEMPTS);
   return simulator;

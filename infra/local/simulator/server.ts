@@ -63,7 +63,7 @@ export interface ServerParts {
 
 interface Answer {
   readonly status: number;
-  readonly body: string;
+  readonly body: string | Buffer;
   readonly errcode: number;
   readonly contentType?: string;
 }
@@ -111,9 +111,11 @@ const answerApi = (parts: ServerParts, route: ApiRoute, method: string, url: URL
   if (injected) return json(200, errorBody(injected.errcode, injected.errmsg), injected.errcode);
   try {
     const expected = route.method ?? 'POST';
-    if (method !== expected) throw new WeChatFault(expected === 'POST' ? 43002 : 43001);
+    if (method !== expected) throw new WeChatFault(expected === 'GET' ? 43001 : 43002);
     const body = expected === 'POST' ? parseJsonObject(raw) : {};
-    const result = route.handle({ state: parts.state, body, query: url.searchParams });
+    const result = route.handle({ state: parts.state, body, query: url.searchParams, raw });
+    if ('binary' in result && Buffer.isBuffer(result.binary))
+      return { status: 200, body: result.binary, errcode: 0, contentType: String(result.contentType) };
     return json(200, result);
   } catch (error) {
     if (!(error instanceof WeChatFault)) throw error;

@@ -148,6 +148,7 @@ const ERRMSG: Record<number, string> = {
   42002: 'refresh_token timeout',
   43001: 'require GET method',
   43002: 'require POST method',
+  44002: 'empty post data',
   45009: 'reach max api daily quota limit',
   45011: 'api minute-quota reach limit',
   47001: 'data format error',

@@ -1,7 +1,7 @@
 // The test switches of the in-process Simulator object: call counts, injected errors, latency, the messages
 // the platform sent, forced expiry, refresh-token rotation, and a view of the accounts for assertions.
 import type { CallRecord, Injection, Traffic } from './server.ts';
-import { dropAuthorizerTokens, dropComponentTokens, type AccountKind, type CustomerMessage, type SimState } from './state.ts';
+import { dropAuthorizerTokens, dropComponentTokens, issueAuthorizerToken, type AccountKind, type CustomerMessage, type SimState } from './state.ts';
 
 export interface InjectInput {
   /** Route name (`api_component_token`, `message_custom_send`, …) or `*`. */
@@ -43,6 +43,8 @@ export interface Switches {
   /** When on, api_authorizer_token returns a new refresh token each time and the old one answers 61023. */
   setRefreshTokenRotation(on: boolean): void;
   accounts(): AccountView[];
+  /** A valid access token for the account, as api_authorizer_token would issue, for benches that seed the table. */
+  issueAccessToken(authorizerAppid: string): string | undefined;
 }
 
 const view = (state: SimState): AccountView[] =>
@@ -84,4 +86,8 @@ export const createSwitches = (state: SimState, traffic: Traffic): Switches => (
     state.rotateRefreshTokens = on;
   },
   accounts: () => view(state),
+  issueAccessToken: (appid) => {
+    const account = state.accounts.get(appid);
+    return account ? issueAuthorizerToken(state, account) : undefined;
+  },
 });

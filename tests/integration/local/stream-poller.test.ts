@@ -22,6 +22,16 @@ describe('local stream poller', () => {
     assert.ok(!matchesAny(settings.filterPatterns, { eventName: 'INSERT', dynamodb: { Keys: { sk: { S: 'TICKET' } } } }));
   });
 
+  it('reads the fleet function filter, matching rollout account items by sort-key prefix on insert and modify', () => {
+    const settings = streamSettingsFromServerless(undefined, 'fleet');
+    const record = (eventName: string, sk: string) => ({ eventName, dynamodb: { Keys: { sk: { S: sk } } } });
+    assert.equal(settings.batchSize, 100);
+    assert.ok(matchesAny(settings.filterPatterns, record('INSERT', 'ACCOUNT#wx1111222233334444')));
+    assert.ok(matchesAny(settings.filterPatterns, record('MODIFY', 'ACCOUNT#wx1111222233334444')));
+    assert.ok(!matchesAny(settings.filterPatterns, record('MODIFY', 'ROLLOUT')));
+    assert.ok(!matchesAny(settings.filterPatterns, record('INSERT', 'EVENT')));
+  });
+
   it('delivers only inserted event items, in Lambda stream shape, and retries from the first reported failure', async () => {
     // Prepare
     const batches: StreamEvent[] = [];

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AccountMessageError, parseAccountMessage } from '../../../lib/wechat/account-messages.ts';
+import { AccountMessageError, auditResultOf, parseAccountMessage } from '../../../lib/wechat/account-messages.ts';
 import { XmlError } from '../../../lib/wechat/xml.ts';
 
 const msg = (body: string) =>
@@ -110,5 +110,47 @@ describe('mpMessages.parseAccountMessage', () => {
 
   it('refuses a DOCTYPE before reading any field', () => {
     assert.throws(() => parseAccountMessage(`<!DOCTYPE x [<!ENTITY e "v">]>${msg('<MsgType>text</MsgType>')}`), XmlError);
+  });
+});
+
+describe('auditResultOf', () => {
+  const audit = (event: string, extra: string) =>
+    parseAccountMessage(
+      '<xml><ToUserName><![CDATA[gh_fb9688c2a4b2]]></ToUserName><FromUserName><![CDATA[od1P50M-fNQI5Gcq-trm4a7apsU8]]></FromUserName>' +
+        `<CreateTime>1488856591</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[${event}]]></Event>${extra}</xml>`,
+    );
+
+  it('reads the three audit pushes as WeChat documents them', () => {
+    // Act
+    const success = auditResultOf(audit('weapp_audit_success', '<SuccTime>1488856741</SuccTime>'));
+    const fail = auditResultOf(
+      audit(
+        'weapp_audit_fail',
+        '<Reason><![CDATA[1:账号信息不符合规范:<br>(1):包含色情因素<br>]]></Reason><FailTime>1488856592</FailTime><ScreenShot>xxx|yyy|zzz</ScreenShot>',
+      ),
+    );
+    const delay = auditResultOf(audit('weapp_audit_delay', '<Reason><![CDATA[审核时效可能增长]]></Reason><DelayTime>1488856593</DelayTime>'));
+    // Assess
+    assert.deepEqual(success, { outcome: 'success', at: 1488856741, screenshots: [] });
+    assert.deepEqual(fail, {
+      outcome: 'fail',
+      at: 1488856592,
+      reason: '1:账号信息不符合规范:<br>(1):包含色情因素<br>',
+      screenshots: ['xxx', 'yyy', 'zzz'],
+    });
+    assert.deepEqual(delay, { outcome: 'delay', at: 1488856593, reason: '审核时效可能增长', screenshots: [] });
+  });
+
+  it('falls back to CreateTime, accepts a fail without ScreenShot, and ignores every other event', () => {
+    // Act & Assess
+    assert.deepEqual(auditResultOf(audit('weapp_audit_fail', '<Reason>r</Reason>')), {
+      outcome: 'fail',
+      at: 1488856591,
+      reason: 'r',
+      screenshots: [],
+    });
+    assert.equal(auditResultOf(audit('subscribe', '')), undefined);
+    assert.equal(auditResultOf(audit('toString', '')), undefined);
+    assert.equal(auditResultOf(parseAccountMessage(msg('<MsgType>text</MsgType><Content>weapp_audit_success</Content><MsgId>1</MsgId>'))), undefined);
   });
 });
