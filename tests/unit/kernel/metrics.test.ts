@@ -91,10 +91,14 @@ describe('metrics.createMetrics', () => {
     // Assess
     assert.equal(METRIC_NAMESPACE, 'WeChatComponent');
     assert.deepEqual(Object.keys(METRIC_UNITS).sort(), [
+      'AuthorizationPageQuotaExhausted',
       'AuthorizerRefreshFailed',
       'AuthorizerRefreshed',
       'ComponentTokenRefreshFailed',
       'ComponentTokenRemainingSeconds',
+      'EventDeliveryFailed',
+      'EventsDelivered',
+      'EventsDropped',
       'NeedsReauth',
       'RefreshDue',
       'RefreshSkipped',
