@@ -230,6 +230,7 @@ describe('sls package --stage prod', () => {
       Refresh: ['app-secret'],
       Token: ['app-secret'],
       Admin: ['app-secret', 'link-signing-key'],
+      Login: ['app-secret'],
     };
     for (const fn of FUNCTIONS) {
       const own = statements(prod.template.Resources[`${fn}Role`]);
@@ -358,7 +359,7 @@ const builtPrefixes = async (fn: string): Promise<string[]> => {
 
 const WRITES = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:BatchWriteItem'];
 /** Prefixes a function only reads (its role has no write on them). */
-const READ_ONLY: Record<string, string[]> = { Message: ['AUTHORIZER'], Authorized: ['PREAUTH'] };
+const READ_ONLY: Record<string, string[]> = { Message: ['AUTHORIZER'], Authorized: ['PREAUTH'], Login: ['AUTHORIZER'] };
 
 describe('sls package --stage prod: least privilege and the public surface', () => {
   it('holds every write of every role to the item kinds its code builds, by dynamodb:LeadingKeys', async () => {
