@@ -27,7 +27,7 @@ export type TokenReply =
   | { readonly authorizers: OperatorRow[]; readonly cursor?: string }
   | { readonly ticket: string; readonly expiresAt: number }
   | JsapiConfig
-  | { readonly error: { readonly type: string; readonly message: string } };
+  | { readonly error: { readonly type: string; readonly message: string; readonly errcode?: number; readonly api?: string } };
 
 /** The invoke payload is not one of the three shapes; `type` is what the caller receives. */
 export class TokenRequestError extends BadRequestError {

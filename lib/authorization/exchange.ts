@@ -3,7 +3,9 @@
 import { randomUUID } from 'node:crypto';
 import { nowSeconds, sleep } from '../kernel/clock.ts';
 import type { WeChatDeps } from '../runtime/wechat-deps.ts';
-import { saveAuthorization } from '../store/grants.ts';
+import { saveAuthorization, type GrantChange } from '../store/grants.ts';
+import type { Announce } from '../store/outbox.ts';
+import { grantEvents } from '../events/authorizer-events.ts';
 import { getAuthorizer, setAuthorizerTenant, updateAuthorizerInfo } from '../store/authorizers.ts';
 import {
   claimCode,
@@ -126,6 +128,8 @@ export interface CompleteRequest {
   readonly waitMs: number;
   /** The operator's customer, when the authorization came through a signed link naming one: stored on the profile. */
   readonly tenant?: string;
+  /** The events storing it announces (default: the grant events, lib/events/authorizer-events.ts). */
+  readonly announce?: Announce<GrantChange>;
 }
 
 export interface CompletedAuthorization {
@@ -145,6 +149,7 @@ const applyExchange = async (
   exchanged: Exchanged,
   authorizedAt: number,
   tenant: string | undefined,
+  announce: Announce<GrantChange>,
 ): Promise<CompletedAuthorization['outcome']> => {
   const a = exchanged.authorization;
   if (!a.authorizerRefreshToken) throw new IncompleteAuthorizationError(`api_query_auth returned no refresh token for ${a.authorizerAppid}`);
@@ -158,8 +163,8 @@ const applyExchange = async (
   };
   // Re-authorization invalidates the old access token; without a new one nothing may keep serving it.
   const save = withToken
-    ? saveAuthorization(deps, a.authorizerAppid, authorization)
-    : saveAuthorizationWithoutToken(deps, a.authorizerAppid, authorization);
+    ? saveAuthorization(deps, a.authorizerAppid, authorization, announce)
+    : saveAuthorizationWithoutToken(deps, a.authorizerAppid, authorization, announce);
   const saved = await save.catch(async (error: unknown) => {
     // Lost every attempt to concurrent profile writes: fine if one of them stored this very code's result.
     const state = error instanceof StaleWriteError ? await getCodeState(deps, code) : undefined;
@@ -177,7 +182,8 @@ export const completeAuthorization = async (deps: WeChatDeps, request: CompleteR
   const exchanged = await exchangeCodeOnce(deps, code, { ...request, awaitApplied: true });
   const { authorizerAppid, funcInfo } = exchanged.authorization;
   const authorizedAt = request.authorizedAt ?? exchanged.exchangedAt;
-  const outcome = exchanged.appliedAt === undefined ? await applyExchange(deps, code, exchanged, authorizedAt, request.tenant) : 'already';
+  const announce = request.announce ?? grantEvents(deps);
+  const outcome = exchanged.appliedAt === undefined ? await applyExchange(deps, code, exchanged, authorizedAt, request.tenant, announce) : 'already';
   const profile = await getAuthorizer(deps, authorizerAppid);
   // Another caller stored the grant first (without knowing the link): the tenant still lands on the profile.
   if (request.tenant && outcome !== 'stale' && profile && profile.tenant !== request.tenant)

@@ -8,6 +8,7 @@ import type { Deps } from '../runtime/deps.ts';
 import { RejectedRequestError } from '../kernel/errors.ts';
 import { messageHandlers, type MessageHandlerRegistry } from './message-handlers.ts';
 import { getAccountStatus, type AccountStatus } from '../store/authorizers.ts';
+import { accountMessageEvent, isAnnounced } from '../events/message-events.ts';
 import { claimMessage, finishMessage, forgetMessage, messageDedupeId, type MessageClaim, type MessageMarker } from '../store/deliveries.ts';
 import { keysFrom, type MessageKeys } from '../wechat/crypto.ts';
 import { AccountMessageError, parseAccountMessage, type AccountMessage } from '../wechat/account-messages.ts';
@@ -48,12 +49,13 @@ const checkRecipient = (account: AccountStatus | undefined, message: AccountMess
 };
 
 /** Release-test accounts are always ours; any other account must have a profile that is authorized now. */
-const checkAccount = async (deps: MessageDeps, appid: string, message: AccountMessage): Promise<void> => {
-  if (isReleaseTestAccount(appid)) return;
+const checkAccount = async (deps: MessageDeps, appid: string, message: AccountMessage): Promise<AccountStatus | undefined> => {
+  if (isReleaseTestAccount(appid)) return undefined;
   const account = await getAccountStatus(deps, appid);
   checkRecipient(account, message);
   if (!account) throw new RejectedRequestError('authorizer.unknown');
   if (account.status !== 'authorized') throw new RejectedRequestError(`authorizer.${account.status}`);
+  return account;
 };
 
 const reply = (deps: MessageDeps, keys: MessageKeys, message: AccountMessage, body: ReplyBody): MessageAnswer => {
@@ -80,20 +82,23 @@ const claimOrWait = async (deps: MessageDeps, marker: MessageMarker, wait: InFli
 };
 
 /**
- * Claims the delivery, runs the registry's handler, marks it done. A failed handler drops the claim so WeChat's
- * retry runs it again; a handler that died leaves a claim that expires, and a later retry takes it over.
+ * Claims the delivery (with its `Account Message` event when configured, in the same write), runs the
+ * registry's handler, marks it done. A failed handler drops the claim so WeChat's retry runs it again; a
+ * handler that died leaves a claim that expires, and a later retry takes it over.
  */
 const handOver = async (
   deps: MessageDeps,
   registry: MessageHandlerRegistry,
-  appid: string,
+  account: { readonly appid: string; readonly tenant?: string },
   message: AccountMessage,
   wait: InFlightWait,
 ): Promise<ReplyBody | undefined> => {
+  const { appid } = account;
   const id = messageDedupeId(appid, message);
   const ids = { authorizerAppid: appid, msgType: message.msgType, dedupeId: id };
   const owner = randomUUID();
-  const claim = await claimOrWait(deps, { id, authorizerAppid: appid, msgType: message.msgType, owner }, wait);
+  const events = isAnnounced(deps.config.accountMessageEvents, message) ? [accountMessageEvent(deps, appid, account.tenant, message, id)] : [];
+  const claim = await claimOrWait(deps, { id, authorizerAppid: appid, msgType: message.msgType, owner, events }, wait);
   if (claim !== 'claimed') {
     deps.logger.info(claim === 'done' ? 'message.duplicate' : 'message.in_flight', ids);
     return undefined;
@@ -127,7 +132,7 @@ export const handleAccountMessage = async (
   // The trailing appid of every message on this URL is the component's, not the account's (PROTOCOL.md §1.3).
   const keys = keysFrom(deps.secrets, deps.config.componentAppId);
   const message = parseVerified(openReceived(keys, envelope));
-  await checkAccount(deps, appid, message);
+  const profile = await checkAccount(deps, appid, message);
   const action = releaseTestAction(appid, message);
   if (action?.case === 'api_text') {
     const { result, eventId } = await recordApiTextTask(deps, {
@@ -144,6 +149,6 @@ export const handleAccountMessage = async (
     deps.logger.info(`release_test.${action.case}.replied`, { authorizerAppid: appid });
     return reply(deps, keys, message, action.reply);
   }
-  const body = await handOver(deps, registry, appid, message, wait);
+  const body = await handOver(deps, registry, { appid, ...(profile?.tenant ? { tenant: profile.tenant } : {}) }, message, wait);
   return body ? reply(deps, keys, message, body) : { kind: 'success' };
 };

@@ -35,6 +35,12 @@ export interface Config {
   readonly secretNames: readonly SecretName[];
   /** Present when the secrets came from the environment (local runs, tests). */
   readonly secrets: ComponentSecrets | undefined;
+  /** The EventBridge bus events are delivered to (docs/events.md); only the `events` function needs it. */
+  readonly eventBusName: string | undefined;
+  /** Locally: the PutEvents-compatible endpoint `npm start` serves (AWS_ENDPOINT_URL_EVENTBRIDGE). */
+  readonly eventBridgeEndpoint: string | undefined;
+  /** The MsgTypes / `event:<Event>` / `*` that become `Account Message` events (ACCOUNT_MESSAGE_EVENTS, comma-separated). */
+  readonly accountMessageEvents: readonly string[];
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -42,6 +48,19 @@ export type Env = Readonly<Record<string, string | undefined>>;
 const APPID = /^wx[0-9a-f]{16}$/i;
 const AES_KEY = /^[A-Za-z0-9]{43}$/;
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+/** A MsgType (`text`), every event (`event`), one event as WeChat spells it (`event:subscribe`), or `*`. */
+const MESSAGE_SELECTOR = /^(\*|[a-z_]{1,32}|event:[A-Za-z0-9_.-]{1,64})$/;
+
+const parseSelectors = (env: Env, problems: string[]): string[] => {
+  const selectors = (nonEmpty(env, 'ACCOUNT_MESSAGE_EVENTS') ?? '')
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
+  const bad = selectors.filter((selector) => !MESSAGE_SELECTOR.test(selector));
+  if (bad.length > 0)
+    problems.push(`ACCOUNT_MESSAGE_EVENTS has ${bad.length} invalid entr${bad.length === 1 ? 'y' : 'ies'}: use text, event, event:subscribe or *`);
+  return selectors;
+};
 
 const nonEmpty = (env: Env, name: string): string | undefined => {
   const value = env[name]?.trim();
@@ -163,6 +182,12 @@ export const loadConfig = (env: Env = process.env): Readonly<Config> => {
   const levelRaw = (nonEmpty(env, 'LOG_LEVEL') ?? 'info').toLowerCase() as LogLevel;
   if (!LOG_LEVELS.includes(levelRaw)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
   const ssmParameterPath = nonEmpty(env, 'SSM_PARAMETER_PATH');
+  const eventBusName = nonEmpty(env, 'EVENT_BUS_NAME');
+  if (eventBusName !== undefined && !/^[A-Za-z0-9._\-/:]{1,256}$/.test(eventBusName))
+    problems.push('EVENT_BUS_NAME is not a valid event bus name or ARN');
+  const busEndpoint = nonEmpty(env, 'AWS_ENDPOINT_URL_EVENTBRIDGE');
+  const eventBridgeEndpoint = busEndpoint === undefined ? undefined : parseUrl(busEndpoint, 'AWS_ENDPOINT_URL_EVENTBRIDGE', problems);
+  const accountMessageEvents = parseSelectors(env, problems);
   const secretNames = parseSecretNames(env, problems);
   const fromEnv = Object.values(SECRET_ENV).some((name) => nonEmpty(env, name) !== undefined);
   let secrets: ComponentSecrets | undefined;
@@ -191,5 +216,8 @@ export const loadConfig = (env: Env = process.env): Readonly<Config> => {
     ssmParameterPath,
     secretNames,
     secrets,
+    eventBusName,
+    eventBridgeEndpoint,
+    accountMessageEvents,
   });
 };

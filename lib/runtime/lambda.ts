@@ -39,5 +39,20 @@ export const lambda = <D, E, R>(build: DepsBuilder<D>, factory: HandlerFactory<D
   return handler;
 };
 
+/**
+ * The same wrapper for a function that needs no component secrets (the `events` delivery): configuration only,
+ * so its role reads no SSM parameter at all.
+ */
+export const lambdaWithoutSecrets = <D, E, R>(build: (config: Config) => D, factory: HandlerFactory<D, E, R>) => {
+  let fn: ((event: E, context: Context) => Promise<R>) | undefined;
+  return middy<E, R>(
+    async (event: E, context: Context): Promise<R> => {
+      fn ??= factory(build(loadConfig()));
+      return fn(event, context);
+    },
+    { timeoutEarlyInMillis: 0 },
+  );
+};
+
 /** A logger for the edge, usable before configuration is valid. */
 export const edgeLogger = () => createLogger({ level: (process.env.LOG_LEVEL as 'info' | undefined) ?? 'info' });

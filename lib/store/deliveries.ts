@@ -3,12 +3,13 @@
 // "handling" claim while a handler runs, then "done". Retries of a done delivery are no-ops; a claim whose
 // handler died (timeout, crash) expires, so a later retry handles the message instead of losing it.
 // sk `MSG` keeps the markers out of the stream consumer's filter.
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';
 import type { AccountMessage } from '../wechat/account-messages.ts';
 import { messageKey, sha256 } from './keys.ts';
 import { conditionMet } from './conditional.ts';
+import { outboxPuts, type OutboxEvent } from './outbox.ts';
 import type { StoreDeps } from './types.ts';
 
 /** WeChat's retries end within seconds; a day is ample and keeps the table small. */
@@ -39,7 +40,23 @@ export interface MessageMarker {
   readonly msgType: string;
   /** Identifies this attempt, so only its own failure can drop its claim. */
   readonly owner: string;
+  /**
+   * Written in the same transaction as a successful claim (the `Account Message` event). A claim taken over
+   * after a crash, or after a failed handler dropped it, writes the same ids again: no second delivery.
+   */
+  readonly events?: readonly OutboxEvent[];
 }
+
+/** The state of the marker that made a claim fail, from a plain or a transactional conditional write. */
+const blockingState = (error: unknown): string | undefined => {
+  if (error instanceof ConditionalCheckFailedException) return error.Item?.state?.S;
+  if (error instanceof TransactionCanceledException) return error.CancellationReasons?.[0]?.Item?.state?.S;
+  return undefined;
+};
+
+const isClaimRefused = (error: unknown): boolean =>
+  error instanceof ConditionalCheckFailedException ||
+  (error instanceof TransactionCanceledException && error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed');
 
 /**
  * 'claimed': this attempt handles the delivery; 'done': it was handled already (a duplicate); 'in_flight':
@@ -51,32 +68,33 @@ export type MessageClaim = 'claimed' | 'done' | 'in_flight';
 export const claimMessage = async (deps: StoreDeps, marker: MessageMarker, handlingMs = MESSAGE_HANDLING_MS): Promise<MessageClaim> => {
   const now = deps.clock();
   const receivedAt = nowSeconds(deps.clock);
+  const claim = {
+    TableName: deps.tableName,
+    Item: {
+      ...messageKey(marker.id),
+      authorizerAppid: marker.authorizerAppid,
+      msgType: marker.msgType,
+      owner: marker.owner,
+      state: 'handling',
+      handlingUntil: now + handlingMs,
+      receivedAt,
+      expiresAt: receivedAt + MESSAGE_MARKER_TTL_S,
+    },
+    // A marker past expiresAt that TTL has not deleted yet no longer counts (expiry is checked on read).
+    ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :nowS OR (#state = :handling AND handlingUntil <= :now)',
+    ExpressionAttributeNames: { '#state': 'state' },
+    ExpressionAttributeValues: { ':nowS': receivedAt, ':handling': 'handling', ':now': now },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+  };
+  const events = outboxPuts(deps, marker.events);
   try {
-    await deps.doc.send(
-      new PutCommand({
-        TableName: deps.tableName,
-        Item: {
-          ...messageKey(marker.id),
-          authorizerAppid: marker.authorizerAppid,
-          msgType: marker.msgType,
-          owner: marker.owner,
-          state: 'handling',
-          handlingUntil: now + handlingMs,
-          receivedAt,
-          expiresAt: receivedAt + MESSAGE_MARKER_TTL_S,
-        },
-        // A marker past expiresAt that TTL has not deleted yet no longer counts (expiry is checked on read).
-        ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :nowS OR (#state = :handling AND handlingUntil <= :now)',
-        ExpressionAttributeNames: { '#state': 'state' },
-        ExpressionAttributeValues: { ':nowS': receivedAt, ':handling': 'handling', ':now': now },
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      }),
-    );
+    if (events.length > 0) await deps.doc.send(new TransactWriteCommand({ TransactItems: [{ Put: claim }, ...events] }));
+    else await deps.doc.send(new PutCommand(claim));
     return 'claimed';
   } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    if (!isClaimRefused(error)) throw error;
     // A marker without a state predates claims: it stands for a handled delivery.
-    return error.Item?.state?.S === 'handling' ? 'in_flight' : 'done';
+    return blockingState(error) === 'handling' ? 'in_flight' : 'done';
   }
 };
 

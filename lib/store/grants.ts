@@ -5,11 +5,12 @@ import { PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dy
 import { nowSeconds } from '../kernel/clock.ts';
 import { protectSecret } from '../kernel/logger.ts';
 import type { AuthorizerInfo } from '../wechat/responses.ts';
-import { getAuthorizer, type AuthorizerProfile } from './authorizers.ts';
+import { getAuthorizer, toProfile, type AuthorizerProfile } from './authorizers.ts';
 import { cancelledAt, conditionMet } from './conditional.ts';
 import { AUTHORIZER_LIST, authorizerKey, DUE_AUTHORIZER } from './keys.ts';
 import { NEWER_TOKEN_CONDITION, StaleWriteError, tokenItem } from './tokens.ts';
 import { noLaterRevocation } from './revocations.ts';
+import { outboxPuts, type Announce } from './outbox.ts';
 import type { StoreDeps } from './types.ts';
 
 export interface NewAuthorization {
@@ -32,6 +33,12 @@ export interface RefreshedToken {
   readonly replaces: string;
 }
 
+/** An authorization about to be stored: the profile it replaces (none for a first grant) and the one it writes. */
+export interface GrantChange {
+  readonly before?: AuthorizerProfile;
+  readonly after: AuthorizerProfile;
+}
+
 const PROFILE_MAX_ATTEMPTS = 3;
 
 /** Whether `incoming` (an authorization's CreateTime) is older than what the profile already reflects. */
@@ -52,6 +59,7 @@ const profileItem = (appid: string, a: NewAuthorization, current: AuthorizerProf
     tenant: a.tenant ?? current?.tenant,
     authorizedAt: a.authorizedAt,
     needsReauthReason: undefined,
+    refreshFailure: undefined,
     updatedAt: now,
     version: (current?.version ?? 0) + 1,
     gsi1pk: AUTHORIZER_LIST,
@@ -60,21 +68,28 @@ const profileItem = (appid: string, a: NewAuthorization, current: AuthorizerProf
 };
 
 /**
- * Stores an authorization (api_query_auth result): profile and access token in one transaction. An older
- * authorization (or one older than the last `unauthorized`) never overwrites a newer one: 'stale'.
+ * Stores an authorization (api_query_auth result): profile, access token and the events `announce` returns
+ * for the change, in one transaction. An older authorization (or one older than the last `unauthorized`)
+ * never overwrites a newer one: 'stale'.
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/authorization_info.html
  */
-export const saveAuthorization = async (deps: StoreDeps, appid: string, a: NewAuthorization): Promise<'saved' | 'stale'> => {
+export const saveAuthorization = async (
+  deps: StoreDeps,
+  appid: string,
+  a: NewAuthorization,
+  announce?: Announce<GrantChange>,
+): Promise<'saved' | 'stale'> => {
   protectSecret(a.refreshToken);
   let withToken = a.accessToken !== undefined && a.expiresAt !== undefined;
   for (let attempt = 1; attempt <= PROFILE_MAX_ATTEMPTS; attempt += 1) {
     const current = await getAuthorizer(deps, appid);
     if (current && isOlderThan(current, a.authorizedAt)) return 'stale';
     const now = nowSeconds(deps.clock);
+    const item = profileItem(appid, a, current, now);
     const profile = {
       Put: {
         TableName: deps.tableName,
-        Item: profileItem(appid, a, current, now),
+        Item: item,
         ConditionExpression: current ? 'version = :v' : 'attribute_not_exists(pk)',
         ...(current ? { ExpressionAttributeValues: { ':v': current.version } } : {}),
       },
@@ -90,7 +105,10 @@ export const saveAuthorization = async (deps: StoreDeps, appid: string, a: NewAu
       },
     };
     // A first grant must also beat a revocation consumed before it (lib/store/revocations.ts).
-    const items = [profile, ...(withToken ? [token] : []), ...(current ? [] : [noLaterRevocation(deps, appid, a.authorizedAt)])];
+    const events = outboxPuts(deps, announce?.({ ...(current ? { before: current } : {}), after: toProfile(item) as AuthorizerProfile }));
+    const guard = current ? [] : [noLaterRevocation(deps, appid, a.authorizedAt)];
+    // The revocation guard stays last: its index is how a cancelled first grant is recognised as stale.
+    const items = [profile, ...(withToken ? [token] : []), ...events, ...guard];
     try {
       await deps.doc.send(new TransactWriteCommand({ TransactItems: items }));
       return 'saved';
@@ -107,7 +125,7 @@ export const saveAuthorization = async (deps: StoreDeps, appid: string, a: NewAu
 const refreshedProfileUpdate = (deps: StoreDeps, appid: string, t: RefreshedToken, now: number) => ({
   TableName: deps.tableName,
   Key: authorizerKey(appid, 'PROFILE'),
-  UpdateExpression: `SET refreshToken = :rt, updatedAt = :now${t.refreshToken !== t.replaces ? ', previousRefreshToken = :replaces' : ''} ADD version :one`,
+  UpdateExpression: `SET refreshToken = :rt, updatedAt = :now${t.refreshToken !== t.replaces ? ', previousRefreshToken = :replaces' : ''} REMOVE refreshFailure ADD version :one`,
   ConditionExpression: '#status = :authorized AND refreshToken = :replaces',
   ExpressionAttributeNames: { '#status': 'status' },
   ExpressionAttributeValues: { ':rt': t.refreshToken, ':now': now, ':replaces': t.replaces, ':one': 1, ':authorized': 'authorized' },
@@ -122,7 +140,7 @@ const rotatedProfileUpdate = (deps: StoreDeps, appid: string, t: RefreshedToken,
   TableName: deps.tableName,
   Key: authorizerKey(appid, 'PROFILE'),
   UpdateExpression:
-    'SET refreshToken = :rt, previousRefreshToken = :replaces, #status = :authorized, updatedAt = :now REMOVE needsReauthReason ADD version :one',
+    'SET refreshToken = :rt, previousRefreshToken = :replaces, #status = :authorized, updatedAt = :now REMOVE needsReauthReason, refreshFailure ADD version :one',
   ConditionExpression: 'refreshToken = :replaces AND #status <> :unauthorized',
   ExpressionAttributeNames: { '#status': 'status' },
   ExpressionAttributeValues: {

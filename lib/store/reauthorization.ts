@@ -4,7 +4,8 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';
-import { saveAuthorization, type NewAuthorization } from './grants.ts';
+import { saveAuthorization, type GrantChange, type NewAuthorization } from './grants.ts';
+import type { Announce } from './outbox.ts';
 import { authorizerKey } from './keys.ts';
 import { getAuthorizerToken } from './tokens.ts';
 import type { StoreDeps } from './types.ts';
@@ -35,10 +36,15 @@ export const deleteOldGrantToken = async (deps: StoreDeps, appid: string, old: {
  * Stores an authorization without an access token (saveAuthorization) and, if it was stored, drops the old
  * grant's token, never one obtained since with the new refresh token.
  */
-export const saveAuthorizationWithoutToken = async (deps: StoreDeps, appid: string, a: Omit<NewAuthorization, 'accessToken' | 'expiresAt'>) => {
+export const saveAuthorizationWithoutToken = async (
+  deps: StoreDeps,
+  appid: string,
+  a: Omit<NewAuthorization, 'accessToken' | 'expiresAt'>,
+  announce?: Announce<GrantChange>,
+) => {
   const seen = await getAuthorizerToken(deps, appid, { consistent: true });
   const before = nowSeconds(deps.clock);
-  const saved = await saveAuthorization(deps, appid, a);
+  const saved = await saveAuthorization(deps, appid, a, announce);
   if (saved === 'saved') await deleteOldGrantToken(deps, appid, { before, ...(seen ? { accessToken: seen.accessToken } : {}) });
   return saved;
 };

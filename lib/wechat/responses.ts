@@ -60,6 +60,12 @@ export interface AuthorizerOption {
   readonly optionName: string;
   readonly optionValue: string;
 }
+/** One API's daily quota as openapi/quota/get reports it. */
+export interface ApiQuota {
+  readonly dailyLimit: number;
+  readonly used: number;
+  readonly remain: number;
+}
 
 /** Camel-case wrapper over WeChat's call-level request fields. Tokens are always passed in. */
 export interface WeChatClient extends OnBehalfApi {
@@ -84,6 +90,13 @@ export interface WeChatClient extends OnBehalfApi {
     input: { componentAppId: string; authorizerAppid: string; optionName: string; optionValue: string },
   ): Promise<void>;
   clearComponentQuota(componentAccessToken: string, input: { componentAppId: string }): Promise<void>;
+  /** Current path: the option of the account whose authorizer token is given. */
+  getAuthorizerOption(authorizerAccessToken: string, input: { optionName: string }): Promise<AuthorizerOption>;
+  setAuthorizerOption(authorizerAccessToken: string, input: { optionName: string; optionValue: string }): Promise<void>;
+  /** Clears the component's quota, or with `appid` an authorized account's, by the app secret (no token). */
+  clearComponentQuotaV2(input: { componentAppId: string; appSecret: string; appid?: string }): Promise<void>;
+  /** The daily quota of one API (`cgiPath`), for the caller the token belongs to (the component or an account). */
+  getApiQuota(accessToken: string, input: { cgiPath: string }): Promise<ApiQuota>;
   apiStartPushTicket(input: { componentAppId: string; componentSecret: string }): Promise<void>;
   sendCustomText(authorizerAccessToken: string, input: { toUser: string; content: string }): Promise<void>;
 }
@@ -204,6 +217,16 @@ export const toAuthorizerList = (api: string, body: Body): AuthorizerList => {
     });
   });
   return { totalCount: r.number(body, 'total_count'), list };
+};
+
+export const toApiQuota = (api: string, body: Body): ApiQuota => {
+  const r = reader(api);
+  const quota = r.object(body, 'quota');
+  return {
+    dailyLimit: r.number(quota, 'daily_limit', 'quota.daily_limit'),
+    used: r.number(quota, 'used', 'quota.used'),
+    remain: r.number(quota, 'remain', 'quota.remain'),
+  };
 };
 
 export const toAuthorizerOption = (api: string, body: Body): AuthorizerOption => {

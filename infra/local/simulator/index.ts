@@ -126,7 +126,10 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Si
   const pushTicket = ticketPusher({ state, pusher, pushUrl, log, track });
   const traffic = createTraffic(options.latencyMs ?? 0);
   const owner = createOwner(state, pusher, pushUrl, log);
-  const routes = createApiRoutes({ startPushTicket: () => setImmediate(() => void pushTicket()) });
+  const routes = createApiRoutes({
+    startPushTicket: () => setImmediate(() => void pushTicket()),
+    callsOf: (api) => traffic.counts.get(api) ?? 0,
+  });
   let simulator: Simulator | undefined;
   const { server, port } = await listen({ state, routes, traffic, control: createControl(() => simulator!), log }, options.port ?? 0);
   const interval = options.ticketIntervalMs ?? 600_000;

@@ -9,6 +9,8 @@ export interface AuthorizeInput extends AccountInput {
   push?: boolean;
   /** Carry a PreAuthCode in the push (default true; WeChat's release-test authorizations carry none). */
   withPreAuthCode?: boolean;
+  /** Deliver the same push this many times (default 1), as WeChat does when it doubts an answer arrived. */
+  deliveries?: number;
 }
 
 export type ReauthorizeInput = Omit<AuthorizeInput, 'authorizerAppid' | 'kind'>;
@@ -67,7 +69,8 @@ const grant = async (ctx: OwnerContext, account: Account, infoType: 'authorized'
     authorizationCode,
     preAuthCode,
   });
-  const pushStatus = await send(ctx, infoType, xml, input.push);
+  let pushStatus = await send(ctx, infoType, xml, input.push);
+  for (let again = 1; again < (input.deliveries ?? 1); again += 1) pushStatus = await send(ctx, infoType, xml, input.push);
   return {
     authorizerAppid: account.appid,
     authorizationCode,

@@ -160,6 +160,7 @@ const ERRMSG: Record<number, string> = {
   61009: 'code is invalid',
   61010: 'code is expired',
   61023: 'refresh_token is invalid',
+  76003: 'invalid cgi_path',
 };
 
 /** A WeChat error answer: HTTP 200 with errcode/errmsg, as every WeChat API fails. */

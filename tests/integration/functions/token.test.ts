@@ -186,13 +186,35 @@ describe('token handler', () => {
     for (const reply of replies) assert.match(reply.error.message, /authorize/);
   });
 
-  it('throws unexpected failures instead of dressing them up as a reply', async () => {
+  it('answers WeChat API failures (IP whitelist, daily quota, busy) as typed errors with the errcode, not function errors', async () => {
     // Prepare
-    await table.doc.send(new DeleteCommand({ TableName: table.tableName, Key: { pk: `COMPONENT#${COMPONENT}`, sk: 'ACCESS_TOKEN' } }));
-    sim.inject({ api: 'api_component_token', errcode: 40013, times: 1 });
+    const cases: [number, string][] = [
+      [61004, 'access clientip is not registered'],
+      [45009, 'reach max api daily quota limit'],
+      [-1, 'system error'],
+    ];
+    const replies: { error: { type: string; errcode: number; api: string; message: string } }[] = [];
     // Act
-    const attempt = invoke({});
+    for (const [errcode] of cases) {
+      await table.doc.send(new DeleteCommand({ TableName: table.tableName, Key: { pk: `COMPONENT#${COMPONENT}`, sk: 'ACCESS_TOKEN' } }));
+      // -1 is retried by the client twice: three answers make it final.
+      sim.inject({ api: 'api_component_token', errcode, times: errcode === -1 ? 3 : 1 });
+      replies.push((await invoke({})) as (typeof replies)[number]);
+    }
     // Assess
-    await assert.rejects(attempt, (e: unknown) => e instanceof WeChatApiError && e.errcode === 40013);
+    assert.deepEqual(
+      replies.map((r) => [r.error.type, r.error.errcode, r.error.api]),
+      cases.map(([errcode]) => ['wechat_error', errcode, 'component/api_component_token']),
+    );
+    for (const [i, [, errmsg]] of cases.entries()) assert.match(replies[i]!.error.message, new RegExp(errmsg));
+  });
+
+  it('throws unexpected failures instead of dressing them up as a reply', async () => {
+    // Prepare: a table that does not exist is an outage, not an answer.
+    const broken = createHandler({ ...deps, tableName: 'no-such-table' });
+    // Act
+    const attempt = broken({});
+    // Assess
+    await assert.rejects(attempt, (e: unknown) => e instanceof Error && e.name === 'ResourceNotFoundException');
   });
 });
