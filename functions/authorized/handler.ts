@@ -9,7 +9,7 @@ import { processEventRecords, type EventHandlers, type EventRecord } from '../..
 import { handleReleaseTestTask } from '../../lib/release-test/task.ts';
 
 /** The dispatch point: one handler per EVENT kind. `release_test_task` plugs in here (issue 6). */
-export const EVENT_HANDLERS: EventHandlers<WeChatDeps> = {
+const EVENT_HANDLERS: EventHandlers<WeChatDeps> = {
   component_push: applyAuthorizationPush,
   release_test_task: handleReleaseTestTask,
 };

@@ -5,16 +5,16 @@
 // `{"error":{"type","message"[,"errcode","api"]}}` (lib/runtime/invoke.ts); anything else fails the invocation.
 import type { Context } from 'aws-lambda';
 import { createWeChatDeps, type WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
-import { invokeFailure, type InvokeFailure } from '../../lib/runtime/invoke.ts';
+import { invokeErrorBoundary, invokeFailure, type InvokeFailure } from '../../lib/runtime/invoke.ts';
 import { lambda } from '../../lib/runtime/lambda.ts';
 import { answerJsapi } from '../../lib/on-behalf/jsapi.ts';
-import { InvalidCursorError, listAuthorizers } from '../../lib/store/authorizers.ts';
-import { getAuthorizerAccessToken, getComponentAccessToken } from '../../lib/tokens/index.ts';
+import { listAuthorizers } from '../../lib/store/authorizers.ts';
+import { getAuthorizerAccessToken } from '../../lib/tokens/authorizer-token.ts';
+import { getComponentAccessToken } from '../../lib/tokens/component-token.ts';
 import { parseTokenRequest, toOperatorRow, type TokenReply } from './request.ts';
 
 /** The reply of an expected failure; undefined for anything else, which is thrown (a real 500). */
-const failureOf = (error: unknown): InvokeFailure | undefined =>
-  error instanceof InvalidCursorError ? { type: 'bad_request', message: error.message } : invokeFailure(error);
+const failureOf = (error: unknown): InvokeFailure | undefined => invokeFailure(error);
 
 export const createHandler =
   (deps: WeChatDeps) =>
@@ -40,4 +40,4 @@ export const createHandler =
     }
   };
 
-export const handler = lambda(createWeChatDeps, createHandler);
+export const handler = lambda(createWeChatDeps, createHandler, { edge: invokeErrorBoundary });

@@ -4,7 +4,9 @@
 import { permissionsRefetched } from '../events/authorizer-events.ts';
 import { BadRequestError } from '../kernel/errors.ts';
 import { getAuthorizer, InvalidCursorError, LIST_PAGE_MAX, listAuthorizers, updateAuthorizerInfo } from '../store/authorizers.ts';
-import { AuthorizerNotFoundError, withAuthorizerToken, withComponentToken } from '../tokens/index.ts';
+import { AuthorizerNotFoundError } from '../tokens/errors.ts';
+import { withAuthorizerToken } from '../tokens/authorizer-token.ts';
+import { withComponentToken } from '../tokens/component-token.ts';
 import type { AdminAction } from './action.ts';
 import { integerField, onlyFields, requiredAppid, requiredText, textField } from './input.ts';
 

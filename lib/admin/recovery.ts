@@ -1,7 +1,8 @@
 // WeChat's own recovery tools as operator actions (docs/operations.md): when the ticket stops arriving,
 // when an API's daily quota runs out (45009). Each is a plain call; WeChat's answer, errors included, is the
 // action's answer (the admin function turns a WeChat error into {"error":{"type":"wechat_error","errcode"}}).
-import { withAuthorizerToken, withComponentToken } from '../tokens/index.ts';
+import { withAuthorizerToken } from '../tokens/authorizer-token.ts';
+import { withComponentToken } from '../tokens/component-token.ts';
 import type { AdminAction } from './action.ts';
 import { appidField, onlyFields, requiredText } from './input.ts';
 

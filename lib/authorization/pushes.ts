@@ -1,24 +1,22 @@
-// The `component_push` handler of the `authorized` function (PROTOCOL.md §1.4): authorized, updateauthorized
+// The `component_push` handler of the `authorized` function (docs/protocol.md §1.4): authorized, updateauthorized
 // and fast registration complete an authorization from their code; unauthorized revokes. A code that can no
 // longer be exchanged (spent by a claimant that died after WeChat answered, or expired while the stream was
 // stuck) does not cost the account owner a second authorization: the push names the account, and
 // api_get_authorizer_info returns its refresh token and permissions.
+import { CODE_EXCHANGE_WAIT_MS } from '../kernel/limits.ts';
 import type { WeChatDeps } from '../runtime/wechat-deps.ts';
 import { markUnauthorized } from '../store/authorizers.ts';
 import { CODE_TTL_S } from '../store/codes.ts';
 import { forgetLinkPreAuthCode, getPreAuthOrigin } from '../store/links.ts';
 import type { StoredEvent } from '../store/events.ts';
-import { saveAuthorizationWithoutToken } from '../store/reauthorization.ts';
+import { saveAuthorizationWithoutToken } from '../store/grants.ts';
 import { isRevoked } from '../wechat/errors.ts';
 import { fastRegistrationEvents, grantEvents, unauthorizedEvents } from '../events/authorizer-events.ts';
 import type { GrantChange } from '../store/grants.ts';
 import { putEvents, type Announce } from '../store/outbox.ts';
 import { AuthorizationCodeError, completeAuthorization, IncompleteAuthorizationError } from './exchange.ts';
 import { PermanentEventError } from '../stream/dispatch.ts';
-import { withComponentToken } from '../tokens/index.ts';
-
-/** How long the push consumer waits for a code another request is exchanging (the function's timeout is 60 s). */
-const PUSH_WAIT_MS = 20_000;
+import { withComponentToken } from '../tokens/component-token.ts';
 
 const codeExpiry = (value: string | undefined, createTime: number): number =>
   value && /^\d{1,12}$/.test(value) ? Number(value) : createTime + CODE_TTL_S;
@@ -77,7 +75,7 @@ const complete = async (deps: WeChatDeps, event: StoredEvent, input: PushedCode)
       authorizationCode: input.code,
       codeExpiresAt: input.expiry,
       authorizedAt: event.createTime,
-      waitMs: PUSH_WAIT_MS,
+      waitMs: CODE_EXCHANGE_WAIT_MS,
       announce: input.announce,
       ...(origin?.tenant ? { tenant: origin.tenant } : {}),
     });

@@ -29,6 +29,10 @@ export interface Config {
   /** Parallel WeChat calls of one scheduled refresh run. */
   readonly refreshConcurrency: number;
   readonly logLevel: LogLevel;
+  /** AWS_REGION (Lambda sets it); a local DynamoDB endpoint gets `local` when it is unset. */
+  readonly awsRegion: string | undefined;
+  /** Whether AWS_ACCESS_KEY_ID is set; when not, a local DynamoDB endpoint gets placeholder credentials. */
+  readonly awsCredentialsInEnv: boolean;
   /** In AWS: the SSM path holding the secrets (used when no secret is set in the environment). */
   readonly ssmParameterPath: string | undefined;
   /** The secrets this function holds (`SECRETS`, comma-separated SSM parameter names, e.g. `token,encoding-aes-key`). */
@@ -159,7 +163,7 @@ export const heldSecrets = (values: Partial<ComponentSecrets>, names: readonly S
 };
 
 /**
- * Reads and validates every variable at once (DESIGN.md §4). Throws one ConfigError naming every problem.
+ * Reads and validates every variable at once (docs/architecture.md §4). Throws one ConfigError naming every problem.
  * Secrets are required from the environment unless SSM_PARAMETER_PATH says where to fetch them.
  */
 export const loadConfig = (env: Env = process.env): Readonly<Config> => {
@@ -181,6 +185,8 @@ export const loadConfig = (env: Env = process.env): Readonly<Config> => {
   const refreshConcurrency = parseInteger(env, 'REFRESH_CONCURRENCY', 16, 1, 256, problems);
   const levelRaw = (nonEmpty(env, 'LOG_LEVEL') ?? 'info').toLowerCase() as LogLevel;
   if (!LOG_LEVELS.includes(levelRaw)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+  const awsRegion = nonEmpty(env, 'AWS_REGION');
+  if (awsRegion !== undefined && !/^[a-z0-9-]{1,32}$/.test(awsRegion)) problems.push('AWS_REGION must look like ap-east-1');
   const ssmParameterPath = nonEmpty(env, 'SSM_PARAMETER_PATH');
   const eventBusName = nonEmpty(env, 'EVENT_BUS_NAME');
   if (eventBusName !== undefined && !/^[A-Za-z0-9._\-/:]{1,256}$/.test(eventBusName))
@@ -213,6 +219,8 @@ export const loadConfig = (env: Env = process.env): Readonly<Config> => {
     pushMaxSkewS,
     refreshConcurrency,
     logLevel: LOG_LEVELS.includes(levelRaw) ? levelRaw : 'info',
+    awsRegion,
+    awsCredentialsInEnv: nonEmpty(env, 'AWS_ACCESS_KEY_ID') !== undefined,
     ssmParameterPath,
     secretNames,
     secrets,

@@ -1,21 +1,24 @@
 // Authorizer profiles (AUTHORIZER#<appid>/PROFILE): status, the refresh token and the one before it, the
 // granted permissions and the account's info. The profile has NO TTL: losing the refresh token means asking
-// the account owner to authorize again (PROTOCOL.md §4 item 6). Reads and status changes live here; the
-// writes that store refresh tokens are in authorizations.ts.
-import { GetCommand, QueryCommand, TransactWriteCommand, type UpdateCommand } from '@aws-sdk/lib-dynamodb';
+// the account owner to authorize again (docs/protocol.md §4 item 6). This file holds the profile reads and the
+// status changes (revocation, needs_reauth, info); writing a grant (anything that stores a refresh token) is
+// grants.ts.
+//
+// A revocation that arrives before the account's first grant: stream records of different EVENT items can be
+// processed out of order in AWS (one shard each), so `unauthorized` may be consumed while no PROFILE exists
+// yet. Its time is kept in a REVOCATION marker (no TTL, like the profile), and grants.ts stores a first grant
+// only in a transaction that checks the marker, so an older grant consumed later cannot bring the account back.
+import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, type UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';
-import { AppError } from '../kernel/errors.ts';
+import { BadRequestError } from '../kernel/errors.ts';
 import { protectSecret } from '../kernel/logger.ts';
 import type { AuthorizerInfo } from '../wechat/responses.ts';
-import { findItem, getItems } from './batch.ts';
-import { cancelledAt } from './conditional.ts';
-import { AUTHORIZER_LIST, authorizerKey, GSI1, leaseKey } from './keys.ts';
-import { toLease, type Lease } from './lease.ts';
+import { cancelledAt, conditionMet, findItem, getItems } from './table.ts';
+import { AUTHORIZER_LIST, authorizerKey, GSI1, leaseKey, type StoreDeps } from './keys.ts';
+import { toLease, type Lease } from './claims.ts';
 import { toAccessToken, type AccessToken } from './tokens.ts';
-import { recordEarlyRevocation } from './revocations.ts';
 import { outboxPuts, updateWithEvents, type Announce, type OutboxEvent } from './outbox.ts';
 import type { RefreshFailure } from './refresh-failures.ts';
-import type { StoreDeps } from './types.ts';
 
 export type AuthorizerStatus = 'authorized' | 'unauthorized' | 'needs_reauth';
 
@@ -151,6 +154,19 @@ const revoke = async (deps: StoreDeps, appid: string, events: readonly OutboxEve
   }
 };
 
+/** Records (or moves later) the revocation time of an account that has no profile yet. */
+const recordEarlyRevocation = (deps: StoreDeps, appid: string, eventTime: number): Promise<boolean> =>
+  conditionMet(() =>
+    deps.doc.send(
+      new PutCommand({
+        TableName: deps.tableName,
+        Item: { ...authorizerKey(appid, 'REVOCATION'), authorizerAppid: appid, unauthorizedAt: eventTime, updatedAt: nowSeconds(deps.clock) },
+        ConditionExpression: 'attribute_not_exists(pk) OR unauthorizedAt < :t',
+        ExpressionAttributeValues: { ':t': eventTime },
+      }),
+    ),
+  );
+
 type RevokeResult = 'unauthorized' | 'stale' | 'not_found';
 
 /**
@@ -275,7 +291,7 @@ export interface AuthorizerSummary {
 }
 
 /** A listing cursor that is not one this module returned. */
-export class InvalidCursorError extends AppError {}
+export class InvalidCursorError extends BadRequestError {}
 
 const decodeCursor = (cursor: string): Record<string, string> => {
   let key: unknown;

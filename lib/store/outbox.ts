@@ -4,8 +4,8 @@
 // which puts it on the EventBridge bus. Callers add `outboxPut(...)` to their own TransactWriteItems.
 import { createHash } from 'node:crypto';
 import { PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { cancelledAt, conditionMet } from './conditional.ts';
-import type { StoreDeps } from './types.ts';
+import { cancelledAt, conditionMet } from './table.ts';
+import type { StoreDeps } from './keys.ts';
 
 /** Kept for redelivery and inspection, then deleted by TTL. */
 export const OUTBOX_TTL_S = 7 * 24 * 60 * 60;

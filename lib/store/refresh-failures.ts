@@ -6,7 +6,7 @@ import { nowSeconds } from '../kernel/clock.ts';
 import type { AuthorizerProfile } from './authorizers.ts';
 import { authorizerKey } from './keys.ts';
 import { type OutboxEvent, updateWithEvents } from './outbox.ts';
-import type { StoreDeps } from './types.ts';
+import type { StoreDeps } from './keys.ts';
 
 export interface RefreshFailure {
   /** The API that failed, e.g. `component/api_authorizer_token`. */

@@ -1,5 +1,5 @@
 // Getting a new authorizer access token from the stored refresh token, and the recovery chain when WeChat
-// rejects that refresh token (61023, PROTOCOL.md §1.9 and §4 item 6): the previous refresh token once, then
+// rejects that refresh token (61023, docs/protocol.md §1.9 and §4 item 6): the previous refresh token once, then
 // the one api_get_authorizer_list holds for the account, then `needs_reauth` with an alert-level log line
 // naming the account. 61003 (the account revoked the component) marks it unauthorized.
 import { nowSeconds } from '../kernel/clock.ts';

@@ -1,8 +1,9 @@
-// The WeChat component API client (PROTOCOL.md §1.7): one function per endpoint, one private `post`.
+// The WeChat component API client (docs/protocol.md §1.7): one function per endpoint, one private `post`.
 // Stateless: tokens are passed in, never fetched or cached here (the token service owns them).
 import { performance } from 'node:perf_hooks';
 import { Agent, request, type Dispatcher } from 'undici';
 import { sleep } from '../kernel/clock.ts';
+import { WECHAT_ATTEMPT_MS, WECHAT_MAX_RETRIES, WECHAT_RETRY_BASE_MS } from '../kernel/limits.ts';
 import { protectSecret, type Logger } from '../kernel/logger.ts';
 import * as map from './responses.ts';
 import type { Body, WeChatClient } from './responses.ts';
@@ -11,7 +12,7 @@ import { buildOnBehalfApi, ON_BEHALF_NO_AMBIGUOUS_RETRY, ON_BEHALF_PATHS, type O
 
 export type * from './responses.ts';
 
-export const PATHS = {
+const PATHS = {
   apiComponentToken: '/cgi-bin/component/api_component_token',
   apiCreatePreauthcode: '/cgi-bin/component/api_create_preauthcode',
   apiQueryAuth: '/cgi-bin/component/api_query_auth',
@@ -118,7 +119,7 @@ const attempt = async (dispatcher: Dispatcher, timeoutMs: number, api: string, u
 
 /** Creates a client with its own pooled keep-alive connections (or the injected dispatcher). */
 export const createWeChatClient = (options: WeChatClientOptions): WeChatClient => {
-  const { logger, timeoutMs = 5000, maxRetries = 2, retryBaseMs = 200 } = options;
+  const { logger, timeoutMs = WECHAT_ATTEMPT_MS, maxRetries = WECHAT_MAX_RETRIES, retryBaseMs = WECHAT_RETRY_BASE_MS } = options;
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
   const dispatcher =
     options.dispatcher ?? new Agent({ keepAliveTimeout: 4000, connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });

@@ -1,5 +1,5 @@
 // The client's domain shapes (camelCase) and the validating readers that build them from WeChat's
-// snake_case bodies (PROTOCOL.md §1.7). A required field that is missing or mistyped is a
+// snake_case bodies (docs/protocol.md §1.7). A required field that is missing or mistyped is a
 // WeChatProtocolError naming the API and the field, never an `undefined` that surfaces later.
 import { protectSecret } from '../kernel/logger.ts';
 import { WeChatProtocolError } from './errors.ts';
@@ -211,7 +211,7 @@ export const toAuthorizerList = (api: string, body: Body): AuthorizerList => {
     const entry = isBody(item) ? item : {};
     return compact({
       authorizerAppid: r.string(entry, 'authorizer_appid', `list[${i}].authorizer_appid`),
-      // Missing or empty for some accounts (PROTOCOL.md §1.7): undefined, never ''.
+      // Missing or empty for some accounts (docs/protocol.md §1.7): undefined, never ''.
       refreshToken: secret(r.optString(entry, 'refresh_token', `list[${i}].refresh_token`)),
       authTime: r.optNumber(entry, 'auth_time', `list[${i}].auth_time`),
     });

@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { readZip } from '../helpers/zip.ts';
+import { FUNCTION_NEEDS_MS, MESSAGE_HANDLING_MS } from '../../lib/kernel/limits.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: a parsed CloudFormation template, walked structurally
 type Json = Record<string, any>; // a parsed template: walked structurally, shapes asserted below
@@ -166,7 +167,17 @@ describe('sls package --stage prod', () => {
     const zips = readdirSync(prod.dir)
       .filter((f) => f.endsWith('.zip'))
       .sort();
-    assert.deepEqual(zips, ['admin.zip', 'authorize.zip', 'authorized.zip', 'events.zip', 'login.zip', 'message.zip', 'refresh.zip', 'ticket.zip', 'token.zip']);
+    assert.deepEqual(zips, [
+      'admin.zip',
+      'authorize.zip',
+      'authorized.zip',
+      'events.zip',
+      'login.zip',
+      'message.zip',
+      'refresh.zip',
+      'ticket.zip',
+      'token.zip',
+    ]);
   });
 
   it('ships each function its own bundle and source map and nothing else (no esbuild metafile)', () => {
@@ -236,6 +247,17 @@ describe('sls package --stage prod', () => {
     assert.deepEqual(readers, ['Authorized', 'Events']);
     assert.deepEqual(dynamoActions(template, 'Events'), STREAM_ACTIONS);
     assert.deepEqual(dynamoActions(template, 'Ticket'), ['dynamodb:PutItem']);
+  });
+
+  it('gives every function a timeout that covers the longest lease or claim it can hold plus its WeChat calls', () => {
+    const timeoutMs = (fn: string) => Number(prod.template.Resources[`${fn}LambdaFunction`].Properties.Timeout) * 1000;
+    for (const fn of FUNCTIONS) {
+      const needs = FUNCTION_NEEDS_MS[fn.toLowerCase() as keyof typeof FUNCTION_NEEDS_MS];
+      assert.ok(timeoutMs(fn) >= needs, `${fn}: timeout ${timeoutMs(fn)} ms < ${needs} ms (lib/kernel/limits.ts FUNCTION_NEEDS_MS)`);
+    }
+    assert.deepEqual(Object.keys(FUNCTION_NEEDS_MS).sort(), FUNCTIONS.map((fn) => fn.toLowerCase()).sort());
+    // The other way round for deliveries: the claim outlives the function, so a live handler is never taken over.
+    assert.ok(MESSAGE_HANDLING_MS >= timeoutMs('Message'), 'a delivery claim lasts at least the message function timeout');
   });
 
   it('lets each role read exactly the SecureStrings its SECRETS names, and write only its own log group', () => {

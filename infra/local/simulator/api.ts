@@ -1,4 +1,4 @@
-// The WeChat APIs the simulator answers (PROTOCOL.md §1.7), with WeChat's shapes and error codes (§1.9).
+// The WeChat APIs the simulator answers (docs/protocol.md §1.7), with WeChat's shapes and error codes (§1.9).
 // Each handler takes the parsed JSON body and the query and returns the success body or throws a WeChatFault.
 import { authorizedAccount, authorizerInfoJson, funcInfoJson, issuePreAuthCode, redeemAuthCode } from './accounts.ts';
 import {

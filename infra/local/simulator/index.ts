@@ -87,7 +87,7 @@ interface TicketPusherParts {
   readonly track: <T>(work: Promise<T>) => Promise<T>;
 }
 
-/** Each push carries a new ticket, valid 12 h from the push (PROTOCOL.md §1.6). */
+/** Each push carries a new ticket, valid 12 h from the push (docs/protocol.md §1.6). */
 const ticketPusher =
   ({ state, pusher, pushUrl, log, track }: TicketPusherParts) =>
   (attempts = 1): Promise<PushResult> => {

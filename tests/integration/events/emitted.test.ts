@@ -10,7 +10,7 @@ import { authorizationXml } from '../../../infra/local/simulator/pusher.ts';
 import { DETAIL_TYPES, DetailType, schemaName } from '../../../lib/events/catalogue.ts';
 import { getAuthorizer } from '../../../lib/store/authorizers.ts';
 import { authorizerKey } from '../../../lib/store/keys.ts';
-import { getAuthorizerAccessToken, refreshAuthorizerTokenIfDue } from '../../../lib/tokens/index.ts';
+import { getAuthorizerAccessToken, refreshAuthorizerTokenIfDue } from '../../../lib/tokens/authorizer-token.ts';
 import { EVENTS_PATH, SIMULATOR_COMPONENT, startEventsPlatform, type EventsPlatform } from '../../helpers/events-platform.ts';
 import { validate } from '../../helpers/json-schema.ts';
 import { findSecrets } from '../../helpers/secret-scan.ts';

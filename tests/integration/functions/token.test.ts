@@ -4,21 +4,21 @@ import { after, before, describe, it } from 'node:test';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { Agent } from 'undici';
 import { createHandler } from '../../../functions/token/handler.ts';
-import { simulatorEnv, SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
+import { SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
 import { startSimulator, type Simulator } from '../../../infra/local/simulator/index.ts';
 import { nowSeconds } from '../../../lib/kernel/clock.ts';
-import { loadConfig } from '../../../lib/runtime/config.ts';
-import { createWeChatDeps, type WeChatDeps } from '../../../lib/runtime/wechat-deps.ts';
+import type { WeChatDeps } from '../../../lib/runtime/wechat-deps.ts';
 import { createMemoryLogger } from '../../../lib/kernel/logger.ts';
-import { withComponentToken } from '../../../lib/tokens/index.ts';
+import { withComponentToken } from '../../../lib/tokens/component-token.ts';
 import { saveAuthorization } from '../../../lib/store/grants.ts';
 import { markNeedsReauth, markUnauthorized } from '../../../lib/store/authorizers.ts';
 import { saveVerifyTicket } from '../../../lib/store/tickets.ts';
 import { getAuthorizerToken, getComponentToken } from '../../../lib/store/tokens.ts';
 import { createWeChatClient } from '../../../lib/wechat/client.ts';
-import { WeChatApiError } from '../../../lib/wechat/errors.ts';
 import { context } from '../../helpers/context.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
+import { invokeFunction } from '../../helpers/lambda.ts';
+import { worldWeChatDeps } from '../../helpers/world.ts';
 
 const COMPONENT = SIMULATOR_COMPONENT.appId;
 let sim: Simulator;
@@ -32,17 +32,11 @@ before(async () => {
   sim = await startSimulator({ autoPush: false, ticketIntervalMs: 0 });
   agent = new Agent();
   table = await createTestTable();
-  const config = loadConfig({
-    ...simulatorEnv(),
-    TABLE_NAME: table.tableName,
-    WECHAT_API_BASE_URL: sim.url,
-    PUBLIC_BASE_URL: 'https://platform.example.test',
-  });
   logger = createMemoryLogger();
   const wechat = createWeChatClient({ baseUrl: sim.url, logger, dispatcher: agent });
-  deps = createWeChatDeps(config, config.secrets!, { doc: table.doc, logger, wechat });
-  const handler = createHandler(deps);
-  invoke = (event) => handler(event, context);
+  deps = worldWeChatDeps(table, { wechatUrl: sim.url, publicBaseUrl: 'https://platform.example.test', logger, wechat });
+  const handler = invokeFunction(createHandler(deps), logger);
+  invoke = (event) => handler(event);
 });
 after(async () => {
   await agent.close();
