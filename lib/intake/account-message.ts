@@ -1,13 +1,17 @@
 // The message URL of the accounts that authorized the component (消息与事件接收URL, DESIGN.md §1 `message`):
-// verify and decrypt with the component's token and key, refuse accounts that are not ours, answer the
-// release checks, and hand everything else, once, to the handler registry. It never calls WeChat, so the
-// answer leaves well inside WeChat's 5 s window; nothing is written for a request that failed a check.
+// verify and decrypt with the component's token and key, answer the release checks, and hand everything else,
+// once, to the handler registry. Once verification passes the message is provably WeChat's, so it is answered
+// whatever the state of the account it names (docs/architecture.md §8): an account this table does not hold as
+// authorized is recorded (metric, log line, a reconcile request for it), never refused. It never calls WeChat,
+// so the answer leaves well inside WeChat's 5 s window; nothing is written for a request that failed a check.
 import { randomUUID } from 'node:crypto';
 import { nowSeconds, sleep } from '../kernel/clock.ts';
 import type { Deps } from '../runtime/deps.ts';
 import { RejectedRequestError } from '../kernel/errors.ts';
+import { createMetrics, type Metrics } from '../kernel/metrics.ts';
 import { messageHandlers, type MessageHandlerRegistry } from './message-handlers.ts';
 import { getAuthorizer } from '../store/authorizers.ts';
+import { recordReconcileRequest } from '../store/events.ts';
 import { claimMessage, finishMessage, forgetMessage, messageDedupeId, type MessageClaim, type MessageMarker } from '../store/deliveries.ts';
 import { keysFrom, type MessageKeys } from '../wechat/crypto.ts';
 import { AccountMessageError, parseAccountMessage, type AccountMessage } from '../wechat/account-messages.ts';
@@ -17,7 +21,7 @@ import { XmlError } from '../wechat/xml.ts';
 import { isReleaseTestAccount, recordApiTextTask, releaseTestAction } from '../release-test/replies.ts';
 import { isAppId } from '../wechat/ids.ts';
 
-export type MessageDeps = Pick<Deps, 'doc' | 'tableName' | 'clock' | 'logger' | 'config' | 'secrets'>;
+export type MessageDeps = Pick<Deps, 'doc' | 'tableName' | 'clock' | 'logger' | 'config' | 'secrets'> & { readonly metrics?: Metrics };
 
 export interface MessageRequest extends PushQuery {
   /** The `{appid}` path parameter: the account the message was sent to. */
@@ -38,12 +42,38 @@ const parseVerified = (plain: string): AccountMessage => {
   }
 };
 
-/** Release-test accounts are always ours; any other account must have a profile that is authorized now. */
-const checkAccount = async (deps: MessageDeps, appid: string): Promise<void> => {
-  if (isReleaseTestAccount(appid)) return;
-  const profile = await getAuthorizer(deps, appid);
-  if (!profile) throw new RejectedRequestError('authorizer.unknown');
-  if (profile.status !== 'authorized') throw new RejectedRequestError(`authorizer.${profile.status}`);
+/** How the table knows the account a message names: `authorized`, another profile status, or none of them. */
+export type AccountStanding = 'authorized' | 'release_test' | 'component' | 'unknown' | 'needs_reauth' | 'unauthorized' | 'no_refresh_token';
+
+const standingOf = async (deps: MessageDeps, appid: string): Promise<AccountStanding> => {
+  if (isReleaseTestAccount(appid)) return 'release_test';
+  // WeChat's console sends its debug pushes (debug_demo) to the component's own appid.
+  if (appid === deps.config.componentAppId) return 'component';
+  return (await getAuthorizer(deps, appid))?.status ?? 'unknown';
+};
+
+/**
+ * A verified message for an account the table does not hold as authorized: the table is behind WeChat (a push
+ * not yet consumed, an authorization in the failure path, a revocation WeChat reversed) or the account left.
+ * Counted, logged, and a reconcile of that account requested (at most once an hour); the answer never waits
+ * on the request, and a failed request write costs only the log line.
+ */
+const noteInactive = async (deps: MessageDeps, appid: string, standing: AccountStanding, message: AccountMessage): Promise<void> => {
+  (deps.metrics ?? createMetrics({ clock: deps.clock })).put({ MessageForInactiveAccount: 1 }, { Status: standing });
+  const fields = { authorizerAppid: appid, status: standing, msgType: message.msgType };
+  if (standing === 'component') {
+    deps.logger.info('message.for_component', fields);
+    return;
+  }
+  const reconcile = await recordReconcileRequest(deps, {
+    componentAppId: deps.config.componentAppId,
+    authorizerAppid: appid,
+    reason: `message_${standing}`,
+  }).catch((error: unknown) => {
+    deps.logger.error('message.reconcile_request_failed', fields, error);
+    return 'failed' as const;
+  });
+  deps.logger.warn('message.account_not_authorized', { ...fields, reconcile });
 };
 
 const reply = (deps: MessageDeps, keys: MessageKeys, message: AccountMessage, body: ReplyBody): MessageAnswer => {
@@ -102,7 +132,7 @@ const handOver = async (
 
 /**
  * Handles one delivery to an account's message URL. Throws RejectedRequestError for anything that is not a
- * genuine message for an account of this component.
+ * genuine message from WeChat for this component; a genuine one is answered whatever its account's state.
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/operation/thirdparty/releases_instructions.html
  */
 export const handleAccountMessage = async (
@@ -117,7 +147,8 @@ export const handleAccountMessage = async (
   // The trailing appid of every message on this URL is the component's, not the account's (PROTOCOL.md §1.3).
   const keys = keysFrom(deps.secrets, deps.config.componentAppId);
   const message = parseVerified(openReceived(keys, envelope));
-  await checkAccount(deps, appid);
+  const standing = await standingOf(deps, appid);
+  if (standing !== 'authorized' && standing !== 'release_test') await noteInactive(deps, appid, standing, message);
   const action = releaseTestAction(appid, message);
   if (action?.case === 'api_text') {
     const { result, eventId } = await recordApiTextTask(deps, {

@@ -22,6 +22,17 @@ export const METRIC_UNITS = {
   RefreshDue: 'Count',
   /** Due tokens not refreshed and not failed: fresh, leased, not authorized, or left for the next run at the deadline. */
   RefreshSkipped: 'Count',
+  /** A verified message for an account not held as authorized (`Status`: unknown, needs_reauth, unauthorized, component, …). */
+  MessageForInactiveAccount: 'Count',
+  /** A stream event that failed and was scheduled for a later attempt (message function: none; authorized). */
+  EventRetryScheduled: 'Count',
+  /** A stream event given up on: a permanent failure, or retries exhausted. Alarmed; `redrive` replays it. */
+  EventDropped: 'Count',
+  /** A refresh run stopped its WeChat calls on 45009 (the circuit breaker); the rest stays due. */
+  RefreshCircuitOpen: 'Count',
+  /** Reconcile: accounts brought back (missing, failed, stale refresh token) and profiles WeChat no longer lists. */
+  ReconcileRecovered: 'Count',
+  ReconcileUnlisted: 'Count',
 } as const;
 
 export type MetricName = keyof typeof METRIC_UNITS;

@@ -15,7 +15,8 @@ import { toAccessToken, type AccessToken } from './tokens.ts';
 import { recordEarlyRevocation } from './revocations.ts';
 import type { StoreDeps } from './types.ts';
 
-export type AuthorizerStatus = 'authorized' | 'unauthorized' | 'needs_reauth';
+/** `no_refresh_token`: authorized at WeChat, but api_query_auth returned no refresh token (no API permission granted). */
+export type AuthorizerStatus = 'authorized' | 'unauthorized' | 'needs_reauth' | 'no_refresh_token';
 
 export interface AuthorizerProfile {
   readonly authorizerAppid: string;

@@ -11,8 +11,13 @@ import type { StoreDeps } from './types.ts';
 /** Long enough for the stream consumer's retries; short enough that the table stays small. */
 export const EVENT_TTL_S = 7 * 24 * 60 * 60;
 
-export type EventKind = 'component_push' | 'release_test_task';
-const KINDS: readonly EventKind[] = ['component_push', 'release_test_task'];
+/**
+ * `component_push`: an authorization event from the ticket function; `release_test_task`: the API-text release
+ * check from the message function; `reconcile_request`: the message function saw a verified message for an
+ * account it does not hold as authorized, and asks the stream consumer to compare that account with WeChat.
+ */
+export type EventKind = 'component_push' | 'release_test_task' | 'reconcile_request';
+const KINDS: readonly EventKind[] = ['component_push', 'release_test_task', 'reconcile_request'];
 
 export interface NewEvent {
   readonly kind: EventKind;
@@ -71,6 +76,30 @@ export const recordEvent = async (deps: StoreDeps, event: NewEvent): Promise<'re
     if (error instanceof ConditionalCheckFailedException) return 'duplicate';
     throw error;
   }
+};
+
+/** The infoType of a reconcile request. */
+export const RECONCILE_ACCOUNT = 'reconcile_account';
+/** At most one reconcile request per account per this many seconds, however many messages arrive. */
+export const RECONCILE_REQUEST_WINDOW_S = 60 * 60;
+
+/**
+ * Records (once per account and RECONCILE_REQUEST_WINDOW_S) that `authorizerAppid` should be compared with WeChat:
+ * the id depends on the window's start, so a chatty account costs one request, and one WeChat call, per window.
+ */
+export const recordReconcileRequest = (
+  deps: StoreDeps,
+  request: { componentAppId: string; authorizerAppid: string; reason: string },
+): Promise<'recorded' | 'duplicate'> => {
+  const now = nowSeconds(deps.clock);
+  return recordEvent(deps, {
+    kind: 'reconcile_request',
+    infoType: RECONCILE_ACCOUNT,
+    componentAppId: request.componentAppId,
+    authorizerAppid: request.authorizerAppid,
+    createTime: now - (now % RECONCILE_REQUEST_WINDOW_S),
+    payload: { reason: request.reason },
+  });
 };
 
 const str = (image: Record<string, unknown>, field: string): string => {
