@@ -9,7 +9,7 @@ import { protectSecret } from '../kernel/logger.ts';
 import type { AuthorizerInfo } from '../wechat/responses.ts';
 import { findItem, getItems } from './batch.ts';
 import { cancelledAt, conditionMet } from './conditional.ts';
-import { AUTHORIZER_LIST, authorizerKey, GSI1, leaseKey } from './keys.ts';
+import { AUTHORIZER_LIST, authorizerKey, GSI2, leaseKey } from './keys.ts';
 import { toLease, type Lease } from './lease.ts';
 import { toAccessToken, type AccessToken } from './tokens.ts';
 import { recordEarlyRevocation } from './revocations.ts';
@@ -37,6 +37,8 @@ export interface AuthorizerProfile {
   readonly revokedDetectedAt?: number;
   readonly needsReauthReason?: string;
   readonly updatedAt: number;
+  /** Epoch seconds: when the scheduled refresh next takes this account; absent when it is off the schedule (not authorized). */
+  readonly nextRefreshAt?: number;
   /** Incremented by every write; read-modify-write conditions on it. */
   readonly version: number;
 }
@@ -45,7 +47,7 @@ export const toProfile = (item: Record<string, unknown> | undefined): Authorizer
   if (!item || typeof item.refreshToken !== 'string' || typeof item.authorizerAppid !== 'string') return undefined;
   protectSecret(item.refreshToken);
   protectSecret(item.previousRefreshToken as string | undefined);
-  const { pk: _pk, sk: _sk, gsi1pk: _g, gsi1sk: _s, ...profile } = item;
+  const { pk: _pk, sk: _sk, gsi1pk: _g, gsi1sk: _s, gsi2pk: _l, gsi2sk: _n, ...profile } = item;
   return { ...profile, funcInfo: (item.funcInfo as number[] | undefined) ?? [], version: Number(item.version ?? 0) } as AuthorizerProfile;
 };
 
@@ -93,6 +95,9 @@ export const getAuthorizerStateWithLease = async (
   return { ...(profile ? { profile } : {}), ...(token ? { token } : {}), ...(lease ? { lease } : {}) };
 };
 
+/** An account that is not authorized has nothing to refresh: its profile leaves the schedule (lib/store/schedule.ts). */
+const OFF_SCHEDULE = 'REMOVE gsi1pk, gsi1sk, nextRefreshAt';
+
 type ProfileUpdate = Pick<
   ConstructorParameters<typeof UpdateCommand>[0],
   'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
@@ -123,7 +128,7 @@ const revoke = async (deps: StoreDeps, appid: string, update: ProfileUpdate): Pr
 export const markUnauthorized = async (deps: StoreDeps, appid: string, eventTime: number): Promise<'unauthorized' | 'stale' | 'not_found'> => {
   const apply = () =>
     revoke(deps, appid, {
-      UpdateExpression: 'SET #status = :unauthorized, unauthorizedAt = :t, updatedAt = :now ADD version :one',
+      UpdateExpression: `SET #status = :unauthorized, unauthorizedAt = :t, updatedAt = :now ${OFF_SCHEDULE} ADD version :one`,
       ConditionExpression: 'attribute_exists(pk) AND authorizedAt < :t',
       ExpressionAttributeNames: { '#status': 'status' },
       ExpressionAttributeValues: { ':unauthorized': 'unauthorized', ':t': eventTime, ':now': nowSeconds(deps.clock), ':one': 1 },
@@ -146,7 +151,7 @@ export const markUnauthorized = async (deps: StoreDeps, appid: string, eventTime
 export const markRevoked = (deps: StoreDeps, appid: string, seen: Pick<AuthorizerProfile, 'refreshToken' | 'authorizedAt'>) => {
   const now = nowSeconds(deps.clock);
   return revoke(deps, appid, {
-    UpdateExpression: 'SET #status = :unauthorized, unauthorizedAt = :t, revokedDetectedAt = :now, updatedAt = :now ADD version :one',
+    UpdateExpression: `SET #status = :unauthorized, unauthorizedAt = :t, revokedDetectedAt = :now, updatedAt = :now ${OFF_SCHEDULE} ADD version :one`,
     ConditionExpression: 'refreshToken = :rt AND authorizedAt = :t AND #status <> :unauthorized',
     ExpressionAttributeNames: { '#status': 'status' },
     ExpressionAttributeValues: { ':unauthorized': 'unauthorized', ':rt': seen.refreshToken, ':t': seen.authorizedAt, ':now': now, ':one': 1 },
@@ -165,7 +170,7 @@ export const markNeedsReauth = async (
 ): Promise<boolean> => {
   const guard = options.ifRefreshToken === undefined ? '' : ' AND refreshToken = :rt';
   return conditionalUpdate(deps, appid, {
-    UpdateExpression: 'SET #status = :needs, needsReauthReason = :reason, updatedAt = :now ADD version :one',
+    UpdateExpression: `SET #status = :needs, needsReauthReason = :reason, updatedAt = :now ${OFF_SCHEDULE} ADD version :one`,
     ConditionExpression: `#status = :authorized${guard}`,
     ExpressionAttributeNames: { '#status': 'status' },
     ExpressionAttributeValues: {
@@ -213,7 +218,7 @@ const decodeCursor = (cursor: string): Record<string, string> => {
     throw new InvalidCursorError('the cursor is not one a previous page returned', { cause: error });
   }
   const k = key as Record<string, unknown> | null;
-  const valid = k !== null && typeof k === 'object' && k.gsi1pk === AUTHORIZER_LIST && ['pk', 'sk', 'gsi1sk'].every((f) => typeof k[f] === 'string');
+  const valid = k !== null && typeof k === 'object' && k.gsi2pk === AUTHORIZER_LIST && ['pk', 'sk', 'gsi2sk'].every((f) => typeof k[f] === 'string');
   if (!valid) throw new InvalidCursorError('the cursor is not one a previous page returned');
   return k as Record<string, string>;
 };
@@ -221,7 +226,7 @@ const decodeCursor = (cursor: string): Record<string, string> => {
 /** Largest page: two keys per account fit one BatchGetItem (100 keys). */
 export const LIST_PAGE_MAX = 50;
 
-/** A page of authorizers ordered by appid, from the AUTHORIZERS partition of gsi1 (never a Scan). */
+/** A page of authorizers ordered by appid, from the AUTHORIZERS partition of gsi2 (never a Scan). */
 export const listAuthorizers = async (
   deps: StoreDeps,
   options: { limit?: number; cursor?: string } = {},
@@ -229,14 +234,14 @@ export const listAuthorizers = async (
   const page = await deps.doc.send(
     new QueryCommand({
       TableName: deps.tableName,
-      IndexName: GSI1,
-      KeyConditionExpression: 'gsi1pk = :list',
+      IndexName: GSI2,
+      KeyConditionExpression: 'gsi2pk = :list',
       ExpressionAttributeValues: { ':list': AUTHORIZER_LIST },
       Limit: Math.min(options.limit ?? LIST_PAGE_MAX, LIST_PAGE_MAX),
       ...(options.cursor ? { ExclusiveStartKey: decodeCursor(options.cursor) } : {}),
     }),
   );
-  const appids = (page.Items ?? []).map((k) => String(k.gsi1sk));
+  const appids = (page.Items ?? []).map((k) => String(k.gsi2sk));
   const items = await getItems(
     deps,
     appids.flatMap((a) => [authorizerKey(a, 'PROFILE'), authorizerKey(a, 'ACCESS_TOKEN')]),

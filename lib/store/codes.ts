@@ -65,6 +65,12 @@ const fromItem = (item: Record<string, unknown>): CodeState | undefined => {
   };
 };
 
+/** expiresAt is checked on read; ttl (the same second) only lets DynamoDB delete the item. */
+const codeExpiry = (deps: StoreDeps) => {
+  const expiresAt = nowSeconds(deps.clock) + CODE_TTL_S;
+  return { expiresAt, ttl: expiresAt };
+};
+
 /** What is known about a code, read consistently; undefined when nothing is (or the item has expired). */
 export const getCodeState = async (deps: StoreDeps, code: string): Promise<CodeState | undefined> => {
   const { Item: item } = await deps.doc.send(new GetCommand({ TableName: deps.tableName, Key: codeKey(code), ConsistentRead: true }));
@@ -82,7 +88,7 @@ export const claimCode = async (deps: StoreDeps, code: string, owner: string, cl
     await deps.doc.send(
       new PutCommand({
         TableName: deps.tableName,
-        Item: { ...codeKey(code), state: 'claimed', owner, claimUntil: now + claimMs, expiresAt: nowSeconds(deps.clock) + CODE_TTL_S },
+        Item: { ...codeKey(code), state: 'claimed', owner, claimUntil: now + claimMs, ...codeExpiry(deps) },
         ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :nowS OR (#state = :claimed AND claimUntil < :now)',
         ExpressionAttributeNames: { '#state': 'state' },
         ExpressionAttributeValues: { ':nowS': nowSeconds(deps.clock), ':claimed': 'claimed', ':now': now },
@@ -100,7 +106,7 @@ const finishClaim = async (deps: StoreDeps, code: string, owner: string, item: R
     await deps.doc.send(
       new PutCommand({
         TableName: deps.tableName,
-        Item: { ...codeKey(code), ...item, expiresAt: nowSeconds(deps.clock) + CODE_TTL_S },
+        Item: { ...codeKey(code), ...item, ...codeExpiry(deps) },
         ConditionExpression: '#state = :claimed AND #owner = :owner',
         ExpressionAttributeNames: { '#state': 'state', '#owner': 'owner' },
         ExpressionAttributeValues: { ':claimed': 'claimed', ':owner': owner },

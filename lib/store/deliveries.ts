@@ -64,6 +64,7 @@ export const claimMessage = async (deps: StoreDeps, marker: MessageMarker, handl
           handlingUntil: now + handlingMs,
           receivedAt,
           expiresAt: receivedAt + MESSAGE_MARKER_TTL_S,
+          ttl: receivedAt + MESSAGE_MARKER_TTL_S,
         },
         // A marker past expiresAt that TTL has not deleted yet no longer counts (expiry is checked on read).
         ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :nowS OR (#state = :handling AND handlingUntil <= :now)',
@@ -87,8 +88,9 @@ export const finishMessage = async (deps: StoreDeps, id: string): Promise<void> 
     new UpdateCommand({
       TableName: deps.tableName,
       Key: messageKey(id),
-      UpdateExpression: 'SET #state = :done, doneAt = :now, expiresAt = if_not_exists(expiresAt, :expiresAt) REMOVE handlingUntil',
-      ExpressionAttributeNames: { '#state': 'state' },
+      UpdateExpression:
+        'SET #state = :done, doneAt = :now, expiresAt = if_not_exists(expiresAt, :expiresAt), #ttl = if_not_exists(#ttl, :expiresAt) REMOVE handlingUntil',
+      ExpressionAttributeNames: { '#state': 'state', '#ttl': 'ttl' },
       ExpressionAttributeValues: { ':done': 'done', ':now': now, ':expiresAt': now + MESSAGE_MARKER_TTL_S },
     }),
   );

@@ -34,7 +34,6 @@ export interface StoredEvent extends NewEvent {
   /** sha256 of (AppId, InfoType, AuthorizerAppid, CreateTime): the same push always gets the same id. */
   readonly id: string;
   readonly receivedAt: number;
-  readonly expiresAt: number;
 }
 
 /** An item that does not have the EVENT shape; `field` names the first offending attribute. */
@@ -66,7 +65,7 @@ export const recordEvent = async (deps: StoreDeps, event: NewEvent): Promise<'re
           createTime: event.createTime,
           payload: { ...event.payload },
           receivedAt,
-          expiresAt: receivedAt + EVENT_TTL_S,
+          ttl: receivedAt + EVENT_TTL_S,
         },
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
@@ -140,6 +139,5 @@ export const eventFromStreamImage = (image: Record<string, unknown>): StoredEven
     createTime: num(image, 'createTime'),
     payload: stringRecord(image.payload),
     receivedAt: num(image, 'receivedAt'),
-    expiresAt: num(image, 'expiresAt'),
   };
 };

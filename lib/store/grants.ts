@@ -7,9 +7,10 @@ import { protectSecret } from '../kernel/logger.ts';
 import type { AuthorizerInfo } from '../wechat/responses.ts';
 import { getAuthorizer, type AuthorizerProfile } from './authorizers.ts';
 import { cancelledAt, conditionMet } from './conditional.ts';
-import { AUTHORIZER_LIST, authorizerKey, DUE_AUTHORIZER } from './keys.ts';
+import { authorizerKey, listKeys } from './keys.ts';
 import { NEWER_TOKEN_CONDITION, StaleWriteError, tokenItem } from './tokens.ts';
 import { noLaterRevocation } from './revocations.ts';
+import { nextRefreshFor, scheduleAttributes } from './schedule.ts';
 import type { StoreDeps } from './types.ts';
 
 export interface NewAuthorization {
@@ -36,8 +37,13 @@ const PROFILE_MAX_ATTEMPTS = 3;
 const isOlderThan = (current: AuthorizerProfile, authorizedAt: number): boolean =>
   current.authorizedAt > authorizedAt || (current.unauthorizedAt ?? 0) >= authorizedAt;
 
+/**
+ * The profile of an authorization: scheduled for a refresh ahead of the token it came with, or at once when it
+ * came without one (the first use, or the next scheduled run, fetches it).
+ */
 const profileItem = (appid: string, a: NewAuthorization, current: AuthorizerProfile | undefined, now: number) => {
   const previous = current && current.refreshToken !== a.refreshToken ? current.refreshToken : current?.previousRefreshToken;
+  const nextRefreshAt = a.expiresAt === undefined ? now : Math.max(now, nextRefreshFor(a.expiresAt));
   return {
     ...authorizerKey(appid, 'PROFILE'),
     ...(current ?? {}),
@@ -51,8 +57,8 @@ const profileItem = (appid: string, a: NewAuthorization, current: AuthorizerProf
     needsReauthReason: undefined,
     updatedAt: now,
     version: (current?.version ?? 0) + 1,
-    gsi1pk: AUTHORIZER_LIST,
-    gsi1sk: appid,
+    ...scheduleAttributes(nextRefreshAt),
+    ...listKeys(appid),
   };
 };
 
@@ -81,7 +87,7 @@ export const saveAuthorization = async (deps: StoreDeps, appid: string, a: NewAu
     const token = {
       Put: {
         TableName: deps.tableName,
-        Item: tokenItem(authorizerKey(appid, 'ACCESS_TOKEN'), DUE_AUTHORIZER, { accessToken: a.accessToken ?? '', expiresAt: a.expiresAt ?? 0 }, now),
+        Item: tokenItem(authorizerKey(appid, 'ACCESS_TOKEN'), { accessToken: a.accessToken ?? '', expiresAt: a.expiresAt ?? 0 }, now),
         ConditionExpression: `${NEWER_TOKEN_CONDITION} OR obtainedAt <= :authorizedAt`,
         ExpressionAttributeValues: { ':candidate': a.expiresAt, ':authorizedAt': a.authorizedAt },
       },
@@ -101,13 +107,27 @@ export const saveAuthorization = async (deps: StoreDeps, appid: string, a: NewAu
   throw new StaleWriteError(`AUTHORIZER#${appid}/PROFILE`);
 };
 
+/** The schedule part of a refresh's profile update: the account is next due ahead of the new token's expiry. */
+const SCHEDULE_SET = 'nextRefreshAt = :next, gsi1pk = :duePk, gsi1sk = :dueSk';
+const scheduleValues = (t: RefreshedToken) => {
+  const s = scheduleAttributes(nextRefreshFor(t.expiresAt));
+  return { ':next': s.nextRefreshAt, ':duePk': s.gsi1pk, ':dueSk': s.gsi1sk };
+};
+
 const refreshedProfileUpdate = (deps: StoreDeps, appid: string, t: RefreshedToken, now: number) => ({
   TableName: deps.tableName,
   Key: authorizerKey(appid, 'PROFILE'),
-  UpdateExpression: `SET refreshToken = :rt, updatedAt = :now${t.refreshToken !== t.replaces ? ', previousRefreshToken = :replaces' : ''} ADD version :one`,
+  UpdateExpression: `SET refreshToken = :rt, updatedAt = :now, ${SCHEDULE_SET}${t.refreshToken !== t.replaces ? ', previousRefreshToken = :replaces' : ''} ADD version :one`,
   ConditionExpression: '#status = :authorized AND refreshToken = :replaces',
   ExpressionAttributeNames: { '#status': 'status' },
-  ExpressionAttributeValues: { ':rt': t.refreshToken, ':now': now, ':replaces': t.replaces, ':one': 1, ':authorized': 'authorized' },
+  ExpressionAttributeValues: {
+    ':rt': t.refreshToken,
+    ':now': now,
+    ':replaces': t.replaces,
+    ':one': 1,
+    ':authorized': 'authorized',
+    ...scheduleValues(t),
+  },
 });
 
 /**
@@ -118,8 +138,7 @@ const refreshedProfileUpdate = (deps: StoreDeps, appid: string, t: RefreshedToke
 const rotatedProfileUpdate = (deps: StoreDeps, appid: string, t: RefreshedToken, now: number) => ({
   TableName: deps.tableName,
   Key: authorizerKey(appid, 'PROFILE'),
-  UpdateExpression:
-    'SET refreshToken = :rt, previousRefreshToken = :replaces, #status = :authorized, updatedAt = :now REMOVE needsReauthReason ADD version :one',
+  UpdateExpression: `SET refreshToken = :rt, previousRefreshToken = :replaces, #status = :authorized, updatedAt = :now, ${SCHEDULE_SET} REMOVE needsReauthReason ADD version :one`,
   ConditionExpression: 'refreshToken = :replaces AND #status <> :unauthorized',
   ExpressionAttributeNames: { '#status': 'status' },
   ExpressionAttributeValues: {
@@ -129,12 +148,13 @@ const rotatedProfileUpdate = (deps: StoreDeps, appid: string, t: RefreshedToken,
     ':one': 1,
     ':authorized': 'authorized',
     ':unauthorized': 'unauthorized',
+    ...scheduleValues(t),
   },
 });
 
 const refreshedTokenPut = (deps: StoreDeps, appid: string, t: RefreshedToken, now: number) => ({
   TableName: deps.tableName,
-  Item: tokenItem(authorizerKey(appid, 'ACCESS_TOKEN'), DUE_AUTHORIZER, t, now),
+  Item: tokenItem(authorizerKey(appid, 'ACCESS_TOKEN'), t, now),
   ConditionExpression: NEWER_TOKEN_CONDITION,
   ExpressionAttributeValues: { ':candidate': t.expiresAt },
 });

@@ -11,14 +11,23 @@ export const eventKey = (id: string): Key => ({ pk: `EVENT#${id}`, sk: 'EVENT' }
 export const messageKey = (id: string): Key => ({ pk: `MSG#${id}`, sk: 'MSG' });
 export const codeKey = (authorizationCode: string): Key => ({ pk: `CODE#${sha256(authorizationCode)}`, sk: 'CODE' });
 
-/** Sparse index partitions listing tokens by expiry, for the scheduled refresh. */
-export const DUE_COMPONENT = 'DUE#component';
+/** gsi1 partition of the schedule: authorized PROFILEs by nextRefreshAt (lib/store/schedule.ts). */
 export const DUE_AUTHORIZER = 'DUE#authorizer';
-/** gsi1 partition listing every authorizer PROFILE by appid (operator view). Profiles never expire. */
-export const AUTHORIZER_LIST = 'AUTHORIZERS';
 export const GSI1 = 'gsi1';
+/** gsi2 partition listing every authorizer PROFILE by appid (operator view). Profiles never expire. */
+export const AUTHORIZER_LIST = 'AUTHORIZERS';
+export const GSI2 = 'gsi2';
+
+/** The gsi2 keys that list a profile. */
+export const listKeys = (appid: string) => ({ gsi2pk: AUTHORIZER_LIST, gsi2sk: appid });
 
 export const sha256 = (value: string): string => createHash('sha256').update(value, 'utf8').digest('hex');
 
 /** The sort key of gsi1: zero-padded epoch seconds so string order is time order. */
-export const dueSortKey = (expiresAt: number): string => String(expiresAt).padStart(12, '0');
+export const dueSortKey = (epochSeconds: number): string => String(epochSeconds).padStart(12, '0');
+
+/**
+ * The TTL attribute (`ttl`, epoch s) is only what lets DynamoDB delete an item; it is never read as a domain
+ * value. An access token item lives on this long after its own expiresAt, for the post-mortem.
+ */
+export const TOKEN_RETENTION_S = 24 * 60 * 60;

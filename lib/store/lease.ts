@@ -42,7 +42,7 @@ export class LeaseHeldError extends AppError {
   }
 }
 
-const expiresAtFor = (leaseUntil: number): number => Math.ceil(leaseUntil / 1000) + LEASE_RETENTION_S;
+const ttlFor = (leaseUntil: number): number => Math.ceil(leaseUntil / 1000) + LEASE_RETENTION_S;
 
 /** Takes the lease if it is free or has run out; throws LeaseHeldError otherwise. */
 export const acquireLease = async (deps: StoreDeps, what: string, owner: string, ttlMs: number): Promise<Lease> => {
@@ -52,7 +52,7 @@ export const acquireLease = async (deps: StoreDeps, what: string, owner: string,
     await deps.doc.send(
       new PutCommand({
         TableName: deps.tableName,
-        Item: { ...leaseKey(what), owner, leaseUntil, acquiredAt: now, expiresAt: expiresAtFor(leaseUntil) },
+        Item: { ...leaseKey(what), owner, leaseUntil, acquiredAt: now, ttl: ttlFor(leaseUntil) },
         ConditionExpression: 'attribute_not_exists(pk) OR leaseUntil < :now',
         ExpressionAttributeValues: { ':now': now },
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -113,10 +113,10 @@ export const renewLease = (deps: StoreDeps, what: string, owner: string, ttlMs: 
       new UpdateCommand({
         TableName: deps.tableName,
         Key: leaseKey(what),
-        UpdateExpression: 'SET leaseUntil = :until, expiresAt = :expires',
+        UpdateExpression: 'SET leaseUntil = :until, #ttl = :ttl',
         ConditionExpression: 'attribute_exists(pk) AND #owner = :me',
-        ExpressionAttributeNames: { '#owner': 'owner' },
-        ExpressionAttributeValues: { ':until': leaseUntil, ':expires': expiresAtFor(leaseUntil), ':me': owner },
+        ExpressionAttributeNames: { '#owner': 'owner', '#ttl': 'ttl' },
+        ExpressionAttributeValues: { ':until': leaseUntil, ':ttl': ttlFor(leaseUntil), ':me': owner },
       }),
     ),
   );

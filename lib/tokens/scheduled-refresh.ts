@@ -1,13 +1,14 @@
 // The scheduled refresh (EventBridge rate(5 minutes)): the component token and every authorizer token that
-// would expire before the next run plus a margin. Work follows what is due (the sparse gsi1, never a Scan);
+// would expire before the next run plus a margin. Work follows what is due (the schedule on the profiles, the
+// sparse gsi1, never a Scan; an account whose token is gone stays due until it is refreshed);
 // each token is refreshed through the token service under the same lease as an on-demand refresh, so a run
 // and a caller never both call WeChat for one token. One account's failure never stops the others, and the
 // run stops taking work before the Lambda deadline: whatever is left stays due for the next run.
 import { nowSeconds } from '../kernel/clock.ts';
 import type { WeChatDeps } from '../runtime/wechat-deps.ts';
 import { createMetrics, type Metrics } from '../kernel/metrics.ts';
-import { listDueAuthorizers, type DueCursor } from '../store/schedule.ts';
-import { getAuthorizer } from '../store/authorizers.ts';
+import { listDueAuthorizers, nextRefreshFor, postponeRefresh, REFRESH_LEAD_S, unschedule, type DueCursor } from '../store/schedule.ts';
+import { getAuthorizer, getAuthorizerState } from '../store/authorizers.ts';
 import { getVerifyTicket, TICKET_TTL_S } from '../store/tickets.ts';
 import { getComponentToken } from '../store/tokens.ts';
 import { WeChatApiError, WeChatNetworkError, WeChatProtocolError } from '../wechat/errors.ts';
@@ -46,7 +47,7 @@ export type ComponentOutcome = 'refreshed' | 'fresh' | 'leased' | 'failed';
 
 export interface RefreshSummary {
   readonly component: ComponentOutcome;
-  /** Authorizer tokens read from the due index this run. */
+  /** Accounts read from the schedule (due index) this run. */
   due: number;
   refreshed: number;
   /** fresh: someone refreshed it since the index was read; leased: a caller is refreshing it now; inactive: not authorized. */
@@ -100,11 +101,11 @@ const refreshComponent = async (deps: RefreshDeps, metrics: Metrics, dueBefore: 
   return { outcome, usable: outcome !== 'failed' || token !== undefined };
 };
 
-/** The due index page by page, counting what it reads and what the reads cost. */
-async function* dueAppids(deps: RefreshDeps, summary: RefreshSummary, dueBefore: number, pageSize?: number) {
+/** The schedule page by page (accounts due by `now`), counting what it reads and what the reads cost. */
+async function* dueAppids(deps: RefreshDeps, summary: RefreshSummary, now: number, pageSize?: number) {
   let cursor: DueCursor | undefined;
   do {
-    const page = await listDueAuthorizers(deps, { dueBefore, exclusiveStartKey: cursor, ...(pageSize ? { pageSize } : {}) });
+    const page = await listDueAuthorizers(deps, { dueBefore: now, exclusiveStartKey: cursor, ...(pageSize ? { pageSize } : {}) });
     summary.due += page.appids.length;
     summary.consumedCapacity += page.consumedCapacity;
     cursor = page.lastKey;
@@ -123,21 +124,29 @@ const countFailure = (deps: RefreshDeps, summary: RefreshSummary, appid: string,
   else deps.logger.warn('authorizer_token.refresh_failed', fields, error);
 };
 
+/** A due account found fresh was refreshed by someone else: its schedule moves to its live token. */
+const catchUpSchedule = async (deps: RefreshDeps, appid: string): Promise<void> => {
+  const { token } = await getAuthorizerState(deps, appid);
+  if (token) await postponeRefresh(deps, appid, nextRefreshFor(token.expiresAt));
+};
+
 /**
  * Refreshes one account and records the outcome; a failure is classified, logged and counted, never thrown.
- * Accounts that are not authorized are skipped before any lease or call: a needs_reauth account stays in the
- * due index until its last token's TTL, and must not be reported again every run.
+ * Accounts that are not authorized are skipped before any lease or call (and taken off the schedule, which
+ * only authorized profiles belong to); a failed account stays due, so the next run tries it again.
  */
 const refreshOne = async (deps: RefreshDeps, summary: RefreshSummary, appid: string, dueBefore: number): Promise<void> => {
   try {
     const profile = await getAuthorizer(deps, appid);
     if (profile?.status !== 'authorized') {
       summary.skipped.inactive += 1;
+      if (profile) await unschedule(deps, appid);
       return;
     }
     const result = await refreshAuthorizerTokenIfDue(deps, appid, { dueBefore });
     if (result === 'refreshed') summary.refreshed += 1;
     else summary.skipped[result] += 1;
+    if (result === 'fresh') await catchUpSchedule(deps, appid);
   } catch (error) {
     // Revoked or removed between the two reads: nothing to refresh, nothing wrong.
     if (error instanceof AuthorizerNotFoundError || (error instanceof AuthorizerUnauthorizedError && !error.cause)) {
@@ -152,8 +161,9 @@ const refreshOne = async (deps: RefreshDeps, summary: RefreshSummary, appid: str
  * Workers pull appids from the shared page iterator (async generators queue concurrent `next()` calls), so at
  * most `concurrency` refreshes run and pages are read only as fast as work is taken.
  */
-const sweep = async (deps: RefreshDeps, summary: RefreshSummary, dueBefore: number, options: RefreshOptions) => {
-  const appids = dueAppids(deps, summary, dueBefore, options.pageSize);
+const sweep = async (deps: RefreshDeps, summary: RefreshSummary, now: number, options: RefreshOptions) => {
+  const dueBefore = now + REFRESH_LEAD_S;
+  const appids = dueAppids(deps, summary, now, options.pageSize);
   const hasTime = () => (options.timeLeftMs ? options.timeLeftMs() > 0 : true);
   let taken = 0;
   const worker = async (): Promise<void> => {
@@ -204,8 +214,8 @@ const emitSummary = (deps: RefreshDeps, metrics: Metrics, summary: RefreshSummar
 export const runRefresh = async (deps: RefreshDeps, options: RefreshOptions = {}): Promise<RefreshSummary> => {
   const started = performance.now();
   const metrics = deps.metrics ?? createMetrics({ clock: deps.clock });
-  const dueBefore = nowSeconds(deps.clock) + SCHEDULE_INTERVAL_S + REFRESH_WINDOW_S;
-  const component = await refreshComponent(deps, metrics, dueBefore);
+  const now = nowSeconds(deps.clock);
+  const component = await refreshComponent(deps, metrics, now + REFRESH_LEAD_S);
   const summary: RefreshSummary = {
     component: component.outcome,
     due: 0,
@@ -217,7 +227,7 @@ export const runRefresh = async (deps: RefreshDeps, options: RefreshOptions = {}
     durationMs: 0,
     stoppedEarly: false,
   };
-  if (component.usable) await sweep(deps, summary, dueBefore, options);
+  if (component.usable) await sweep(deps, summary, now, options);
   else deps.logger.error('refresh.authorizers_skipped', { componentAppId: deps.config.componentAppId, reason: 'no component token' });
   summary.durationMs = Math.round(performance.now() - started);
   emitSummary(deps, metrics, summary);

@@ -54,7 +54,7 @@ const pushEvent = (infoType: string, payload: Record<string, string>, createTime
   const base = { kind: 'component_push' as const, infoType, componentAppId: SIMULATOR_COMPONENT.appId, createTime, payload };
   const authorizerAppid = payload.AuthorizerAppid;
   const event = { ...base, ...(authorizerAppid ? { authorizerAppid } : {}) };
-  return { ...event, id: eventId(event), receivedAt: createTime, expiresAt: createTime + 3600 };
+  return { ...event, id: eventId(event), receivedAt: createTime };
 };
 
 const landing = (code: string, waitMs = 5_000) =>
@@ -584,7 +584,7 @@ describe('authorized handler', () => {
       authorizerAppid: { S: authorizerAppid },
       createTime: { N: String(e.createTime) },
       receivedAt: { N: String(e.receivedAt) },
-      expiresAt: { N: String(e.expiresAt) },
+      ttl: { N: String(e.receivedAt + 3600) },
       payload: { M: { AuthorizerAppid: { S: authorizerAppid }, AuthorizationCode: { S: authorizationCode } } },
     };
     const event = { Records: [{ eventName: 'INSERT', dynamodb: { SequenceNumber: '777', NewImage: image } }] } as unknown as DynamoDBStreamEvent;

@@ -28,7 +28,7 @@ const stored = (
   payload: Record<string, string>,
 ): StoredEvent => {
   const event = { kind, infoType, componentAppId: SIMULATOR_COMPONENT.appId, authorizerAppid, createTime: nowS(), payload };
-  return { ...event, id: eventId(event), receivedAt: nowS(), expiresAt: nowS() + 3600 };
+  return { ...event, id: eventId(event), receivedAt: nowS() };
 };
 const task = (authorizerAppid: string, queryAuthCode: string, toUser = OPENID) =>
   stored('release_test_task', 'query_auth_code', authorizerAppid, { authorizerAppid, toUser, queryAuthCode });

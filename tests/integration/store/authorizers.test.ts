@@ -55,6 +55,7 @@ describe('authorizations.saveAuthorization', () => {
     assert.equal(token?.accessToken, 'authorizer-token-A');
     const raw = await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk: `AUTHORIZER#${appid}`, sk: 'PROFILE' } }));
     assert.equal(raw.Item?.expiresAt, undefined);
+    assert.equal(raw.Item?.ttl, undefined);
   });
 
   it('keeps the old refresh token as previous when a newer authorization brings another', async () => {
