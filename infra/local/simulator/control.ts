@@ -39,6 +39,7 @@ const authorizeInput = (body: Body): AuthorizeInput => {
     userName: field<string>(body, 'userName', 'string'),
     push: field<boolean>(body, 'push', 'boolean'),
     withPreAuthCode: field<boolean>(body, 'withPreAuthCode', 'boolean'),
+    withoutApiAccess: field<boolean>(body, 'withoutApiAccess', 'boolean'),
   };
 };
 
@@ -48,6 +49,7 @@ const injectInput = (body: Body): InjectInput => ({
   errmsg: field<string>(body, 'errmsg', 'string'),
   times: field<number>(body, 'times', 'number'),
   httpStatus: field<number>(body, 'httpStatus', 'number'),
+  authorizerAppid: field<string>(body, 'authorizerAppid', 'string'),
 });
 
 const countsOf = (sim: Simulator): Record<string, number> => {
