@@ -2,7 +2,7 @@
 // function (DESIGN.md §3). Written once (`attribute_not_exists(pk)`), so WeChat's retries and duplicate
 // deliveries are no-ops; the `authorized` function consumes them from the table's stream.
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';
 import { AppError } from '../kernel/errors.ts';
 import { eventKey, sha256 } from './keys.ts';
@@ -140,4 +140,10 @@ export const eventFromStreamImage = (image: Record<string, unknown>): StoredEven
     payload: stringRecord(image.payload),
     receivedAt: num(image, 'receivedAt'),
   };
+};
+
+/** The stored event with this id, or undefined when there is none (never written, or past its TTL). */
+export const getEvent = async (deps: StoreDeps, id: string): Promise<StoredEvent | undefined> => {
+  const { Item } = await deps.doc.send(new GetCommand({ TableName: deps.tableName, Key: eventKey(id), ConsistentRead: true }));
+  return Item ? eventFromStreamImage(Item) : undefined;
 };
