@@ -4,7 +4,7 @@
 import { BadRequestError } from '../../lib/kernel/errors.ts';
 import type { AuthorizerInfo } from '../../lib/wechat/responses.ts';
 import { WeChatApiError, WeChatNetworkError, WeChatProtocolError } from '../../lib/wechat/errors.ts';
-import { AuthorizationCodeError, CodeBusyError } from '../../lib/authorization/authorization.ts';
+import { AuthorizationCodeError, AuthorizedWithoutRefreshTokenError, CodeBusyError } from '../../lib/authorization/authorization.ts';
 import { MissingTicketError, TicketInvalidError } from '../../lib/tokens/index.ts';
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -170,6 +170,16 @@ const START_PATH = 'authorize';
 /** The page for an error the authorize function expects; undefined for anything else (the edge answers 500). */
 export const describeFailure = (error: unknown): PageFailure | undefined => {
   if (error instanceof BadRequestError) return { status: 400, title: '请求无效 · Invalid request', message: error.message, retryHref: START_PATH };
+  if (error instanceof AuthorizedWithoutRefreshTokenError) {
+    return {
+      status: 200,
+      title: '已授权，但未授予接口权限 · Authorized without API access',
+      message:
+        `${error.info?.nickName ?? error.authorizerAppid} authorized this platform without granting it API access, so WeChat gave it ` +
+        'no refresh token and the platform cannot act for the account. Authorize again and keep the API permissions selected.',
+      retryHref: START_PATH,
+    };
+  }
   if (error instanceof AuthorizationCodeError && error.errcode === 61003) {
     return {
       status: 400,

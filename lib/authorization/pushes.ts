@@ -9,7 +9,8 @@ import { CODE_TTL_S } from '../store/codes.ts';
 import type { StoredEvent } from '../store/events.ts';
 import { saveAuthorizationWithoutToken } from '../store/reauthorization.ts';
 import { isRevoked } from '../wechat/errors.ts';
-import { AuthorizationCodeError, completeAuthorization } from './authorization.ts';
+import { AuthorizationCodeError, AuthorizedWithoutRefreshTokenError, completeAuthorization } from './authorization.ts';
+import { saveAuthorizationWithoutRefreshToken } from '../store/grants.ts';
 import { PermanentEventError } from '../stream/dispatch.ts';
 import { withComponentToken } from '../tokens/index.ts';
 
@@ -35,10 +36,16 @@ export const recoverWithoutCode = async (deps: WeChatDeps, authorizerAppid: stri
     });
   });
   const refreshToken = authorizationInfo.authorizerRefreshToken;
-  if (!refreshToken) throw refused;
-  const recovered = { refreshToken, funcInfo: [...authorizationInfo.funcInfo], info: authorizerInfo, authorizedAt };
-  const saved = await saveAuthorizationWithoutToken(deps, authorizerAppid, recovered);
-  deps.logger.warn('authorization.recovered_without_code', { authorizerAppid, errcode: refused.errcode, saved });
+  const granted = { funcInfo: [...authorizationInfo.funcInfo], info: authorizerInfo, authorizedAt };
+  const saved = refreshToken
+    ? await saveAuthorizationWithoutToken(deps, authorizerAppid, { ...granted, refreshToken })
+    : await saveAuthorizationWithoutRefreshToken(deps, authorizerAppid, granted);
+  deps.logger.warn('authorization.recovered_without_code', {
+    authorizerAppid,
+    errcode: refused.errcode,
+    saved,
+    withRefreshToken: Boolean(refreshToken),
+  });
 };
 
 const complete = async (deps: WeChatDeps, event: StoredEvent, input: { code: string; expiry: number; appid: string | undefined }) => {
@@ -50,6 +57,11 @@ const complete = async (deps: WeChatDeps, event: StoredEvent, input: { code: str
       waitMs: PUSH_WAIT_MS,
     });
   } catch (error) {
+    if (error instanceof AuthorizedWithoutRefreshTokenError) {
+      // Stored, as far as it can be: nothing to retry until the owner grants API access.
+      deps.logger.warn('authorization.no_refresh_token', { authorizerAppid: error.authorizerAppid, eventId: event.id });
+      return;
+    }
     if (!(error instanceof AuthorizationCodeError) || error.errcode === 61003 || !input.appid) throw error;
     await recoverWithoutCode(deps, input.appid, event.createTime, error);
   }

@@ -21,7 +21,8 @@ export type AuthorizerStatus = 'authorized' | 'unauthorized' | 'needs_reauth' | 
 export interface AuthorizerProfile {
   readonly authorizerAppid: string;
   readonly status: AuthorizerStatus;
-  readonly refreshToken: string;
+  /** Absent only while status is no_refresh_token. */
+  readonly refreshToken?: string;
   /** The refresh token before the current one, kept for the 61023 fallback. */
   readonly previousRefreshToken?: string;
   readonly funcInfo: number[];
@@ -44,8 +45,9 @@ export interface AuthorizerProfile {
 }
 
 export const toProfile = (item: Record<string, unknown> | undefined): AuthorizerProfile | undefined => {
-  if (!item || typeof item.refreshToken !== 'string' || typeof item.authorizerAppid !== 'string') return undefined;
-  protectSecret(item.refreshToken);
+  if (!item || typeof item.authorizerAppid !== 'string') return undefined;
+  if (typeof item.refreshToken !== 'string' && item.status !== 'no_refresh_token') return undefined;
+  protectSecret(item.refreshToken as string | undefined);
   protectSecret(item.previousRefreshToken as string | undefined);
   const { pk: _pk, sk: _sk, gsi1pk: _g, gsi1sk: _s, gsi2pk: _l, gsi2sk: _n, ...profile } = item;
   return { ...profile, funcInfo: (item.funcInfo as number[] | undefined) ?? [], version: Number(item.version ?? 0) } as AuthorizerProfile;

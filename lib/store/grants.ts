@@ -114,6 +114,61 @@ const scheduleValues = (t: RefreshedToken) => {
   return { ':next': s.nextRefreshAt, ':duePk': s.gsi1pk, ':dueSk': s.gsi1sk };
 };
 
+/**
+ * Stores an authorization that came without a refresh token (the owner granted no API access): status
+ * no_refresh_token, listed but off the schedule, and the old grant's access token deleted in the same
+ * transaction. A refresh token the profile held is kept as the previous one: a refresh token is never dropped.
+ * 'stale' when a newer authorization or revocation is stored.
+ */
+export const saveAuthorizationWithoutRefreshToken = async (
+  deps: StoreDeps,
+  appid: string,
+  a: Pick<NewAuthorization, 'funcInfo' | 'info' | 'authorizedAt'>,
+): Promise<'saved' | 'stale'> => {
+  for (let attempt = 1; attempt <= PROFILE_MAX_ATTEMPTS; attempt += 1) {
+    const current = await getAuthorizer(deps, appid);
+    if (current && isOlderThan(current, a.authorizedAt)) return 'stale';
+    const now = nowSeconds(deps.clock);
+    const item = {
+      ...authorizerKey(appid, 'PROFILE'),
+      ...(current ?? {}),
+      authorizerAppid: appid,
+      status: 'no_refresh_token',
+      refreshToken: undefined,
+      previousRefreshToken: current?.refreshToken ?? current?.previousRefreshToken,
+      funcInfo: a.funcInfo,
+      info: a.info ?? current?.info,
+      authorizedAt: a.authorizedAt,
+      needsReauthReason: undefined,
+      nextRefreshAt: undefined,
+      updatedAt: now,
+      version: (current?.version ?? 0) + 1,
+      ...listKeys(appid),
+    };
+    const items = [
+      {
+        Put: {
+          TableName: deps.tableName,
+          Item: item,
+          ConditionExpression: current ? 'version = :v' : 'attribute_not_exists(pk)',
+          ...(current ? { ExpressionAttributeValues: { ':v': current.version } } : {}),
+        },
+      },
+      { Delete: { TableName: deps.tableName, Key: authorizerKey(appid, 'ACCESS_TOKEN') } },
+      ...(current ? [] : [noLaterRevocation(deps, appid, a.authorizedAt)]),
+    ];
+    try {
+      await deps.doc.send(new TransactWriteCommand({ TransactItems: items }));
+      return 'saved';
+    } catch (error) {
+      const failed = cancelledAt(error);
+      if (failed.length === 0) throw error;
+      if (!current && failed.includes(items.length - 1)) return 'stale';
+    }
+  }
+  throw new StaleWriteError(`AUTHORIZER#${appid}/PROFILE`);
+};
+
 const refreshedProfileUpdate = (deps: StoreDeps, appid: string, t: RefreshedToken, now: number) => ({
   TableName: deps.tableName,
   Key: authorizerKey(appid, 'PROFILE'),

@@ -25,8 +25,11 @@ export const needsReauth = (appid: string): NeedsReauthError =>
 
 type RefreshSource = 'current' | 'previous' | 'authorizer_list';
 
+/** A profile that holds a refresh token (every status but no_refresh_token does). */
+export type RefreshableProfile = AuthorizerProfile & { readonly refreshToken: string };
+
 /** Exchanges `refreshToken` for an access token and stores both (rotated refresh token included). */
-const exchange = async (deps: WeChatDeps, profile: AuthorizerProfile, refreshToken: string, renew: Renew): Promise<AccessToken> => {
+const exchange = async (deps: WeChatDeps, profile: RefreshableProfile, refreshToken: string, renew: Renew): Promise<AccessToken> => {
   const appid = profile.authorizerAppid;
   const obtainedAt = nowSeconds(deps.clock);
   const answer = await withComponentToken(deps, async (componentAccessToken) => {
@@ -57,7 +60,7 @@ const exchange = async (deps: WeChatDeps, profile: AuthorizerProfile, refreshTok
 };
 
 /** The exchange, or undefined when WeChat rejects the refresh token (61023); other failures propagate. */
-const tryExchange = async (deps: WeChatDeps, profile: AuthorizerProfile, refreshToken: string, source: RefreshSource, renew: Renew) => {
+const tryExchange = async (deps: WeChatDeps, profile: RefreshableProfile, refreshToken: string, source: RefreshSource, renew: Renew) => {
   try {
     return await exchange(deps, profile, refreshToken, renew);
   } catch (error) {
@@ -90,7 +93,7 @@ export const findListedRefreshToken = async (deps: WeChatDeps, appid: string, re
   return undefined;
 };
 
-const exchangeWithFallbacks = async (deps: WeChatDeps, profile: AuthorizerProfile, renew: Renew): Promise<AccessToken> => {
+const exchangeWithFallbacks = async (deps: WeChatDeps, profile: RefreshableProfile, renew: Renew): Promise<AccessToken> => {
   const appid = profile.authorizerAppid;
   const tried = [profile.refreshToken];
   const current = await tryExchange(deps, profile, profile.refreshToken, 'current', renew);
@@ -123,7 +126,7 @@ const exchangeWithFallbacks = async (deps: WeChatDeps, profile: AuthorizerProfil
  * Lease holders only: `renew` runs before every WeChat call so a long 61023 chain keeps the lease.
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/api_authorizer_token.html
  */
-export const refreshAuthorizer = async (deps: WeChatDeps, profile: AuthorizerProfile, renew: Renew): Promise<AccessToken> => {
+export const refreshAuthorizer = async (deps: WeChatDeps, profile: RefreshableProfile, renew: Renew): Promise<AccessToken> => {
   try {
     return await exchangeWithFallbacks(deps, profile, renew);
   } catch (error) {

@@ -5,10 +5,10 @@ import type { WeChatDeps } from '../runtime/wechat-deps.ts';
 import { getAuthorizerState, getAuthorizerStateWithLease, type AuthorizerProfile } from '../store/authorizers.ts';
 import { expireAuthorizerToken, type AccessToken } from '../store/tokens.ts';
 import { isTokenInvalid } from '../wechat/errors.ts';
-import { needsReauth, refreshAuthorizer } from './authorizer-refresh.ts';
+import { needsReauth, refreshAuthorizer, type RefreshableProfile } from './authorizer-refresh.ts';
 import { COMPONENT_ACQUIRE_MS, FOLLOWER_MAX_WAIT_MS, STORE_SLACK_MS, usable, WECHAT_CALL_BUDGET_MS } from './component-token.ts';
 import { refreshIfDue, singleFlight, type DueOutcome, type FlightOptions, type Renew } from './single-flight.ts';
-import { AuthorizerNotFoundError, AuthorizerUnauthorizedError } from './errors.ts';
+import { AuthorizerNotFoundError, AuthorizerUnauthorizedError, NoRefreshTokenError } from './errors.ts';
 
 /**
  * Lease: one step of a holder is getting the component token (COMPONENT_ACQUIRE_MS at worst), one WeChat
@@ -27,7 +27,7 @@ export const AUTHORIZER_FLIGHT: FlightOptions = {
 export const authorizerLease = (authorizerAppid: string): string => `authorizer-token#${authorizerAppid}`;
 
 /** The profile of an account that can have tokens; typed errors for unknown and revoked accounts. */
-const activeProfile = (appid: string, profile: AuthorizerProfile | undefined): AuthorizerProfile => {
+const activeProfile = (appid: string, profile: AuthorizerProfile | undefined): RefreshableProfile => {
   if (!profile) {
     throw new AuthorizerNotFoundError(
       `${appid} has not authorized this component: send its owner the authorization page GET /wechat/component/authorize`,
@@ -40,7 +40,13 @@ const activeProfile = (appid: string, profile: AuthorizerProfile | undefined): A
       `${appid} revoked its authorization${when}; its owner must authorize again through GET /wechat/component/authorize`,
     );
   }
-  return profile;
+  if (profile.status === 'no_refresh_token' || profile.refreshToken === undefined) {
+    throw new NoRefreshTokenError(
+      `${appid} authorized this component without API access, so WeChat gave no refresh token: ` +
+        'its owner must authorize again through GET /wechat/component/authorize and grant the API permissions',
+    );
+  }
+  return profile as RefreshableProfile;
 };
 
 /** One consistent Query: the profile (checked) and, if good enough to hand out, the token. */

@@ -28,6 +28,7 @@ export {
   AuthorizerUnauthorizedError,
   MissingTicketError,
   NeedsReauthError,
+  NoRefreshTokenError,
   TicketInvalidError,
   TokenBusyError,
   TokenRefreshFailedError,

@@ -16,10 +16,11 @@ import {
 } from '../../../lib/authorization/authorization.ts';
 import { applyAuthorizationPush } from '../../../lib/authorization/pushes.ts';
 import { PermanentEventError, processEventRecords, type EventHandlers } from '../../../lib/stream/dispatch.ts';
-import { getAuthorizerAccessToken, getComponentAccessToken } from '../../../lib/tokens/index.ts';
-import { getAuthorizer } from '../../../lib/store/authorizers.ts';
+import { getAuthorizerAccessToken, getComponentAccessToken, NoRefreshTokenError } from '../../../lib/tokens/index.ts';
+import { getAuthorizer, listAuthorizers } from '../../../lib/store/authorizers.ts';
 import { claimCode, getCodeState } from '../../../lib/store/codes.ts';
 import { eventId, type StoredEvent } from '../../../lib/store/events.ts';
+import { getFailure } from '../../../lib/store/failures.ts';
 import { getAuthorizerToken } from '../../../lib/store/tokens.ts';
 import { SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
 import type { Simulator } from '../../../infra/local/simulator/index.ts';
@@ -161,7 +162,7 @@ describe('authorization.completeAuthorization', () => {
     assert.equal(profile?.refreshToken, sim.accounts().find((a) => a.appid === authorizerAppid)?.refreshToken);
     assert.ok(await getAuthorizerToken(deps, authorizerAppid));
     assert.equal(sim.calls('api_query_auth'), 1);
-    assert.ok(!logger.lines.some((l) => l.includes(authorizationCode) || l.includes(profile!.refreshToken)));
+    assert.ok(!logger.lines.some((l) => l.includes(authorizationCode) || l.includes(profile!.refreshToken!)));
   });
 
   it('spends the code once when the push and the landing page complete it concurrently', async () => {
@@ -454,7 +455,7 @@ describe('authorization.applyAuthorizationPush', () => {
 describe('eventDispatch.processEventRecords', () => {
   const image = (e: StoredEvent) => ({ pk: `EVENT#${e.id}`, sk: 'EVENT', ...e });
 
-  it('reports the first retryable failure and every record after it, and skips permanent failures', async () => {
+  it('processes every record, reports none, and stores each failure by event id: retrying or dropped', async () => {
     // Prepare
     const seen: string[] = [];
     const handlers: EventHandlers<WeChatDeps> = {
@@ -474,8 +475,11 @@ describe('eventDispatch.processEventRecords', () => {
     // Act
     const result = await processEventRecords(deps, handlers, records);
     // Assess
-    assert.deepEqual(result, { batchItemFailures: [{ itemIdentifier: '4' }, { itemIdentifier: '5' }] });
-    assert.deepEqual(seen, ['ok', 'permanent', 'flaky']);
+    assert.deepEqual(result, { batchItemFailures: [] });
+    assert.deepEqual(seen, ['ok', 'permanent', 'flaky', 'after']);
+    const [permanent, flaky] = [records[2]!, records[3]!].map((r) => String(r.image.pk).slice('EVENT#'.length));
+    assert.deepEqual([(await getFailure(deps, permanent!))?.state, (await getFailure(deps, flaky!))?.state], ['dropped', 'retrying']);
+    assert.equal((await getFailure(deps, flaky!))?.cause.message, 'try again');
   });
 
   it('drops events of a kind nobody handles, without a retry', async () => {
@@ -485,7 +489,50 @@ describe('eventDispatch.processEventRecords', () => {
     const result = await processEventRecords(deps, {}, [{ sequenceNumber: '9', image: image(task) }]);
     // Assess
     assert.deepEqual(result, { batchItemFailures: [] });
-    assert.ok(logger.records().some((r) => r.event === 'event.dropped' && r.sequenceNumber === '9'));
+    assert.ok(logger.records().some((r) => r.event === 'event.dropped' && r.eventId === task.id && r.reason === 'permanent'));
+    assert.equal((await getFailure(deps, task.id))?.state, 'dropped');
+  });
+});
+
+describe('an authorization without API access (api_query_auth returns no refresh token)', () => {
+  it('stores the account as no_refresh_token with its info and no token, and tells the landing page so', async () => {
+    // Prepare
+    const { authorizerAppid, authorizationCode } = await sim.authorize({ push: false, withoutApiAccess: true, nickName: 'No API shop' });
+    // Act
+    const page = await createAuthorizeHandler(deps)({
+      rawPath: '/wechat/component/authorized',
+      queryStringParameters: { auth_code: authorizationCode, expires_in: '3600' },
+    } as unknown as HttpEvent);
+    // Assess
+    assert.equal(page.statusCode, 200);
+    assert.match(String(page.body), /Authorized without API access/);
+    assert.match(String(page.body), /No API shop/);
+    const profile = await getAuthorizer(deps, authorizerAppid);
+    assert.equal(profile?.status, 'no_refresh_token');
+    assert.equal(profile?.refreshToken, undefined);
+    assert.equal(profile?.info?.nickName, 'No API shop');
+    assert.equal(profile?.nextRefreshAt, undefined);
+    assert.equal(await getAuthorizerToken(deps, authorizerAppid), undefined);
+    assert.equal(sim.calls('api_query_auth'), 1);
+    const listed = (await listAuthorizers(deps, { limit: 50 })).authorizers.find((a) => a.authorizerAppid === authorizerAppid);
+    assert.equal(listed?.status, 'no_refresh_token');
+    await assert.rejects(getAuthorizerAccessToken(deps, authorizerAppid), (e: unknown) => e instanceof NoRefreshTokenError);
+  });
+
+  it('completes the push of such an authorization without a failure, and keeps a refresh token held before', async () => {
+    // Prepare: the account once authorized with API access, then again without it.
+    const { authorizerAppid, authorizationCode: first } = await sim.authorize({ push: false });
+    await applyAuthorizationPush(deps, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: first }, nowS() - 10));
+    const before = (await getAuthorizer(deps, authorizerAppid))?.refreshToken;
+    const { authorizationCode: second } = await sim.reauthorize(authorizerAppid, { push: false, withoutApiAccess: true });
+    // Act
+    await applyAuthorizationPush(deps, pushEvent('updateauthorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: second }));
+    // Assess
+    const profile = await getAuthorizer(deps, authorizerAppid);
+    assert.equal(profile?.status, 'no_refresh_token');
+    assert.equal(profile?.previousRefreshToken, before);
+    assert.equal(await getAuthorizerToken(deps, authorizerAppid), undefined);
+    assert.ok(logger.records().some((r) => r.event === 'authorization.no_refresh_token' && r.authorizerAppid === authorizerAppid));
   });
 });
 
@@ -566,12 +613,13 @@ describe('authorized handler', () => {
     const result = await createAuthorizedHandler(deps)(event);
     // Assess
     assert.deepEqual(result, { batchItemFailures: [] });
-    const dropped = logger.records().find((r) => r.event === 'event.dropped' && r.sequenceNumber === '100000000000000000001');
+    const sampleId = String(event.Records[0]?.dynamodb?.NewImage?.pk?.S).slice('EVENT#'.length);
+    const dropped = logger.records().find((r) => r.event === 'event.dropped' && r.eventId === sampleId);
     // The simulator knows neither the code nor the account: the push cannot be completed or recovered.
     assert.equal((dropped?.error as { name?: string } | undefined)?.name, 'PermanentEventError');
   });
 
-  it('reports a record for retry when WeChat is busy, by its SequenceNumber', async () => {
+  it('acknowledges a record WeChat was busy for, and its retry a minute later completes it', async () => {
     // Prepare
     const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false });
     const e = pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode });
@@ -592,10 +640,15 @@ describe('authorized handler', () => {
     sim.inject({ api: 'api_query_auth', errcode: -1, times: 3 });
     // Act
     const busy = await createAuthorizedHandler(deps)(event);
-    const retried = await createAuthorizedHandler(deps)(event);
+    const tooEarly = await createAuthorizedHandler(deps)({ retryFailures: true });
+    const minuteLater = { ...deps, clock: () => Date.now() + 61_000 };
+    const retried = await createAuthorizedHandler(minuteLater)({ retryFailures: true });
     // Assess
-    assert.deepEqual(busy, { batchItemFailures: [{ itemIdentifier: '777' }] });
-    assert.deepEqual(retried, { batchItemFailures: [] });
+    assert.deepEqual(busy, { batchItemFailures: [] });
+    assert.equal(tooEarly.succeeded, 0);
+    // The earlier test's retrying failure is due as well.
+    assert.ok(retried.succeeded >= 1);
     assert.equal((await getAuthorizer(deps, authorizerAppid))?.status, 'authorized');
+    assert.equal((await getFailure(deps, e.id))?.state, 'resolved');
   });
 });
