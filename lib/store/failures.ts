@@ -7,7 +7,7 @@ import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/li
 import { nowSeconds } from '../kernel/clock.ts';
 import { conditionMet } from './conditional.ts';
 import type { StoredEvent } from './events.ts';
-import { dueSortKey, failureKey, GSI1 } from './keys.ts';
+import { dueSortKey, failureItemKey, GSI1 } from './keys.ts';
 import type { StoreDeps } from './types.ts';
 
 /** Kept this long after the last attempt (as long as the failure queues keep messages), then TTL removes it. */
@@ -51,7 +51,7 @@ export const saveFailure = async (deps: StoreDeps, failure: EventFailure): Promi
   await deps.doc.send(
     new PutCommand({
       TableName: deps.tableName,
-      Item: { ...failureKey(failure.eventId), ...failure, ...indexKeys(failure), ttl: failure.lastFailedAt + FAILURE_RETENTION_S },
+      Item: { ...failureItemKey(failure.eventId), ...failure, ...indexKeys(failure), ttl: failure.lastFailedAt + FAILURE_RETENTION_S },
     }),
   );
 };
@@ -64,7 +64,7 @@ const toFailure = (item: Record<string, unknown> | undefined): EventFailure | un
 
 /** The failure recorded for an event, or undefined when its work never failed (or the record is past retention). */
 export const getFailure = async (deps: StoreDeps, eventId: string): Promise<EventFailure | undefined> => {
-  const { Item } = await deps.doc.send(new GetCommand({ TableName: deps.tableName, Key: failureKey(eventId), ConsistentRead: true }));
+  const { Item } = await deps.doc.send(new GetCommand({ TableName: deps.tableName, Key: failureItemKey(eventId), ConsistentRead: true }));
   return toFailure(Item);
 };
 
@@ -106,7 +106,7 @@ export const claimRetry = (deps: StoreDeps, failure: EventFailure, untilS: numbe
     deps.doc.send(
       new UpdateCommand({
         TableName: deps.tableName,
-        Key: failureKey(failure.eventId),
+        Key: failureItemKey(failure.eventId),
         UpdateExpression: 'SET nextAttemptAt = :until, gsi1sk = :sk',
         ConditionExpression: '#state = :retrying AND nextAttemptAt = :seen',
         ExpressionAttributeNames: { '#state': 'state' },
@@ -122,7 +122,7 @@ export const resolveFailure = (deps: StoreDeps, eventId: string): Promise<boolea
     deps.doc.send(
       new UpdateCommand({
         TableName: deps.tableName,
-        Key: failureKey(eventId),
+        Key: failureItemKey(eventId),
         UpdateExpression: 'SET #state = :resolved, resolvedAt = :now, #ttl = :ttl REMOVE gsi1pk, gsi1sk, nextAttemptAt',
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeNames: { '#state': 'state', '#ttl': 'ttl' },

@@ -11,7 +11,7 @@ export const eventKey = (id: string): Key => ({ pk: `EVENT#${id}`, sk: 'EVENT' }
 export const messageKey = (id: string): Key => ({ pk: `MSG#${id}`, sk: 'MSG' });
 export const codeKey = (authorizationCode: string): Key => ({ pk: `CODE#${sha256(authorizationCode)}`, sk: 'CODE' });
 /** Failed stream work of one event (lib/store/failures.ts); sk `FAILURE`, never `EVENT`, so the stream filter skips it. */
-export const failureKey = (eventId: string): Key => ({ pk: `FAILURE#${eventId}`, sk: 'FAILURE' });
+export const failureItemKey = (eventId: string): Key => ({ pk: `FAILURE#${eventId}`, sk: 'FAILURE' });
 
 /** gsi1 partition of the schedule: authorized PROFILEs by nextRefreshAt (lib/store/schedule.ts). */
 export const DUE_AUTHORIZER = 'DUE#authorizer';

@@ -10,12 +10,8 @@ import { StaleWriteError, type AccessToken } from '../store/tokens.ts';
 import { isRefreshTokenInvalid, isRevoked } from '../wechat/errors.ts';
 import { withComponentToken } from './component-token.ts';
 import type { Renew } from './single-flight.ts';
+import { AUTHORIZER_LIST_MAX_PAGES, AUTHORIZER_LIST_PAGE, type ListedRefreshTokens } from './authorizer-list.ts';
 import { AuthorizerUnauthorizedError, NeedsReauthError, TokenRefreshFailedError } from './errors.ts';
-
-/** api_get_authorizer_list page size (WeChat's maximum). */
-export const AUTHORIZER_LIST_PAGE = 500;
-/** Upper bound on pages read while recovering one refresh token (500 × 200 = 100,000 accounts). */
-const AUTHORIZER_LIST_MAX_PAGES = 200;
 
 export const needsReauth = (appid: string): NeedsReauthError =>
   new NeedsReauthError(
@@ -71,7 +67,8 @@ const tryExchange = async (deps: WeChatDeps, profile: RefreshableProfile, refres
 };
 
 /**
- * The refresh token WeChat holds for the account, paging through api_get_authorizer_list.
+ * The refresh token WeChat holds for the account, paging through api_get_authorizer_list until it is found. A
+ * refresh run passes its shared walk instead (lib/tokens/authorizer-list.ts).
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/Account_Authorization/api_get_authorizer_list.html
  */
 export const findListedRefreshToken = async (deps: WeChatDeps, appid: string, renew: Renew = async () => {}): Promise<string | undefined> => {
@@ -93,7 +90,12 @@ export const findListedRefreshToken = async (deps: WeChatDeps, appid: string, re
   return undefined;
 };
 
-const exchangeWithFallbacks = async (deps: WeChatDeps, profile: RefreshableProfile, renew: Renew): Promise<AccessToken> => {
+/** How a refresh finds the listed refresh token: its run's shared walk, or a walk of its own. */
+export interface RecoveryOptions {
+  readonly listed?: ListedRefreshTokens;
+}
+
+const exchangeWithFallbacks = async (deps: WeChatDeps, profile: RefreshableProfile, renew: Renew, options: RecoveryOptions): Promise<AccessToken> => {
   const appid = profile.authorizerAppid;
   const tried = [profile.refreshToken];
   const current = await tryExchange(deps, profile, profile.refreshToken, 'current', renew);
@@ -104,7 +106,7 @@ const exchangeWithFallbacks = async (deps: WeChatDeps, profile: RefreshableProfi
     const token = await tryExchange(deps, profile, previous, 'previous', renew);
     if (token) return token;
   }
-  const listed = await findListedRefreshToken(deps, appid, renew);
+  const listed = options.listed ? await options.listed.refreshTokenOf(appid, renew) : await findListedRefreshToken(deps, appid, renew);
   if (listed && !tried.includes(listed)) {
     const token = await tryExchange(deps, profile, listed, 'authorizer_list', renew);
     if (token) return token;
@@ -126,9 +128,14 @@ const exchangeWithFallbacks = async (deps: WeChatDeps, profile: RefreshableProfi
  * Lease holders only: `renew` runs before every WeChat call so a long 61023 chain keeps the lease.
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/api_authorizer_token.html
  */
-export const refreshAuthorizer = async (deps: WeChatDeps, profile: RefreshableProfile, renew: Renew): Promise<AccessToken> => {
+export const refreshAuthorizer = async (
+  deps: WeChatDeps,
+  profile: RefreshableProfile,
+  renew: Renew,
+  options: RecoveryOptions = {},
+): Promise<AccessToken> => {
   try {
-    return await exchangeWithFallbacks(deps, profile, renew);
+    return await exchangeWithFallbacks(deps, profile, renew, options);
   } catch (error) {
     if (!isRevoked(error)) throw error;
     const appid = profile.authorizerAppid;

@@ -5,7 +5,7 @@ import type { WeChatDeps } from '../runtime/wechat-deps.ts';
 import { getAuthorizerState, getAuthorizerStateWithLease, type AuthorizerProfile } from '../store/authorizers.ts';
 import { expireAuthorizerToken, type AccessToken } from '../store/tokens.ts';
 import { isTokenInvalid } from '../wechat/errors.ts';
-import { needsReauth, refreshAuthorizer, type RefreshableProfile } from './authorizer-refresh.ts';
+import { needsReauth, refreshAuthorizer, type RefreshableProfile, type RecoveryOptions } from './authorizer-refresh.ts';
 import { COMPONENT_ACQUIRE_MS, FOLLOWER_MAX_WAIT_MS, STORE_SLACK_MS, usable, WECHAT_CALL_BUDGET_MS } from './component-token.ts';
 import { refreshIfDue, singleFlight, type DueOutcome, type FlightOptions, type Renew } from './single-flight.ts';
 import { AuthorizerNotFoundError, AuthorizerUnauthorizedError, NoRefreshTokenError } from './errors.ts';
@@ -71,10 +71,10 @@ const observeUsable = async (deps: WeChatDeps, appid: string, since: number) => 
   return { value: usableFor(appid, found, nowSeconds(deps.clock), since), ...(found.lease ? { lease: found.lease } : {}) };
 };
 
-const refreshAccount = async (deps: WeChatDeps, appid: string, renew: Renew): Promise<AccessToken> => {
+const refreshAccount = async (deps: WeChatDeps, appid: string, renew: Renew, options: RecoveryOptions = {}): Promise<AccessToken> => {
   const { profile } = await readAccount(deps, appid);
   if (profile.status === 'needs_reauth') throw needsReauth(appid);
-  return refreshAuthorizer(deps, profile, renew);
+  return refreshAuthorizer(deps, profile, renew, options);
 };
 
 /**
@@ -125,13 +125,17 @@ export const withAuthorizerToken = async <T>(
  * For the scheduled refresh: refreshes the account's token if it expires before `dueBefore` (epoch s).
  * Throws AuthorizerNotFoundError / AuthorizerUnauthorizedError / NeedsReauthError for accounts it cannot refresh.
  */
-export const refreshAuthorizerTokenIfDue = (deps: WeChatDeps, authorizerAppid: string, options: { dueBefore: number }): Promise<DueOutcome> =>
+export const refreshAuthorizerTokenIfDue = (
+  deps: WeChatDeps,
+  authorizerAppid: string,
+  options: { dueBefore: number } & RecoveryOptions,
+): Promise<DueOutcome> =>
   refreshIfDue(
     deps,
     {
       what: authorizerLease(authorizerAppid),
       isFresh: async () => ((await readAccount(deps, authorizerAppid)).token?.expiresAt ?? 0) > options.dueBefore,
-      refresh: (renew) => refreshAccount(deps, authorizerAppid, renew),
+      refresh: (renew) => refreshAccount(deps, authorizerAppid, renew, options.listed ? { listed: options.listed } : {}),
     },
     AUTHORIZER_FLIGHT.leaseMs,
   );

@@ -21,7 +21,8 @@ export {
   refreshAuthorizerTokenIfDue,
   withAuthorizerToken,
 } from './authorizer-token.ts';
-export { AUTHORIZER_LIST_PAGE, findListedRefreshToken } from './authorizer-refresh.ts';
+export { findListedRefreshToken } from './authorizer-refresh.ts';
+export { AUTHORIZER_LIST_PAGE, sharedAuthorizerList, walkAuthorizerList, type ListedRefreshTokens } from './authorizer-list.ts';
 export type { DueOutcome, FlightOptions, Renew } from './single-flight.ts';
 export {
   AuthorizerNotFoundError,

@@ -11,7 +11,8 @@ import { listDueAuthorizers, nextRefreshFor, postponeRefresh, REFRESH_LEAD_S, un
 import { getAuthorizer, getAuthorizerState } from '../store/authorizers.ts';
 import { getVerifyTicket, TICKET_TTL_S } from '../store/tickets.ts';
 import { getComponentToken } from '../store/tokens.ts';
-import { WeChatApiError, WeChatNetworkError, WeChatProtocolError } from '../wechat/errors.ts';
+import { isRateLimited, WeChatApiError, WeChatNetworkError, WeChatProtocolError } from '../wechat/errors.ts';
+import { sharedAuthorizerList, type ListedRefreshTokens } from './authorizer-list.ts';
 import {
   AuthorizerNotFoundError,
   AuthorizerUnauthorizedError,
@@ -60,6 +61,13 @@ export interface RefreshSummary {
   consumedCapacity: number;
   durationMs: number;
   stoppedEarly: boolean;
+  /**
+   * Set when WeChat answered 45009 (a daily quota is used up): the run stopped making WeChat calls (the circuit
+   * breaker), every account not yet started stays due for the next run, and clear_quota is the operator's fix.
+   */
+  circuitOpen?: { readonly errcode: number; readonly api: string };
+  /** Walks of api_get_authorizer_list this run (0, or 1 shared by every 61023 recovery). */
+  authorizerListWalks: number;
 }
 
 /**
@@ -86,11 +94,13 @@ const refreshComponent = async (deps: RefreshDeps, metrics: Metrics, dueBefore: 
   // The ticket is what every component token costs; without one the platform goes dark within two hours.
   if (!ticket) deps.logger.error('component_ticket.missing', { componentAppId, maxAgeS: TICKET_TTL_S });
   let outcome: ComponentOutcome;
+  let quotaHit: WeChatApiError | undefined;
   try {
     outcome = await refreshComponentTokenIfDue(deps, { dueBefore });
   } catch (error) {
     deps.logger.error('component_token.refresh_failed', { componentAppId, errcode: failureKey(error) }, error);
     outcome = 'failed';
+    quotaHit = rateLimit(error);
   }
   const token = await getComponentToken(deps, componentAppId);
   const dimensions = { ComponentAppId: componentAppId };
@@ -98,7 +108,20 @@ const refreshComponent = async (deps: RefreshDeps, metrics: Metrics, dueBefore: 
   // Rolled up too: the component token alarms (infra/alarms.yml) watch the dimensionless metrics.
   const remaining = token ? token.expiresAt - nowSeconds(deps.clock) : 0;
   metrics.put({ ComponentTokenRemainingSeconds: remaining, ComponentTokenRefreshFailed: outcome === 'failed' ? 1 : 0 }, dimensions, { rollup: true });
-  return { outcome, usable: outcome !== 'failed' || token !== undefined };
+  return { outcome, usable: outcome !== 'failed' || token !== undefined, quotaHit };
+};
+
+/** The WeChat 45009 (or 45011) behind a refresh failure, if that is what it was. */
+const rateLimit = (error: unknown): WeChatApiError | undefined => {
+  const inner = error instanceof AuthorizerUnauthorizedError && error.cause ? error.cause : error;
+  return inner instanceof WeChatApiError && isRateLimited(inner) ? inner : undefined;
+};
+
+/** Opens the run's circuit breaker: no account is started after this; the ones in flight finish. */
+const openCircuit = (deps: RefreshDeps, summary: RefreshSummary, hit: WeChatApiError, authorizerAppid?: string): void => {
+  if (summary.circuitOpen) return;
+  summary.circuitOpen = { errcode: hit.errcode, api: hit.api };
+  deps.logger.error('refresh.circuit_open', { errcode: hit.errcode, api: hit.api, authorizerAppid, fix: 'clear_quota, or wait for the daily reset' });
 };
 
 /** The schedule page by page (accounts due by `now`), counting what it reads and what the reads cost. */
@@ -114,6 +137,8 @@ async function* dueAppids(deps: RefreshDeps, summary: RefreshSummary, now: numbe
 }
 
 const countFailure = (deps: RefreshDeps, summary: RefreshSummary, appid: string, error: unknown): void => {
+  const hit = rateLimit(error);
+  if (hit) openCircuit(deps, summary, hit, appid);
   // 61003 surfaces as AuthorizerUnauthorizedError (the token layer marked the account unauthorized).
   const key = failureKey(error instanceof AuthorizerUnauthorizedError && error.cause ? error.cause : error);
   summary.failed[key] = (summary.failed[key] ?? 0) + 1;
@@ -135,7 +160,7 @@ const catchUpSchedule = async (deps: RefreshDeps, appid: string): Promise<void> 
  * Accounts that are not authorized are skipped before any lease or call (and taken off the schedule, which
  * only authorized profiles belong to); a failed account stays due, so the next run tries it again.
  */
-const refreshOne = async (deps: RefreshDeps, summary: RefreshSummary, appid: string, dueBefore: number): Promise<void> => {
+const refreshOne = async (deps: RefreshDeps, summary: RefreshSummary, appid: string, run: { dueBefore: number; listed: ListedRefreshTokens }) => {
   try {
     const profile = await getAuthorizer(deps, appid);
     if (profile?.status !== 'authorized') {
@@ -143,7 +168,7 @@ const refreshOne = async (deps: RefreshDeps, summary: RefreshSummary, appid: str
       if (profile) await unschedule(deps, appid);
       return;
     }
-    const result = await refreshAuthorizerTokenIfDue(deps, appid, { dueBefore });
+    const result = await refreshAuthorizerTokenIfDue(deps, appid, run);
     if (result === 'refreshed') summary.refreshed += 1;
     else summary.skipped[result] += 1;
     if (result === 'fresh') await catchUpSchedule(deps, appid);
@@ -162,9 +187,9 @@ const refreshOne = async (deps: RefreshDeps, summary: RefreshSummary, appid: str
  * most `concurrency` refreshes run and pages are read only as fast as work is taken.
  */
 const sweep = async (deps: RefreshDeps, summary: RefreshSummary, now: number, options: RefreshOptions) => {
-  const dueBefore = now + REFRESH_LEAD_S;
+  const run = { dueBefore: now + REFRESH_LEAD_S, listed: sharedAuthorizerList(deps) };
   const appids = dueAppids(deps, summary, now, options.pageSize);
-  const hasTime = () => (options.timeLeftMs ? options.timeLeftMs() > 0 : true);
+  const hasTime = () => !summary.circuitOpen && (options.timeLeftMs ? options.timeLeftMs() > 0 : true);
   let taken = 0;
   const worker = async (): Promise<void> => {
     while (hasTime()) {
@@ -172,7 +197,7 @@ const sweep = async (deps: RefreshDeps, summary: RefreshSummary, now: number, op
       if (next.done) return;
       if (!hasTime()) break;
       taken += 1;
-      await refreshOne(deps, summary, next.value, dueBefore);
+      await refreshOne(deps, summary, next.value, run);
     }
     summary.stoppedEarly = true;
   };
@@ -180,6 +205,7 @@ const sweep = async (deps: RefreshDeps, summary: RefreshSummary, now: number, op
   await Promise.all(Array.from({ length: concurrency }, worker));
   await appids.return(undefined);
   summary.deferred = summary.due - taken;
+  summary.authorizerListWalks = run.listed.walks();
 };
 
 const emitSummary = (deps: RefreshDeps, metrics: Metrics, summary: RefreshSummary): void => {
@@ -189,6 +215,7 @@ const emitSummary = (deps: RefreshDeps, metrics: Metrics, summary: RefreshSummar
     AuthorizerRefreshed: summary.refreshed,
     RefreshSkipped: skipped,
     NeedsReauth: summary.failed['61023'] ?? 0,
+    RefreshCircuitOpen: summary.circuitOpen ? 1 : 0,
   });
   for (const [errcode, count] of Object.entries(summary.failed)) metrics.put({ AuthorizerRefreshFailed: count }, { Errcode: errcode });
   deps.logger.info('refresh.completed', {
@@ -203,6 +230,8 @@ const emitSummary = (deps: RefreshDeps, metrics: Metrics, summary: RefreshSummar
     consumedCapacity: summary.consumedCapacity,
     durationMs: summary.durationMs,
     stoppedEarly: summary.stoppedEarly,
+    circuitOpen: summary.circuitOpen ? `${summary.circuitOpen.errcode} ${summary.circuitOpen.api}` : undefined,
+    authorizerListWalks: summary.authorizerListWalks,
   });
 };
 
@@ -226,8 +255,11 @@ export const runRefresh = async (deps: RefreshDeps, options: RefreshOptions = {}
     consumedCapacity: 0,
     durationMs: 0,
     stoppedEarly: false,
+    authorizerListWalks: 0,
   };
-  if (component.usable) await sweep(deps, summary, now, options);
+  if (component.quotaHit) openCircuit(deps, summary, component.quotaHit);
+  if (summary.circuitOpen) deps.logger.error('refresh.authorizers_skipped', { componentAppId: deps.config.componentAppId, reason: 'circuit open' });
+  else if (component.usable) await sweep(deps, summary, now, options);
   else deps.logger.error('refresh.authorizers_skipped', { componentAppId: deps.config.componentAppId, reason: 'no component token' });
   summary.durationMs = Math.round(performance.now() - started);
   emitSummary(deps, metrics, summary);

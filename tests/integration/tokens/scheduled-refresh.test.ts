@@ -312,8 +312,8 @@ describe('refresh.runRefresh isolates failing accounts', () => {
   before(async () => {
     world = await createWorld();
     appids = await seedAccounts(world, 20, 20);
+    // 45009 stops the whole run (the circuit breaker): its own test below.
     world.wechat.faults.set(appids[0]!, 61023);
-    world.wechat.faults.set(appids[1]!, 45009);
     world.wechat.faults.set(appids[2]!, -1);
     await world.sim.unauthorize(appids[3]!, { push: false });
     summary = await runRefresh(world.deps);
@@ -323,9 +323,9 @@ describe('refresh.runRefresh isolates failing accounts', () => {
   it('refreshes every other account and counts the failures by errcode', () => {
     // Assess
     assert.equal(summary.due, 20);
-    assert.equal(summary.refreshed, 16);
-    assert.deepEqual(summary.failed, { '61023': 1, '45009': 1, '-1': 1, '61003': 1 });
-    assert.ok(appids.slice(4).every((a) => world.wechat.tokenCalls.get(a) === 1));
+    assert.equal(summary.refreshed, 17);
+    assert.deepEqual(summary.failed, { '61023': 1, '-1': 1, '61003': 1 });
+    assert.ok([appids[1]!, ...appids.slice(4)].every((a) => world.wechat.tokenCalls.get(a) === 1));
   });
 
   it('records an account that revoked the component (61003) as unauthorized and drops it from the due index', async () => {
@@ -342,16 +342,6 @@ describe('refresh.runRefresh isolates failing accounts', () => {
     assert.equal(world.metrics.sum('NeedsReauth'), 1);
   });
 
-  it('stops at one call for an account out of daily quota (45009) and reports it loudly', async () => {
-    // Assess
-    assert.equal(world.wechat.tokenCalls.get(appids[1]!), 1);
-    assert.equal((await getAuthorizer(world.deps, appids[1]!))?.status, 'authorized');
-    const line = world.logger.records().find((r) => r.event === 'authorizer_token.quota_exhausted');
-    assert.equal(line?.level, 'error');
-    assert.equal(line?.authorizerAppid, appids[1]);
-    assert.equal(world.metrics.sum('AuthorizerRefreshFailed', { Errcode: '45009' }), 1);
-  });
-
   it('retries a busy account (-1) on the next run, and the needs_reauth one is off the schedule', async () => {
     // Prepare
     world.wechat.faults.delete(appids[2]!);
@@ -359,9 +349,9 @@ describe('refresh.runRefresh isolates failing accounts', () => {
     // Act
     const next = await runRefresh(world.deps);
     // Assess
-    assert.equal(next.due, 2, 'the 45009 and -1 accounts');
+    assert.equal(next.due, 1, 'the -1 account');
     assert.equal(next.refreshed, 1);
-    assert.deepEqual(next.failed, { '45009': 1 });
+    assert.deepEqual(next.failed, {});
     assert.equal(next.skipped.inactive, 0);
     assert.equal(world.wechat.tokenCalls.get(appids[0]!), undefined, 'no call for the needs_reauth account');
     assert.equal(world.wechat.tokenCalls.get(appids[2]!), 1);
@@ -445,6 +435,58 @@ describe('refresh.runRefresh: the schedule never forgets an account', () => {
     // Assess
     assert.deepEqual([first.due, first.skipped.fresh, second.due], [1, 1, 0]);
     assert.equal(world.wechat.tokenCalls.size, 0);
+  });
+});
+
+describe('refresh.runRefresh: mass 61023 and the 45009 circuit breaker', () => {
+  let world: World;
+  after(async () => world.close());
+
+  it('recovers 30 accounts whose refresh tokens WeChat rejects (61023) with one api_get_authorizer_list walk for the run', async () => {
+    // Prepare: every stored refresh token is stale; WeChat lists the ones it honours.
+    world = await createWorld();
+    const appids = await seedAccounts(world, 30, 30);
+    for (const appid of appids) {
+      await world.table.doc.send(
+        new UpdateCommand({
+          TableName: world.table.tableName,
+          Key: authorizerKey(appid, 'PROFILE'),
+          UpdateExpression: 'SET refreshToken = :stale',
+          ExpressionAttributeValues: { ':stale': `refreshtoken@@@stale-${appid}` },
+        }),
+      );
+    }
+    world.sim.resetCounters();
+    // Act
+    const summary = await runRefresh(world.deps);
+    // Assess
+    assert.deepEqual([summary.refreshed, summary.failed], [30, {}]);
+    assert.equal(summary.authorizerListWalks, 1);
+    assert.equal(world.sim.calls('api_get_authorizer_list'), 1, 'one page holds all 30: one walk, not one per account');
+    const simTokens = new Map(world.sim.accounts().map((a) => [a.appid, a.refreshToken]));
+    for (const appid of appids) assert.equal((await getAuthorizer(world.deps, appid))?.refreshToken, simTokens.get(appid));
+  });
+
+  it('stops the run at the first 45009, leaves the rest due, and says so in its summary', async () => {
+    // Prepare
+    const appids = await seedAccounts(world, 10, 10);
+    for (const appid of appids) world.wechat.faults.set(appid, 45009);
+    world.wechat.tokenCalls.clear();
+    // Act
+    const summary = await runRefresh(world.deps, { concurrency: 1 });
+    // Assess
+    assert.deepEqual(summary.circuitOpen, { errcode: 45009, api: 'component/api_authorizer_token' });
+    assert.equal(world.wechat.totalTokenCalls(), 1, 'no WeChat call after the 45009');
+    assert.deepEqual([summary.due, summary.failed, summary.deferred, summary.stoppedEarly], [10, { '45009': 1 }, 9, true]);
+    assert.equal(world.metrics.sum('RefreshCircuitOpen'), 1);
+    assert.ok(world.logger.records().some((r) => r.event === 'refresh.circuit_open' && r.errcode === 45009));
+    const line = world.logger.records().find((r) => r.event === 'authorizer_token.quota_exhausted');
+    assert.deepEqual([line?.level, appids.includes(String(line?.authorizerAppid))], ['error', true]);
+    assert.equal(world.metrics.sum('AuthorizerRefreshFailed', { Errcode: '45009' }), 1);
+    // Next run (quota back): all ten are still due and refreshed.
+    world.wechat.faults.clear();
+    const next = await runRefresh(world.deps);
+    assert.deepEqual([next.due, next.refreshed, next.circuitOpen], [10, 10, undefined]);
   });
 });
 
