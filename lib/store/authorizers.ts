@@ -9,7 +9,8 @@ import { protectSecret } from '../kernel/logger.ts';
 import type { AuthorizerInfo } from '../wechat/responses.ts';
 import { findItem, getItems } from './batch.ts';
 import { cancelledAt, conditionMet } from './conditional.ts';
-import { AUTHORIZER_LIST, authorizerKey, GSI2, leaseKey } from './keys.ts';
+import { AUTHORIZER_LIST, authorizerKey, GSI2, leaseKey, sha256 } from './keys.ts';
+import { outboxPut, stableEventId } from './outbox.ts';
 import { toLease, type Lease } from './lease.ts';
 import { toAccessToken, type AccessToken } from './tokens.ts';
 import { recordEarlyRevocation } from './revocations.ts';
@@ -37,6 +38,8 @@ export interface AuthorizerProfile {
   /** Epoch seconds: when a refresh learned of the revocation (61003). */
   readonly revokedDetectedAt?: number;
   readonly needsReauthReason?: string;
+  /** Epoch seconds: when reconcile first found the account missing from WeChat's authorizer list. */
+  readonly unlistedAt?: number;
   readonly updatedAt: number;
   /** Epoch seconds: when the scheduled refresh next takes this account; absent when it is off the schedule (not authorized). */
   readonly nextRefreshAt?: number;
@@ -161,7 +164,8 @@ export const markRevoked = (deps: StoreDeps, appid: string, seen: Pick<Authorize
 };
 
 /**
- * Marks an authorized account as needing re-authorization (its refresh token is beyond recovery). With
+ * Marks an authorized account as needing re-authorization (its refresh token is beyond recovery), and writes the
+ * `Authorizer Needs Reauthorization` event in the same transaction (docs/architecture.md §6). With
  * `ifRefreshToken`, only if the profile still holds that token, so a concurrent re-authorization wins.
  */
 export const markNeedsReauth = async (
@@ -171,7 +175,10 @@ export const markNeedsReauth = async (
   options: { ifRefreshToken?: string } = {},
 ): Promise<boolean> => {
   const guard = options.ifRefreshToken === undefined ? '' : ' AND refreshToken = :rt';
-  return conditionalUpdate(deps, appid, {
+  const now = deps.clock();
+  const update = {
+    TableName: deps.tableName,
+    Key: authorizerKey(appid, 'PROFILE'),
     UpdateExpression: `SET #status = :needs, needsReauthReason = :reason, updatedAt = :now ${OFF_SCHEDULE} ADD version :one`,
     ConditionExpression: `#status = :authorized${guard}`,
     ExpressionAttributeNames: { '#status': 'status' },
@@ -179,12 +186,43 @@ export const markNeedsReauth = async (
       ':needs': 'needs_reauth',
       ':authorized': 'authorized',
       ':reason': reason,
-      ':now': nowSeconds(deps.clock),
+      ':now': Math.floor(now / 1000),
       ':one': 1,
       ...(options.ifRefreshToken === undefined ? {} : { ':rt': options.ifRefreshToken }),
     },
-  });
+  };
+  // One event per abandoned refresh token, however often the chain that gave up on it is retried.
+  const event = {
+    eventId: stableEventId('Authorizer Needs Reauthorization', appid, sha256(options.ifRefreshToken ?? String(now))),
+    detailType: 'Authorizer Needs Reauthorization',
+    detail: { authorizerAppid: appid, reason },
+    occurredAt: now,
+  };
+  try {
+    await deps.doc.send(new TransactWriteCommand({ TransactItems: [{ Update: update }, outboxPut(deps, event)] }));
+    return true;
+  } catch (error) {
+    if (cancelledAt(error).includes(0)) return false;
+    throw error;
+  }
 };
+
+/**
+ * Reconcile's mark on an authorized profile WeChat's authorizer list no longer holds (kept, never revoked on
+ * this alone: the list may lag, and the `unauthorized` push or a 61003 decides), or its removal once listed again.
+ */
+export const markUnlisted = (deps: StoreDeps, appid: string, unlisted: boolean): Promise<boolean> =>
+  conditionalUpdate(
+    deps,
+    appid,
+    unlisted
+      ? {
+          UpdateExpression: 'SET unlistedAt = :now',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(unlistedAt)',
+          ExpressionAttributeValues: { ':now': nowSeconds(deps.clock) },
+        }
+      : { UpdateExpression: 'REMOVE unlistedAt', ConditionExpression: 'attribute_exists(unlistedAt)' },
+  );
 
 /** Replaces the account's info (api_get_authorizer_info) and, when given, its permissions. False if no profile. */
 export const updateAuthorizerInfo = (deps: StoreDeps, appid: string, info: AuthorizerInfo, funcInfo?: number[]): Promise<boolean> =>
@@ -207,6 +245,10 @@ export interface AuthorizerSummary {
   readonly authorizedAt: number;
   /** Epoch seconds; absent when no live access token is stored. */
   readonly tokenExpiresAt?: number;
+  /** Epoch seconds: the next scheduled refresh; absent when the account is off the schedule. */
+  readonly nextRefreshAt?: number;
+  /** Epoch seconds: since when WeChat's authorizer list no longer holds the account (reconcile). */
+  readonly unlistedAt?: number;
 }
 
 /** A listing cursor that is not one this module returned. */
@@ -266,4 +308,6 @@ const summaryOf = (p: AuthorizerProfile, token: AccessToken | undefined): Author
   funcInfo: p.funcInfo,
   authorizedAt: p.authorizedAt,
   ...(token ? { tokenExpiresAt: token.expiresAt } : {}),
+  ...(p.nextRefreshAt === undefined ? {} : { nextRefreshAt: p.nextRefreshAt }),
+  ...(p.unlistedAt === undefined ? {} : { unlistedAt: p.unlistedAt }),
 });

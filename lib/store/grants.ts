@@ -7,7 +7,8 @@ import { protectSecret } from '../kernel/logger.ts';
 import type { AuthorizerInfo } from '../wechat/responses.ts';
 import { getAuthorizer, type AuthorizerProfile } from './authorizers.ts';
 import { cancelledAt, conditionMet } from './conditional.ts';
-import { authorizerKey, listKeys } from './keys.ts';
+import { authorizerKey, listKeys, sha256 } from './keys.ts';
+import { outboxPut, stableEventId } from './outbox.ts';
 import { NEWER_TOKEN_CONDITION, StaleWriteError, tokenItem } from './tokens.ts';
 import { noLaterRevocation } from './revocations.ts';
 import { nextRefreshFor, scheduleAttributes } from './schedule.ts';
@@ -167,6 +168,55 @@ export const saveAuthorizationWithoutRefreshToken = async (
     }
   }
   throw new StaleWriteError(`AUTHORIZER#${appid}/PROFILE`);
+};
+
+/**
+ * Reconcile: takes the refresh token WeChat's authorizer list holds for an account whose own one is stale
+ * (`replaces`, kept as the previous one), makes it authorized and due now (the next run refreshes with it), and,
+ * when it brings back an account from needs_reauth, writes `Authorizer Recovered` in the same transaction. False
+ * when the profile no longer holds `replaces` or the account revoked.
+ */
+export const adoptListedRefreshToken = async (
+  deps: StoreDeps,
+  appid: string,
+  t: { refreshToken: string; replaces: string; recovering: boolean },
+): Promise<boolean> => {
+  protectSecret(t.refreshToken);
+  const now = nowSeconds(deps.clock);
+  const due = scheduleAttributes(now);
+  const update = {
+    TableName: deps.tableName,
+    Key: authorizerKey(appid, 'PROFILE'),
+    UpdateExpression:
+      'SET refreshToken = :rt, previousRefreshToken = :replaces, #status = :authorized, updatedAt = :now, ' +
+      'nextRefreshAt = :next, gsi1pk = :duePk, gsi1sk = :dueSk REMOVE needsReauthReason ADD version :one',
+    ConditionExpression: 'refreshToken = :replaces AND #status <> :unauthorized',
+    ExpressionAttributeNames: { '#status': 'status' },
+    ExpressionAttributeValues: {
+      ':rt': t.refreshToken,
+      ':replaces': t.replaces,
+      ':authorized': 'authorized',
+      ':unauthorized': 'unauthorized',
+      ':now': now,
+      ':one': 1,
+      ':next': due.nextRefreshAt,
+      ':duePk': due.gsi1pk,
+      ':dueSk': due.gsi1sk,
+    },
+  };
+  const recovered = {
+    eventId: stableEventId('Authorizer Recovered', appid, sha256(t.refreshToken)),
+    detailType: 'Authorizer Recovered',
+    detail: { authorizerAppid: appid, via: 'reconcile' },
+    occurredAt: deps.clock(),
+  };
+  try {
+    await deps.doc.send(new TransactWriteCommand({ TransactItems: [{ Update: update }, ...(t.recovering ? [outboxPut(deps, recovered)] : [])] }));
+    return true;
+  } catch (error) {
+    if (cancelledAt(error).includes(0)) return false;
+    throw error;
+  }
 };
 
 const refreshedProfileUpdate = (deps: StoreDeps, appid: string, t: RefreshedToken, now: number) => ({

@@ -359,9 +359,11 @@ describe('authorizers.updateAuthorizerInfo and listAuthorizers', () => {
       funcInfo: [1, 2],
       authorizedAt: NOW_S - 10,
       tokenExpiresAt: NOW_S + 7200,
+      nextRefreshAt: NOW_S + 7200 - 900,
     });
     assert.equal(rows[1]?.status, 'unauthorized');
     assert.equal(rows[1]?.tokenExpiresAt, undefined);
+    assert.equal(rows[1]?.nextRefreshAt, undefined);
     assert.equal(JSON.stringify(all).includes('refreshtoken@@@'), false);
     assert.equal(JSON.stringify(all).includes('authorizer-token'), false);
   });
