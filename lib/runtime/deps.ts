@@ -21,16 +21,37 @@ export interface DepsOverrides {
   logger?: Logger;
 }
 
+/** How long one DynamoDB call may take: attempts, and the bound on each (connect, and silence on the socket). */
+export interface DynamoBudget {
+  readonly maxAttempts: number;
+  readonly connectionTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+}
+
+/** The functions that call WeChat: a stuck socket fails after 5 s and is retried, never holds a lease past its end. */
+export const DEFAULT_DYNAMODB_BUDGET: DynamoBudget = { maxAttempts: 3, connectionTimeoutMs: 1_000, requestTimeoutMs: 5_000 };
+
+/**
+ * The push paths (`ticket`, `message`), which WeChat gives 5 s for an answer: one stuck attempt costs 1 s and is
+ * retried, so one call with every attempt stuck still fails (a 500 WeChat retries) in about 3.3 s, not 15 s.
+ * DynamoDB answers in milliseconds; a second is ample for a healthy attempt.
+ */
+export const PUSH_DYNAMODB_BUDGET: DynamoBudget = { maxAttempts: 3, connectionTimeoutMs: 500, requestTimeoutMs: 1_000 };
+
 /** The only place that constructs the DynamoDB client. Locally the endpoint is DynamoDB Local. */
-export const createDocumentClient = (config: Pick<Config, 'dynamodbEndpoint'>, env = process.env): DynamoDBDocumentClient => {
+export const createDocumentClient = (
+  config: Pick<Config, 'dynamodbEndpoint'>,
+  env = process.env,
+  budget: DynamoBudget = DEFAULT_DYNAMODB_BUDGET,
+): DynamoDBDocumentClient => {
   const local = config.dynamodbEndpoint !== undefined;
   const client = new DynamoDBClient({
     ...(local ? { endpoint: config.dynamodbEndpoint, region: env.AWS_REGION ?? 'local' } : {}),
     // DynamoDB Local accepts any [A-Za-z0-9] key; sparing newcomers a credentials step when none is set.
     ...(local && !env.AWS_ACCESS_KEY_ID ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
-    maxAttempts: 3,
-    // A stuck socket must fail and be retried, not hold a push past WeChat's 5 s or a lease past its end.
-    requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000 },
+    maxAttempts: budget.maxAttempts,
+    // throwOnRequestTimeout: without it the handler only logs a warning when requestTimeout passes and waits on.
+    requestHandler: { connectionTimeout: budget.connectionTimeoutMs, requestTimeout: budget.requestTimeoutMs, throwOnRequestTimeout: true },
   });
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 };
@@ -43,7 +64,11 @@ export const createDocumentClient = (config: Pick<Config, 'dynamodbEndpoint'>, e
 export const createSsmClient = async (options: Pick<SSMClientConfig, 'endpoint' | 'region' | 'credentials'> = {}): Promise<SSMClient> => {
   const { SSMClient } = await import('@aws-sdk/client-ssm');
   // Bounded: a cold start of `ticket` must still answer inside WeChat's 5 s.
-  return new SSMClient({ ...options, maxAttempts: 3, requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 } });
+  return new SSMClient({
+    ...options,
+    maxAttempts: 3,
+    requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000, throwOnRequestTimeout: true },
+  });
 };
 
 export const createDeps = (config: Config, secrets: ComponentSecrets, overrides: DepsOverrides = {}): Deps => {
@@ -59,3 +84,7 @@ export const createDeps = (config: Config, secrets: ComponentSecrets, overrides:
     secrets,
   };
 };
+
+/** createDeps for the push paths: the DynamoDB client on PUSH_DYNAMODB_BUDGET. */
+export const createPushDeps = (config: Config, secrets: ComponentSecrets, overrides: DepsOverrides = {}): Deps =>
+  createDeps(config, secrets, { doc: createDocumentClient(config, process.env, PUSH_DYNAMODB_BUDGET), ...overrides });
