@@ -2,9 +2,11 @@
 // capability exports its actions from its own folder; this registry only names them. Add an entry per action.
 import type { AdminAction } from './action.ts';
 import { authorizationLink } from '../authorization/link-action.ts';
+import { reconcile } from '../authorization/reconcile.ts';
 import { oauthUrl } from '../on-behalf/oauth.ts';
 import { getOption, list, refetchInfo, setOption } from './accounts.ts';
 import { clearQuota, quota, startPushTicket } from './recovery.ts';
+import { redrive } from '../stream/redrive.ts';
 
 export const adminActions: Readonly<Record<string, AdminAction>> = {
   authorizationLink,
@@ -16,4 +18,6 @@ export const adminActions: Readonly<Record<string, AdminAction>> = {
   setOption,
   list,
   oauthUrl,
+  reconcile,
+  redrive,
 };
