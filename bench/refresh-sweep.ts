@@ -12,7 +12,8 @@ import { createWeChatDeps } from '../lib/runtime/wechat-deps.ts';
 import { createLogger } from '../lib/kernel/logger.ts';
 import { createMemoryMetrics } from '../lib/kernel/metrics.ts';
 import { runRefresh } from '../lib/tokens/scheduled-refresh.ts';
-import { AUTHORIZER_LIST, authorizerKey, DUE_AUTHORIZER } from '../lib/store/keys.ts';
+import { authorizerKey, listKeys } from '../lib/store/keys.ts';
+import { nextRefreshFor, scheduleAttributes } from '../lib/store/schedule.ts';
 import { saveVerifyTicket } from '../lib/store/tickets.ts';
 import { tokenItem } from '../lib/store/tokens.ts';
 import { report, round } from './lib.ts';
@@ -95,10 +96,10 @@ try {
         authorizedAt: now - 86_400,
         updatedAt: now - 86_400,
         version: 1,
-        gsi1pk: AUTHORIZER_LIST,
-        gsi1sk: appid,
+        ...listKeys(appid),
+        ...scheduleAttributes(nextRefreshFor(expiresAt)),
       },
-      tokenItem(authorizerKey(appid, 'ACCESS_TOKEN'), DUE_AUTHORIZER, { accessToken: `seeded-${appid}`, expiresAt }, now - 7000),
+      tokenItem(authorizerKey(appid, 'ACCESS_TOKEN'), { accessToken: `seeded-${appid}`, expiresAt }, now - 7000),
     ];
   });
   await writeItems(doc, tableName, items);

@@ -25,7 +25,7 @@ import { createLogger } from '../lib/kernel/logger.ts';
 import { loadConfig } from '../lib/runtime/config.ts';
 import { httpErrorBoundary, type HttpEvent, type HttpResult } from '../lib/runtime/http.ts';
 import { createWeChatDeps } from '../lib/runtime/wechat-deps.ts';
-import { AUTHORIZER_LIST, authorizerKey, DUE_AUTHORIZER } from '../lib/store/keys.ts';
+import { authorizerKey, listKeys } from '../lib/store/keys.ts';
 import { saveVerifyTicket } from '../lib/store/tickets.ts';
 import { tokenItem } from '../lib/store/tokens.ts';
 import { createWeChatClient, type WeChatClient } from '../lib/wechat/client.ts';
@@ -145,10 +145,9 @@ try {
         authorizedAt: now - 86_400,
         updatedAt: now - 86_400,
         version: 1,
-        gsi1pk: AUTHORIZER_LIST,
-        gsi1sk: appid,
+        ...listKeys(appid),
       },
-      tokenItem(authorizerKey(appid, 'ACCESS_TOKEN'), DUE_AUTHORIZER, { accessToken: sim.issueAccessToken(appid)!, expiresAt: now + 7000 }, now),
+      tokenItem(authorizerKey(appid, 'ACCESS_TOKEN'), { accessToken: sim.issueAccessToken(appid)!, expiresAt: now + 7000 }, now),
     ];
   });
   await writeItems(doc, tableName, items);

@@ -4,7 +4,12 @@
 import { BadRequestError } from '../../lib/kernel/errors.ts';
 import type { AuthorizerInfo } from '../../lib/wechat/responses.ts';
 import { WeChatApiError, WeChatNetworkError, WeChatProtocolError } from '../../lib/wechat/errors.ts';
-import { AuthorizationCodeError, CodeBusyError, IncompleteAuthorizationError } from '../../lib/authorization/exchange.ts';
+import {
+  AuthorizationCodeError,
+  AuthorizedWithoutRefreshTokenError,
+  CodeBusyError,
+  IncompleteAuthorizationError,
+} from '../../lib/authorization/exchange.ts';
 import { LinkRefusedError } from '../../lib/authorization/links.ts';
 import { MissingTicketError, TicketInvalidError } from '../../lib/tokens/errors.ts';
 
@@ -182,6 +187,15 @@ export const describeFailure = (error: unknown): PageFailure | undefined => {
     };
   }
   if (error instanceof BadRequestError) return { status: 400, title: '请求无效 · Invalid request', message: error.message };
+  if (error instanceof AuthorizedWithoutRefreshTokenError) {
+    return {
+      status: 200,
+      title: '已授权，但未授予接口权限 · Authorized without API access',
+      message:
+        `${error.info?.nickName ?? error.authorizerAppid} authorized this platform without granting it API access, so WeChat gave it ` +
+        'no refresh token and the platform cannot act for the account. Authorize again and keep the API permissions selected.',
+    };
+  }
   if (error instanceof AuthorizationCodeError && error.errcode === 61003) {
     return { status: 400, title: '授权已取消 · Authorization withdrawn', message: `The account no longer authorizes this platform. ${AGAIN}` };
   }

@@ -1,22 +1,17 @@
-// Stream consumer of the table: EVENT items (authorization events from `ticket`, release-test tasks from
-// `message`) in batches, reported back with ReportBatchItemFailures (serverless.yml).
+// Stream consumer of the table: EVENT items (authorization events from `ticket`, release-test tasks and
+// reconcile requests from `message`) in batches, reported back with ReportBatchItemFailures (serverless.yml).
+// Its schedule ({"retryFailures": true}, every minute) runs the due retries of failed events.
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { createWeChatDeps, type WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
 import { lambda } from '../../lib/runtime/lambda.ts';
-import { applyAuthorizationPush } from '../../lib/authorization/pushes.ts';
-import { processEventRecords, type EventHandlers, type EventRecord } from '../../lib/stream/dispatch.ts';
-import { handleReleaseTestTask } from '../../lib/release-test/task.ts';
-import { applyAuditResult } from '../../lib/fleet/audit-results.ts';
-
-/** The dispatch point: one handler per EVENT kind. `release_test_task` plugs in here (issue 6). */
-const EVENT_HANDLERS: EventHandlers<WeChatDeps> = {
-  component_push: applyAuthorizationPush,
-  release_test_task: handleReleaseTestTask,
-  audit_result: applyAuditResult,
-};
+import type { Metrics } from '../../lib/kernel/metrics.ts';
+import { isPermanent, processEventRecords, RECORD_BUDGET_MS, workFor, type EventHandlers, type EventRecord } from '../../lib/stream/dispatch.ts';
+import { retryDueFailures, type RetrySummary } from '../../lib/stream/failures.ts';
+import { EVENT_HANDLERS } from '../../lib/stream/handlers.ts';
 
 type Image = Parameters<typeof unmarshall>[0];
+type RetryEvent = { readonly retryFailures: true };
 
 const toEventRecord = (record: DynamoDBRecord): EventRecord => {
   const sequenceNumber = record.dynamodb?.SequenceNumber ?? record.eventID ?? '';
@@ -29,9 +24,21 @@ const toEventRecord = (record: DynamoDBRecord): EventRecord => {
   }
 };
 
-export const createHandler =
-  (deps: WeChatDeps, handlers: EventHandlers<WeChatDeps> = EVENT_HANDLERS) =>
-  async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> =>
-    processEventRecords(deps, handlers, (event.Records ?? []).map(toEventRecord));
+const isRetryEvent = (event: DynamoDBStreamEvent | RetryEvent): event is RetryEvent => (event as RetryEvent).retryFailures === true;
+
+/** Without a context (tests) there is no deadline. */
+type Deadline = Pick<Context, 'getRemainingTimeInMillis'> | undefined;
+export interface AuthorizedHandler {
+  (event: DynamoDBStreamEvent, context?: Deadline): Promise<DynamoDBBatchResponse>;
+  (event: RetryEvent, context?: Deadline): Promise<RetrySummary>;
+}
+
+export const createHandler = (deps: WeChatDeps & { metrics?: Metrics }, handlers: EventHandlers<WeChatDeps> = EVENT_HANDLERS): AuthorizedHandler =>
+  (async (event: DynamoDBStreamEvent | RetryEvent, context?: Deadline) => {
+    const timeLeftMs = context ? () => context.getRemainingTimeInMillis() : undefined;
+    const options = timeLeftMs ? { timeLeftMs } : {};
+    if (isRetryEvent(event)) return retryDueFailures(deps, workFor(deps, handlers), isPermanent, { ...options, minTimeLeftMs: RECORD_BUDGET_MS });
+    return processEventRecords(deps, handlers, (event.Records ?? []).map(toEventRecord), options);
+  }) as AuthorizedHandler;
 
 export const handler = lambda(createWeChatDeps, createHandler);

@@ -1,7 +1,7 @@
 // 消息与事件接收URL: POST /wechat/authorizers/{appid}/callback (`$APPID$` in the WeChat console). Messages and
 // events of every authorized account, and the full-network release checks. Answers an encrypted passive
 // reply, an empty body, or `success`; never calls WeChat, so the answer leaves well inside 5 s.
-import { createDeps, type Deps } from '../../lib/runtime/deps.ts';
+import { createPushDeps, type Deps } from '../../lib/runtime/deps.ts';
 import { httpErrorBoundary, rawBody, text, type HttpEvent, type HttpResult } from '../../lib/runtime/http.ts';
 import type { MessageHandlerRegistry } from '../../lib/intake/message-handlers.ts';
 import { messageHandlers } from '../../lib/intake/registrations.ts';
@@ -28,4 +28,4 @@ export const createHandler =
     return text(200, answer.kind === 'empty' ? '' : 'success', 'text/plain');
   };
 
-export const handler = lambda(createDeps, (deps: Deps) => createHandler(deps), { edge: httpErrorBoundary });
+export const handler = lambda(createPushDeps, (deps: Deps) => createHandler(deps), { edge: httpErrorBoundary });

@@ -1,6 +1,6 @@
 // 授权事件接收URL: POST /wechat/component/events. Every component push (ticket, authorization events,
 // fast registration, …) arrives here; the answer is exactly `success` once the push is durably stored.
-import { createDeps, type Deps } from '../../lib/runtime/deps.ts';
+import { createPushDeps, type Deps } from '../../lib/runtime/deps.ts';
 import { httpErrorBoundary, rawBody, text, type HttpEvent, type HttpResult } from '../../lib/runtime/http.ts';
 import { lambda } from '../../lib/runtime/lambda.ts';
 import { receiveComponentPush } from '../../lib/intake/component-push.ts';
@@ -19,4 +19,4 @@ export const createHandler =
     return text(200, 'success', 'text/plain');
   };
 
-export const handler = lambda(createDeps, createHandler, { edge: httpErrorBoundary });
+export const handler = lambda(createPushDeps, createHandler, { edge: httpErrorBoundary });

@@ -3,9 +3,11 @@
 import type { AdminAction } from './action.ts';
 import { authorizationLink } from '../authorization/link-action.ts';
 import { FLEET_ACTIONS } from '../fleet/actions.ts';
+import { reconcile } from '../authorization/reconcile.ts';
 import { oauthUrl } from '../on-behalf/oauth.ts';
 import { getOption, list, refetchInfo, setOption } from './accounts.ts';
 import { clearQuota, quota, startPushTicket } from './recovery.ts';
+import { redrive } from '../stream/redrive.ts';
 
 export const adminActions: Readonly<Record<string, AdminAction>> = {
   authorizationLink,
@@ -19,4 +21,6 @@ export const adminActions: Readonly<Record<string, AdminAction>> = {
   oauthUrl,
   // templates, rollout, rolloutStatus, release, revert (docs/fleet.md)
   ...FLEET_ACTIONS,
+  reconcile,
+  redrive,
 };

@@ -5,7 +5,7 @@ import { nowSeconds } from '../kernel/clock.ts';
 import { CODE_APPLY_WINDOW_MS, CODE_CLAIM_MS, CODE_POLL } from '../kernel/limits.ts';
 import { waitFor } from '../kernel/wait.ts';
 import type { WeChatDeps } from '../runtime/wechat-deps.ts';
-import { saveAuthorization, saveAuthorizationWithoutToken, type GrantChange } from '../store/grants.ts';
+import { saveAuthorization, saveAuthorizationWithoutRefreshToken, saveAuthorizationWithoutToken, type GrantChange } from '../store/grants.ts';
 import type { Announce } from '../store/outbox.ts';
 import { grantEvents } from '../events/authorizer-events.ts';
 import { getAuthorizer, setAuthorizerTenant, updateAuthorizerInfo } from '../store/authorizers.ts';
@@ -22,7 +22,7 @@ import {
 } from '../store/codes.ts';
 import { StaleWriteError } from '../store/tokens.ts';
 import type { AuthorizationInfo, AuthorizerInfo } from '../wechat/responses.ts';
-import { WeChatApiError } from '../wechat/errors.ts';
+import { isRevoked, WeChatApiError } from '../wechat/errors.ts';
 import { withComponentToken } from '../tokens/component-token.ts';
 import { AppError } from '../kernel/errors.ts';
 /** 61009 invalid or spent, 61010 expired, 61003 the account no longer authorizes this component. */
@@ -40,7 +40,7 @@ export class AuthorizationCodeError extends AppError {
   }
 }
 
-/** WeChat exchanged the code but its answer lacks what an authorization needs (a refresh token): nothing to store. */
+/** WeChat exchanged the code but its answer lacks what an authorization needs (a refresh token): no grant to use. */
 export class IncompleteAuthorizationError extends AppError {}
 
 /** Someone else is exchanging this code right now and did not finish within our wait: try again shortly. */
@@ -137,6 +137,22 @@ export interface CompletedAuthorization {
   readonly exchangeAccessToken?: string;
 }
 
+/**
+ * The account authorized without granting API access: api_query_auth returned no refresh token. The account is
+ * stored (status no_refresh_token, shown by `npm run status` and the token list) with its info; the platform
+ * can do nothing for it until its owner authorizes again with the API permissions. Permanent for the stream
+ * (nothing to retry); the landing page shows it as a page of its own.
+ */
+export class AuthorizedWithoutRefreshTokenError extends IncompleteAuthorizationError {
+  readonly authorizerAppid: string;
+  readonly info?: AuthorizerInfo;
+  constructor(authorizerAppid: string, info?: AuthorizerInfo) {
+    super(`${authorizerAppid} authorized without API access: WeChat returned no refresh token (stored as no_refresh_token)`);
+    this.authorizerAppid = authorizerAppid;
+    if (info) this.info = info;
+  }
+}
+
 /** Stores the exchange's tokens on the profile once; a result without an access token ends the old one. */
 const applyExchange = async (
   deps: WeChatDeps,
@@ -147,19 +163,20 @@ const applyExchange = async (
   announce: Announce<GrantChange>,
 ): Promise<CompletedAuthorization['outcome']> => {
   const a = exchanged.authorization;
-  if (!a.authorizerRefreshToken) throw new IncompleteAuthorizationError(`api_query_auth returned no refresh token for ${a.authorizerAppid}`);
   const withToken = a.authorizerAccessToken !== undefined && a.expiresIn !== undefined;
   const authorization = {
-    refreshToken: a.authorizerRefreshToken,
+    refreshToken: a.authorizerRefreshToken ?? '',
     funcInfo: [...a.funcInfo],
     authorizedAt,
     ...(tenant ? { tenant } : {}),
     ...(withToken ? { accessToken: a.authorizerAccessToken, expiresAt: exchanged.exchangedAt + (a.expiresIn ?? 0) } : {}),
   };
   // Re-authorization invalidates the old access token; without a new one nothing may keep serving it.
-  const save = withToken
-    ? saveAuthorization(deps, a.authorizerAppid, authorization, announce)
-    : saveAuthorizationWithoutToken(deps, a.authorizerAppid, authorization, announce);
+  const save = !a.authorizerRefreshToken
+    ? saveAuthorizationWithoutRefreshToken(deps, a.authorizerAppid, authorization, announce)
+    : withToken
+      ? saveAuthorization(deps, a.authorizerAppid, authorization, announce)
+      : saveAuthorizationWithoutToken(deps, a.authorizerAppid, authorization, announce);
   const saved = await save.catch(async (error: unknown) => {
     // Lost every attempt to concurrent profile writes: fine if one of them stored this very code's result.
     const state = error instanceof StaleWriteError ? await getCodeState(deps, code) : undefined;
@@ -171,26 +188,60 @@ const applyExchange = async (
   return saved;
 };
 
+/** The code's api_query_auth result, exchanged at most once across every caller, and the account appid it names. */
+export const exchangeForCompletion = async (deps: WeChatDeps, request: CompleteRequest) =>
+  exchangeCodeOnce(deps, request.authorizationCode, { ...request, awaitApplied: true });
+
+/** Stores an exchanged authorization on the profile unless an earlier caller did. */
+export const storeExchanged = async (deps: WeChatDeps, request: CompleteRequest, exchanged: Exchanged): Promise<CompletedAuthorization['outcome']> =>
+  exchanged.appliedAt === undefined
+    ? applyExchange(
+        deps,
+        request.authorizationCode,
+        exchanged,
+        request.authorizedAt ?? exchanged.exchangedAt,
+        request.tenant,
+        request.announce ?? grantEvents(deps),
+      )
+    : 'already';
+
+/**
+ * The account's info (api_get_authorizer_info), fetched and stored when the profile has none or this call just
+ * stored a grant. An account that revoked since (61003) is answered without fresh info: there is nothing to fetch.
+ * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/api_get_authorizer_info.html
+ */
+export const ensureAccountInfo = async (
+  deps: WeChatDeps,
+  authorizerAppid: string,
+  outcome: CompletedAuthorization['outcome'],
+): Promise<AuthorizerInfo | undefined> => {
+  const stored = (await getAuthorizer(deps, authorizerAppid))?.info;
+  if (stored && outcome !== 'saved') return stored;
+  const componentAppId = deps.config.componentAppId;
+  try {
+    const fetched = await withComponentToken(deps, (t) => deps.wechat.apiGetAuthorizerInfo(t, { componentAppId, authorizerAppid }));
+    await updateAuthorizerInfo(deps, authorizerAppid, fetched.authorizerInfo);
+    return fetched.authorizerInfo;
+  } catch (error) {
+    if (!isRevoked(error)) throw error;
+    deps.logger.warn('authorization.info_account_left', { authorizerAppid }, error);
+    return stored;
+  }
+};
+
 /** Completes an authorization from its code: exchange once, store profile and tokens once, fetch the account's info. */
 export const completeAuthorization = async (deps: WeChatDeps, request: CompleteRequest): Promise<CompletedAuthorization> => {
-  const { authorizationCode: code } = request;
-  const exchanged = await exchangeCodeOnce(deps, code, { ...request, awaitApplied: true });
+  const exchanged = await exchangeForCompletion(deps, request);
   const { authorizerAppid, funcInfo } = exchanged.authorization;
-  const authorizedAt = request.authorizedAt ?? exchanged.exchangedAt;
-  const announce = request.announce ?? grantEvents(deps);
-  const outcome = exchanged.appliedAt === undefined ? await applyExchange(deps, code, exchanged, authorizedAt, request.tenant, announce) : 'already';
-  const profile = await getAuthorizer(deps, authorizerAppid);
+  const outcome = await storeExchanged(deps, request, exchanged);
   // Another caller stored the grant first (without knowing the link): the tenant still lands on the profile.
-  if (request.tenant && outcome !== 'stale' && profile && profile.tenant !== request.tenant)
-    await setAuthorizerTenant(deps, authorizerAppid, request.tenant);
-  let info = profile?.info;
-  if (!info || outcome === 'saved') {
-    const componentAppId = deps.config.componentAppId;
-    const fetched = await withComponentToken(deps, (t) => deps.wechat.apiGetAuthorizerInfo(t, { componentAppId, authorizerAppid }));
-    info = fetched.authorizerInfo;
-    await updateAuthorizerInfo(deps, authorizerAppid, info);
+  if (request.tenant && outcome !== 'stale') {
+    const profile = await getAuthorizer(deps, authorizerAppid);
+    if (profile && profile.tenant !== request.tenant) await setAuthorizerTenant(deps, authorizerAppid, request.tenant);
   }
+  const info = await ensureAccountInfo(deps, authorizerAppid, outcome);
   deps.logger.info('authorization.completed', { authorizerAppid, outcome, tenant: request.tenant, permissions: [...funcInfo] });
+  if (!exchanged.authorization.authorizerRefreshToken) throw new AuthorizedWithoutRefreshTokenError(authorizerAppid, info);
   const token = exchanged.authorization.authorizerAccessToken;
-  return { authorizerAppid, funcInfo, info, outcome, ...(token ? { exchangeAccessToken: token } : {}) };
+  return { authorizerAppid, funcInfo, ...(info ? { info } : {}), outcome, ...(token ? { exchangeAccessToken: token } : {}) };
 };

@@ -9,12 +9,11 @@ import { markUnauthorized } from '../store/authorizers.ts';
 import { CODE_TTL_S } from '../store/codes.ts';
 import { forgetLinkPreAuthCode, getPreAuthOrigin } from '../store/links.ts';
 import type { StoredEvent } from '../store/events.ts';
-import { saveAuthorizationWithoutToken } from '../store/grants.ts';
 import { isRevoked } from '../wechat/errors.ts';
 import { fastRegistrationEvents, grantEvents, unauthorizedEvents } from '../events/authorizer-events.ts';
-import type { GrantChange } from '../store/grants.ts';
+import { saveAuthorizationWithoutRefreshToken, saveAuthorizationWithoutToken, type GrantChange } from '../store/grants.ts';
 import { putEvents, type Announce } from '../store/outbox.ts';
-import { AuthorizationCodeError, completeAuthorization, IncompleteAuthorizationError } from './exchange.ts';
+import { AuthorizationCodeError, AuthorizedWithoutRefreshTokenError, completeAuthorization, IncompleteAuthorizationError } from './exchange.ts';
 import { PermanentEventError } from '../stream/dispatch.ts';
 import { withComponentToken } from '../tokens/component-token.ts';
 
@@ -43,16 +42,22 @@ export const recoverWithoutCode = async (
     });
   });
   const refreshToken = authorizationInfo.authorizerRefreshToken;
-  if (!refreshToken) throw dropEvent(refused);
-  const recovered = {
-    refreshToken,
+  const granted = {
     funcInfo: [...authorizationInfo.funcInfo],
     info: authorizerInfo,
     authorizedAt,
     ...(options.tenant ? { tenant: options.tenant } : {}),
   };
-  const saved = await saveAuthorizationWithoutToken(deps, authorizerAppid, recovered, options.announce ?? grantEvents(deps));
-  deps.logger.warn('authorization.recovered_without_code', { authorizerAppid, errcode: refused.errcode, saved });
+  const announce = options.announce ?? grantEvents(deps);
+  const saved = refreshToken
+    ? await saveAuthorizationWithoutToken(deps, authorizerAppid, { ...granted, refreshToken }, announce)
+    : await saveAuthorizationWithoutRefreshToken(deps, authorizerAppid, granted, announce);
+  deps.logger.warn('authorization.recovered_without_code', {
+    authorizerAppid,
+    errcode: refused.errcode,
+    saved,
+    withRefreshToken: Boolean(refreshToken),
+  });
 };
 
 /** A refused code or an incomplete answer cannot be fixed by a retry: the stream consumer drops the event. */
@@ -82,6 +87,11 @@ const complete = async (deps: WeChatDeps, event: StoredEvent, input: PushedCode)
     // WeChat spent the pre_auth_code: the link's next view shows a fresh one.
     if (origin && input.preAuthCode) await forgetLinkPreAuthCode(deps, origin.linkId, input.preAuthCode);
   } catch (error) {
+    if (error instanceof AuthorizedWithoutRefreshTokenError) {
+      // Stored, as far as it can be: nothing to retry until the owner grants API access.
+      deps.logger.warn('authorization.no_refresh_token', { authorizerAppid: error.authorizerAppid, eventId: event.id });
+      return;
+    }
     if (error instanceof IncompleteAuthorizationError) throw dropEvent(error);
     if (!(error instanceof AuthorizationCodeError)) throw error;
     if (error.errcode === 61003 || !input.appid) throw dropEvent(error);

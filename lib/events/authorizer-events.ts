@@ -5,6 +5,7 @@
 import type { AuthorizerProfile } from '../store/authorizers.ts';
 import type { GrantChange } from '../store/grants.ts';
 import type { Announce, OutboxEvent } from '../store/outbox.ts';
+import { sha256 } from '../store/keys.ts';
 import type { RefreshFailure } from '../store/refresh-failures.ts';
 import { buildEvent, DetailType } from './catalogue.ts';
 
@@ -79,7 +80,7 @@ export const permissionsRefetched = (deps: EventDeps, before: AuthorizerProfile,
  * push and a 61003 found by a refresh, two roads to one revocation, are one event.
  */
 export const unauthorizedEvents =
-  (deps: EventDeps, detectedBy: 'push' | 'refresh', at: number): Announce<AuthorizerProfile> =>
+  (deps: EventDeps, detectedBy: 'push' | 'refresh' | 'reconcile', at: number): Announce<AuthorizerProfile> =>
   (before) => [
     buildEvent(deps, {
       ...subject(before),
@@ -89,6 +90,20 @@ export const unauthorizedEvents =
       fields: { detectedBy, authorizedAt: new Date(before.authorizedAt * 1000).toISOString() },
     }),
   ];
+
+/**
+ * `Authorizer Recovered` for an account in needs_reauth that reconcile brought back with the refresh token
+ * WeChat's authorizer list holds; one per adopted refresh token.
+ */
+export const recoveredByReconcileEvents = (deps: EventDeps, profile: AuthorizerProfile, adoptedRefreshToken: string): OutboxEvent[] => [
+  buildEvent(deps, {
+    ...subject(profile),
+    detailType: DetailType.AuthorizerRecovered,
+    identity: [profile.authorizerAppid, 'reconcile', sha256(adoptedRefreshToken)],
+    occurredAt: deps.clock(),
+    fields: { funcInfo: [...profile.funcInfo].sort((x, y) => x - y), via: 'reconcile' },
+  }),
+];
 
 /** `Authorizer Needs Reauthorization` for the profile a 61023 recovery chain gave up on. */
 export const needsReauthEvents = (deps: EventDeps, profile: AuthorizerProfile, reason: string): OutboxEvent[] => [

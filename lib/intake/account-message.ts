@@ -1,15 +1,20 @@
 // The message URL of the accounts that authorized the component (消息与事件接收URL, docs/architecture.md §1 `message`):
-// verify and decrypt with the component's token and key, refuse accounts that are not ours, answer the
-// release checks, and hand everything else, once, to the handler registry. It never calls WeChat, so the
-// answer leaves well inside WeChat's 5 s window; nothing is written for a request that failed a check.
+// verify and decrypt with the component's token and key, refuse a message replayed from another account's URL,
+// answer the release checks, and hand everything else, once, to the handler registry. Once verification passes
+// the message is provably WeChat's, so it is answered whatever the state of the account it names
+// (docs/architecture.md §8): an account this table does not hold as authorized is recorded (metric, log line, a
+// reconcile request for it), never refused. It never calls WeChat, so the answer leaves well inside WeChat's 5 s
+// window; nothing is written for a request that failed a check.
 import { randomUUID } from 'node:crypto';
 import { nowSeconds } from '../kernel/clock.ts';
 import { DELIVERY_WAIT } from '../kernel/limits.ts';
 import { waitFor, type WaitOptions } from '../kernel/wait.ts';
 import type { Deps } from '../runtime/deps.ts';
 import { RejectedRequestError } from '../kernel/errors.ts';
+import { createMetrics, type Metrics } from '../kernel/metrics.ts';
 import type { MessageHandlerRegistry } from './message-handlers.ts';
 import { getAccountStatus, type AccountStatus } from '../store/authorizers.ts';
+import { recordReconcileRequest } from '../store/events.ts';
 import { accountMessageEvent, isAnnounced } from '../events/message-events.ts';
 import { claimMessage, finishMessage, forgetMessage, messageDedupeId, type MessageClaim, type MessageMarker } from '../store/deliveries.ts';
 import { keysFrom, type MessageKeys } from '../wechat/crypto.ts';
@@ -21,6 +26,7 @@ import { XmlError } from '../wechat/xml.ts';
 import { isReleaseTestAccount, recordApiTextTask, releaseTestAction } from '../release-test/replies.ts';
 import { isAppId } from '../wechat/ids.ts';
 
+export type MessageDeps = Deps & { readonly metrics?: Metrics };
 export interface MessageRequest extends PushQuery {
   /** The `{appid}` path parameter: the account the message was sent to. */
   readonly authorizerAppid: string | undefined;
@@ -49,13 +55,48 @@ const checkRecipient = (account: AccountStatus | undefined, message: AccountMess
   if (account?.userName && account.userName !== message.toUserName) throw new RejectedRequestError('message.to_user.mismatch');
 };
 
-/** Release-test accounts are always ours; any other account must have a profile that is authorized now. */
-const checkAccount = async (deps: Deps, appid: string, message: AccountMessage): Promise<AccountStatus | undefined> => {
+/** How the table knows the account a message names: `authorized`, another profile status, or none of them. */
+export type AccountStanding = 'authorized' | 'release_test' | 'component' | 'unknown' | 'needs_reauth' | 'unauthorized' | 'no_refresh_token';
+
+/**
+ * A verified message for an account the table does not hold as authorized: the table is behind WeChat (a push
+ * not yet consumed, an authorization in the failure path, a revocation WeChat reversed) or the account left.
+ * Counted, logged, and a reconcile of that account requested (at most once an hour); the answer never waits
+ * on the request, and a failed request write costs only the log line.
+ */
+const noteInactive = async (deps: MessageDeps, appid: string, standing: AccountStanding, message: AccountMessage): Promise<void> => {
+  (deps.metrics ?? createMetrics({ clock: deps.clock })).put({ MessageForInactiveAccount: 1 }, { Status: standing });
+  const fields = { authorizerAppid: appid, status: standing, msgType: message.msgType };
+  if (standing === 'component') {
+    deps.logger.info('message.for_component', fields);
+    return;
+  }
+  const reconcile = await recordReconcileRequest(deps, {
+    componentAppId: deps.config.componentAppId,
+    authorizerAppid: appid,
+    reason: `message_${standing}`,
+  }).catch((error: unknown) => {
+    deps.logger.error('message.reconcile_request_failed', fields, error);
+    return 'failed' as const;
+  });
+  deps.logger.warn('message.account_not_authorized', { ...fields, reconcile });
+};
+
+/**
+ * Release-test accounts are always ours. Any other account's message must name that account's gh_ id (a 4xx
+ * otherwise); an account the table does not hold as authorized is noted (noteInactive), never refused.
+ */
+const checkAccount = async (deps: MessageDeps, appid: string, message: AccountMessage): Promise<AccountStatus | undefined> => {
   if (isReleaseTestAccount(appid)) return undefined;
+  // WeChat's console sends its debug pushes (debug_demo) to the component's own appid.
+  if (appid === deps.config.componentAppId) {
+    await noteInactive(deps, appid, 'component', message);
+    return undefined;
+  }
   const account = await getAccountStatus(deps, appid);
   checkRecipient(account, message);
-  if (!account) throw new RejectedRequestError('authorizer.unknown');
-  if (account.status !== 'authorized') throw new RejectedRequestError(`authorizer.${account.status}`);
+  const standing: AccountStanding = account?.status ?? 'unknown';
+  if (standing !== 'authorized') await noteInactive(deps, appid, standing, message);
   return account;
 };
 
@@ -109,11 +150,11 @@ const handOver = async (
 
 /**
  * Handles one delivery to an account's message URL. Throws RejectedRequestError for anything that is not a
- * genuine message for an account of this component.
+ * genuine message from WeChat for this component; a genuine one is answered whatever its account's state.
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/operation/thirdparty/releases_instructions.html
  */
 export const handleAccountMessage = async (
-  deps: Deps,
+  deps: MessageDeps,
   request: MessageRequest,
   registry: MessageHandlerRegistry,
   wait: WaitOptions = DELIVERY_WAIT,

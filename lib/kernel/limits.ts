@@ -18,6 +18,9 @@ export const WECHAT_CALL_BUDGET_MS = (WECHAT_MAX_RETRIES + 1) * WECHAT_ATTEMPT_M
 export const DYNAMODB_CONNECT_MS = 1_000;
 export const DYNAMODB_REQUEST_MS = 5_000;
 export const DYNAMODB_MAX_ATTEMPTS = 3;
+/** The push paths (ticket, message): one stuck attempt costs 1 s, so every attempt stuck still fails inside WeChat's 5 s. */
+export const DYNAMODB_PUSH_CONNECT_MS = 500;
+export const DYNAMODB_PUSH_REQUEST_MS = 1_000;
 /** Bounded so a cold start of `ticket` still answers inside WeChat's 5 s. */
 export const SSM_CONNECT_MS = 1_000;
 export const SSM_REQUEST_MS = 2_000;

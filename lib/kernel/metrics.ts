@@ -32,6 +32,17 @@ export const METRIC_UNITS = {
   EventsDropped: 'Count',
   /** The authorization pages got 45009 from WeChat (dimension Api): new authorizations are blocked for the day. */
   AuthorizationPageQuotaExhausted: 'Count',
+  /** A verified message for an account not held as authorized (`Status`: unknown, needs_reauth, unauthorized, component, …). */
+  MessageForInactiveAccount: 'Count',
+  /** A stream event that failed and was scheduled for a later attempt (message function: none; authorized). */
+  EventRetryScheduled: 'Count',
+  /** A stream event given up on: a permanent failure, or retries exhausted. Alarmed; `redrive` replays it. */
+  EventDropped: 'Count',
+  /** A refresh run stopped its WeChat calls on 45009 (the circuit breaker); the rest stays due. */
+  RefreshCircuitOpen: 'Count',
+  /** Reconcile: accounts brought back (missing, failed, stale refresh token) and profiles WeChat no longer lists. */
+  ReconcileRecovered: 'Count',
+  ReconcileUnlisted: 'Count',
 } as const;
 
 export type MetricName = keyof typeof METRIC_UNITS;

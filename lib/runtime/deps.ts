@@ -5,6 +5,8 @@ import { systemClock, type Clock } from '../kernel/clock.ts';
 import {
   DYNAMODB_CONNECT_MS,
   DYNAMODB_MAX_ATTEMPTS,
+  DYNAMODB_PUSH_CONNECT_MS,
+  DYNAMODB_PUSH_REQUEST_MS,
   DYNAMODB_REQUEST_MS,
   SSM_CONNECT_MS,
   SSM_MAX_ATTEMPTS,
@@ -29,20 +31,47 @@ export interface DepsOverrides {
   logger?: Logger;
 }
 
+/** How long one DynamoDB call may take: attempts, and the bound on each (connect, and silence on the socket). */
+export interface DynamoBudget {
+  readonly maxAttempts: number;
+  readonly connectionTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+}
+
+/** The functions that call WeChat: a stuck socket fails after 5 s and is retried, never holds a lease past its end. */
+export const DEFAULT_DYNAMODB_BUDGET: DynamoBudget = {
+  maxAttempts: DYNAMODB_MAX_ATTEMPTS,
+  connectionTimeoutMs: DYNAMODB_CONNECT_MS,
+  requestTimeoutMs: DYNAMODB_REQUEST_MS,
+};
+
+/**
+ * The push paths (`ticket`, `message`), which WeChat gives 5 s for an answer: one stuck attempt costs 1 s and is
+ * retried, so one call with every attempt stuck still fails (a 500 WeChat retries) in about 3.3 s, not 15 s.
+ * DynamoDB answers in milliseconds; a second is ample for a healthy attempt.
+ */
+export const PUSH_DYNAMODB_BUDGET: DynamoBudget = {
+  maxAttempts: DYNAMODB_MAX_ATTEMPTS,
+  connectionTimeoutMs: DYNAMODB_PUSH_CONNECT_MS,
+  requestTimeoutMs: DYNAMODB_PUSH_REQUEST_MS,
+};
+
 /**
  * The only place that constructs the DynamoDB client. Locally the endpoint is DynamoDB Local; scripts that
  * pass only the endpoint get the local region and placeholder credentials.
  */
 export const createDocumentClient = (
   config: Pick<Config, 'dynamodbEndpoint'> & Partial<Pick<Config, 'awsRegion' | 'awsCredentialsInEnv'>>,
+  budget: DynamoBudget = DEFAULT_DYNAMODB_BUDGET,
 ): DynamoDBDocumentClient => {
   const local = config.dynamodbEndpoint !== undefined;
   const client = new DynamoDBClient({
     ...(local ? { endpoint: config.dynamodbEndpoint, region: config.awsRegion ?? 'local' } : {}),
     // DynamoDB Local accepts any [A-Za-z0-9] key; sparing newcomers a credentials step when none is set.
     ...(local && !config.awsCredentialsInEnv ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
-    maxAttempts: DYNAMODB_MAX_ATTEMPTS,
-    requestHandler: { connectionTimeout: DYNAMODB_CONNECT_MS, requestTimeout: DYNAMODB_REQUEST_MS },
+    maxAttempts: budget.maxAttempts,
+    // throwOnRequestTimeout: without it the handler only logs a warning when requestTimeout passes and waits on.
+    requestHandler: { connectionTimeout: budget.connectionTimeoutMs, requestTimeout: budget.requestTimeoutMs, throwOnRequestTimeout: true },
   });
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 };
@@ -57,7 +86,7 @@ export const createSsmClient = async (options: Pick<SSMClientConfig, 'endpoint' 
   return new SSMClient({
     ...options,
     maxAttempts: SSM_MAX_ATTEMPTS,
-    requestHandler: { connectionTimeout: SSM_CONNECT_MS, requestTimeout: SSM_REQUEST_MS },
+    requestHandler: { connectionTimeout: SSM_CONNECT_MS, requestTimeout: SSM_REQUEST_MS, throwOnRequestTimeout: true },
   });
 };
 
@@ -73,3 +102,7 @@ export const createDeps = (config: Config, secrets: ComponentSecrets, overrides:
     secrets,
   };
 };
+
+/** createDeps for the push paths: the DynamoDB client on PUSH_DYNAMODB_BUDGET. */
+export const createPushDeps = (config: Config, secrets: ComponentSecrets, overrides: DepsOverrides = {}): Deps =>
+  createDeps(config, secrets, { doc: createDocumentClient(config, PUSH_DYNAMODB_BUDGET), ...overrides });

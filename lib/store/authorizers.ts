@@ -14,18 +14,20 @@ import { BadRequestError } from '../kernel/errors.ts';
 import { protectSecret } from '../kernel/logger.ts';
 import type { AuthorizerInfo } from '../wechat/responses.ts';
 import { cancelledAt, conditionMet, findItem, getItems } from './table.ts';
-import { AUTHORIZER_LIST, authorizerKey, GSI1, leaseKey, type StoreDeps } from './keys.ts';
+import { AUTHORIZER_LIST, authorizerKey, GSI2, leaseKey, type StoreDeps } from './keys.ts';
 import { toLease, type Lease } from './claims.ts';
 import { toAccessToken, type AccessToken } from './tokens.ts';
 import { outboxPuts, updateWithEvents, type Announce, type OutboxEvent } from './outbox.ts';
 import type { RefreshFailure } from './refresh-failures.ts';
 
-export type AuthorizerStatus = 'authorized' | 'unauthorized' | 'needs_reauth';
+/** `no_refresh_token`: authorized at WeChat, but api_query_auth returned no refresh token (no API permission granted). */
+export type AuthorizerStatus = 'authorized' | 'unauthorized' | 'needs_reauth' | 'no_refresh_token';
 
 export interface AuthorizerProfile {
   readonly authorizerAppid: string;
   readonly status: AuthorizerStatus;
-  readonly refreshToken: string;
+  /** Absent only while status is no_refresh_token. */
+  readonly refreshToken?: string;
   /** The refresh token before the current one, kept for the 61023 fallback. */
   readonly previousRefreshToken?: string;
   readonly funcInfo: number[];
@@ -44,16 +46,21 @@ export interface AuthorizerProfile {
   readonly needsReauthReason?: string;
   /** The lasting failure the last refresh ended in (refresh-failures.ts); cleared by a good refresh. */
   readonly refreshFailure?: RefreshFailure;
+  /** Epoch seconds: when reconcile first found the account missing from WeChat's authorizer list. */
+  readonly unlistedAt?: number;
   readonly updatedAt: number;
+  /** Epoch seconds: when the scheduled refresh next takes this account; absent when it is off the schedule (not authorized). */
+  readonly nextRefreshAt?: number;
   /** Incremented by every write; read-modify-write conditions on it. */
   readonly version: number;
 }
 
 export const toProfile = (item: Record<string, unknown> | undefined): AuthorizerProfile | undefined => {
-  if (!item || typeof item.refreshToken !== 'string' || typeof item.authorizerAppid !== 'string') return undefined;
-  protectSecret(item.refreshToken);
+  if (!item || typeof item.authorizerAppid !== 'string') return undefined;
+  if (typeof item.refreshToken !== 'string' && item.status !== 'no_refresh_token') return undefined;
+  protectSecret(item.refreshToken as string | undefined);
   protectSecret(item.previousRefreshToken as string | undefined);
-  const { pk: _pk, sk: _sk, gsi1pk: _g, gsi1sk: _s, ...profile } = item;
+  const { pk: _pk, sk: _sk, gsi1pk: _g, gsi1sk: _s, gsi2pk: _l, gsi2sk: _n, ...profile } = item;
   return { ...profile, funcInfo: (item.funcInfo as number[] | undefined) ?? [], version: Number(item.version ?? 0) } as AuthorizerProfile;
 };
 
@@ -130,6 +137,9 @@ export const getAuthorizerStateWithLease = async (
   return { ...(profile ? { profile } : {}), ...(token ? { token } : {}), ...(lease ? { lease } : {}) };
 };
 
+/** An account that is not authorized has nothing to refresh: its profile leaves the schedule (lib/store/schedule.ts). */
+const OFF_SCHEDULE = 'REMOVE gsi1pk, gsi1sk, nextRefreshAt';
+
 type ProfileUpdate = Pick<
   ConstructorParameters<typeof UpdateCommand>[0],
   'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
@@ -177,7 +187,7 @@ type RevokeResult = 'unauthorized' | 'stale' | 'not_found';
 export const markUnauthorized = async (deps: StoreDeps, appid: string, eventTime: number, announce?: Announce<AuthorizerProfile>) => {
   const revokeOnce = (ends: AuthorizerProfile | undefined) =>
     revoke(deps, appid, ends && announce ? announce(ends) : [], {
-      UpdateExpression: 'SET #status = :unauthorized, unauthorizedAt = :t, updatedAt = :now ADD version :one',
+      UpdateExpression: `SET #status = :unauthorized, unauthorizedAt = :t, updatedAt = :now ${OFF_SCHEDULE} ADD version :one`,
       // When announcing, only over the very profile the events describe: any write in between moves `version`.
       ConditionExpression: `attribute_exists(pk) AND authorizedAt < :t${ends ? ' AND version = :v' : ''}`,
       ExpressionAttributeNames: { '#status': 'status' },
@@ -213,7 +223,7 @@ export const markUnauthorized = async (deps: StoreDeps, appid: string, eventTime
 export const markRevoked = (deps: StoreDeps, appid: string, seen: RevokedGrant, events: readonly OutboxEvent[] = []) => {
   const now = nowSeconds(deps.clock);
   return revoke(deps, appid, events, {
-    UpdateExpression: 'SET #status = :unauthorized, unauthorizedAt = :t, revokedDetectedAt = :now, updatedAt = :now ADD version :one',
+    UpdateExpression: `SET #status = :unauthorized, unauthorizedAt = :t, revokedDetectedAt = :now, updatedAt = :now ${OFF_SCHEDULE} ADD version :one`,
     ConditionExpression: 'refreshToken = :rt AND authorizedAt = :t AND #status <> :unauthorized',
     ExpressionAttributeNames: { '#status': 'status' },
     ExpressionAttributeValues: { ':unauthorized': 'unauthorized', ':rt': seen.refreshToken, ':t': seen.authorizedAt, ':now': now, ':one': 1 },
@@ -235,7 +245,7 @@ export const markNeedsReauth = async (
 ): Promise<boolean> => {
   const guard = options.ifRefreshToken === undefined ? '' : ' AND refreshToken = :rt';
   return conditionalUpdate(deps, appid, options.events, {
-    UpdateExpression: 'SET #status = :needs, needsReauthReason = :reason, updatedAt = :now ADD version :one',
+    UpdateExpression: `SET #status = :needs, needsReauthReason = :reason, updatedAt = :now ${OFF_SCHEDULE} ADD version :one`,
     ConditionExpression: `#status = :authorized${guard}`,
     ExpressionAttributeNames: { '#status': 'status' },
     ExpressionAttributeValues: {
@@ -248,6 +258,24 @@ export const markNeedsReauth = async (
     },
   });
 };
+
+/**
+ * Reconcile's mark on an authorized profile WeChat's authorizer list no longer holds (kept, never revoked on
+ * this alone: the list may lag, and the `unauthorized` push or a 61003 decides), or its removal once listed again.
+ */
+export const markUnlisted = (deps: StoreDeps, appid: string, unlisted: boolean): Promise<boolean> =>
+  conditionalUpdate(
+    deps,
+    appid,
+    undefined,
+    unlisted
+      ? {
+          UpdateExpression: 'SET unlistedAt = :now',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(unlistedAt)',
+          ExpressionAttributeValues: { ':now': nowSeconds(deps.clock) },
+        }
+      : { UpdateExpression: 'REMOVE unlistedAt', ConditionExpression: 'attribute_exists(unlistedAt)' },
+  );
 
 /**
  * Replaces the account's info (api_get_authorizer_info) and, when given, its permissions. False if no profile.
@@ -288,6 +316,10 @@ export interface AuthorizerSummary {
   /** Epoch seconds; absent when no live access token is stored. */
   readonly tokenExpiresAt?: number;
   readonly tenant?: string;
+  /** Epoch seconds: the next scheduled refresh; absent when the account is off the schedule. */
+  readonly nextRefreshAt?: number;
+  /** Epoch seconds: since when WeChat's authorizer list no longer holds the account (reconcile). */
+  readonly unlistedAt?: number;
 }
 
 /** A listing cursor that is not one this module returned. */
@@ -301,7 +333,7 @@ const decodeCursor = (cursor: string): Record<string, string> => {
     throw new InvalidCursorError('the cursor is not one a previous page returned', { cause: error });
   }
   const k = key as Record<string, unknown> | null;
-  const valid = k !== null && typeof k === 'object' && k.gsi1pk === AUTHORIZER_LIST && ['pk', 'sk', 'gsi1sk'].every((f) => typeof k[f] === 'string');
+  const valid = k !== null && typeof k === 'object' && k.gsi2pk === AUTHORIZER_LIST && ['pk', 'sk', 'gsi2sk'].every((f) => typeof k[f] === 'string');
   if (!valid) throw new InvalidCursorError('the cursor is not one a previous page returned');
   return k as Record<string, string>;
 };
@@ -309,7 +341,7 @@ const decodeCursor = (cursor: string): Record<string, string> => {
 /** Largest page: two keys per account fit one BatchGetItem (100 keys). */
 export const LIST_PAGE_MAX = 50;
 
-/** A page of authorizers ordered by appid, from the AUTHORIZERS partition of gsi1 (never a Scan). */
+/** A page of authorizers ordered by appid, from the AUTHORIZERS partition of gsi2 (never a Scan). */
 export const listAuthorizers = async (
   deps: StoreDeps,
   options: { limit?: number; cursor?: string } = {},
@@ -317,14 +349,14 @@ export const listAuthorizers = async (
   const page = await deps.doc.send(
     new QueryCommand({
       TableName: deps.tableName,
-      IndexName: GSI1,
-      KeyConditionExpression: 'gsi1pk = :list',
+      IndexName: GSI2,
+      KeyConditionExpression: 'gsi2pk = :list',
       ExpressionAttributeValues: { ':list': AUTHORIZER_LIST },
       Limit: Math.min(options.limit ?? LIST_PAGE_MAX, LIST_PAGE_MAX),
       ...(options.cursor ? { ExclusiveStartKey: decodeCursor(options.cursor) } : {}),
     }),
   );
-  const appids = (page.Items ?? []).map((k) => String(k.gsi1sk));
+  const appids = (page.Items ?? []).map((k) => String(k.gsi2sk));
   const items = await getItems(
     deps,
     appids.flatMap((a) => [authorizerKey(a, 'PROFILE'), authorizerKey(a, 'ACCESS_TOKEN')]),
@@ -348,4 +380,6 @@ const summaryOf = (p: AuthorizerProfile, token: AccessToken | undefined): Author
   authorizedAt: p.authorizedAt,
   ...(token ? { tokenExpiresAt: token.expiresAt } : {}),
   ...(p.tenant ? { tenant: p.tenant } : {}),
+  ...(p.nextRefreshAt === undefined ? {} : { nextRefreshAt: p.nextRefreshAt }),
+  ...(p.unlistedAt === undefined ? {} : { unlistedAt: p.unlistedAt }),
 });

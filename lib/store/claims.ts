@@ -27,7 +27,7 @@ export interface ClaimRequest {
   readonly owner: string;
   /** Epoch ms: the claim holds until then. */
   readonly until: number;
-  /** The item's other attributes, written with the claim (its expiresAt among them). */
+  /** The item's other attributes, written with the claim (its expiresAt and ttl among them). */
   readonly item: Readonly<Record<string, unknown>>;
   /** Writes that land with the claim or not at all (outbox items announcing it), in one transaction. */
   readonly with?: readonly NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>[number][];
@@ -161,13 +161,13 @@ export class LeaseHeldError extends AppError {
   }
 }
 
-const expiresAtFor = (leaseUntil: number): number => Math.ceil(leaseUntil / 1000) + LEASE_RETENTION_S;
+const ttlFor = (leaseUntil: number): number => Math.ceil(leaseUntil / 1000) + LEASE_RETENTION_S;
 
 /** Takes the lease if it is free or has run out; throws LeaseHeldError otherwise. */
 export const acquireLease = async (deps: StoreDeps, what: string, owner: string, ttlMs: number): Promise<Lease> => {
   const now = deps.clock();
   const until = now + ttlMs;
-  const answer = await takeClaim(deps, LEASE, { key: leaseKey(what), owner, until, item: { acquiredAt: now, expiresAt: expiresAtFor(until) } });
+  const answer = await takeClaim(deps, LEASE, { key: leaseKey(what), owner, until, item: { acquiredAt: now, ttl: ttlFor(until) } });
   if (!answer.claimed) throw new LeaseHeldError(what, Number(answer.held.leaseUntil ?? now));
   return { what, owner, leaseUntil: answer.until };
 };
@@ -197,5 +197,5 @@ export const releaseLease = (deps: StoreDeps, what: string, owner: string, failu
  */
 export const renewLease = (deps: StoreDeps, what: string, owner: string, ttlMs: number): Promise<boolean> => {
   const leaseUntil = deps.clock() + ttlMs;
-  return updateOwnClaim(deps, LEASE, leaseKey(what), owner, { leaseUntil, expiresAt: expiresAtFor(leaseUntil) });
+  return updateOwnClaim(deps, LEASE, leaseKey(what), owner, { leaseUntil, ttl: ttlFor(leaseUntil) });
 };

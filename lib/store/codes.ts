@@ -64,6 +64,12 @@ const fromItem = (item: Record<string, unknown>): CodeState | undefined => {
   };
 };
 
+/** expiresAt is checked on read; ttl (the same second) only lets DynamoDB delete the item. */
+const codeExpiry = (deps: StoreDeps) => {
+  const expiresAt = nowSeconds(deps.clock) + CODE_TTL_S;
+  return { expiresAt, ttl: expiresAt };
+};
+
 /** What is known about a code, read consistently; undefined when nothing is (or the item has expired). */
 export const getCodeState = async (deps: StoreDeps, code: string): Promise<CodeState | undefined> => {
   const { Item: item } = await deps.doc.send(new GetCommand({ TableName: deps.tableName, Key: codeKey(code), ConsistentRead: true }));
@@ -78,12 +84,12 @@ const CODE_CLAIM: ClaimKind = { until: 'claimUntil', state: 'claimed' };
  * and the code has no stored result. A result or a rejection always wins over a new claim.
  */
 export const claimCode = async (deps: StoreDeps, code: string, owner: string, claimMs: number): Promise<boolean> => {
-  const item = { expiresAt: nowSeconds(deps.clock) + CODE_TTL_S };
+  const item = codeExpiry(deps);
   return (await takeClaim(deps, CODE_CLAIM, { key: codeKey(code), owner, until: deps.clock() + claimMs, item })).claimed;
 };
 
 const finishClaim = async (deps: StoreDeps, code: string, owner: string, outcome: Record<string, unknown>): Promise<void> => {
-  const settled = await settleClaim(deps, CODE_CLAIM, codeKey(code), owner, { ...outcome, expiresAt: nowSeconds(deps.clock) + CODE_TTL_S });
+  const settled = await settleClaim(deps, CODE_CLAIM, codeKey(code), owner, { ...outcome, ...codeExpiry(deps) });
   if (!settled) throw new CodeClaimLostError('the claim on the code was taken over');
 };
 

@@ -51,7 +51,8 @@ const DELIVERY_CLAIM: ClaimKind = { until: 'handlingUntil', state: 'handling' };
 /** Claims the delivery for handling, for MESSAGE_HANDLING_MS (see MessageClaim). */
 export const claimMessage = async (deps: StoreDeps, marker: MessageMarker, handlingMs = MESSAGE_HANDLING_MS): Promise<MessageClaim> => {
   const receivedAt = nowSeconds(deps.clock);
-  const item = { authorizerAppid: marker.authorizerAppid, msgType: marker.msgType, receivedAt, expiresAt: receivedAt + MESSAGE_MARKER_TTL_S };
+  const expiresAt = receivedAt + MESSAGE_MARKER_TTL_S;
+  const item = { authorizerAppid: marker.authorizerAppid, msgType: marker.msgType, receivedAt, expiresAt, ttl: expiresAt };
   const answer = await takeClaim(deps, DELIVERY_CLAIM, {
     key: messageKey(marker.id),
     owner: marker.owner,
@@ -74,8 +75,9 @@ export const finishMessage = async (deps: StoreDeps, id: string): Promise<void> 
     new UpdateCommand({
       TableName: deps.tableName,
       Key: messageKey(id),
-      UpdateExpression: 'SET #state = :done, doneAt = :now, expiresAt = if_not_exists(expiresAt, :expiresAt) REMOVE handlingUntil',
-      ExpressionAttributeNames: { '#state': 'state' },
+      UpdateExpression:
+        'SET #state = :done, doneAt = :now, expiresAt = if_not_exists(expiresAt, :expiresAt), #ttl = if_not_exists(#ttl, :expiresAt) REMOVE handlingUntil',
+      ExpressionAttributeNames: { '#state': 'state', '#ttl': 'ttl' },
       ExpressionAttributeValues: { ':done': 'done', ':now': now, ':expiresAt': now + MESSAGE_MARKER_TTL_S },
     }),
   );

@@ -1,7 +1,7 @@
 // EVENT items: authorization events from the ticket function and release-test tasks from the message
 // function (docs/architecture.md §3). Written once (`attribute_not_exists(pk)`), so WeChat's retries and duplicate
 // deliveries are no-ops; the `authorized` function consumes them from the table's stream.
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';
 import { AppError } from '../kernel/errors.ts';
 import { eventKey, sha256, type StoreDeps } from './keys.ts';
@@ -10,8 +10,14 @@ import { conditionMet } from './table.ts';
 /** Long enough for the stream consumer's retries; short enough that the table stays small. */
 export const EVENT_TTL_S = 7 * 24 * 60 * 60;
 
-export type EventKind = 'component_push' | 'release_test_task' | 'audit_result';
-const KINDS: readonly EventKind[] = ['component_push', 'release_test_task', 'audit_result'];
+/**
+ * `component_push`: an authorization event from the ticket function; `release_test_task`: the API-text release
+ * check from the message function; `reconcile_request`: the message function saw a verified message for an
+ * account it does not hold as authorized, and asks the stream consumer to compare that account with WeChat;
+ * `audit_result`: a mini program's audit result push, applied to its rollout (docs/fleet.md).
+ */
+export type EventKind = 'component_push' | 'release_test_task' | 'reconcile_request' | 'audit_result';
+const KINDS: readonly EventKind[] = ['component_push', 'release_test_task', 'reconcile_request', 'audit_result'];
 
 export interface NewEvent {
   readonly kind: EventKind;
@@ -28,7 +34,6 @@ export interface StoredEvent extends NewEvent {
   /** sha256 of (AppId, InfoType, AuthorizerAppid, CreateTime): the same push always gets the same id. */
   readonly id: string;
   readonly receivedAt: number;
-  readonly expiresAt: number;
 }
 
 /** An item that does not have the EVENT shape; `field` names the first offending attribute. */
@@ -60,13 +65,37 @@ export const recordEvent = async (deps: StoreDeps, event: NewEvent): Promise<'re
           createTime: event.createTime,
           payload: { ...event.payload },
           receivedAt,
-          expiresAt: receivedAt + EVENT_TTL_S,
+          ttl: receivedAt + EVENT_TTL_S,
         },
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
     ),
   );
   return recorded ? 'recorded' : 'duplicate';
+};
+
+/** The infoType of a reconcile request. */
+export const RECONCILE_ACCOUNT = 'reconcile_account';
+/** At most one reconcile request per account per this many seconds, however many messages arrive. */
+export const RECONCILE_REQUEST_WINDOW_S = 60 * 60;
+
+/**
+ * Records (once per account and RECONCILE_REQUEST_WINDOW_S) that `authorizerAppid` should be compared with WeChat:
+ * the id depends on the window's start, so a chatty account costs one request, and one WeChat call, per window.
+ */
+export const recordReconcileRequest = (
+  deps: StoreDeps,
+  request: { componentAppId: string; authorizerAppid: string; reason: string },
+): Promise<'recorded' | 'duplicate'> => {
+  const now = nowSeconds(deps.clock);
+  return recordEvent(deps, {
+    kind: 'reconcile_request',
+    infoType: RECONCILE_ACCOUNT,
+    componentAppId: request.componentAppId,
+    authorizerAppid: request.authorizerAppid,
+    createTime: now - (now % RECONCILE_REQUEST_WINDOW_S),
+    payload: { reason: request.reason },
+  });
 };
 
 const str = (image: Record<string, unknown>, field: string): string => {
@@ -107,6 +136,11 @@ export const eventFromStreamImage = (image: Record<string, unknown>): StoredEven
     createTime: num(image, 'createTime'),
     payload: stringRecord(image.payload),
     receivedAt: num(image, 'receivedAt'),
-    expiresAt: num(image, 'expiresAt'),
   };
+};
+
+/** The stored event with this id, or undefined when there is none (never written, or past its TTL). */
+export const getEvent = async (deps: StoreDeps, id: string): Promise<StoredEvent | undefined> => {
+  const { Item } = await deps.doc.send(new GetCommand({ TableName: deps.tableName, Key: eventKey(id), ConsistentRead: true }));
+  return Item ? eventFromStreamImage(Item) : undefined;
 };

@@ -9,9 +9,10 @@ import { protectSecret } from '../kernel/logger.ts';
 import type { AuthorizerInfo } from '../wechat/responses.ts';
 import { getAuthorizer, toProfile, type AuthorizerProfile } from './authorizers.ts';
 import { cancelledAt, conditionMet } from './table.ts';
-import { AUTHORIZER_LIST, authorizerKey, DUE_AUTHORIZER, type StoreDeps } from './keys.ts';
+import { authorizerKey, listKeys, type StoreDeps } from './keys.ts';
 import { getAuthorizerToken, NEWER_TOKEN_CONDITION, StaleWriteError, tokenItem } from './tokens.ts';
-import { outboxPuts, type Announce } from './outbox.ts';
+import { outboxPuts, type Announce, type OutboxEvent } from './outbox.ts';
+import { nextRefreshFor, scheduleAttributes } from './schedule.ts';
 
 export interface NewAuthorization {
   readonly accessToken?: string;
@@ -58,8 +59,13 @@ const noLaterRevocation = (deps: StoreDeps, appid: string, authorizedAt: number)
 const isOlderThan = (current: AuthorizerProfile, authorizedAt: number): boolean =>
   current.authorizedAt > authorizedAt || (current.unauthorizedAt ?? 0) >= authorizedAt;
 
+/**
+ * The profile of an authorization: scheduled for a refresh ahead of the token it came with, or at once when it
+ * came without one (the first use, or the next scheduled run, fetches it).
+ */
 const profileItem = (appid: string, a: NewAuthorization, current: AuthorizerProfile | undefined, now: number) => {
   const previous = current && current.refreshToken !== a.refreshToken ? current.refreshToken : current?.previousRefreshToken;
+  const nextRefreshAt = a.expiresAt === undefined ? now : Math.max(now, nextRefreshFor(a.expiresAt));
   return {
     ...authorizerKey(appid, 'PROFILE'),
     ...(current ?? {}),
@@ -75,8 +81,8 @@ const profileItem = (appid: string, a: NewAuthorization, current: AuthorizerProf
     refreshFailure: undefined,
     updatedAt: now,
     version: (current?.version ?? 0) + 1,
-    gsi1pk: AUTHORIZER_LIST,
-    gsi1sk: appid,
+    ...scheduleAttributes(nextRefreshAt),
+    ...listKeys(appid),
   };
 };
 
@@ -112,7 +118,7 @@ export const saveAuthorization = async (
     const token = {
       Put: {
         TableName: deps.tableName,
-        Item: tokenItem(authorizerKey(appid, 'ACCESS_TOKEN'), DUE_AUTHORIZER, { accessToken: a.accessToken ?? '', expiresAt: a.expiresAt ?? 0 }, now),
+        Item: tokenItem(authorizerKey(appid, 'ACCESS_TOKEN'), { accessToken: a.accessToken ?? '', expiresAt: a.expiresAt ?? 0 }, now),
         ConditionExpression: `${NEWER_TOKEN_CONDITION} OR obtainedAt <= :authorizedAt`,
         ExpressionAttributeValues: { ':candidate': a.expiresAt, ':authorizedAt': a.authorizedAt },
       },
@@ -135,13 +141,131 @@ export const saveAuthorization = async (
   throw new StaleWriteError(`AUTHORIZER#${appid}/PROFILE`);
 };
 
+/** The schedule part of a refresh's profile update: the account is next due ahead of the new token's expiry. */
+const SCHEDULE_SET = 'nextRefreshAt = :next, gsi1pk = :duePk, gsi1sk = :dueSk';
+const scheduleValues = (t: RefreshedToken) => {
+  const s = scheduleAttributes(nextRefreshFor(t.expiresAt));
+  return { ':next': s.nextRefreshAt, ':duePk': s.gsi1pk, ':dueSk': s.gsi1sk };
+};
+
+/**
+ * Stores an authorization that came without a refresh token (the owner granted no API access): status
+ * no_refresh_token, listed but off the schedule, and the old grant's access token deleted in the same
+ * transaction. A refresh token the profile held is kept as the previous one: a refresh token is never dropped.
+ * 'stale' when a newer authorization or revocation is stored.
+ */
+export const saveAuthorizationWithoutRefreshToken = async (
+  deps: StoreDeps,
+  appid: string,
+  a: Pick<NewAuthorization, 'funcInfo' | 'info' | 'authorizedAt' | 'tenant'>,
+  announce?: Announce<GrantChange>,
+): Promise<'saved' | 'stale'> => {
+  for (let attempt = 1; attempt <= PROFILE_MAX_ATTEMPTS; attempt += 1) {
+    const current = await getAuthorizer(deps, appid);
+    if (current && isOlderThan(current, a.authorizedAt)) return 'stale';
+    const now = nowSeconds(deps.clock);
+    const item = {
+      ...authorizerKey(appid, 'PROFILE'),
+      ...(current ?? {}),
+      authorizerAppid: appid,
+      status: 'no_refresh_token',
+      refreshToken: undefined,
+      previousRefreshToken: current?.refreshToken ?? current?.previousRefreshToken,
+      funcInfo: a.funcInfo,
+      info: a.info ?? current?.info,
+      tenant: a.tenant ?? current?.tenant,
+      authorizedAt: a.authorizedAt,
+      needsReauthReason: undefined,
+      refreshFailure: undefined,
+      nextRefreshAt: undefined,
+      updatedAt: now,
+      version: (current?.version ?? 0) + 1,
+      ...listKeys(appid),
+    };
+    const items = [
+      {
+        Put: {
+          TableName: deps.tableName,
+          Item: item,
+          ConditionExpression: current ? 'version = :v' : 'attribute_not_exists(pk)',
+          ...(current ? { ExpressionAttributeValues: { ':v': current.version } } : {}),
+        },
+      },
+      { Delete: { TableName: deps.tableName, Key: authorizerKey(appid, 'ACCESS_TOKEN') } },
+      ...outboxPuts(deps, announce?.({ ...(current ? { before: current } : {}), after: toProfile(item) as AuthorizerProfile })),
+      // The revocation guard stays last: its index is how a cancelled first grant is recognised as stale.
+      ...(current ? [] : [noLaterRevocation(deps, appid, a.authorizedAt)]),
+    ];
+    try {
+      await deps.doc.send(new TransactWriteCommand({ TransactItems: items }));
+      return 'saved';
+    } catch (error) {
+      const failed = cancelledAt(error);
+      if (failed.length === 0) throw error;
+      if (!current && failed.includes(items.length - 1)) return 'stale';
+    }
+  }
+  throw new StaleWriteError(`AUTHORIZER#${appid}/PROFILE`);
+};
+
+/**
+ * Reconcile: takes the refresh token WeChat's authorizer list holds for an account whose own one is stale
+ * (`replaces`, kept as the previous one), makes it authorized and due now (the next run refreshes with it), with
+ * `events` (`Authorizer Recovered` when it brings back an account from needs_reauth) in the same transaction. False
+ * when the profile no longer holds `replaces` or the account revoked.
+ */
+export const adoptListedRefreshToken = async (
+  deps: StoreDeps,
+  appid: string,
+  t: { refreshToken: string; replaces: string },
+  events: readonly OutboxEvent[] = [],
+): Promise<boolean> => {
+  protectSecret(t.refreshToken);
+  const now = nowSeconds(deps.clock);
+  const due = scheduleAttributes(now);
+  const update = {
+    TableName: deps.tableName,
+    Key: authorizerKey(appid, 'PROFILE'),
+    UpdateExpression:
+      'SET refreshToken = :rt, previousRefreshToken = :replaces, #status = :authorized, updatedAt = :now, ' +
+      'nextRefreshAt = :next, gsi1pk = :duePk, gsi1sk = :dueSk REMOVE needsReauthReason ADD version :one',
+    ConditionExpression: 'refreshToken = :replaces AND #status <> :unauthorized',
+    ExpressionAttributeNames: { '#status': 'status' },
+    ExpressionAttributeValues: {
+      ':rt': t.refreshToken,
+      ':replaces': t.replaces,
+      ':authorized': 'authorized',
+      ':unauthorized': 'unauthorized',
+      ':now': now,
+      ':one': 1,
+      ':next': due.nextRefreshAt,
+      ':duePk': due.gsi1pk,
+      ':dueSk': due.gsi1sk,
+    },
+  };
+  try {
+    await deps.doc.send(new TransactWriteCommand({ TransactItems: [{ Update: update }, ...outboxPuts(deps, events)] }));
+    return true;
+  } catch (error) {
+    if (cancelledAt(error).includes(0)) return false;
+    throw error;
+  }
+};
+
 const refreshedProfileUpdate = (deps: StoreDeps, appid: string, t: RefreshedToken, now: number) => ({
   TableName: deps.tableName,
   Key: authorizerKey(appid, 'PROFILE'),
-  UpdateExpression: `SET refreshToken = :rt, updatedAt = :now${t.refreshToken !== t.replaces ? ', previousRefreshToken = :replaces' : ''} REMOVE refreshFailure ADD version :one`,
+  UpdateExpression: `SET refreshToken = :rt, updatedAt = :now, ${SCHEDULE_SET}${t.refreshToken !== t.replaces ? ', previousRefreshToken = :replaces' : ''} REMOVE refreshFailure ADD version :one`,
   ConditionExpression: '#status = :authorized AND refreshToken = :replaces',
   ExpressionAttributeNames: { '#status': 'status' },
-  ExpressionAttributeValues: { ':rt': t.refreshToken, ':now': now, ':replaces': t.replaces, ':one': 1, ':authorized': 'authorized' },
+  ExpressionAttributeValues: {
+    ':rt': t.refreshToken,
+    ':now': now,
+    ':replaces': t.replaces,
+    ':one': 1,
+    ':authorized': 'authorized',
+    ...scheduleValues(t),
+  },
 });
 
 /**
@@ -152,8 +276,7 @@ const refreshedProfileUpdate = (deps: StoreDeps, appid: string, t: RefreshedToke
 const rotatedProfileUpdate = (deps: StoreDeps, appid: string, t: RefreshedToken, now: number) => ({
   TableName: deps.tableName,
   Key: authorizerKey(appid, 'PROFILE'),
-  UpdateExpression:
-    'SET refreshToken = :rt, previousRefreshToken = :replaces, #status = :authorized, updatedAt = :now REMOVE needsReauthReason, refreshFailure ADD version :one',
+  UpdateExpression: `SET refreshToken = :rt, previousRefreshToken = :replaces, #status = :authorized, updatedAt = :now, ${SCHEDULE_SET} REMOVE needsReauthReason, refreshFailure ADD version :one`,
   ConditionExpression: 'refreshToken = :replaces AND #status <> :unauthorized',
   ExpressionAttributeNames: { '#status': 'status' },
   ExpressionAttributeValues: {
@@ -163,12 +286,13 @@ const rotatedProfileUpdate = (deps: StoreDeps, appid: string, t: RefreshedToken,
     ':one': 1,
     ':authorized': 'authorized',
     ':unauthorized': 'unauthorized',
+    ...scheduleValues(t),
   },
 });
 
 const refreshedTokenPut = (deps: StoreDeps, appid: string, t: RefreshedToken, now: number) => ({
   TableName: deps.tableName,
-  Item: tokenItem(authorizerKey(appid, 'ACCESS_TOKEN'), DUE_AUTHORIZER, t, now),
+  Item: tokenItem(authorizerKey(appid, 'ACCESS_TOKEN'), t, now),
   ConditionExpression: NEWER_TOKEN_CONDITION,
   ExpressionAttributeValues: { ':candidate': t.expiresAt },
 });

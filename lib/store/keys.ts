@@ -21,18 +21,29 @@ export const codeKey = (authorizationCode: string): Key => ({ pk: `CODE#${sha256
 export const linkKey = (linkId: string): Key => ({ pk: `LINK#${linkId}`, sk: 'LINK' });
 /** Which link (and tenant) a pre_auth_code was served for, keyed by its hash: the `authorized` push names the code. */
 export const preAuthKey = (preAuthCode: string): Key => ({ pk: `PREAUTH#${sha256(preAuthCode)}`, sk: 'PREAUTH' });
+/** Failed stream work of one event (lib/store/failures.ts); sk `FAILURE`, never `EVENT`, so the stream filter skips it. */
+export const failureItemKey = (eventId: string): Key => ({ pk: `FAILURE#${eventId}`, sk: 'FAILURE' });
 
-/** Sparse index partitions listing tokens by expiry, for the scheduled refresh. */
-export const DUE_COMPONENT = 'DUE#component';
+/** gsi1 partition of the schedule: authorized PROFILEs by nextRefreshAt (lib/store/schedule.ts). */
 export const DUE_AUTHORIZER = 'DUE#authorizer';
-/** gsi1 partition listing every authorizer PROFILE by appid (operator view). Profiles never expire. */
-export const AUTHORIZER_LIST = 'AUTHORIZERS';
 export const GSI1 = 'gsi1';
+/** gsi2 partition listing every authorizer PROFILE by appid (operator view). Profiles never expire. */
+export const AUTHORIZER_LIST = 'AUTHORIZERS';
+export const GSI2 = 'gsi2';
+
+/** The gsi2 keys that list a profile. */
+export const listKeys = (appid: string) => ({ gsi2pk: AUTHORIZER_LIST, gsi2sk: appid });
 
 export const sha256 = (value: string): string => createHash('sha256').update(value, 'utf8').digest('hex');
 
 /** The sort key of gsi1: zero-padded epoch seconds so string order is time order. */
-export const dueSortKey = (expiresAt: number): string => String(expiresAt).padStart(12, '0');
+export const dueSortKey = (epochSeconds: number): string => String(epochSeconds).padStart(12, '0');
+
+/**
+ * The TTL attribute (`ttl`, epoch s) is only what lets DynamoDB delete an item; it is never read as a domain
+ * value. An access token item lives on this long after its own expiresAt, for the post-mortem.
+ */
+export const TOKEN_RETENTION_S = 24 * 60 * 60;
 
 /** A rollout (docs/fleet.md): its header, and one item per mini program in the same partition. */
 export const rolloutKey = (rolloutId: string): Key => ({ pk: `ROLLOUT#${rolloutId}`, sk: 'ROLLOUT' });

@@ -4,7 +4,7 @@
 import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';
 import { conditionMet } from './table.ts';
-import { AUTHORIZER_LIST, authorizerKey, currentRolloutKey, GSI1, submitQuotaKey } from './keys.ts';
+import { AUTHORIZER_LIST, authorizerKey, currentRolloutKey, GSI2, submitQuotaKey } from './keys.ts';
 import type { StoreDeps } from './keys.ts';
 
 /** An authorizer as a rollout sees it: never its tokens. */
@@ -57,8 +57,8 @@ export async function* allRolloutCandidates(deps: StoreDeps): AsyncGenerator<Rol
     const page = await deps.doc.send(
       new QueryCommand({
         TableName: deps.tableName,
-        IndexName: GSI1,
-        KeyConditionExpression: 'gsi1pk = :list',
+        IndexName: GSI2,
+        KeyConditionExpression: 'gsi2pk = :list',
         ExpressionAttributeValues: { ':list': AUTHORIZER_LIST },
         Limit: 100,
         ...(start ? { ExclusiveStartKey: start } : {}),

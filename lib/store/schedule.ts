@@ -1,16 +1,32 @@
-// What is due: the sparse gsi1 lists every token item by expiry (gsi1pk = DUE#authorizer, gsi1sk = zero-padded
-// expiresAt), so the scheduled refresh reads only the tokens expiring before a cut-off. Its cost follows what is
-// due, never how many accounts the table holds: no Scan, and a KEYS_ONLY index keeps each entry small.
-import { QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
-import { DUE_AUTHORIZER, dueSortKey, GSI1, type StoreDeps } from './keys.ts';
+// What is due: the schedule lives on the authorizer PROFILE, the one item that never expires (no TTL). Each
+// authorized profile carries `nextRefreshAt` (epoch s) and the sparse gsi1 keys gsi1pk = DUE#authorizer,
+// gsi1sk = zero-padded nextRefreshAt, so the scheduled refresh reads only what is due, never a Scan, and an
+// account whose token expired unrefreshed, or whose token item TTL deleted, stays due until it is refreshed
+// (docs/data-model.md, "The index gsi1"). Profiles that are not `authorized` carry no schedule keys.
+import { QueryCommand, UpdateCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
+import { nowSeconds } from '../kernel/clock.ts';
+import { conditionMet } from './table.ts';
+import { authorizerKey, DUE_AUTHORIZER, dueSortKey, GSI1, type StoreDeps } from './keys.ts';
 
 /** Entries per page; a KEYS_ONLY entry is ~100 bytes, far from the 1 MB page limit. */
 export const DUE_PAGE_SIZE = 250;
 
+/**
+ * A token is due this long before it expires: one schedule interval (a token must outlive the next run) plus
+ * the refresh window (lib/tokens/scheduled-refresh.ts: SCHEDULE_INTERVAL_S + REFRESH_WINDOW_S).
+ */
+export const REFRESH_LEAD_S = 900;
+
+/** When a token expiring at `expiresAt` (epoch s) should be refreshed. */
+export const nextRefreshFor = (expiresAt: number): number => expiresAt - REFRESH_LEAD_S;
+
+/** The schedule attributes of an authorized profile: its next refresh time and the gsi1 keys that index it. */
+export const scheduleAttributes = (nextRefreshAt: number) => ({ nextRefreshAt, gsi1pk: DUE_AUTHORIZER, gsi1sk: dueSortKey(nextRefreshAt) });
+
 export type DueCursor = Record<string, unknown>;
 
 export interface DuePage {
-  /** Authorizer appids whose token expires at or before `dueBefore`, soonest first. */
+  /** Authorizer appids whose nextRefreshAt is at or before `dueBefore`, soonest first. */
   readonly appids: string[];
   /** Pass back as `exclusiveStartKey` for the next page; undefined on the last page. */
   readonly lastKey: DueCursor | undefined;
@@ -19,7 +35,7 @@ export interface DuePage {
 }
 
 export interface DueQuery {
-  /** Epoch seconds: tokens with expiresAt <= dueBefore are due (expired ones included). */
+  /** Epoch seconds: profiles with nextRefreshAt <= dueBefore are due (overdue ones included). */
   readonly dueBefore: number;
   readonly pageSize?: number;
   readonly exclusiveStartKey?: DueCursor | undefined;
@@ -32,7 +48,7 @@ const appidOf = (item: Record<string, unknown>): string | undefined => {
   return typeof pk === 'string' && pk.startsWith(AUTHORIZER_PREFIX) ? pk.slice(AUTHORIZER_PREFIX.length) : undefined;
 };
 
-/** One page of authorizer tokens due by `dueBefore`, from the gsi1 index (an eventually consistent Query). */
+/** One page of authorizers due by `dueBefore`, from the gsi1 index (an eventually consistent Query). */
 export const listDueAuthorizers = async (deps: Pick<StoreDeps, 'doc' | 'tableName'>, query: DueQuery): Promise<DuePage> => {
   if (!Number.isInteger(query.dueBefore) || query.dueBefore < 0) throw new RangeError('dueBefore must be epoch seconds');
   const output: QueryCommandOutput = await deps.doc.send(
@@ -49,3 +65,51 @@ export const listDueAuthorizers = async (deps: Pick<StoreDeps, 'doc' | 'tableNam
   const appids = (output.Items ?? []).map(appidOf).filter((appid): appid is string => appid !== undefined);
   return { appids, lastKey: output.LastEvaluatedKey, consumedCapacity: output.ConsumedCapacity?.CapacityUnits ?? 0 };
 };
+
+/**
+ * Moves a scheduled account's next refresh to `nextRefreshAt` if that is later than the stored one (a refresh
+ * found its token fresh: someone else refreshed it). Never schedules an account that is not on the schedule.
+ */
+export const postponeRefresh = (deps: StoreDeps, appid: string, nextRefreshAt: number): Promise<boolean> =>
+  conditionMet(() =>
+    deps.doc.send(
+      new UpdateCommand({
+        TableName: deps.tableName,
+        Key: authorizerKey(appid, 'PROFILE'),
+        UpdateExpression: 'SET nextRefreshAt = :next, gsi1sk = :sk',
+        ConditionExpression: 'gsi1pk = :due AND nextRefreshAt < :next',
+        ExpressionAttributeValues: { ':next': nextRefreshAt, ':sk': dueSortKey(nextRefreshAt), ':due': DUE_AUTHORIZER },
+      }),
+    ),
+  );
+
+/** Makes a scheduled account due now (its token was rejected and expired): the next run refreshes it first. */
+export const refreshSoon = (deps: StoreDeps, appid: string): Promise<boolean> => {
+  const now = nowSeconds(deps.clock);
+  return conditionMet(() =>
+    deps.doc.send(
+      new UpdateCommand({
+        TableName: deps.tableName,
+        Key: authorizerKey(appid, 'PROFILE'),
+        UpdateExpression: 'SET nextRefreshAt = :now, gsi1sk = :sk',
+        ConditionExpression: 'gsi1pk = :due AND nextRefreshAt > :now',
+        ExpressionAttributeValues: { ':now': now, ':sk': dueSortKey(now), ':due': DUE_AUTHORIZER },
+      }),
+    ),
+  );
+};
+
+/** Takes an account that is no longer authorized off the schedule (data written before the schedule moved here). */
+export const unschedule = (deps: StoreDeps, appid: string): Promise<boolean> =>
+  conditionMet(() =>
+    deps.doc.send(
+      new UpdateCommand({
+        TableName: deps.tableName,
+        Key: authorizerKey(appid, 'PROFILE'),
+        UpdateExpression: 'REMOVE gsi1pk, gsi1sk, nextRefreshAt',
+        ConditionExpression: 'attribute_exists(gsi1pk) AND #status <> :authorized',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':authorized': 'authorized' },
+      }),
+    ),
+  );

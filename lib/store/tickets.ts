@@ -39,6 +39,7 @@ export const saveVerifyTicket = async (
           createTime: t.createTime,
           savedAt: nowSeconds(deps.clock),
           expiresAt: t.createTime + TICKET_TTL_S,
+          ttl: t.createTime + TICKET_TTL_S,
         },
         ConditionExpression: 'attribute_not_exists(pk) OR createTime < :createTime',
         ExpressionAttributeValues: { ':createTime': t.createTime },

@@ -1,14 +1,15 @@
 // Access tokens: the component's (COMPONENT#<appid>/ACCESS_TOKEN) and each authorizer's
-// (AUTHORIZER#<appid>/ACCESS_TOKEN). Both sit in the sparse gsi1 under DUE#… sorted by expiry, which is how
-// the scheduled refresh finds what is due without a Scan. A token is only ever replaced by a newer one, and
-// only the token that actually failed is ever expired (docs/protocol.md §4 items 4-5).
+// (AUTHORIZER#<appid>/ACCESS_TOKEN). They carry no schedule keys: the schedule lives on the profile, which never
+// expires (lib/store/schedule.ts), and TTL deletes a token item a day after its expiry. A token is only ever
+// replaced by a newer one, and only the token that actually failed is ever expired (docs/protocol.md §4).
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';
 import { AppError } from '../kernel/errors.ts';
 import { protectSecret } from '../kernel/logger.ts';
 import { findItem, getItems, conditionMet } from './table.ts';
-import { authorizerKey, componentKey, DUE_COMPONENT, dueSortKey, leaseKey, type Key, type StoreDeps } from './keys.ts';
+import { authorizerKey, componentKey, leaseKey, TOKEN_RETENTION_S, type Key, type StoreDeps } from './keys.ts';
 import { toLease, type Lease } from './claims.ts';
+import { refreshSoon } from './schedule.ts';
 
 export interface AccessToken {
   readonly accessToken: string;
@@ -35,17 +36,10 @@ export class StaleWriteError extends AppError {
 /** The condition under which a token item may be replaced by one expiring at :candidate. */
 export const NEWER_TOKEN_CONDITION = 'attribute_not_exists(pk) OR expiresAt < :candidate';
 
-/** The item for a token, for a plain Put or for a transaction (authorizers.ts). */
-export const tokenItem = (key: Key, duePartition: string, token: { accessToken: string; expiresAt: number }, now: number) => {
+/** The item for a token, for a plain Put or for a transaction (grants.ts). */
+export const tokenItem = (key: Key, token: { accessToken: string; expiresAt: number }, now: number) => {
   protectSecret(token.accessToken);
-  return {
-    ...key,
-    accessToken: token.accessToken,
-    expiresAt: token.expiresAt,
-    obtainedAt: now,
-    gsi1pk: duePartition,
-    gsi1sk: dueSortKey(token.expiresAt),
-  };
+  return { ...key, accessToken: token.accessToken, expiresAt: token.expiresAt, obtainedAt: now, ttl: token.expiresAt + TOKEN_RETENTION_S };
 };
 
 /** Reads a token item; an item past expiresAt is absent even if TTL has not deleted it yet. */
@@ -62,12 +56,12 @@ export const toAccessToken = (item: Record<string, unknown> | undefined, now: nu
   return { accessToken: item.accessToken, expiresAt: item.expiresAt, obtainedAt: Number(item.obtainedAt ?? 0) };
 };
 
-const putToken = async (deps: StoreDeps, key: Key, due: string, token: { accessToken: string; expiresAt: number }) => {
+const putToken = async (deps: StoreDeps, key: Key, token: { accessToken: string; expiresAt: number }) => {
   const written = await conditionMet(() =>
     deps.doc.send(
       new PutCommand({
         TableName: deps.tableName,
-        Item: tokenItem(key, due, token, nowSeconds(deps.clock)),
+        Item: tokenItem(key, token, nowSeconds(deps.clock)),
         ConditionExpression: NEWER_TOKEN_CONDITION,
         ExpressionAttributeValues: { ':candidate': token.expiresAt },
       }),
@@ -78,8 +72,7 @@ const putToken = async (deps: StoreDeps, key: Key, due: string, token: { accessT
 
 /**
  * Compare-and-expire: marks the token expired only if it is still the one that failed, so a caller holding
- * an old token can never expire the fresh one another caller just stored (WxJava#1300). The item stays in
- * the DUE index with gsi1sk = now, so the next scheduled run refreshes it. Returns whether it expired one.
+ * an old token can never expire the fresh one another caller just stored. Returns whether it expired one.
  */
 const expireToken = (deps: StoreDeps, key: Key, failedAccessToken: string): Promise<boolean> => {
   const now = nowSeconds(deps.clock);
@@ -88,9 +81,9 @@ const expireToken = (deps: StoreDeps, key: Key, failedAccessToken: string): Prom
       new UpdateCommand({
         TableName: deps.tableName,
         Key: key,
-        UpdateExpression: 'SET expiresAt = :now, gsi1sk = :due, expiredAt = :now',
+        UpdateExpression: 'SET expiresAt = :now, expiredAt = :now',
         ConditionExpression: 'accessToken = :failed AND expiresAt > :now',
-        ExpressionAttributeValues: { ':now': now, ':due': dueSortKey(now), ':failed': failedAccessToken },
+        ExpressionAttributeValues: { ':now': now, ':failed': failedAccessToken },
       }),
     ),
   );
@@ -118,7 +111,7 @@ export const getComponentTokenWithLease = async (
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/component_access_token.html
  */
 export const putComponentToken = (deps: StoreDeps, componentAppId: string, token: { accessToken: string; expiresAt: number }) =>
-  putToken(deps, componentKey(componentAppId, 'ACCESS_TOKEN'), DUE_COMPONENT, token);
+  putToken(deps, componentKey(componentAppId, 'ACCESS_TOKEN'), token);
 
 /** Expires the component token only if it is still `failedAccessToken` (WeChat answered 40001/40014/42001). */
 export const expireComponentToken = (deps: StoreDeps, componentAppId: string, failedAccessToken: string) =>
@@ -128,6 +121,12 @@ export const expireComponentToken = (deps: StoreDeps, componentAppId: string, fa
 export const getAuthorizerToken = (deps: StoreDeps, authorizerAppid: string, options?: ReadOptions) =>
   readToken(deps, authorizerKey(authorizerAppid, 'ACCESS_TOKEN'), options);
 
-/** Expires an authorizer token only if it is still `failedAccessToken`. */
-export const expireAuthorizerToken = (deps: StoreDeps, authorizerAppid: string, failedAccessToken: string) =>
-  expireToken(deps, authorizerKey(authorizerAppid, 'ACCESS_TOKEN'), failedAccessToken);
+/**
+ * Expires an authorizer token only if it is still `failedAccessToken`, and makes the account due now, so the next
+ * scheduled run refreshes it if the caller's own retry does not.
+ */
+export const expireAuthorizerToken = async (deps: StoreDeps, authorizerAppid: string, failedAccessToken: string): Promise<boolean> => {
+  const expired = await expireToken(deps, authorizerKey(authorizerAppid, 'ACCESS_TOKEN'), failedAccessToken);
+  if (expired) await refreshSoon(deps, authorizerAppid);
+  return expired;
+};

@@ -1,16 +1,20 @@
-// The `authorized` function's dispatch point: EVENT items arrive from the table's stream in batches and go
-// to one handler per kind. Failures are reported the way Lambda's ReportBatchItemFailures expects: the
-// first record that failed with a retryable error, and every record after it (so the retry replays them in
-// order: an `unauthorized` never overtakes the `authorized` before it). Records that can never succeed
-// (malformed item, unknown kind, a code WeChat refused) are logged and skipped, not retried.
+// The `authorized` function's dispatch point: EVENT items arrive from the table's stream in batches and go to
+// one handler per kind. Every record of a batch is processed, whatever happened to the one before it: a
+// failure is stored by event id with its next attempt (lib/stream/failures.ts) and the record acknowledged,
+// so one account failing does not hold up the others. Only records whose failure could not be stored (the
+// table itself failing) are reported back for redelivery (ReportBatchItemFailures). Ordering between one
+// account's grant and revocation does not rest on delivery order: timestamps and the REVOCATION marker guard it
+// (lib/store/grants.ts, lib/store/authorizers.ts). Records that can never succeed (an unknown kind, a code
+// WeChat refused) are dropped at once: logged, counted (EventDropped) and kept for `redrive`.
 import { AppError } from '../kernel/errors.ts';
-import type { Logger } from '../kernel/logger.ts';
+import { createMetrics } from '../kernel/metrics.ts';
 import { eventFromStreamImage, EventShapeError, type EventKind, type StoredEvent } from '../store/events.ts';
+import { recordFailedAttempt, type FailureDeps } from './failures.ts';
 
 /** Handles one EVENT of its kind. Throw PermanentEventError for what a retry cannot fix; anything else is retried. */
 export type EventHandler<D> = (deps: D, event: StoredEvent) => Promise<void>;
 
-/** One handler per kind; a kind without a handler is a permanent failure (logged, never retried). */
+/** One handler per kind; a kind without a handler is a permanent failure (dropped, never retried). */
 export type EventHandlers<D> = Readonly<Partial<Record<EventKind, EventHandler<D>>>>;
 
 /** This event cannot succeed however often it is retried. */
@@ -26,40 +30,72 @@ export interface BatchResult {
   readonly batchItemFailures: { itemIdentifier: string }[];
 }
 
-const isPermanent = (error: unknown): boolean => error instanceof PermanentEventError || error instanceof EventShapeError;
+export interface DispatchOptions {
+  /** The Lambda's remaining time in ms; no record is started with RECORD_BUDGET_MS or less left. */
+  readonly timeLeftMs?: () => number;
+}
 
-const handleOne = async <D>(deps: D & { logger: Logger }, handlers: EventHandlers<D>, record: EventRecord): Promise<'done' | 'retry'> => {
-  let event: StoredEvent | undefined;
-  try {
-    if (!record.image) throw new PermanentEventError('the stream record has no NEW_IMAGE');
-    event = eventFromStreamImage(record.image);
+/**
+ * The most one record usually takes: a wait of up to 20 s for another exchange of the same code, then a few
+ * WeChat calls. A record started later could be cut off by the function's timeout, failing the whole batch.
+ */
+export const RECORD_BUDGET_MS = 25_000;
+
+export const isPermanent = (error: unknown): boolean => error instanceof PermanentEventError || error instanceof EventShapeError;
+
+/** The handler for an event, as the work a failure retries; an event of a kind without one fails permanently. */
+export const workFor =
+  <D>(deps: D, handlers: EventHandlers<D>) =>
+  (event: StoredEvent) =>
+  async (): Promise<void> => {
     const handler = handlers[event.kind];
     if (!handler) throw new PermanentEventError(`no handler for events of kind ${event.kind}`);
     await handler(deps, event);
+  };
+
+/** 'done' (handled, or its failure stored) or 'unrecorded' (failed and its failure could not be stored: redeliver). */
+const handleOne = async <D>(deps: D & FailureDeps, handlers: EventHandlers<D>, record: EventRecord): Promise<'done' | 'unrecorded'> => {
+  let event: StoredEvent;
+  try {
+    if (!record.image) throw new PermanentEventError('the stream record has no NEW_IMAGE');
+    event = eventFromStreamImage(record.image);
+  } catch (error) {
+    // Nothing to replay: the record is not an event this code can read.
+    (deps.metrics ?? createMetrics({ clock: deps.clock })).put({ EventDropped: 1 }, { Kind: 'malformed' }, { rollup: true });
+    deps.logger.error('event.dropped', { sequenceNumber: record.sequenceNumber, reason: 'malformed' }, error);
+    return 'done';
+  }
+  try {
+    await workFor(deps, handlers)(event)();
     return 'done';
   } catch (error) {
-    // The account id makes a failed authorization traceable to its owner (the error carries api and errcode).
-    const authorizerAppid = event?.authorizerAppid ?? event?.payload.appid;
-    const fields = { sequenceNumber: record.sequenceNumber, eventId: event?.id, kind: event?.kind, infoType: event?.infoType, authorizerAppid };
-    if (isPermanent(error)) {
-      deps.logger.error('event.dropped', fields, error);
+    try {
+      await recordFailedAttempt(deps, event, error, { permanent: isPermanent(error) });
       return 'done';
+    } catch (lost) {
+      deps.logger.error('event.failure_not_recorded', { sequenceNumber: record.sequenceNumber, eventId: event.id, kind: event.kind }, lost);
+      return 'unrecorded';
     }
-    deps.logger.warn('event.retry', fields, error);
-    return 'retry';
   }
 };
 
-/** Processes a batch in order and names the records Lambda should deliver again. */
+/** Processes every record of a batch in order and names the few Lambda should deliver again. */
 export const processEventRecords = async <D>(
-  deps: D & { logger: Logger },
+  deps: D & FailureDeps,
   handlers: EventHandlers<D>,
   records: readonly EventRecord[],
+  options: DispatchOptions = {},
 ): Promise<BatchResult> => {
+  const failed: string[] = [];
   for (const [index, record] of records.entries()) {
-    if ((await handleOne(deps, handlers, record)) === 'retry') {
-      return { batchItemFailures: records.slice(index).map((r) => ({ itemIdentifier: r.sequenceNumber })) };
+    if (options.timeLeftMs && options.timeLeftMs() <= RECORD_BUDGET_MS) {
+      // Not started: Lambda delivers these again (from the first of them), in a fresh invocation.
+      const left = records.slice(index).map((r) => r.sequenceNumber);
+      deps.logger.warn('stream.deadline', { deferred: left.length });
+      failed.push(...left);
+      break;
     }
+    if ((await handleOne(deps, handlers, record)) === 'unrecorded') failed.push(record.sequenceNumber);
   }
-  return { batchItemFailures: [] };
+  return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
 };

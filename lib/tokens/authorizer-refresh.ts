@@ -12,12 +12,8 @@ import { needsReauthEvents, refreshFailedEvents, unauthorizedEvents } from '../e
 import { recordRefreshFailure } from '../store/refresh-failures.ts';
 import { withComponentToken } from './component-token.ts';
 import type { Renew } from './single-flight.ts';
+import { AUTHORIZER_LIST_MAX_PAGES, AUTHORIZER_LIST_PAGE, type ListedRefreshTokens } from './authorizer-list.ts';
 import { AuthorizerUnauthorizedError, NeedsReauthError, TokenRefreshFailedError } from './errors.ts';
-
-/** api_get_authorizer_list page size (WeChat's maximum). */
-export const AUTHORIZER_LIST_PAGE = 500;
-/** Upper bound on pages read while recovering one refresh token (500 × 200 = 100,000 accounts). */
-const AUTHORIZER_LIST_MAX_PAGES = 200;
 
 export const needsReauth = (appid: string): NeedsReauthError =>
   new NeedsReauthError(
@@ -27,8 +23,11 @@ export const needsReauth = (appid: string): NeedsReauthError =>
 
 type RefreshSource = 'current' | 'previous' | 'authorizer_list';
 
+/** A profile that holds a refresh token (every status but no_refresh_token does). */
+export type RefreshableProfile = AuthorizerProfile & { readonly refreshToken: string };
+
 /** Exchanges `refreshToken` for an access token and stores both (rotated refresh token included). */
-const exchange = async (deps: WeChatDeps, profile: AuthorizerProfile, refreshToken: string, renew: Renew): Promise<AccessToken> => {
+const exchange = async (deps: WeChatDeps, profile: RefreshableProfile, refreshToken: string, renew: Renew): Promise<AccessToken> => {
   const appid = profile.authorizerAppid;
   const obtainedAt = nowSeconds(deps.clock);
   const answer = await withComponentToken(deps, async (componentAccessToken) => {
@@ -59,7 +58,7 @@ const exchange = async (deps: WeChatDeps, profile: AuthorizerProfile, refreshTok
 };
 
 /** The exchange, or undefined when WeChat rejects the refresh token (61023); other failures propagate. */
-const tryExchange = async (deps: WeChatDeps, profile: AuthorizerProfile, refreshToken: string, source: RefreshSource, renew: Renew) => {
+const tryExchange = async (deps: WeChatDeps, profile: RefreshableProfile, refreshToken: string, source: RefreshSource, renew: Renew) => {
   try {
     return await exchange(deps, profile, refreshToken, renew);
   } catch (error) {
@@ -70,7 +69,8 @@ const tryExchange = async (deps: WeChatDeps, profile: AuthorizerProfile, refresh
 };
 
 /**
- * The refresh token WeChat holds for the account, paging through api_get_authorizer_list.
+ * The refresh token WeChat holds for the account, paging through api_get_authorizer_list until it is found. A
+ * refresh run passes its shared walk instead (lib/tokens/authorizer-list.ts).
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/Account_Authorization/api_get_authorizer_list.html
  */
 export const findListedRefreshToken = async (deps: WeChatDeps, appid: string, renew: Renew = async () => {}): Promise<string | undefined> => {
@@ -92,7 +92,12 @@ export const findListedRefreshToken = async (deps: WeChatDeps, appid: string, re
   return undefined;
 };
 
-const exchangeWithFallbacks = async (deps: WeChatDeps, profile: AuthorizerProfile, renew: Renew): Promise<AccessToken> => {
+/** How a refresh finds the listed refresh token: its run's shared walk, or a walk of its own. */
+export interface RecoveryOptions {
+  readonly listed?: ListedRefreshTokens;
+}
+
+const exchangeWithFallbacks = async (deps: WeChatDeps, profile: RefreshableProfile, renew: Renew, options: RecoveryOptions): Promise<AccessToken> => {
   const appid = profile.authorizerAppid;
   const tried = [profile.refreshToken];
   const current = await tryExchange(deps, profile, profile.refreshToken, 'current', renew);
@@ -103,7 +108,7 @@ const exchangeWithFallbacks = async (deps: WeChatDeps, profile: AuthorizerProfil
     const token = await tryExchange(deps, profile, previous, 'previous', renew);
     if (token) return token;
   }
-  const listed = await findListedRefreshToken(deps, appid, renew);
+  const listed = options.listed ? await options.listed.refreshTokenOf(appid, renew) : await findListedRefreshToken(deps, appid, renew);
   if (listed && !tried.includes(listed)) {
     const token = await tryExchange(deps, profile, listed, 'authorizer_list', renew);
     if (token) return token;
@@ -149,9 +154,14 @@ const recordLastingFailure = async (deps: WeChatDeps, profile: AuthorizerProfile
  * Lease holders only: `renew` runs before every WeChat call so a long 61023 chain keeps the lease.
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/api_authorizer_token.html
  */
-export const refreshAuthorizer = async (deps: WeChatDeps, profile: AuthorizerProfile, renew: Renew): Promise<AccessToken> => {
+export const refreshAuthorizer = async (
+  deps: WeChatDeps,
+  profile: RefreshableProfile,
+  renew: Renew,
+  options: RecoveryOptions = {},
+): Promise<AccessToken> => {
   try {
-    return await exchangeWithFallbacks(deps, profile, renew);
+    return await exchangeWithFallbacks(deps, profile, renew, options);
   } catch (error) {
     if (isLastingRefreshFailure(error)) await recordLastingFailure(deps, profile, error);
     if (!isRevoked(error)) throw error;

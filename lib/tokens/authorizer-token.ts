@@ -6,10 +6,10 @@ import type { WeChatDeps } from '../runtime/wechat-deps.ts';
 import { getAuthorizerState, getAuthorizerStateWithLease, type AuthorizerProfile } from '../store/authorizers.ts';
 import { expireAuthorizerToken, type AccessToken } from '../store/tokens.ts';
 import { isTokenInvalid } from '../wechat/errors.ts';
-import { needsReauth, refreshAuthorizer } from './authorizer-refresh.ts';
+import { needsReauth, refreshAuthorizer, type RefreshableProfile, type RecoveryOptions } from './authorizer-refresh.ts';
 import { usable } from './component-token.ts';
 import { refreshIfDue, singleFlight, type DueOutcome, type FlightOptions, type Renew } from './single-flight.ts';
-import { AuthorizerNotFoundError, AuthorizerUnauthorizedError } from './errors.ts';
+import { AuthorizerNotFoundError, AuthorizerUnauthorizedError, NoRefreshTokenError } from './errors.ts';
 
 /**
  * Lease: one step of a holder (lib/kernel/limits.ts AUTHORIZER_LEASE_MS, 49.2 s). The holder renews the lease
@@ -21,7 +21,7 @@ export const AUTHORIZER_FLIGHT: FlightOptions = { leaseMs: AUTHORIZER_LEASE_MS, 
 export const authorizerLease = (authorizerAppid: string): string => `authorizer-token#${authorizerAppid}`;
 
 /** The profile of an account that can have tokens; typed errors for unknown and revoked accounts. */
-export const activeProfile = (appid: string, profile: AuthorizerProfile | undefined): AuthorizerProfile => {
+export const activeProfile = (appid: string, profile: AuthorizerProfile | undefined): RefreshableProfile => {
   if (!profile) {
     throw new AuthorizerNotFoundError(
       `${appid} has not authorized this component: send its owner the authorization page GET /wechat/component/authorize`,
@@ -34,7 +34,13 @@ export const activeProfile = (appid: string, profile: AuthorizerProfile | undefi
       `${appid} revoked its authorization${when}; its owner must authorize again through GET /wechat/component/authorize`,
     );
   }
-  return profile;
+  if (profile.status === 'no_refresh_token' || profile.refreshToken === undefined) {
+    throw new NoRefreshTokenError(
+      `${appid} authorized this component without API access, so WeChat gave no refresh token: ` +
+        'its owner must authorize again through GET /wechat/component/authorize and grant the API permissions',
+    );
+  }
+  return profile as RefreshableProfile;
 };
 
 /** One consistent Query: the profile (checked) and, if good enough to hand out, the token. */
@@ -59,10 +65,10 @@ const observeUsable = async (deps: WeChatDeps, appid: string, since: number) => 
   return { value: usableFor(appid, found, nowSeconds(deps.clock), since), ...(found.lease ? { lease: found.lease } : {}) };
 };
 
-const refreshAccount = async (deps: WeChatDeps, appid: string, renew: Renew): Promise<AccessToken> => {
+const refreshAccount = async (deps: WeChatDeps, appid: string, renew: Renew, options: RecoveryOptions = {}): Promise<AccessToken> => {
   const { profile } = await readAccount(deps, appid);
   if (profile.status === 'needs_reauth') throw needsReauth(appid);
-  return refreshAuthorizer(deps, profile, renew);
+  return refreshAuthorizer(deps, profile, renew, options);
 };
 
 /**
@@ -113,13 +119,17 @@ export const withAuthorizerToken = async <T>(
  * For the scheduled refresh: refreshes the account's token if it expires before `dueBefore` (epoch s).
  * Throws AuthorizerNotFoundError / AuthorizerUnauthorizedError / NeedsReauthError for accounts it cannot refresh.
  */
-export const refreshAuthorizerTokenIfDue = (deps: WeChatDeps, authorizerAppid: string, options: { dueBefore: number }): Promise<DueOutcome> =>
+export const refreshAuthorizerTokenIfDue = (
+  deps: WeChatDeps,
+  authorizerAppid: string,
+  options: { dueBefore: number } & RecoveryOptions,
+): Promise<DueOutcome> =>
   refreshIfDue(
     deps,
     {
       what: authorizerLease(authorizerAppid),
       isFresh: async () => ((await readAccount(deps, authorizerAppid)).token?.expiresAt ?? 0) > options.dueBefore,
-      refresh: (renew) => refreshAccount(deps, authorizerAppid, renew),
+      refresh: (renew) => refreshAccount(deps, authorizerAppid, renew, options.listed ? { listed: options.listed } : {}),
     },
     AUTHORIZER_FLIGHT.leaseMs,
   );

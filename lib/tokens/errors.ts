@@ -32,6 +32,11 @@ export class NeedsReauthError extends TokenServiceError {
   readonly type = 'needs_reauth';
 }
 
+/** The account authorized without granting API access: WeChat gave no refresh token, so no token can be had. */
+export class NoRefreshTokenError extends TokenServiceError {
+  readonly type = 'no_refresh_token';
+}
+
 /** Another caller has been refreshing for longer than this caller may wait. Retry shortly. */
 export class TokenBusyError extends TokenServiceError {
   readonly type = 'busy';
@@ -50,6 +55,7 @@ const TYPED: Record<string, new (message: string) => TokenServiceError> = {
   not_found: AuthorizerNotFoundError,
   unauthorized: AuthorizerUnauthorizedError,
   needs_reauth: NeedsReauthError,
+  no_refresh_token: NoRefreshTokenError,
 };
 
 const WECHAT_API_ERROR = 'wechat_api_error';

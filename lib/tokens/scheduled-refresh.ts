@@ -1,16 +1,18 @@
 // The scheduled refresh (EventBridge rate(5 minutes)): the component token and every authorizer token that
-// would expire before the next run plus a margin. Work follows what is due (the sparse gsi1, never a Scan);
+// would expire before the next run plus a margin. Work follows what is due (the schedule on the profiles, the
+// sparse gsi1, never a Scan; an account whose token is gone stays due until it is refreshed);
 // each token is refreshed through the token service under the same lease as an on-demand refresh, so a run
 // and a caller never both call WeChat for one token. One account's failure never stops the others, and the
 // run stops taking work before the Lambda deadline: whatever is left stays due for the next run.
 import { nowSeconds } from '../kernel/clock.ts';
 import type { WeChatDeps } from '../runtime/wechat-deps.ts';
 import { createMetrics, type Metrics } from '../kernel/metrics.ts';
-import { listDueAuthorizers, type DueCursor } from '../store/schedule.ts';
-import { getAuthorizer } from '../store/authorizers.ts';
+import { listDueAuthorizers, nextRefreshFor, postponeRefresh, REFRESH_LEAD_S, unschedule, type DueCursor } from '../store/schedule.ts';
+import { getAuthorizer, getAuthorizerState } from '../store/authorizers.ts';
 import { getVerifyTicket, TICKET_TTL_S } from '../store/tickets.ts';
 import { getComponentToken } from '../store/tokens.ts';
-import { WeChatApiError, WeChatNetworkError, WeChatProtocolError } from '../wechat/errors.ts';
+import { isRateLimited, WeChatApiError, WeChatNetworkError, WeChatProtocolError } from '../wechat/errors.ts';
+import { sharedAuthorizerList, type ListedRefreshTokens } from './authorizer-list.ts';
 import { refreshAuthorizerTokenIfDue } from './authorizer-token.ts';
 import { refreshComponentTokenIfDue } from './component-token.ts';
 import { AuthorizerNotFoundError, AuthorizerUnauthorizedError, NeedsReauthError, TokenServiceError } from './errors.ts';
@@ -41,7 +43,7 @@ export type ComponentOutcome = 'refreshed' | 'fresh' | 'leased' | 'failed';
 
 export interface RefreshSummary {
   readonly component: ComponentOutcome;
-  /** Authorizer tokens read from the due index this run. */
+  /** Accounts read from the schedule (due index) this run. */
   due: number;
   refreshed: number;
   /** fresh: someone refreshed it since the index was read; leased: a caller is refreshing it now; inactive: not authorized. */
@@ -54,6 +56,13 @@ export interface RefreshSummary {
   consumedCapacity: number;
   durationMs: number;
   stoppedEarly: boolean;
+  /**
+   * Set when WeChat answered 45009 (a daily quota is used up): the run stopped making WeChat calls (the circuit
+   * breaker), every account not yet started stays due for the next run, and clear_quota is the operator's fix.
+   */
+  circuitOpen?: { readonly errcode: number; readonly api: string };
+  /** Walks of api_get_authorizer_list this run (0, or 1 shared by every 61023 recovery). */
+  authorizerListWalks: number;
 }
 
 /**
@@ -80,11 +89,13 @@ const refreshComponent = async (deps: RefreshDeps, metrics: Metrics, dueBefore: 
   // The ticket is what every component token costs; without one the platform goes dark within two hours.
   if (!ticket) deps.logger.error('component_ticket.missing', { componentAppId, maxAgeS: TICKET_TTL_S });
   let outcome: ComponentOutcome;
+  let quotaHit: WeChatApiError | undefined;
   try {
     outcome = await refreshComponentTokenIfDue(deps, { dueBefore });
   } catch (error) {
     deps.logger.error('component_token.refresh_failed', { componentAppId, errcode: failureKey(error) }, error);
     outcome = 'failed';
+    quotaHit = rateLimit(error);
   }
   const token = await getComponentToken(deps, componentAppId);
   const dimensions = { ComponentAppId: componentAppId };
@@ -92,14 +103,27 @@ const refreshComponent = async (deps: RefreshDeps, metrics: Metrics, dueBefore: 
   // Rolled up too: the component token alarms (infra/alarms.yml) watch the dimensionless metrics.
   const remaining = token ? token.expiresAt - nowSeconds(deps.clock) : 0;
   metrics.put({ ComponentTokenRemainingSeconds: remaining, ComponentTokenRefreshFailed: outcome === 'failed' ? 1 : 0 }, dimensions, { rollup: true });
-  return { outcome, usable: outcome !== 'failed' || token !== undefined };
+  return { outcome, usable: outcome !== 'failed' || token !== undefined, quotaHit };
 };
 
-/** The due index page by page, counting what it reads and what the reads cost. */
-async function* dueAppids(deps: RefreshDeps, summary: RefreshSummary, dueBefore: number, pageSize?: number) {
+/** The WeChat 45009 (or 45011) behind a refresh failure, if that is what it was. */
+const rateLimit = (error: unknown): WeChatApiError | undefined => {
+  const inner = error instanceof AuthorizerUnauthorizedError && error.cause ? error.cause : error;
+  return inner instanceof WeChatApiError && isRateLimited(inner) ? inner : undefined;
+};
+
+/** Opens the run's circuit breaker: no account is started after this; the ones in flight finish. */
+const openCircuit = (deps: RefreshDeps, summary: RefreshSummary, hit: WeChatApiError, authorizerAppid?: string): void => {
+  if (summary.circuitOpen) return;
+  summary.circuitOpen = { errcode: hit.errcode, api: hit.api };
+  deps.logger.error('refresh.circuit_open', { errcode: hit.errcode, api: hit.api, authorizerAppid, fix: 'clear_quota, or wait for the daily reset' });
+};
+
+/** The schedule page by page (accounts due by `now`), counting what it reads and what the reads cost. */
+async function* dueAppids(deps: RefreshDeps, summary: RefreshSummary, now: number, pageSize?: number) {
   let cursor: DueCursor | undefined;
   do {
-    const page = await listDueAuthorizers(deps, { dueBefore, exclusiveStartKey: cursor, ...(pageSize ? { pageSize } : {}) });
+    const page = await listDueAuthorizers(deps, { dueBefore: now, exclusiveStartKey: cursor, ...(pageSize ? { pageSize } : {}) });
     summary.due += page.appids.length;
     summary.consumedCapacity += page.consumedCapacity;
     cursor = page.lastKey;
@@ -108,6 +132,8 @@ async function* dueAppids(deps: RefreshDeps, summary: RefreshSummary, dueBefore:
 }
 
 const countFailure = (deps: RefreshDeps, summary: RefreshSummary, appid: string, error: unknown): void => {
+  const hit = rateLimit(error);
+  if (hit) openCircuit(deps, summary, hit, appid);
   // 61003 surfaces as AuthorizerUnauthorizedError (the token layer marked the account unauthorized).
   const key = failureKey(error instanceof AuthorizerUnauthorizedError && error.cause ? error.cause : error);
   summary.failed[key] = (summary.failed[key] ?? 0) + 1;
@@ -118,21 +144,29 @@ const countFailure = (deps: RefreshDeps, summary: RefreshSummary, appid: string,
   else deps.logger.warn('authorizer_token.refresh_failed', fields, error);
 };
 
+/** A due account found fresh was refreshed by someone else: its schedule moves to its live token. */
+const catchUpSchedule = async (deps: RefreshDeps, appid: string): Promise<void> => {
+  const { token } = await getAuthorizerState(deps, appid);
+  if (token) await postponeRefresh(deps, appid, nextRefreshFor(token.expiresAt));
+};
+
 /**
  * Refreshes one account and records the outcome; a failure is classified, logged and counted, never thrown.
- * Accounts that are not authorized are skipped before any lease or call: a needs_reauth account stays in the
- * due index until its last token's TTL, and must not be reported again every run.
+ * Accounts that are not authorized are skipped before any lease or call (and taken off the schedule, which
+ * only authorized profiles belong to); a failed account stays due, so the next run tries it again.
  */
-const refreshOne = async (deps: RefreshDeps, summary: RefreshSummary, appid: string, dueBefore: number): Promise<void> => {
+const refreshOne = async (deps: RefreshDeps, summary: RefreshSummary, appid: string, run: { dueBefore: number; listed: ListedRefreshTokens }) => {
   try {
     const profile = await getAuthorizer(deps, appid);
     if (profile?.status !== 'authorized') {
       summary.skipped.inactive += 1;
+      if (profile) await unschedule(deps, appid);
       return;
     }
-    const result = await refreshAuthorizerTokenIfDue(deps, appid, { dueBefore });
+    const result = await refreshAuthorizerTokenIfDue(deps, appid, run);
     if (result === 'refreshed') summary.refreshed += 1;
     else summary.skipped[result] += 1;
+    if (result === 'fresh') await catchUpSchedule(deps, appid);
   } catch (error) {
     // Revoked or removed between the two reads: nothing to refresh, nothing wrong.
     if (error instanceof AuthorizerNotFoundError || (error instanceof AuthorizerUnauthorizedError && !error.cause)) {
@@ -147,9 +181,10 @@ const refreshOne = async (deps: RefreshDeps, summary: RefreshSummary, appid: str
  * Workers pull appids from the shared page iterator (async generators queue concurrent `next()` calls), so at
  * most `concurrency` refreshes run and pages are read only as fast as work is taken.
  */
-const sweep = async (deps: RefreshDeps, summary: RefreshSummary, dueBefore: number, options: RefreshOptions) => {
-  const appids = dueAppids(deps, summary, dueBefore, options.pageSize);
-  const hasTime = () => (options.timeLeftMs ? options.timeLeftMs() > 0 : true);
+const sweep = async (deps: RefreshDeps, summary: RefreshSummary, now: number, options: RefreshOptions) => {
+  const run = { dueBefore: now + REFRESH_LEAD_S, listed: sharedAuthorizerList(deps) };
+  const appids = dueAppids(deps, summary, now, options.pageSize);
+  const hasTime = () => !summary.circuitOpen && (options.timeLeftMs ? options.timeLeftMs() > 0 : true);
   let taken = 0;
   const worker = async (): Promise<void> => {
     while (hasTime()) {
@@ -157,7 +192,7 @@ const sweep = async (deps: RefreshDeps, summary: RefreshSummary, dueBefore: numb
       if (next.done) return;
       if (!hasTime()) break;
       taken += 1;
-      await refreshOne(deps, summary, next.value, dueBefore);
+      await refreshOne(deps, summary, next.value, run);
     }
     summary.stoppedEarly = true;
   };
@@ -165,6 +200,7 @@ const sweep = async (deps: RefreshDeps, summary: RefreshSummary, dueBefore: numb
   await Promise.all(Array.from({ length: concurrency }, worker));
   await appids.return(undefined);
   summary.deferred = summary.due - taken;
+  summary.authorizerListWalks = run.listed.walks();
 };
 
 const emitSummary = (deps: RefreshDeps, metrics: Metrics, summary: RefreshSummary): void => {
@@ -174,6 +210,7 @@ const emitSummary = (deps: RefreshDeps, metrics: Metrics, summary: RefreshSummar
     AuthorizerRefreshed: summary.refreshed,
     RefreshSkipped: skipped,
     NeedsReauth: summary.failed['61023'] ?? 0,
+    RefreshCircuitOpen: summary.circuitOpen ? 1 : 0,
   });
   for (const [errcode, count] of Object.entries(summary.failed)) metrics.put({ AuthorizerRefreshFailed: count }, { Errcode: errcode });
   deps.logger.info('refresh.completed', {
@@ -188,6 +225,8 @@ const emitSummary = (deps: RefreshDeps, metrics: Metrics, summary: RefreshSummar
     consumedCapacity: summary.consumedCapacity,
     durationMs: summary.durationMs,
     stoppedEarly: summary.stoppedEarly,
+    circuitOpen: summary.circuitOpen ? `${summary.circuitOpen.errcode} ${summary.circuitOpen.api}` : undefined,
+    authorizerListWalks: summary.authorizerListWalks,
   });
 };
 
@@ -199,8 +238,8 @@ const emitSummary = (deps: RefreshDeps, metrics: Metrics, summary: RefreshSummar
 export const runRefresh = async (deps: RefreshDeps, options: RefreshOptions = {}): Promise<RefreshSummary> => {
   const started = performance.now();
   const metrics = deps.metrics ?? createMetrics({ clock: deps.clock });
-  const dueBefore = nowSeconds(deps.clock) + SCHEDULE_INTERVAL_S + REFRESH_WINDOW_S;
-  const component = await refreshComponent(deps, metrics, dueBefore);
+  const now = nowSeconds(deps.clock);
+  const component = await refreshComponent(deps, metrics, now + REFRESH_LEAD_S);
   const summary: RefreshSummary = {
     component: component.outcome,
     due: 0,
@@ -211,8 +250,11 @@ export const runRefresh = async (deps: RefreshDeps, options: RefreshOptions = {}
     consumedCapacity: 0,
     durationMs: 0,
     stoppedEarly: false,
+    authorizerListWalks: 0,
   };
-  if (component.usable) await sweep(deps, summary, dueBefore, options);
+  if (component.quotaHit) openCircuit(deps, summary, component.quotaHit);
+  if (summary.circuitOpen) deps.logger.error('refresh.authorizers_skipped', { componentAppId: deps.config.componentAppId, reason: 'circuit open' });
+  else if (component.usable) await sweep(deps, summary, now, options);
   else deps.logger.error('refresh.authorizers_skipped', { componentAppId: deps.config.componentAppId, reason: 'no component token' });
   summary.durationMs = Math.round(performance.now() - started);
   emitSummary(deps, metrics, summary);

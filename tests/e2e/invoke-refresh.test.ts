@@ -4,7 +4,8 @@ import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb
 import { SIMULATOR_COMPONENT } from '../../infra/local/credentials.ts';
 import { ensureTable, localClient } from '../../infra/local/dynamodb.ts';
 import { startSimulator, type Simulator } from '../../infra/local/simulator/index.ts';
-import { AUTHORIZER_LIST, authorizerKey, DUE_AUTHORIZER } from '../../lib/store/keys.ts';
+import { authorizerKey, listKeys } from '../../lib/store/keys.ts';
+import { nextRefreshFor, scheduleAttributes } from '../../lib/store/schedule.ts';
 import { saveVerifyTicket } from '../../lib/store/tickets.ts';
 import { tokenItem } from '../../lib/store/tokens.ts';
 import { useDynamoEndpoint, type DynamoEndpoint } from '../helpers/dynamo.ts';
@@ -47,10 +48,10 @@ describe('sls invoke local -f refresh', () => {
         authorizedAt: now - 60,
         updatedAt: now - 60,
         version: 1,
-        gsi1pk: AUTHORIZER_LIST,
-        gsi1sk: appid,
+        ...listKeys(appid),
+        ...scheduleAttributes(nextRefreshFor(now + 120)),
       },
-      tokenItem(authorizerKey(appid, 'ACCESS_TOKEN'), DUE_AUTHORIZER, { accessToken: `seeded-${appid}`, expiresAt: now + 120 }, now - 7000),
+      tokenItem(authorizerKey(appid, 'ACCESS_TOKEN'), { accessToken: `seeded-${appid}`, expiresAt: now + 120 }, now - 7000),
     ]);
     await doc.send(new BatchWriteCommand({ RequestItems: { [TABLE]: items.map((Item) => ({ PutRequest: { Item } })) } }));
     client.destroy();

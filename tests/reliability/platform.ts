@@ -19,8 +19,11 @@ import type { Clock } from '../../lib/kernel/clock.ts';
 import type { WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
 import type { HttpEvent, HttpResult } from '../../lib/runtime/http.ts';
 import { createMemoryLogger } from '../../lib/kernel/logger.ts';
+import { createMemoryMetrics } from '../../lib/kernel/metrics.ts';
 import { createMessageHandlerRegistry } from '../../lib/intake/message-handlers.ts';
 import { authorizerKey } from '../../lib/store/keys.ts';
+import type { EventFailure } from '../../lib/store/failures.ts';
+import type { RetrySummary } from '../../lib/stream/failures.ts';
 import { createWeChatClient } from '../../lib/wechat/client.ts';
 import { context } from '../helpers/context.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
@@ -53,7 +56,7 @@ export interface Platform {
   readonly ddb: FaultyDocumentClient;
   readonly sim: Simulator;
   readonly server: PlatformServer;
-  readonly deps: WeChatDeps;
+  readonly deps: WeChatDeps & { readonly metrics: ReturnType<typeof createMemoryMetrics> };
   readonly logger: ReturnType<typeof createMemoryLogger>;
   readonly stream: StreamPoller | undefined;
   /** Every batch the stream delivered to `authorized`, with the failures it reported. */
@@ -67,6 +70,15 @@ export interface Platform {
   get(pathAndQuery: string): Promise<{ status: number; body: string }>;
   /** Waits until the stream has handed every record written so far to `authorized`. */
   drain(timeoutMs?: number): Promise<void>;
+  /** One run of `authorized`'s retry schedule (the failures due at the deps clock). */
+  retryFailures(): Promise<RetrySummary>;
+  /**
+   * Drains the stream, then, while failures are retrying, moves the clock to the next one due and runs the retry
+   * schedule, at most `rounds` times. Returns the failures still retrying or dropped.
+   */
+  settle(advance: Advance, rounds?: number): Promise<EventFailure[]>;
+  /** Every stored failure (FAILURE items). */
+  failures(): Promise<EventFailure[]>;
   item(key: { pk: string; sk: string }): Promise<Record<string, unknown> | undefined>;
   profile(appid: string): Promise<Record<string, unknown> | undefined>;
   items(): Promise<Record<string, unknown>[]>;
@@ -103,7 +115,7 @@ export const startPlatform = async (options: PlatformOptions = {}): Promise<Plat
     maxRetries: options.maxRetries ?? 2,
     retryBaseMs: 10,
   });
-  const deps = worldWeChatDeps(table, {
+  const base = worldWeChatDeps(table, {
     wechatUrl: sim.url,
     publicBaseUrl: server.url,
     doc: ddb.doc,
@@ -111,6 +123,7 @@ export const startPlatform = async (options: PlatformOptions = {}): Promise<Plat
     wechat,
     ...(options.clock ? { clock: options.clock } : {}),
   });
+  const deps = { ...base, metrics: createMemoryMetrics(base.clock) };
   routes['POST /wechat/component/events'] = withBoundary(deps, createTicketHandler(deps));
   const authorize = withBoundary(deps, createAuthorizeHandler(deps));
   routes['GET /wechat/component/authorize'] = authorize;
@@ -163,6 +176,21 @@ export const startPlatform = async (options: PlatformOptions = {}): Promise<Plat
     drain: async (timeoutMs = 20_000) => {
       if (stream) await stream.drain(timeoutMs);
     },
+    retryFailures: () => authorized({ retryFailures: true }),
+    failures: () => storedFailures(table),
+    settle: async (advance, rounds = 6) => {
+      if (stream) await stream.drain(20_000);
+      for (let round = 0; round < rounds; round += 1) {
+        const retrying = (await storedFailures(table)).filter((f) => f.state === 'retrying');
+        if (retrying.length === 0) break;
+        const next = Math.min(...retrying.map((f) => f.nextAttemptAt ?? 0));
+        const now = Math.floor(deps.clock() / 1000);
+        if (next > now) advance((next - now + 1) * 1000);
+        await authorized({ retryFailures: true });
+        if (stream) await stream.drain(20_000);
+      }
+      return (await storedFailures(table)).filter((f) => f.state !== 'resolved');
+    },
     item: read,
     profile: (appid) => read(authorizerKey(appid, 'PROFILE')),
     items: async () => (await table.doc.send(new ScanCommand({ TableName: table.tableName, ConsistentRead: true }))).Items ?? [],
@@ -175,6 +203,11 @@ export const startPlatform = async (options: PlatformOptions = {}): Promise<Plat
     },
   };
 };
+
+const storedFailures = async (table: TestTable): Promise<EventFailure[]> =>
+  ((await table.doc.send(new ScanCommand({ TableName: table.tableName, ConsistentRead: true }))).Items ?? [])
+    .filter((i) => String(i.pk).startsWith('FAILURE#'))
+    .map((i) => i as unknown as EventFailure);
 
 /** Every item of one partition (consistent). */
 export const partition = async (p: Platform, pk: string): Promise<Record<string, unknown>[]> =>

@@ -31,7 +31,9 @@ export type Expect =
   | { readonly kind: 'ticket'; readonly ticket: string }
   | { readonly kind: 'item'; readonly pk: string; readonly sk: string; readonly body: '' | 'success' }
   | { readonly kind: 'reply'; readonly content: string }
-  | { readonly kind: 'nothing' };
+  | { readonly kind: 'nothing' }
+  /** Answered 200 (success, empty or a reply), whatever it wrote: a genuine message for an account the table does not hold as authorized. */
+  | { readonly kind: 'answered' };
 
 export interface FuzzContext {
   readonly keys: CaseKeys;
@@ -932,8 +934,6 @@ const queryMutators: Mutator[] = [
         undefined,
         '',
         'wx123',
-        'wx0000000000000000',
-        d.ctx.gone,
         `${d.ctx.ours}/../x`,
         '__proto__',
         'constructor',
@@ -943,6 +943,20 @@ const queryMutators: Mutator[] = [
       if (value === undefined) delete d.pathAppid;
       else d.pathAppid = value;
       return 'invalid';
+    },
+  },
+  {
+    // A well-formed appid of an account the table does not hold as authorized: still WeChat's message, so answered.
+    name: 'path.other_account',
+    stage: 'query',
+    urls: ['message'],
+    weight: 2,
+    apply: (d, rng) => {
+      // Only over a genuine path: an appid another mutator already broke stays broken.
+      if (!/^wx[0-9a-f]{16}$/.test(d.pathAppid ?? '')) return 'valid';
+      d.pathAppid = rng.pick(['wx0000000000000000', d.ctx.gone]);
+      d.expect = { kind: 'answered' };
+      return 'valid';
     },
   },
 ];

@@ -82,6 +82,8 @@ const checkHandled = async (expect: Expect, response: HttpResult, wrote: number)
     }
     case 'nothing':
       return bodyOf(response) === 'success' && wrote === 0 ? undefined : `body ${bodyOf(response)} after ${wrote} writes`;
+    case 'answered':
+      return response.statusCode === 200 ? undefined : `status ${response.statusCode}`;
   }
 };
 

@@ -19,6 +19,8 @@ export interface AccountInput {
   funcInfo?: number[];
   nickName?: string;
   userName?: string;
+  /** The owner grants no API access: api_query_auth and api_get_authorizer_info return no refresh token. */
+  withoutApiAccess?: boolean;
 }
 
 /** 消息管理, 用户管理, 帐号服务, 网页服务, 微信小店, 多客服, 群发与通知, 卡券, 素材, 菜单 … (docs/protocol.md §1.7). */
@@ -42,6 +44,7 @@ export const authorizeAccount = (state: SimState, input: AccountInput): Account 
     status: 'authorized',
     refreshToken: undefined,
     authTime: 0,
+    apiAccess: true,
     options: { ...DEFAULT_OPTIONS },
     accessTokens: new Map(),
   };
@@ -49,6 +52,7 @@ export const authorizeAccount = (state: SimState, input: AccountInput): Account 
   if (input.nickName) account.nickName = input.nickName;
   if (input.userName) account.userName = input.userName;
   account.status = 'authorized';
+  account.apiAccess = input.withoutApiAccess !== true;
   account.refreshToken = opaque('refreshtoken@@@', 32);
   account.authTime = nowS(state);
   state.accounts.set(appid, account);

@@ -95,7 +95,7 @@ const queryAuth = (request: ApiRequest) => {
       authorizer_appid: account.appid,
       authorizer_access_token: issueAuthorizerToken(state, account),
       expires_in: state.tokenTtlS,
-      authorizer_refresh_token: account.refreshToken,
+      ...(account.apiAccess ? { authorizer_refresh_token: account.refreshToken } : {}),
       func_info: funcInfoJson(account),
     },
   };
@@ -119,7 +119,7 @@ const getAuthorizerInfo = (request: ApiRequest) => {
     authorizer_info: authorizerInfoJson(account),
     authorization_info: {
       authorizer_appid: account.appid,
-      authorizer_refresh_token: account.refreshToken,
+      ...(account.apiAccess ? { authorizer_refresh_token: account.refreshToken } : {}),
       func_info: funcInfoJson(account),
     },
   };
@@ -129,7 +129,7 @@ const getAuthorizerList = (request: ApiRequest) => {
   withComponentToken(request);
   const { offset, count } = request.body;
   if (typeof offset !== 'number' || typeof count !== 'number' || offset < 0 || count < 1 || count > 500) fail(40097);
-  const all = [...request.state.accounts.values()].filter((a) => a.status === 'authorized');
+  const all = [...request.state.accounts.values()].filter((a) => a.status === 'authorized' && a.apiAccess);
   const page = all.slice(offset as number, (offset as number) + (count as number));
   return {
     total_count: all.length,

@@ -40,6 +40,7 @@ const authorizeInput = (body: Body): AuthorizeInput => {
     push: field<boolean>(body, 'push', 'boolean'),
     withPreAuthCode: field<boolean>(body, 'withPreAuthCode', 'boolean'),
     deliveries: field<number>(body, 'deliveries', 'number'),
+    withoutApiAccess: field<boolean>(body, 'withoutApiAccess', 'boolean'),
   };
 };
 
@@ -49,6 +50,7 @@ const injectInput = (body: Body): InjectInput => ({
   errmsg: field<string>(body, 'errmsg', 'string'),
   times: field<number>(body, 'times', 'number'),
   httpStatus: field<number>(body, 'httpStatus', 'number'),
+  authorizerAppid: field<string>(body, 'authorizerAppid', 'string'),
 });
 
 const mintInput = (body: Body) => ({

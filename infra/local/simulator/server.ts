@@ -23,6 +23,8 @@ export interface Injection {
   readonly errmsg?: string;
   /** Answer with this HTTP status and a non-JSON body instead (a gateway failure); errcode is then ignored. */
   readonly httpStatus?: number;
+  /** Only calls whose JSON body names this `authorizer_appid` (one account failing while the others work). */
+  readonly authorizerAppid?: string;
   /** How many matching calls still get this answer. */
   times: number;
 }
@@ -94,8 +96,20 @@ export const parseJsonObject = (raw: string): Record<string, unknown> => {
   return value as Record<string, unknown>;
 };
 
-const takeInjection = (traffic: Traffic, api: string): Injection | undefined => {
-  const index = traffic.injections.findIndex((i) => i.times > 0 && (i.api === api || i.api === '*'));
+const bodyAppid = (raw: string): string | undefined => {
+  try {
+    const appid = (JSON.parse(raw) as { authorizer_appid?: unknown }).authorizer_appid;
+    return typeof appid === 'string' ? appid : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+const takeInjection = (traffic: Traffic, api: string, raw: string): Injection | undefined => {
+  const appid = traffic.injections.some((i) => i.authorizerAppid !== undefined) ? bodyAppid(raw) : undefined;
+  const index = traffic.injections.findIndex(
+    (i) => i.times > 0 && (i.api === api || i.api === '*') && (i.authorizerAppid === undefined || i.authorizerAppid === appid),
+  );
   const injection = traffic.injections[index];
   if (!injection) return undefined;
   injection.times -= 1;
@@ -104,7 +118,7 @@ const takeInjection = (traffic: Traffic, api: string): Injection | undefined => 
 };
 
 const answerApi = (parts: ServerParts, route: ApiRoute, method: string, url: URL, raw: string): Answer => {
-  const injected = takeInjection(parts.traffic, route.name);
+  const injected = takeInjection(parts.traffic, route.name, raw);
   if (injected?.httpStatus) {
     return { status: injected.httpStatus, body: `<html><body>${injected.httpStatus}</body></html>`, errcode: 0, contentType: 'text/html' };
   }

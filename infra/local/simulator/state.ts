@@ -24,6 +24,8 @@ export interface Account {
   refreshToken: string | undefined;
   /** Epoch seconds of the latest authorization. */
   authTime: number;
+  /** false: the owner granted no API access, so api_query_auth returns no refresh token (set per authorization). */
+  apiAccess: boolean;
   options: Record<string, string>;
   /** Access token → expiry (epoch ms). */
   accessTokens: Map<string, number>;

@@ -13,6 +13,8 @@ export interface InjectInput {
   times?: number;
   /** Answer with this HTTP status and an HTML body instead of a WeChat error. */
   httpStatus?: number;
+  /** Only calls about this account (their JSON body's `authorizer_appid`). */
+  authorizerAppid?: string;
 }
 
 export interface AccountView {
@@ -33,6 +35,8 @@ export interface Switches {
   readonly callLog: readonly CallRecord[];
   resetCounters(): void;
   inject(input: InjectInput): void;
+  /** Drops every injected answer not yet used. */
+  clearInjections(): void;
   /** Latency for one API, or the default for all (ms). */
   setLatency(ms: number, api?: string): void;
   customerMessages(): CustomerMessage[];
@@ -67,6 +71,9 @@ export const createSwitches = (state: SimState, traffic: Traffic): Switches => (
   resetCounters: () => {
     traffic.counts.clear();
     traffic.log.length = 0;
+  },
+  clearInjections: () => {
+    traffic.injections.length = 0;
   },
   inject: (input) => {
     const injection: Injection = { ...input, errcode: input.errcode ?? -1, times: input.times ?? 1 };

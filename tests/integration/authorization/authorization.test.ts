@@ -6,7 +6,10 @@ import { BadRequestError } from '../../../lib/kernel/errors.ts';
 import type { createMemoryLogger } from '../../../lib/kernel/logger.ts';
 import { AuthorizationCodeError, CodeBusyError, completeAuthorization, exchangeCodeOnce } from '../../../lib/authorization/exchange.ts';
 import { authorizationUrls, startAuthorization } from '../../../lib/authorization/start.ts';
-import { newLinkId, verifyState, type LinkClaims } from '../../../lib/authorization/links.ts';
+import { newLinkId, signState, verifyState, type LinkClaims } from '../../../lib/authorization/links.ts';
+import { createHandler as createAuthorizeHandler } from '../../../functions/authorize/handler.ts';
+import type { HttpEvent } from '../../../lib/runtime/http.ts';
+import { TEST_LINK_SIGNING_KEY } from '../../helpers/sls.ts';
 import { parseLandingQuery } from '../../../functions/authorize/request.ts';
 import { forgetLinkPreAuthCode, getPreAuthOrigin, PRE_AUTH_REUSE_MIN_S } from '../../../lib/store/links.ts';
 import { linkKey } from '../../../lib/store/keys.ts';
@@ -14,9 +17,11 @@ import { applyAuthorizationPush } from '../../../lib/authorization/pushes.ts';
 import { PermanentEventError, processEventRecords, type EventHandlers } from '../../../lib/stream/dispatch.ts';
 import { getAuthorizerAccessToken } from '../../../lib/tokens/authorizer-token.ts';
 import { getComponentAccessToken } from '../../../lib/tokens/component-token.ts';
-import { getAuthorizer } from '../../../lib/store/authorizers.ts';
+import { NoRefreshTokenError } from '../../../lib/tokens/errors.ts';
+import { getAuthorizer, listAuthorizers } from '../../../lib/store/authorizers.ts';
 import { claimCode, getCodeState } from '../../../lib/store/codes.ts';
 import { eventId, type StoredEvent } from '../../../lib/store/events.ts';
+import { getFailure } from '../../../lib/store/failures.ts';
 import { getAuthorizerToken } from '../../../lib/store/tokens.ts';
 import { SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
 import type { Simulator } from '../../../infra/local/simulator/index.ts';
@@ -49,7 +54,7 @@ const pushEvent = (infoType: string, payload: Record<string, string>, createTime
   const base = { kind: 'component_push' as const, infoType, componentAppId: SIMULATOR_COMPONENT.appId, createTime, payload };
   const authorizerAppid = payload.AuthorizerAppid;
   const event = { ...base, ...(authorizerAppid ? { authorizerAppid } : {}) };
-  return { ...event, id: eventId(event), receivedAt: createTime, expiresAt: createTime + 3600 };
+  return { ...event, id: eventId(event), receivedAt: createTime };
 };
 
 const landing = (code: string, waitMs = 5_000) =>
@@ -260,7 +265,7 @@ describe('authorization.completeAuthorization', () => {
     assert.equal(profile?.refreshToken, sim.accounts().find((a) => a.appid === authorizerAppid)?.refreshToken);
     assert.ok(await getAuthorizerToken(deps, authorizerAppid));
     assert.equal(sim.calls('api_query_auth'), 1);
-    assert.ok(!logger.lines.some((l) => l.includes(authorizationCode) || l.includes(profile!.refreshToken)));
+    assert.ok(!logger.lines.some((l) => l.includes(authorizationCode) || l.includes(profile!.refreshToken!)));
   });
 
   it('spends the code once when the push and the landing page complete it concurrently', async () => {
@@ -553,7 +558,7 @@ describe('authorization.applyAuthorizationPush', () => {
 describe('eventDispatch.processEventRecords', () => {
   const image = (e: StoredEvent) => ({ pk: `EVENT#${e.id}`, sk: 'EVENT', ...e });
 
-  it('reports the first retryable failure and every record after it, and skips permanent failures', async () => {
+  it('processes every record, reports none, and stores each failure by event id: retrying or dropped', async () => {
     // Prepare
     const seen: string[] = [];
     const handlers: EventHandlers<WeChatDeps> = {
@@ -573,8 +578,11 @@ describe('eventDispatch.processEventRecords', () => {
     // Act
     const result = await processEventRecords(deps, handlers, records);
     // Assess
-    assert.deepEqual(result, { batchItemFailures: [{ itemIdentifier: '4' }, { itemIdentifier: '5' }] });
-    assert.deepEqual(seen, ['ok', 'permanent', 'flaky']);
+    assert.deepEqual(result, { batchItemFailures: [] });
+    assert.deepEqual(seen, ['ok', 'permanent', 'flaky', 'after']);
+    const [permanent, flaky] = [records[2]!, records[3]!].map((r) => String(r.image.pk).slice('EVENT#'.length));
+    assert.deepEqual([(await getFailure(deps, permanent!))?.state, (await getFailure(deps, flaky!))?.state], ['dropped', 'retrying']);
+    assert.equal((await getFailure(deps, flaky!))?.cause.message, 'try again');
   });
 
   it('drops events of a kind nobody handles, without a retry', async () => {
@@ -584,7 +592,54 @@ describe('eventDispatch.processEventRecords', () => {
     const result = await processEventRecords(deps, {}, [{ sequenceNumber: '9', image: image(task) }]);
     // Assess
     assert.deepEqual(result, { batchItemFailures: [] });
-    assert.ok(logger.records().some((r) => r.event === 'event.dropped' && r.sequenceNumber === '9'));
+    assert.ok(logger.records().some((r) => r.event === 'event.dropped' && r.eventId === task.id && r.reason === 'permanent'));
+    assert.equal((await getFailure(deps, task.id))?.state, 'dropped');
+  });
+});
+
+describe('an authorization without API access (api_query_auth returns no refresh token)', () => {
+  it('stores the account as no_refresh_token with its info and no token, and tells the landing page so', async () => {
+    // Prepare
+    const { authorizerAppid, authorizationCode } = await sim.authorize({ push: false, withoutApiAccess: true, nickName: 'No API shop' });
+    // Act
+    const page = await createAuthorizeHandler(deps)({
+      rawPath: '/wechat/component/authorized',
+      queryStringParameters: {
+        auth_code: authorizationCode,
+        expires_in: '3600',
+        state: signState(TEST_LINK_SIGNING_KEY, { linkId: newLinkId(), expiresAt: nowS() + 3600 }),
+      },
+    } as unknown as HttpEvent);
+    // Assess
+    assert.equal(page.statusCode, 200);
+    assert.match(String(page.body), /Authorized without API access/);
+    assert.match(String(page.body), /No API shop/);
+    const profile = await getAuthorizer(deps, authorizerAppid);
+    assert.equal(profile?.status, 'no_refresh_token');
+    assert.equal(profile?.refreshToken, undefined);
+    assert.equal(profile?.info?.nickName, 'No API shop');
+    assert.equal(profile?.nextRefreshAt, undefined);
+    assert.equal(await getAuthorizerToken(deps, authorizerAppid), undefined);
+    assert.equal(sim.calls('api_query_auth'), 1);
+    const listed = (await listAuthorizers(deps, { limit: 50 })).authorizers.find((a) => a.authorizerAppid === authorizerAppid);
+    assert.equal(listed?.status, 'no_refresh_token');
+    await assert.rejects(getAuthorizerAccessToken(deps, authorizerAppid), (e: unknown) => e instanceof NoRefreshTokenError);
+  });
+
+  it('completes the push of such an authorization without a failure, and keeps a refresh token held before', async () => {
+    // Prepare: the account once authorized with API access, then again without it.
+    const { authorizerAppid, authorizationCode: first } = await sim.authorize({ push: false });
+    await applyAuthorizationPush(deps, pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: first }, nowS() - 10));
+    const before = (await getAuthorizer(deps, authorizerAppid))?.refreshToken;
+    const { authorizationCode: second } = await sim.reauthorize(authorizerAppid, { push: false, withoutApiAccess: true });
+    // Act
+    await applyAuthorizationPush(deps, pushEvent('updateauthorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: second }));
+    // Assess
+    const profile = await getAuthorizer(deps, authorizerAppid);
+    assert.equal(profile?.status, 'no_refresh_token');
+    assert.equal(profile?.previousRefreshToken, before);
+    assert.equal(await getAuthorizerToken(deps, authorizerAppid), undefined);
+    assert.ok(logger.records().some((r) => r.event === 'authorization.no_refresh_token' && r.authorizerAppid === authorizerAppid));
   });
 });
 
@@ -596,12 +651,13 @@ describe('authorized handler', () => {
     const result = await createAuthorizedHandler(deps)(event);
     // Assess
     assert.deepEqual(result, { batchItemFailures: [] });
-    const dropped = logger.records().find((r) => r.event === 'event.dropped' && r.sequenceNumber === '100000000000000000001');
+    const sampleId = String(event.Records[0]?.dynamodb?.NewImage?.pk?.S).slice('EVENT#'.length);
+    const dropped = logger.records().find((r) => r.event === 'event.dropped' && r.eventId === sampleId);
     // The simulator knows neither the code nor the account: the push cannot be completed or recovered.
     assert.equal((dropped?.error as { name?: string } | undefined)?.name, 'PermanentEventError');
   });
 
-  it('reports a record for retry when WeChat is busy, by its SequenceNumber', async () => {
+  it('acknowledges a record WeChat was busy for, and its retry a minute later completes it', async () => {
     // Prepare
     const { authorizationCode, authorizerAppid } = await sim.authorize({ push: false });
     const e = pushEvent('authorized', { AuthorizerAppid: authorizerAppid, AuthorizationCode: authorizationCode });
@@ -614,7 +670,7 @@ describe('authorized handler', () => {
       authorizerAppid: { S: authorizerAppid },
       createTime: { N: String(e.createTime) },
       receivedAt: { N: String(e.receivedAt) },
-      expiresAt: { N: String(e.expiresAt) },
+      ttl: { N: String(e.receivedAt + 3600) },
       payload: { M: { AuthorizerAppid: { S: authorizerAppid }, AuthorizationCode: { S: authorizationCode } } },
     };
     const event = { Records: [{ eventName: 'INSERT', dynamodb: { SequenceNumber: '777', NewImage: image } }] } as unknown as DynamoDBStreamEvent;
@@ -622,10 +678,15 @@ describe('authorized handler', () => {
     sim.inject({ api: 'api_query_auth', errcode: -1, times: 3 });
     // Act
     const busy = await createAuthorizedHandler(deps)(event);
-    const retried = await createAuthorizedHandler(deps)(event);
+    const tooEarly = await createAuthorizedHandler(deps)({ retryFailures: true });
+    const minuteLater = { ...deps, clock: () => Date.now() + 61_000 };
+    const retried = await createAuthorizedHandler(minuteLater)({ retryFailures: true });
     // Assess
-    assert.deepEqual(busy, { batchItemFailures: [{ itemIdentifier: '777' }] });
-    assert.deepEqual(retried, { batchItemFailures: [] });
+    assert.deepEqual(busy, { batchItemFailures: [] });
+    assert.equal(tooEarly.succeeded, 0);
+    // The earlier test's retrying failure is due as well.
+    assert.ok(retried.succeeded >= 1);
     assert.equal((await getAuthorizer(deps, authorizerAppid))?.status, 'authorized');
+    assert.equal((await getFailure(deps, e.id))?.state, 'resolved');
   });
 });

@@ -9,7 +9,8 @@ import { createMemoryLogger } from '../../../lib/kernel/logger.ts';
 import { createMessageHandlerRegistry, type MessageHandlerRegistry } from '../../../lib/intake/message-handlers.ts';
 import { RELEASE_TEST_ACCOUNTS } from '../../../lib/release-test/replies.ts';
 import { saveAuthorization } from '../../../lib/store/grants.ts';
-import { markUnauthorized } from '../../../lib/store/authorizers.ts';
+import { markNeedsReauth, markUnauthorized } from '../../../lib/store/authorizers.ts';
+import { createMemoryMetrics } from '../../../lib/kernel/metrics.ts';
 import type { AccountMessage } from '../../../lib/wechat/account-messages.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
 import { eventXml, messageEvent, openReply, textXml } from '../../helpers/wechat-message.ts';
@@ -21,10 +22,12 @@ const NOW = Date.now();
 const NOW_S = Math.floor(NOW / 1000);
 const OURS = 'wx1111222233334444';
 const GONE = 'wx5555666677778888';
+const STUCK = 'wx9999000011112222';
 const OPENID = 'o6_bmjrPTlm6_2sgVt7hMZOPfL2M';
 let table: TestTable;
 let logger: ReturnType<typeof createMemoryLogger>;
 let deps: Deps;
+let metrics: ReturnType<typeof createMemoryMetrics>;
 let seen: { appid: string; message: AccountMessage }[];
 let registry: MessageHandlerRegistry;
 let msgSeq = 1_000_000_000_000_000_000n;
@@ -40,11 +43,14 @@ const items = async (prefix: string) =>
 before(async () => {
   table = await createTestTable();
   logger = createMemoryLogger();
-  deps = worldDeps(table, { clock: () => NOW, logger });
+  metrics = createMemoryMetrics(() => NOW);
+  deps = { ...worldDeps(table, { clock: () => NOW, logger }), metrics } as Deps;
   const profile = { refreshToken: 'refreshtoken@@@ours', funcInfo: [1], authorizedAt: NOW_S - 100 };
   await saveAuthorization(deps, OURS, profile);
   await saveAuthorization(deps, GONE, profile);
   await markUnauthorized(deps, GONE, NOW_S - 50);
+  await saveAuthorization(deps, STUCK, profile);
+  await markNeedsReauth(deps, STUCK, 'refresh token rejected (61023)');
 });
 after(async () => table.close());
 beforeEach(() => {
@@ -257,6 +263,53 @@ describe('message function: a delivery whose handler is still running or died', 
   });
 });
 
+describe('message function: accounts the table does not hold as authorized', () => {
+  const cases: [string, string, string][] = [
+    ['an account that never authorized (or whose authorization is not stored yet)', 'wx9999999999999999', 'unknown'],
+    ['an account that needs re-authorization', STUCK, 'needs_reauth'],
+    ['an account that unauthorized', GONE, 'unauthorized'],
+  ];
+  for (const [name, appid, status] of cases) {
+    it(`answers a verified message of ${name} with success, hands it on, counts it and requests one reconcile of the account`, async () => {
+      // Prepare
+      const metricBefore = metrics.sum('MessageForInactiveAccount', { Status: status });
+      // Act
+      const first = await deliver(appid, text('gh_x', 'hello'));
+      const second = await deliver(appid, text('gh_x', 'again'));
+      // Assess
+      assert.deepEqual([first.statusCode, first.body, second.statusCode, second.body], [200, 'success', 200, 'success']);
+      assert.deepEqual(
+        seen.map((s) => s.appid),
+        [appid, appid],
+      );
+      assert.equal(metrics.sum('MessageForInactiveAccount', { Status: status }) - metricBefore, 2);
+      const warned = logger.records().filter((r) => r.event === 'message.account_not_authorized' && r.authorizerAppid === appid);
+      assert.deepEqual(
+        warned.map((r) => [r.status, r.reconcile]),
+        [
+          [status, 'recorded'],
+          [status, 'duplicate'],
+        ],
+      );
+      const requests = (await items('EVENT#')).filter((i) => i.kind === 'reconcile_request' && i.authorizerAppid === appid);
+      assert.equal(requests.length, 1);
+      assert.equal(requests[0]?.payload?.reason, `message_${status}`);
+    });
+  }
+
+  it('answers a verified message addressed to the component itself (the console debug push) without a reconcile request', async () => {
+    // Act
+    const response = await deliver(COMPONENT.appId, eventXml({ toUser: 'gh_x', fromUser: OPENID, createTime: NOW_S, event: 'debug_demo' }));
+    // Assess
+    assert.equal(response.statusCode, 200);
+    assert.equal(metrics.sum('MessageForInactiveAccount', { Status: 'component' }), 1);
+    assert.deepEqual(
+      (await items('EVENT#')).filter((i) => i.authorizerAppid === COMPONENT.appId),
+      [],
+    );
+  });
+});
+
 describe('message function: rejections', () => {
   const rejectedCases: [string, () => HttpEvent][] = [
     [
@@ -265,21 +318,6 @@ describe('message function: rejections', () => {
         ...messageEvent(COMPONENT, { authorizerAppid: OURS, toUser: 'gh_x', openid: OPENID, innerXml: text('gh_x', 'x'), timestamp: NOW_S }),
         pathParameters: { appid: '../wx1' },
       }),
-    ],
-    [
-      'an account that never authorized',
-      () =>
-        messageEvent(COMPONENT, {
-          authorizerAppid: 'wx9999999999999999',
-          toUser: 'gh_x',
-          openid: OPENID,
-          innerXml: text('gh_x', 'x'),
-          timestamp: NOW_S,
-        }),
-    ],
-    [
-      'an account that unauthorized',
-      () => messageEvent(COMPONENT, { authorizerAppid: GONE, toUser: 'gh_x', openid: OPENID, innerXml: text('gh_x', 'x'), timestamp: NOW_S }),
     ],
     [
       'a wrong signature',

@@ -160,7 +160,7 @@ describe('ticket handler: genuine pushes', () => {
     assert.equal(event.componentAppId, C.appId);
     assert.equal(event.authorizerAppid, AUTHORIZER);
     assert.equal(event.createTime, NOW_S - 60);
-    assert.equal(event.expiresAt, NOW_S + 7 * 86_400);
+    assert.equal(events[0]?.ttl, NOW_S + 7 * 86_400);
     assert.equal(event.payload.AuthorizationCodeExpiredTime, String(NOW_S - 60 + 3600));
     assert.deepEqual(
       logger

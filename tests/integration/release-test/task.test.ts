@@ -1,5 +1,6 @@
 // The API-text release check's second half against DynamoDB Local and the WeChat simulator.
 import assert from 'node:assert/strict';
+import { getComponentAccessToken } from '../../../lib/tokens/component-token.ts';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
 import type { Simulator } from '../../../infra/local/simulator/index.ts';
@@ -28,7 +29,7 @@ const stored = (
   payload: Record<string, string>,
 ): StoredEvent => {
   const event = { kind, infoType, componentAppId: SIMULATOR_COMPONENT.appId, authorizerAppid, createTime: nowS(), payload };
-  return { ...event, id: eventId(event), receivedAt: nowS(), expiresAt: nowS() + 3600 };
+  return { ...event, id: eventId(event), receivedAt: nowS() };
 };
 const task = (authorizerAppid: string, queryAuthCode: string, toUser = OPENID) =>
   stored('release_test_task', 'query_auth_code', authorizerAppid, { authorizerAppid, toUser, queryAuthCode });
@@ -88,6 +89,24 @@ describe('releaseTestTask.handleReleaseTestTask', () => {
     assert.equal(profile?.refreshToken, sim.accounts().find((a) => a.appid === appid)?.refreshToken);
     assert.equal(sim.customerMessages().filter((m) => m.authorizerAppid === appid && m.content === `${authorizationCode}_from_api`).length, 1);
     assert.equal(sim.calls('api_query_auth'), 1);
+  });
+
+  it('sends the API text right after the exchange, before any other WeChat call, and fetches the account info after it', async () => {
+    // Prepare
+    const appid = 'wx3d4e5f6071829304';
+    const { authorizationCode } = await sim.authorize({ authorizerAppid: appid, userName: 'gh_2f3e4d5c6b7a', push: false });
+    await getComponentAccessToken(deps);
+    sim.resetCounters();
+    // Act
+    await handleReleaseTestTask(deps, task(appid, authorizationCode));
+    // Assess
+    assert.deepEqual(
+      sim.callLog.map((c) => c.api),
+      ['api_query_auth', 'message_custom_send', 'api_get_authorizer_info'],
+    );
+    const profile = await getAuthorizer(deps, appid);
+    assert.equal(profile?.status, 'authorized');
+    assert.ok(profile?.info?.nickName);
   });
 
   it("falls back to the account's stored token, refreshed once, when WeChat rejects the exchange's token", async () => {

@@ -55,6 +55,7 @@ describe('authorizations.saveAuthorization', () => {
     assert.equal(token?.accessToken, 'authorizer-token-A');
     const raw = await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk: `AUTHORIZER#${appid}`, sk: 'PROFILE' } }));
     assert.equal(raw.Item?.expiresAt, undefined);
+    assert.equal(raw.Item?.ttl, undefined);
   });
 
   it('keeps the old refresh token as previous when a newer authorization brings another', async () => {
@@ -358,9 +359,11 @@ describe('authorizers.updateAuthorizerInfo and listAuthorizers', () => {
       funcInfo: [1, 2],
       authorizedAt: NOW_S - 10,
       tokenExpiresAt: NOW_S + 7200,
+      nextRefreshAt: NOW_S + 7200 - 900,
     });
     assert.equal(rows[1]?.status, 'unauthorized');
     assert.equal(rows[1]?.tokenExpiresAt, undefined);
+    assert.equal(rows[1]?.nextRefreshAt, undefined);
     assert.equal(JSON.stringify(all).includes('refreshtoken@@@'), false);
     assert.equal(JSON.stringify(all).includes('authorizer-token'), false);
   });

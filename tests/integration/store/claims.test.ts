@@ -33,7 +33,8 @@ describe('lease.acquireLease', () => {
     assert.deepEqual(lease, { what, owner: 'me', leaseUntil: NOW + 20_000 });
     const { Item } = await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk: `LEASE#${what}`, sk: 'LEASE' } }));
     assert.equal(Item?.owner, 'me');
-    assert.equal(Item?.expiresAt, (NOW + 20_000) / 1000 + LEASE_RETENTION_S);
+    assert.equal(Item?.ttl, (NOW + 20_000) / 1000 + LEASE_RETENTION_S);
+    assert.equal(Item?.expiresAt, undefined);
   });
 
   it("throws LeaseHeldError with the holder's leaseUntil while another owner holds it", async () => {

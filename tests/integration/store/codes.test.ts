@@ -57,6 +57,7 @@ describe('codes.claimCode', () => {
     assert.match(Item.pk, /^CODE#[0-9a-f]{64}$/);
     assert.ok(!JSON.stringify(Item).includes(code));
     assert.equal(Item.expiresAt, NOW_S + CODE_TTL_S);
+    assert.equal(Item.ttl, NOW_S + CODE_TTL_S);
   });
 
   it('lets another claimant take over a claim that has expired', async () => {

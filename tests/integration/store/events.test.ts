@@ -30,7 +30,7 @@ before(async () => {
 after(async () => table.close());
 
 describe('events.recordEvent', () => {
-  it('writes the EVENT item with a 7-day expiresAt and the payload as strings', async () => {
+  it('writes the EVENT item with a 7-day ttl and the payload as strings', async () => {
     // Prepare
     const event = authorized({ createTime: NOW_S - 100 });
     // Act
@@ -47,7 +47,7 @@ describe('events.recordEvent', () => {
       createTime: NOW_S - 100,
       payload: event.payload,
       receivedAt: NOW_S,
-      expiresAt: NOW_S + EVENT_TTL_S,
+      ttl: NOW_S + EVENT_TTL_S,
     });
   });
 
@@ -94,7 +94,6 @@ describe('events.eventFromStreamImage', () => {
         ...event,
         id: eventId(event),
         receivedAt: NOW_S,
-        expiresAt: NOW_S + EVENT_TTL_S,
       },
     );
   });
@@ -109,7 +108,7 @@ describe('events.eventFromStreamImage', () => {
       createTime: 1,
       payload: {},
       receivedAt: 2,
-      expiresAt: 3,
+      ttl: 3,
     };
     assert.equal(eventFromStreamImage(image).authorizerAppid, undefined);
     assert.equal(eventFromStreamImage(image).id, 'abc');
@@ -125,7 +124,7 @@ describe('events.eventFromStreamImage', () => {
       createTime: 1,
       payload: { a: 'b' },
       receivedAt: 2,
-      expiresAt: 3,
+      ttl: 3,
     };
     const cases: [Record<string, unknown>, string][] = [
       [{ ...good, pk: 'COMPONENT#wx1' }, 'pk'],
@@ -136,7 +135,7 @@ describe('events.eventFromStreamImage', () => {
       [{ ...good, payload: { a: 1 } }, 'payload.a'],
       [{ ...good, payload: 'x' }, 'payload'],
       [{ ...good, authorizerAppid: 5 }, 'authorizerAppid'],
-      [{ ...good, expiresAt: undefined }, 'expiresAt'],
+      [{ ...good, receivedAt: undefined }, 'receivedAt'],
     ];
     for (const [image, field] of cases) {
       assert.throws(

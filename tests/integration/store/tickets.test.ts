@@ -31,6 +31,7 @@ describe('tickets.saveVerifyTicket', () => {
     assert.equal(Item?.ticket, 'ticket@@@first');
     assert.equal(Item?.createTime, NOW_S - 10);
     assert.equal(Item?.expiresAt, NOW_S - 10 + TICKET_TTL_S);
+    assert.equal(Item?.ttl, NOW_S - 10 + TICKET_TTL_S);
     assert.equal(TICKET_TTL_S, 43_200);
   });
 

@@ -28,7 +28,7 @@ before(async () => {
 after(async () => table.close());
 
 describe('tokens.putComponentToken', () => {
-  it('stores the token with obtainedAt and a DUE#component index entry sorted by expiry', async () => {
+  it('stores the token with obtainedAt, no schedule keys, and a ttl a day after its expiry', async () => {
     // Prepare
     const appid = nextAppId();
     // Act
@@ -37,8 +37,8 @@ describe('tokens.putComponentToken', () => {
     const item = await rawItem(`COMPONENT#${appid}`, 'ACCESS_TOKEN');
     assert.equal(item?.accessToken, 'component-token-1');
     assert.equal(item?.obtainedAt, NOW_S);
-    assert.equal(item?.gsi1pk, 'DUE#component');
-    assert.equal(item?.gsi1sk, String(NOW_S + 7200).padStart(12, '0'));
+    assert.equal(item?.gsi1pk, undefined);
+    assert.equal(item?.ttl, NOW_S + 7200 + 86_400);
     assert.deepEqual(await getComponentToken(depsAt(NOW_S), appid), { accessToken: 'component-token-1', expiresAt: NOW_S + 7200, obtainedAt: NOW_S });
   });
 
@@ -70,7 +70,7 @@ describe('tokens.getComponentToken', () => {
 });
 
 describe('tokens.expireComponentToken', () => {
-  it('expires the token that failed and keeps its DUE entry at now for the next scheduled run', async () => {
+  it('expires the token that failed', async () => {
     // Prepare
     const appid = nextAppId();
     await putComponentToken(depsAt(NOW_S), appid, { accessToken: 'failing-token', expiresAt: NOW_S + 7200 });
@@ -80,7 +80,7 @@ describe('tokens.expireComponentToken', () => {
     assert.equal(expired, true);
     assert.equal(await getComponentToken(depsAt(NOW_S + 60), appid), undefined);
     const item = await rawItem(`COMPONENT#${appid}`, 'ACCESS_TOKEN');
-    assert.equal(item?.gsi1sk, String(NOW_S + 60).padStart(12, '0'));
+    assert.deepEqual([item?.expiresAt, item?.expiredAt], [NOW_S + 60, NOW_S + 60]);
   });
 
   it('leaves a newer token alone when the caller reports an older one as failed', async () => {
@@ -106,7 +106,7 @@ describe('tokens.authorizer access token', () => {
       authorizedAt: NOW_S - 5,
     });
 
-  it('is listed under DUE#authorizer and hidden once past expiresAt', async () => {
+  it('schedules the profile (never the token) REFRESH_LEAD_S before the expiry, and hides the token once past expiresAt', async () => {
     // Prepare
     const appid = nextAppId();
     await authorize(appid);
@@ -121,10 +121,15 @@ describe('tokens.authorizer access token', () => {
         TableName: table.tableName,
         IndexName: 'gsi1',
         KeyConditionExpression: 'gsi1pk = :p AND gsi1sk = :s',
-        ExpressionAttributeValues: { ':p': 'DUE#authorizer', ':s': String(NOW_S + 7200).padStart(12, '0') },
+        ExpressionAttributeValues: { ':p': 'DUE#authorizer', ':s': String(NOW_S + 7200 - 900).padStart(12, '0') },
       }),
     );
-    assert.ok(due.Items?.some((i) => i.pk === `AUTHORIZER#${appid}`));
+    assert.deepEqual(
+      due.Items?.filter((i) => i.pk === `AUTHORIZER#${appid}`).map((i) => i.sk),
+      ['PROFILE'],
+    );
+    assert.equal((await rawItem(`AUTHORIZER#${appid}`, 'PROFILE'))?.nextRefreshAt, NOW_S + 7200 - 900);
+    assert.equal((await rawItem(`AUTHORIZER#${appid}`, 'ACCESS_TOKEN'))?.gsi1pk, undefined);
   });
 
   it('expires only the token that failed', async () => {
@@ -137,5 +142,16 @@ describe('tokens.authorizer access token', () => {
     // Assess
     assert.equal(wrong, false);
     assert.equal(stillLive?.accessToken, 'authorizer-token-1');
+  });
+
+  it('makes the account due now when it expires the token that failed, so the next run refreshes it', async () => {
+    // Prepare
+    const appid = nextAppId();
+    await authorize(appid);
+    // Act
+    const expired = await expireAuthorizerToken(depsAt(NOW_S + 30), appid, 'authorizer-token-1');
+    // Assess
+    assert.equal(expired, true);
+    assert.equal((await rawItem(`AUTHORIZER#${appid}`, 'PROFILE'))?.nextRefreshAt, NOW_S + 30);
   });
 });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { ScheduledEvent } from 'aws-lambda';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { BatchGetCommand, BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, DeleteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { createHandler } from '../../../functions/refresh/handler.ts';
 import { simulatorEnv, SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
 import { startSimulator, type Simulator } from '../../../infra/local/simulator/index.ts';
@@ -15,9 +15,10 @@ import { createMemoryLogger } from '../../../lib/kernel/logger.ts';
 import { createMemoryMetrics } from '../../../lib/kernel/metrics.ts';
 import { failureKey, runRefresh, type RefreshDeps } from '../../../lib/tokens/scheduled-refresh.ts';
 import { NeedsReauthError, TokenBusyError } from '../../../lib/tokens/errors.ts';
-import { getAuthorizer } from '../../../lib/store/authorizers.ts';
+import { getAuthorizer, getAuthorizerState } from '../../../lib/store/authorizers.ts';
 import { listDueAuthorizers, type DueCursor } from '../../../lib/store/schedule.ts';
-import { AUTHORIZER_LIST, authorizerKey, DUE_AUTHORIZER } from '../../../lib/store/keys.ts';
+import { authorizerKey, listKeys } from '../../../lib/store/keys.ts';
+import { nextRefreshFor, scheduleAttributes } from '../../../lib/store/schedule.ts';
 import { saveVerifyTicket } from '../../../lib/store/tickets.ts';
 import { tokenItem } from '../../../lib/store/tokens.ts';
 import { WeChatApiError, WeChatNetworkError } from '../../../lib/wechat/errors.ts';
@@ -143,7 +144,8 @@ const writeItems = async (table: TestTable, items: Record<string, unknown>[]): P
 
 type Status = 'authorized' | 'unauthorized' | 'needs_reauth';
 
-const profileItem = (appid: string, refreshToken: string, status: Status = 'authorized') => ({
+/** A profile as the store writes it: listed, and on the schedule ahead of its token's expiry while authorized. */
+const profileItem = (appid: string, refreshToken: string, status: Status, tokenExpiresAt: number, scheduled = status === 'authorized') => ({
   ...authorizerKey(appid, 'PROFILE'),
   authorizerAppid: appid,
   status,
@@ -152,23 +154,29 @@ const profileItem = (appid: string, refreshToken: string, status: Status = 'auth
   authorizedAt: nowS() - 86_400,
   updatedAt: nowS() - 86_400,
   version: 1,
-  gsi1pk: AUTHORIZER_LIST,
-  gsi1sk: appid,
+  ...listKeys(appid),
+  ...(scheduled ? scheduleAttributes(nextRefreshFor(tokenExpiresAt)) : {}),
 });
 
 /**
  * Authorizes `count` accounts in the simulator and stores each one's profile and access token directly:
  * the first `due` tokens expire within the next run's window, the others an hour or more later.
  */
-const seedAccounts = async (world: World, count: number, due: number, status: Status = 'authorized'): Promise<string[]> => {
+const seedAccounts = async (
+  world: World,
+  count: number,
+  due: number,
+  status: Status = 'authorized',
+  options: { scheduled?: boolean } = {},
+): Promise<string[]> => {
   const authorized = await Promise.all(Array.from({ length: count }, () => world.sim.authorize({ push: false })));
   const refreshTokens = new Map(world.sim.accounts().map((a) => [a.appid, a.refreshToken ?? '']));
   const appids = authorized.map((a) => a.authorizerAppid);
   const now = nowS();
   const items = appids.flatMap((appid, i) => {
     const expiresAt = i < due ? now + DUE_IN_S + (i % 60) : now + LATER_S + (i % 3000);
-    const token = tokenItem(authorizerKey(appid, 'ACCESS_TOKEN'), DUE_AUTHORIZER, { accessToken: `seeded-${appid}`, expiresAt }, now - 7000);
-    return [profileItem(appid, refreshTokens.get(appid)!, status), token];
+    const token = tokenItem(authorizerKey(appid, 'ACCESS_TOKEN'), { accessToken: `seeded-${appid}`, expiresAt }, now - 7000);
+    return [profileItem(appid, refreshTokens.get(appid)!, status, expiresAt, options.scheduled ?? status === 'authorized'), token];
   });
   await writeItems(world.table, items);
   return appids;
@@ -304,8 +312,8 @@ describe('refresh.runRefresh isolates failing accounts', () => {
   before(async () => {
     world = await createWorld();
     appids = await seedAccounts(world, 20, 20);
+    // 45009 stops the whole run (the circuit breaker): its own test below.
     world.wechat.faults.set(appids[0]!, 61023);
-    world.wechat.faults.set(appids[1]!, 45009);
     world.wechat.faults.set(appids[2]!, -1);
     await world.sim.unauthorize(appids[3]!, { push: false });
     summary = await runRefresh(world.deps);
@@ -315,9 +323,9 @@ describe('refresh.runRefresh isolates failing accounts', () => {
   it('refreshes every other account and counts the failures by errcode', () => {
     // Assess
     assert.equal(summary.due, 20);
-    assert.equal(summary.refreshed, 16);
-    assert.deepEqual(summary.failed, { '61023': 1, '45009': 1, '-1': 1, '61003': 1 });
-    assert.ok(appids.slice(4).every((a) => world.wechat.tokenCalls.get(a) === 1));
+    assert.equal(summary.refreshed, 17);
+    assert.deepEqual(summary.failed, { '61023': 1, '-1': 1, '61003': 1 });
+    assert.ok([appids[1]!, ...appids.slice(4)].every((a) => world.wechat.tokenCalls.get(a) === 1));
   });
 
   it('records an account that revoked the component (61003) as unauthorized and drops it from the due index', async () => {
@@ -334,27 +342,17 @@ describe('refresh.runRefresh isolates failing accounts', () => {
     assert.equal(world.metrics.sum('NeedsReauth'), 1);
   });
 
-  it('stops at one call for an account out of daily quota (45009) and reports it loudly', async () => {
-    // Assess
-    assert.equal(world.wechat.tokenCalls.get(appids[1]!), 1);
-    assert.equal((await getAuthorizer(world.deps, appids[1]!))?.status, 'authorized');
-    const line = world.logger.records().find((r) => r.event === 'authorizer_token.quota_exhausted');
-    assert.equal(line?.level, 'error');
-    assert.equal(line?.authorizerAppid, appids[1]);
-    assert.equal(world.metrics.sum('AuthorizerRefreshFailed', { Errcode: '45009' }), 1);
-  });
-
-  it('retries a busy account (-1) on the next run and skips the needs_reauth one', async () => {
+  it('retries a busy account (-1) on the next run, and the needs_reauth one is off the schedule', async () => {
     // Prepare
     world.wechat.faults.delete(appids[2]!);
     world.wechat.tokenCalls.clear();
     // Act
     const next = await runRefresh(world.deps);
     // Assess
-    assert.equal(next.due, 3, 'the 61023, 45009 and -1 accounts');
+    assert.equal(next.due, 1, 'the -1 account');
     assert.equal(next.refreshed, 1);
-    assert.deepEqual(next.failed, { '45009': 1 });
-    assert.equal(next.skipped.inactive, 1);
+    assert.deepEqual(next.failed, {});
+    assert.equal(next.skipped.inactive, 0);
     assert.equal(world.wechat.tokenCalls.get(appids[0]!), undefined, 'no call for the needs_reauth account');
     assert.equal(world.wechat.tokenCalls.get(appids[2]!), 1);
   });
@@ -364,7 +362,7 @@ describe('refresh.runRefresh and accounts that are not authorized', () => {
   let world: World;
   after(async () => world.close());
 
-  it('never refreshes an unauthorized or needs_reauth account, even with a due token', async () => {
+  it('never refreshes an unauthorized or needs_reauth account, even with a due token: neither is on the schedule', async () => {
     // Prepare
     world = await createWorld();
     const inactive = [...(await seedAccounts(world, 2, 2, 'unauthorized')), ...(await seedAccounts(world, 2, 2, 'needs_reauth'))];
@@ -372,11 +370,123 @@ describe('refresh.runRefresh and accounts that are not authorized', () => {
     // Act
     const summary = await runRefresh(world.deps);
     // Assess
-    assert.equal(summary.due, 5);
+    assert.equal(summary.due, 1);
     assert.equal(summary.refreshed, 1);
-    assert.equal(summary.skipped.inactive, 4);
     assert.deepEqual([...world.wechat.tokenCalls.keys()], [active]);
     for (const appid of inactive) assert.notEqual((await getAuthorizer(world.deps, appid))?.status, 'authorized');
+  });
+
+  it('skips an inactive account still on the schedule (written before the schedule moved) once, and takes it off', async () => {
+    // Prepare
+    const [stale] = await seedAccounts(world, 1, 1, 'needs_reauth', { scheduled: true });
+    world.wechat.tokenCalls.clear();
+    // Act
+    const first = await runRefresh(world.deps);
+    const second = await runRefresh(world.deps);
+    // Assess
+    assert.deepEqual([first.due, first.skipped.inactive, second.due], [1, 1, 0]);
+    assert.equal(world.wechat.tokenCalls.get(stale!), undefined);
+    assert.equal((await getAuthorizer(world.deps, stale!))?.nextRefreshAt, undefined);
+  });
+});
+
+describe('refresh.runRefresh: the schedule never forgets an account', () => {
+  let world: World;
+  after(async () => world.close());
+
+  it('refreshes an account whose token item is gone (TTL) and one whose token expired unrefreshed, on the next run', async () => {
+    // Prepare: two accounts due; one token deleted as TTL would, the other long expired (refreshes failed for hours).
+    world = await createWorld();
+    const [gone, expired] = await seedAccounts(world, 2, 2);
+    await world.table.doc.send(new DeleteCommand({ TableName: world.table.tableName, Key: authorizerKey(gone!, 'ACCESS_TOKEN') }));
+    const longAgo = nowS() - 6 * 3600;
+    await writeItems(world.table, [
+      tokenItem(authorizerKey(expired!, 'ACCESS_TOKEN'), { accessToken: `old-${expired}`, expiresAt: longAgo }, longAgo - 7200),
+    ]);
+    // Act
+    const first = await runRefresh(world.deps);
+    const second = await runRefresh(world.deps);
+    // Assess
+    assert.deepEqual([first.due, first.refreshed, first.failed], [2, 2, {}]);
+    assert.deepEqual([world.wechat.tokenCalls.get(gone!), world.wechat.tokenCalls.get(expired!)], [1, 1]);
+    assert.equal(second.due, 0, 'both are scheduled ahead of their new tokens');
+    for (const appid of [gone!, expired!]) {
+      const { token } = await getAuthorizerState(world.deps, appid, { consistent: true });
+      assert.ok(token && token.expiresAt > nowS() + 3600);
+      assert.equal((await getAuthorizer(world.deps, appid))?.nextRefreshAt, nextRefreshFor(token.expiresAt));
+    }
+  });
+
+  it('moves a due account someone else already refreshed to its live token, without calling WeChat', async () => {
+    // Prepare: scheduled as due, but its stored token has hours left (a writer stored an earlier schedule).
+    const [fresh] = await seedAccounts(world, 1, 0);
+    await world.table.doc.send(
+      new UpdateCommand({
+        TableName: world.table.tableName,
+        Key: authorizerKey(fresh!, 'PROFILE'),
+        UpdateExpression: 'SET nextRefreshAt = :t, gsi1sk = :sk',
+        ExpressionAttributeValues: { ':t': nowS() - 60, ':sk': String(nowS() - 60).padStart(12, '0') },
+      }),
+    );
+    world.wechat.tokenCalls.clear();
+    // Act
+    const first = await runRefresh(world.deps);
+    const second = await runRefresh(world.deps);
+    // Assess
+    assert.deepEqual([first.due, first.skipped.fresh, second.due], [1, 1, 0]);
+    assert.equal(world.wechat.tokenCalls.size, 0);
+  });
+});
+
+describe('refresh.runRefresh: mass 61023 and the 45009 circuit breaker', () => {
+  let world: World;
+  after(async () => world.close());
+
+  it('recovers 30 accounts whose refresh tokens WeChat rejects (61023) with one api_get_authorizer_list walk for the run', async () => {
+    // Prepare: every stored refresh token is stale; WeChat lists the ones it honours.
+    world = await createWorld();
+    const appids = await seedAccounts(world, 30, 30);
+    for (const appid of appids) {
+      await world.table.doc.send(
+        new UpdateCommand({
+          TableName: world.table.tableName,
+          Key: authorizerKey(appid, 'PROFILE'),
+          UpdateExpression: 'SET refreshToken = :stale',
+          ExpressionAttributeValues: { ':stale': `refreshtoken@@@stale-${appid}` },
+        }),
+      );
+    }
+    world.sim.resetCounters();
+    // Act
+    const summary = await runRefresh(world.deps);
+    // Assess
+    assert.deepEqual([summary.refreshed, summary.failed], [30, {}]);
+    assert.equal(summary.authorizerListWalks, 1);
+    assert.equal(world.sim.calls('api_get_authorizer_list'), 1, 'one page holds all 30: one walk, not one per account');
+    const simTokens = new Map(world.sim.accounts().map((a) => [a.appid, a.refreshToken]));
+    for (const appid of appids) assert.equal((await getAuthorizer(world.deps, appid))?.refreshToken, simTokens.get(appid));
+  });
+
+  it('stops the run at the first 45009, leaves the rest due, and says so in its summary', async () => {
+    // Prepare
+    const appids = await seedAccounts(world, 10, 10);
+    for (const appid of appids) world.wechat.faults.set(appid, 45009);
+    world.wechat.tokenCalls.clear();
+    // Act
+    const summary = await runRefresh(world.deps, { concurrency: 1 });
+    // Assess
+    assert.deepEqual(summary.circuitOpen, { errcode: 45009, api: 'component/api_authorizer_token' });
+    assert.equal(world.wechat.totalTokenCalls(), 1, 'no WeChat call after the 45009');
+    assert.deepEqual([summary.due, summary.failed, summary.deferred, summary.stoppedEarly], [10, { '45009': 1 }, 9, true]);
+    assert.equal(world.metrics.sum('RefreshCircuitOpen'), 1);
+    assert.ok(world.logger.records().some((r) => r.event === 'refresh.circuit_open' && r.errcode === 45009));
+    const line = world.logger.records().find((r) => r.event === 'authorizer_token.quota_exhausted');
+    assert.deepEqual([line?.level, appids.includes(String(line?.authorizerAppid))], ['error', true]);
+    assert.equal(world.metrics.sum('AuthorizerRefreshFailed', { Errcode: '45009' }), 1);
+    // Next run (quota back): all ten are still due and refreshed.
+    world.wechat.faults.clear();
+    const next = await runRefresh(world.deps);
+    assert.deepEqual([next.due, next.refreshed, next.circuitOpen], [10, 10, undefined]);
   });
 });
 
