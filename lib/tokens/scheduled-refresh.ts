@@ -137,6 +137,8 @@ const countFailure = (deps: RefreshDeps, summary: RefreshSummary, appid: string,
   // 61003 surfaces as AuthorizerUnauthorizedError (the token layer marked the account unauthorized).
   const key = failureKey(error instanceof AuthorizerUnauthorizedError && error.cause ? error.cause : error);
   summary.failed[key] = (summary.failed[key] ?? 0) + 1;
+  // `Token Refresh Failed` (docs/architecture.md §6) is emitted from here: a failed refresh changes no state, so
+  // there is no transaction to join; lib/events puts it, once per account and errcode while the failures last.
   const fields = { authorizerAppid: appid, errcode: key };
   // 45009: this account's daily quota is gone; calling again today only deepens it (clear_quota is the fix).
   if (key === '45009') deps.logger.error('authorizer_token.quota_exhausted', fields, error);
