@@ -13,16 +13,11 @@ import { nowSeconds } from '../lib/kernel/clock.ts';
 import { loadConfig } from '../lib/runtime/config.ts';
 import { createWeChatDeps, type WeChatDeps } from '../lib/runtime/wechat-deps.ts';
 import { createMemoryLogger } from '../lib/kernel/logger.ts';
-import {
-  authorizerLease,
-  componentLease,
-  getAuthorizerAccessToken,
-  getComponentAccessToken,
-  withComponentToken,
-  type AccessToken,
-} from '../lib/tokens/index.ts';
+import { authorizerLease, getAuthorizerAccessToken } from '../lib/tokens/authorizer-token.ts';
+import { componentLease, getComponentAccessToken, withComponentToken } from '../lib/tokens/component-token.ts';
+import type { AccessToken } from '../lib/store/tokens.ts';
 import { saveAuthorization } from '../lib/store/grants.ts';
-import { acquireLease } from '../lib/store/lease.ts';
+import { acquireLease } from '../lib/store/claims.ts';
 import { saveVerifyTicket } from '../lib/store/tickets.ts';
 import { createWeChatClient } from '../lib/wechat/client.ts';
 import { report, round } from './lib.ts';

@@ -22,7 +22,7 @@ const withFixedTime = <T extends { requestContext: { time: string; timeEpoch: nu
 });
 
 const EVENTS: Record<string, () => object> = {
-  // A component_verify_ticket push (PROTOCOL.md §1.4); the ticket value is a local sample, not a real one.
+  // A component_verify_ticket push (docs/protocol.md §1.4); the ticket value is a local sample, not a real one.
   'ticket.json': () =>
     withFixedTime(
       encryptedPushEvent(ticketXml({ appId: SIMULATOR_COMPONENT.appId, createTime: CREATE_TIME, ticket: 'ticket@@@local-sample-ticket-0001' }), KEYS),

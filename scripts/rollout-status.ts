@@ -1,7 +1,7 @@
 // `npm run status -- --rollout <id>` (docs/fleet.md): a rollout's accounts per stage and its failures with WeChat's
 // reason; in a terminal, a live progress line until the rollout settles (Ctrl-C leaves it running: it is a job).
 import { getRolloutStatus, type RolloutStatus } from '../lib/fleet/status.ts';
-import type { StoreDeps } from '../lib/store/types.ts';
+import type { StoreDeps } from '../lib/store/keys.ts';
 
 const BAR = 24;
 

@@ -7,7 +7,7 @@ import { readLocalEnv } from '../infra/local/local-env.ts';
 import { systemClock, nowSeconds } from '../lib/kernel/clock.ts';
 import { createDocumentClient } from '../lib/runtime/deps.ts';
 import { getAuthorizer, listAuthorizers, type AuthorizerSummary } from '../lib/store/authorizers.ts';
-import type { StoreDeps } from '../lib/store/types.ts';
+import type { StoreDeps } from '../lib/store/keys.ts';
 import type { AuthorizerInfo } from '../lib/wechat/responses.ts';
 import { showRollout } from './rollout-status.ts';
 

@@ -1,15 +1,16 @@
 // The operator's function (docs/architecture.md §7), invoked directly (IAM): `{"action":"<name>", …}` → the
 // action's JSON object. Expected failures come back as `{"error":{"type","message"}}`: a malformed payload or a
 // BadRequestError from the action is `bad_request`, a name not in the registry `unknown_action` (listing the
-// known ones). Anything else is thrown, so the invocation fails and the function's Errors alarm sees it.
+// known ones); a WeChat API failure `wechat_error` with its errcode, and the other expected failures their own
+// type (lib/runtime/invoke.ts). Anything else is thrown, so the invocation fails and the function's Errors alarm sees it.
 import type { Context } from 'aws-lambda';
 import type { AdminAction, ActionOutput } from '../../lib/admin/action.ts';
 import { adminActions } from '../../lib/admin/actions.ts';
-import { BadRequestError } from '../../lib/kernel/errors.ts';
+import { invokeFailure, type InvokeFailure } from '../../lib/runtime/invoke.ts';
 import { lambda } from '../../lib/runtime/lambda.ts';
 import { createWeChatDeps, type WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
 
-export type AdminReply = ActionOutput | { readonly error: { readonly type: string; readonly message: string } };
+export type AdminReply = ActionOutput | { readonly error: InvokeFailure };
 
 const failure = (type: string, message: string): AdminReply => ({ error: { type, message } });
 
@@ -31,9 +32,10 @@ export const createHandler =
       deps.logger.info('admin.action_done', { action, requestId });
       return output;
     } catch (error) {
-      if (!(error instanceof BadRequestError)) throw error;
-      deps.logger.warn('admin.bad_request', { action, requestId }, error);
-      return failure('bad_request', error.message);
+      const expected = invokeFailure(error);
+      if (!expected) throw error;
+      deps.logger.warn('admin.action_failed', { action, requestId, type: expected.type, errcode: expected.errcode }, error);
+      return { error: expected };
     }
   };
 

@@ -5,7 +5,7 @@
 import { LinkRefusedError } from '../../lib/authorization/links.ts';
 import { createMetrics, type Metrics } from '../../lib/kernel/metrics.ts';
 import { httpErrorBoundary, text, type HttpEvent, type HttpResult } from '../../lib/runtime/http.ts';
-import { edgeLogger, lambda } from '../../lib/runtime/lambda.ts';
+import { lambda } from '../../lib/runtime/lambda.ts';
 import { createWeChatDeps, type WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
 import { describeFailure, isQuotaExhausted, renderErrorPage } from './pages.ts';
 import { LANDING_PATH, refusal } from './request.ts';
@@ -40,4 +40,4 @@ export const createHandler =
     }
   };
 
-export const handler = lambda(createWeChatDeps, (deps: WeChatDeps) => createHandler(deps), { middlewares: [httpErrorBoundary(edgeLogger)] });
+export const handler = lambda(createWeChatDeps, (deps: WeChatDeps) => createHandler(deps), { edge: httpErrorBoundary });

@@ -6,14 +6,14 @@ import type { AuthorizerInfo } from '../../lib/wechat/responses.ts';
 import { WeChatApiError, WeChatNetworkError, WeChatProtocolError } from '../../lib/wechat/errors.ts';
 import { AuthorizationCodeError, CodeBusyError, IncompleteAuthorizationError } from '../../lib/authorization/exchange.ts';
 import { LinkRefusedError } from '../../lib/authorization/links.ts';
-import { MissingTicketError, TicketInvalidError } from '../../lib/tokens/index.ts';
+import { MissingTicketError, TicketInvalidError } from '../../lib/tokens/errors.ts';
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
 /** Escapes text for HTML element content and double-quoted attributes. */
 export const escapeHtml = (value: string | number): string => String(value).replace(/[&<>"']/g, (c) => ENTITIES[c] ?? c);
 
-/** funcscope_category ids → names (PROTOCOL.md §1.7; WeChat's permission-set pages for accounts and mini programs). */
+/** funcscope_category ids → names (docs/protocol.md §1.7; WeChat's permission-set pages for accounts and mini programs). */
 export const PERMISSION_NAMES: Readonly<Record<number, string>> = {
   1: '消息管理 Message management',
   2: '用户管理 User management',
@@ -97,7 +97,7 @@ export interface StartPageInput {
   readonly expiresInS: number;
 }
 
-/** The start page: two links, opened from our domain so WeChat sees the Referer it expects (PROTOCOL.md §1.8). */
+/** The start page: two links, opened from our domain so WeChat sees the Referer it expects (docs/protocol.md §1.8). */
 export const renderStartPage = (input: StartPageInput): string =>
   page(
     '授权公众号或小程序 Authorize an account',

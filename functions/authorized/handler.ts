@@ -10,7 +10,7 @@ import { handleReleaseTestTask } from '../../lib/release-test/task.ts';
 import { applyAuditResult } from '../../lib/fleet/audit-results.ts';
 
 /** The dispatch point: one handler per EVENT kind. `release_test_task` plugs in here (issue 6). */
-export const EVENT_HANDLERS: EventHandlers<WeChatDeps> = {
+const EVENT_HANDLERS: EventHandlers<WeChatDeps> = {
   component_push: applyAuthorizationPush,
   release_test_task: handleReleaseTestTask,
   audit_result: applyAuditResult,

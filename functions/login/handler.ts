@@ -7,7 +7,7 @@ import { BadRequestError } from '../../lib/kernel/errors.ts';
 import { answerLogin } from '../../lib/on-behalf/login.ts';
 import { lambda } from '../../lib/runtime/lambda.ts';
 import { createWeChatDeps, type WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
-import { TokenServiceError } from '../../lib/tokens/index.ts';
+import { TokenServiceError } from '../../lib/tokens/errors.ts';
 import { isRateLimited, isRevoked, WeChatApiError } from '../../lib/wechat/errors.ts';
 import { parseLoginRequest, type LoginReply } from './request.ts';
 

@@ -4,12 +4,12 @@
 import { createDeps, type Deps } from '../../lib/runtime/deps.ts';
 import { httpErrorBoundary, rawBody, text, type HttpEvent, type HttpResult } from '../../lib/runtime/http.ts';
 import type { MessageHandlerRegistry } from '../../lib/intake/message-handlers.ts';
-import { registeredMessageHandlers } from '../../lib/intake/registrations.ts';
-import { edgeLogger, lambda } from '../../lib/runtime/lambda.ts';
+import { messageHandlers } from '../../lib/intake/registrations.ts';
+import { lambda } from '../../lib/runtime/lambda.ts';
 import { handleAccountMessage } from '../../lib/intake/account-message.ts';
 
 export const createHandler =
-  (deps: Deps, registry: MessageHandlerRegistry = registeredMessageHandlers) =>
+  (deps: Deps, registry: MessageHandlerRegistry = messageHandlers) =>
   async (event: HttpEvent): Promise<HttpResult> => {
     const query = event.queryStringParameters ?? {};
     const answer = await handleAccountMessage(
@@ -24,8 +24,8 @@ export const createHandler =
       registry,
     );
     if (answer.kind === 'reply') return text(200, answer.xml, 'application/xml; charset=utf-8');
-    // An empty body or `success` both tell WeChat not to retry (PROTOCOL.md §1.5).
+    // An empty body or `success` both tell WeChat not to retry (docs/protocol.md §1.5).
     return text(200, answer.kind === 'empty' ? '' : 'success', 'text/plain');
   };
 
-export const handler = lambda(createDeps, (deps: Deps) => createHandler(deps), { middlewares: [httpErrorBoundary(edgeLogger)] });
+export const handler = lambda(createDeps, (deps: Deps) => createHandler(deps), { edge: httpErrorBoundary });

@@ -2,7 +2,7 @@
 // fast registration, …) arrives here; the answer is exactly `success` once the push is durably stored.
 import { createDeps, type Deps } from '../../lib/runtime/deps.ts';
 import { httpErrorBoundary, rawBody, text, type HttpEvent, type HttpResult } from '../../lib/runtime/http.ts';
-import { edgeLogger, lambda } from '../../lib/runtime/lambda.ts';
+import { lambda } from '../../lib/runtime/lambda.ts';
 import { receiveComponentPush } from '../../lib/intake/component-push.ts';
 
 export const createHandler =
@@ -15,8 +15,8 @@ export const createHandler =
       nonce: query.nonce,
       body: rawBody(event),
     });
-    // WeChat accepts only these 7 bytes; anything else counts as a failed delivery (PROTOCOL.md §1.5).
+    // WeChat accepts only these 7 bytes; anything else counts as a failed delivery (docs/protocol.md §1.5).
     return text(200, 'success', 'text/plain');
   };
 
-export const handler = lambda(createDeps, createHandler, { middlewares: [httpErrorBoundary(edgeLogger)] });
+export const handler = lambda(createDeps, createHandler, { edge: httpErrorBoundary });

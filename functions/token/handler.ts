@@ -1,21 +1,20 @@
 // The central token service, invoked directly (IAM) by other services and by `sls invoke local -f token`:
 // `{}` → the component token, `{"authorizerAppid":"wx…"}` → that account's token, `{"list":true}` → the
 // operator view without any token, and the JS-SDK ticket and wx.config signature of an official account
-// (docs/on-behalf.md). Expected failures come back as `{"error":{"type","message"}}`.
+// (docs/on-behalf.md). Expected failures, WeChat API errors included (with their errcode), come back as
+// `{"error":{"type","message"[,"errcode","api"]}}` (lib/runtime/invoke.ts); anything else fails the invocation.
 import type { Context } from 'aws-lambda';
 import { createWeChatDeps, type WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
+import { invokeErrorBoundary, invokeFailure, type InvokeFailure } from '../../lib/runtime/invoke.ts';
 import { lambda } from '../../lib/runtime/lambda.ts';
 import { answerJsapi } from '../../lib/on-behalf/jsapi.ts';
-import { InvalidCursorError, listAuthorizers } from '../../lib/store/authorizers.ts';
-import { getAuthorizerAccessToken, getComponentAccessToken, TokenServiceError } from '../../lib/tokens/index.ts';
-import { parseTokenRequest, TokenRequestError, toOperatorRow, type TokenReply } from './request.ts';
+import { listAuthorizers } from '../../lib/store/authorizers.ts';
+import { getAuthorizerAccessToken } from '../../lib/tokens/authorizer-token.ts';
+import { getComponentAccessToken } from '../../lib/tokens/component-token.ts';
+import { parseTokenRequest, toOperatorRow, type TokenReply } from './request.ts';
 
-/** The reply type of an expected failure; undefined for anything else, which is thrown (a real 500). */
-const errorType = (error: unknown): string | undefined => {
-  if (error instanceof TokenServiceError || error instanceof TokenRequestError) return error.type;
-  if (error instanceof InvalidCursorError) return 'bad_request';
-  return undefined;
-};
+/** The reply of an expected failure; undefined for anything else, which is thrown (a real 500). */
+const failureOf = (error: unknown): InvokeFailure | undefined => invokeFailure(error);
 
 export const createHandler =
   (deps: WeChatDeps) =>
@@ -34,11 +33,11 @@ export const createHandler =
       deps.logger.info('token.handed_out', { kind: request.kind, appid, requestId: context?.awsRequestId, expiresAt: token.expiresAt });
       return { accessToken: token.accessToken, expiresAt: token.expiresAt };
     } catch (error) {
-      const type = errorType(error);
-      if (!type) throw error;
-      deps.logger.warn('token.request_failed', { type }, error);
-      return { error: { type, message: (error as Error).message } };
+      const failure = failureOf(error);
+      if (!failure) throw error;
+      deps.logger.warn('token.request_failed', { type: failure.type, errcode: failure.errcode }, error);
+      return { error: failure };
     }
   };
 
-export const handler = lambda(createWeChatDeps, createHandler);
+export const handler = lambda(createWeChatDeps, createHandler, { edge: invokeErrorBoundary });

@@ -3,6 +3,7 @@
 import { BadRequestError } from '../../lib/kernel/errors.ts';
 import type { JsapiConfig, JsapiRequest } from '../../lib/on-behalf/jsapi.ts';
 import { pageUrl } from '../../lib/on-behalf/signature.ts';
+import type { InvokeFailure } from '../../lib/runtime/invoke.ts';
 import type { AuthorizerSummary } from '../../lib/store/authorizers.ts';
 import { isAppId } from '../../lib/wechat/ids.ts';
 
@@ -27,7 +28,7 @@ export type TokenReply =
   | { readonly authorizers: OperatorRow[]; readonly cursor?: string }
   | { readonly ticket: string; readonly expiresAt: number }
   | JsapiConfig
-  | { readonly error: { readonly type: string; readonly message: string } };
+  | { readonly error: InvokeFailure };
 
 /** The invoke payload is not one of the three shapes; `type` is what the caller receives. */
 export class TokenRequestError extends BadRequestError {

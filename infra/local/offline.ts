@@ -4,6 +4,8 @@ import type { StreamEvent } from './stream-poller.ts';
 /** The names serverless computes for the dev stage (service `wechat-component`). */
 export const LOCAL_TABLE = 'wechat-component-dev';
 export const LOCAL_FUNCTION_PREFIX = 'wechat-component-dev-';
+/** The dev stage's own bus (serverless.yml custom.eventBuses.own), which the local event bus serves. */
+export const LOCAL_EVENT_BUS = 'wechat-component-dev';
 
 export const waitForHttp = async (url: string, timeoutMs: number): Promise<void> => {
   const deadline = Date.now() + timeoutMs;

@@ -1,17 +1,19 @@
 // `npm start`: the whole platform on this machine with no AWS account. DynamoDB Local (unless
 // DYNAMODB_ENDPOINT is set) with the table from infra/table.yml, the WeChat simulator (unless
 // WECHAT_API_BASE_URL is set), serverless-offline serving the HTTP routes and the refresh schedule, and
-// a stream poller feeding `authorized`. SIGINT or SIGTERM stops everything it started.
+// a stream poller per stream consumer (`authorized`, and `events`, which delivers to a local event bus
+// writing LOCAL_EVENTS_FILE, default .local/events.jsonl). SIGINT or SIGTERM stops everything it started.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureTable, hasExited, startDynamoLocal, type DynamoLocal } from './dynamodb.ts';
 import { simulatorEnv } from './credentials.ts';
 import { startSimulator } from './simulator/index.ts';
-import { startStreamPoller, streamSettingsFromServerless, type StreamPoller } from './stream-poller.ts';
-import { invokeOffline, LOCAL_FUNCTION_PREFIX, LOCAL_TABLE, waitForHttp } from './offline.ts';
+import { startStreamPoller, streamConsumersFromServerless, streamSettingsFromServerless } from './stream-poller.ts';
+import { invokeOffline, LOCAL_EVENT_BUS, LOCAL_FUNCTION_PREFIX, LOCAL_TABLE, waitForHttp } from './offline.ts';
+import { startEventBus } from './event-bus.ts';
 import { readLocalEnv } from './local-env.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -107,9 +109,20 @@ const main = async () => {
     credentials = simulatorEnv();
     say('wechat', `simulator on ${wechatUrl} (control API under ${wechatUrl}/__sim)`);
   }
+  const eventsFile = resolve(ROOT, env.LOCAL_EVENTS_FILE ?? '.local/events.jsonl');
+  const bus = await startEventBus({
+    port: Number(env.EVENT_BUS_PORT ?? port + 11),
+    busNames: [LOCAL_EVENT_BUS],
+    file: eventsFile,
+    log: (line) => say('events', line),
+  });
+  stops.push(() => bus.stop());
+  say('events', `event bus ${LOCAL_EVENT_BUS} on ${bus.url}; delivered events are appended to ${eventsFile}`);
   const childEnv: NodeJS.ProcessEnv = {
     ...env,
     ...credentials,
+    AWS_ENDPOINT_URL_EVENTBRIDGE: bus.url,
+    LOCAL_EVENTS_FILE: eventsFile,
     LINK_SIGNING_KEY: linkSigningKey(),
     PORT: String(port),
     OFFLINE_LAMBDA_PORT: String(lambdaPort),
@@ -122,22 +135,16 @@ const main = async () => {
   startOffline(childEnv);
   await waitForHttp(`http://127.0.0.1:${port}/`, 90_000);
 
-  const poller: StreamPoller = await startStreamPoller({
-    endpoint,
-    tableName: LOCAL_TABLE,
-    invoke: (event, signal) => invokeOffline(lambdaPort, `${LOCAL_FUNCTION_PREFIX}authorized`, event, signal),
-    log: (line) => say('stream', line),
-  });
-  stops.push(() => poller.stop());
-  // The fleet function's own event source mapping: rollout account items (serverless.yml `fleet`).
-  const fleetPoller: StreamPoller = await startStreamPoller({
-    endpoint,
-    tableName: LOCAL_TABLE,
-    settings: streamSettingsFromServerless(undefined, 'fleet'),
-    invoke: (event, signal) => invokeOffline(lambdaPort, `${LOCAL_FUNCTION_PREFIX}fleet`, event, signal),
-    log: (line) => say('fleet', line),
-  });
-  stops.push(() => fleetPoller.stop());
+  for (const fn of streamConsumersFromServerless()) {
+    const poller = await startStreamPoller({
+      endpoint,
+      tableName: LOCAL_TABLE,
+      settings: streamSettingsFromServerless(undefined, fn),
+      invoke: (event, signal) => invokeOffline(lambdaPort, `${LOCAL_FUNCTION_PREFIX}${fn}`, event, signal),
+      log: (line) => say('stream', `${fn}: ${line}`),
+    });
+    stops.push(() => poller.stop());
+  }
 
   writeLocalEnv(childEnv);
   say('start', `ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -147,6 +154,7 @@ const main = async () => {
   say('start', `  GET  ${publicBaseUrl}/wechat/component/authorized        (landing page)`);
   say('start', `  invoke: set -a; . .local/env; set +a; npx sls invoke local -f token --data '{}'`);
   say('start', '  a start-page link: npm run admin -- authorizationLink --tenant <your customer id>');
+  say('start', '  events: npm run events (follows the delivered events)');
   say('start', 'Ctrl-C stops everything.');
   if (simulator) {
     await simulator.pushTicket();
@@ -189,6 +197,8 @@ const writeLocalEnv = (childEnv: NodeJS.ProcessEnv) => {
     'PUBLIC_BASE_URL',
     'AWS_ACCESS_KEY_ID',
     'AWS_SECRET_ACCESS_KEY',
+    'AWS_ENDPOINT_URL_EVENTBRIDGE',
+    'LOCAL_EVENTS_FILE',
   ];
   // For `sls invoke local` and `npm run release-check` in another terminal; local simulator values only, and
   // .local/ is git-ignored. Tests that run npm start point LOCAL_ENV_FILE elsewhere so they never clobber it.

@@ -1,4 +1,5 @@
-// Feeds the table's stream to the `authorized` function the way Lambda's event source mapping does:
+// Feeds the table's stream to a function the way Lambda's event source mapping does (one poller per function
+// with a stream event, each reading the whole stream on its own, as each mapping does in AWS):
 // the filter and batch size declared in serverless.yml, Lambda's DynamoDB stream event shape, and partial
 // batch failures retried from the first failed record (ReportBatchItemFailures), a bounded number of times.
 import { readFileSync } from 'node:fs';
@@ -28,11 +29,19 @@ export interface StreamSettings {
 
 const SERVERLESS_YML = fileURLToPath(new URL('../../serverless.yml', import.meta.url));
 
-/** Reads the `authorized` function's stream settings from serverless.yml: one source of truth. */
+type ServerlessFunctions = Record<string, { events?: { stream?: Record<string, unknown> }[] }>;
+const readFunctions = (file: string): ServerlessFunctions =>
+  (parse(readFileSync(file, 'utf8'), { logLevel: 'silent' }) as { functions: ServerlessFunctions }).functions;
+
+/** The functions serverless.yml gives a stream event (`authorized`, `events`): each gets its own poller. */
+export const streamConsumersFromServerless = (file = SERVERLESS_YML): string[] =>
+  Object.entries(readFunctions(file))
+    .filter(([, fn]) => fn.events?.some((e) => e.stream))
+    .map(([name]) => name);
+
+/** Reads a function's stream settings from serverless.yml: one source of truth. */
 export const streamSettingsFromServerless = (file = SERVERLESS_YML, fn = 'authorized'): StreamSettings => {
-  const doc = parse(readFileSync(file, 'utf8'), { logLevel: 'silent' }) as {
-    functions: Record<string, { events?: { stream?: Record<string, unknown> }[] }>;
-  };
+  const doc = { functions: readFunctions(file) };
   const stream = doc.functions[fn]?.events?.find((e) => e.stream)?.stream;
   if (!stream) throw new Error(`serverless.yml declares no stream event on ${fn}`);
   return {

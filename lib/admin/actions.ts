@@ -3,9 +3,20 @@
 import type { AdminAction } from './action.ts';
 import { authorizationLink } from '../authorization/link-action.ts';
 import { FLEET_ACTIONS } from '../fleet/actions.ts';
+import { oauthUrl } from '../on-behalf/oauth.ts';
+import { getOption, list, refetchInfo, setOption } from './accounts.ts';
+import { clearQuota, quota, startPushTicket } from './recovery.ts';
 
 export const adminActions: Readonly<Record<string, AdminAction>> = {
   authorizationLink,
+  startPushTicket,
+  quota,
+  clearQuota,
+  refetchInfo,
+  getOption,
+  setOption,
+  list,
+  oauthUrl,
   // templates, rollout, rolloutStatus, release, revert (docs/fleet.md)
   ...FLEET_ACTIONS,
 };

@@ -1,10 +1,15 @@
-// Completing an authorization from its code (PROTOCOL.md §1.4): landing page or `authorized` push, whichever
+// Completing an authorization from its code (docs/protocol.md §1.4): landing page or `authorized` push, whichever
 // comes first, exchanging the code exactly once. The pushes themselves are handled in pushes.ts.
 import { randomUUID } from 'node:crypto';
-import { nowSeconds, sleep } from '../kernel/clock.ts';
+import { nowSeconds } from '../kernel/clock.ts';
+import { CODE_APPLY_WINDOW_MS, CODE_CLAIM_MS, CODE_POLL } from '../kernel/limits.ts';
+import { waitFor } from '../kernel/wait.ts';
 import type { WeChatDeps } from '../runtime/wechat-deps.ts';
-import { saveAuthorization } from '../store/grants.ts';
+import { saveAuthorization, saveAuthorizationWithoutToken, type GrantChange } from '../store/grants.ts';
+import type { Announce } from '../store/outbox.ts';
+import { grantEvents } from '../events/authorizer-events.ts';
 import { getAuthorizer, setAuthorizerTenant, updateAuthorizerInfo } from '../store/authorizers.ts';
+import { hasRunOut } from '../store/claims.ts';
 import {
   claimCode,
   CodeClaimLostError,
@@ -15,16 +20,11 @@ import {
   saveCodeResult,
   type CodeState,
 } from '../store/codes.ts';
-import { saveAuthorizationWithoutToken } from '../store/reauthorization.ts';
 import { StaleWriteError } from '../store/tokens.ts';
 import type { AuthorizationInfo, AuthorizerInfo } from '../wechat/responses.ts';
 import { WeChatApiError } from '../wechat/errors.ts';
-import { withComponentToken } from '../tokens/index.ts';
+import { withComponentToken } from '../tokens/component-token.ts';
 import { AppError } from '../kernel/errors.ts';
-
-/** Longer than the client's worst case for one call (timeouts and retries), so a live claim is never taken over. */
-export const CODE_CLAIM_MS = 30_000;
-const CODE_POLL_MS = 150;
 /** 61009 invalid or spent, 61010 expired, 61003 the account no longer authorizes this component. */
 const CODE_REFUSED = [61009, 61010, 61003];
 
@@ -86,9 +86,8 @@ export interface ExchangeOptions {
   readonly awaitApplied?: boolean;
 }
 
-/** How long after an exchange its claimant is presumed to be storing the result (then anyone may). */
-const APPLY_WINDOW_MS = 5_000;
-const isApplying = (deps: WeChatDeps, state: Exchanged): boolean => state.cachedAt * 1000 + APPLY_WINDOW_MS > deps.clock();
+/** Whether the exchange's claimant is presumably storing the result right now (then nobody else should). */
+const isApplying = (deps: WeChatDeps, state: Exchanged): boolean => state.cachedAt * 1000 + CODE_APPLY_WINDOW_MS > deps.clock();
 
 /**
  * The api_query_auth result for a code, calling WeChat at most once per code across every caller: the
@@ -97,21 +96,19 @@ const isApplying = (deps: WeChatDeps, state: Exchanged): boolean => state.cached
  */
 export const exchangeCodeOnce = async (deps: WeChatDeps, code: string, options: ExchangeOptions): Promise<Exchanged> => {
   const owner = randomUUID();
-  for (let polls = Math.ceil(options.waitMs / CODE_POLL_MS); ; polls -= 1) {
+  const attempt = async (last: boolean): Promise<Exchanged | undefined> => {
     const state = await getCodeState(deps, code);
     // The claimant stores the result on the profile right after the exchange: wait for that rather than race it.
-    const settled =
-      state?.state === 'exchanged' && (state.appliedAt !== undefined || !options.awaitApplied || polls <= 0 || !isApplying(deps, state));
+    const settled = state?.state === 'exchanged' && (state.appliedAt !== undefined || !options.awaitApplied || last || !isApplying(deps, state));
     if (settled) return state;
     if (state?.state === 'rejected') throw new AuthorizationCodeError(state.errcode);
-    if (!state || (state.state === 'claimed' && state.claimUntil < deps.clock())) {
-      if (options.codeExpiresAt <= nowSeconds(deps.clock)) throw new AuthorizationCodeError(61010);
-      if (await claimCode(deps, code, owner, CODE_CLAIM_MS)) return exchangeAsClaimant(deps, code, owner);
-      continue;
-    }
-    if (polls <= 0) throw new CodeBusyError('the authorization code is being exchanged by another request');
-    await sleep(CODE_POLL_MS);
-  }
+    if (state && !(state.state === 'claimed' && hasRunOut(state.claimUntil, deps.clock()))) return undefined;
+    if (options.codeExpiresAt <= nowSeconds(deps.clock)) throw new AuthorizationCodeError(61010);
+    return (await claimCode(deps, code, owner, CODE_CLAIM_MS)) ? exchangeAsClaimant(deps, code, owner) : undefined;
+  };
+  const exchanged = (await attempt(options.waitMs <= 0)) ?? (await waitFor({ ...CODE_POLL, maxWaitMs: options.waitMs }, attempt));
+  if (exchanged) return exchanged;
+  throw new CodeBusyError('the authorization code is being exchanged by another request');
 };
 
 export interface CompleteRequest {
@@ -126,6 +123,8 @@ export interface CompleteRequest {
   readonly waitMs: number;
   /** The operator's customer, when the authorization came through a signed link naming one: stored on the profile. */
   readonly tenant?: string;
+  /** The events storing it announces (default: the grant events, lib/events/authorizer-events.ts). */
+  readonly announce?: Announce<GrantChange>;
 }
 
 export interface CompletedAuthorization {
@@ -145,6 +144,7 @@ const applyExchange = async (
   exchanged: Exchanged,
   authorizedAt: number,
   tenant: string | undefined,
+  announce: Announce<GrantChange>,
 ): Promise<CompletedAuthorization['outcome']> => {
   const a = exchanged.authorization;
   if (!a.authorizerRefreshToken) throw new IncompleteAuthorizationError(`api_query_auth returned no refresh token for ${a.authorizerAppid}`);
@@ -158,8 +158,8 @@ const applyExchange = async (
   };
   // Re-authorization invalidates the old access token; without a new one nothing may keep serving it.
   const save = withToken
-    ? saveAuthorization(deps, a.authorizerAppid, authorization)
-    : saveAuthorizationWithoutToken(deps, a.authorizerAppid, authorization);
+    ? saveAuthorization(deps, a.authorizerAppid, authorization, announce)
+    : saveAuthorizationWithoutToken(deps, a.authorizerAppid, authorization, announce);
   const saved = await save.catch(async (error: unknown) => {
     // Lost every attempt to concurrent profile writes: fine if one of them stored this very code's result.
     const state = error instanceof StaleWriteError ? await getCodeState(deps, code) : undefined;
@@ -177,7 +177,8 @@ export const completeAuthorization = async (deps: WeChatDeps, request: CompleteR
   const exchanged = await exchangeCodeOnce(deps, code, { ...request, awaitApplied: true });
   const { authorizerAppid, funcInfo } = exchanged.authorization;
   const authorizedAt = request.authorizedAt ?? exchanged.exchangedAt;
-  const outcome = exchanged.appliedAt === undefined ? await applyExchange(deps, code, exchanged, authorizedAt, request.tenant) : 'already';
+  const announce = request.announce ?? grantEvents(deps);
+  const outcome = exchanged.appliedAt === undefined ? await applyExchange(deps, code, exchanged, authorizedAt, request.tenant, announce) : 'already';
   const profile = await getAuthorizer(deps, authorizerAppid);
   // Another caller stored the grant first (without knowing the link): the tenant still lands on the profile.
   if (request.tenant && outcome !== 'stale' && profile && profile.tenant !== request.tenant)

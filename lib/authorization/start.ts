@@ -4,7 +4,7 @@
 import { nowSeconds } from '../kernel/clock.ts';
 import type { WeChatDeps } from '../runtime/wechat-deps.ts';
 import { getLinkPreAuthCode, saveLinkPreAuthCode, type ServedPreAuthCode } from '../store/links.ts';
-import { withComponentToken } from '../tokens/index.ts';
+import { withComponentToken } from '../tokens/component-token.ts';
 import { signState, type AuthType, type LinkClaims } from './links.ts';
 
 /** The landing state outlives the pre_auth_code by this much: WeChat redirects right after the owner confirms. */

@@ -5,7 +5,7 @@ import { BadRequestError } from '../kernel/errors.ts';
 import type { AdminAction } from '../admin/action.ts';
 import { getRolloutHeader, RolloutNotFoundError, rolloutAccounts, updateRolloutAccount, updateRolloutHeader } from '../store/rollouts.ts';
 import type { RolloutAccount, RolloutHeader } from '../store/rollout-types.ts';
-import { withComponentToken } from '../tokens/index.ts';
+import { withComponentToken } from '../tokens/component-token.ts';
 import { rolloutIdOf, rolloutRequestOf, templatesInputOf } from './action-input.ts';
 import { resolveTargets, startRollout } from './plan.ts';
 import { inPool } from './records.ts';

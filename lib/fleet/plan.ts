@@ -7,7 +7,7 @@ import { nowSeconds } from '../kernel/clock.ts';
 import { allRolloutCandidates, getSubmitQuota, rolloutCandidates, saveSubmitQuota, type RolloutCandidate } from '../store/rollout-targets.ts';
 import type { RolloutAccount, RolloutHeader, RolloutTarget } from '../store/rollout-types.ts';
 import { createRolloutHeader, missingRolloutAccounts, putRolloutAccounts, updateRolloutHeader } from '../store/rollouts.ts';
-import { withAuthorizerToken } from '../tokens/index.ts';
+import { withAuthorizerToken } from '../tokens/authorizer-token.ts';
 import type { FleetDeps } from './context.ts';
 
 /** How long a planner holds a planning rollout before the sweep may resume it. */

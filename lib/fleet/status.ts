@@ -3,7 +3,7 @@
 import { nowSeconds } from '../kernel/clock.ts';
 import { ROLLOUT_STAGES, type RolloutAccount, type RolloutHeader, type RolloutStage } from '../store/rollout-types.ts';
 import { getRolloutHeader, rolloutAccounts, RolloutNotFoundError } from '../store/rollouts.ts';
-import type { StoreDeps } from '../store/types.ts';
+import type { StoreDeps } from '../store/keys.ts';
 import { isSettled } from './sweep.ts';
 
 /** Failures listed in full; the rest are counted. */

@@ -1,13 +1,16 @@
-// The message URL of the accounts that authorized the component (消息与事件接收URL, DESIGN.md §1 `message`):
+// The message URL of the accounts that authorized the component (消息与事件接收URL, docs/architecture.md §1 `message`):
 // verify and decrypt with the component's token and key, refuse accounts that are not ours, answer the
 // release checks, and hand everything else, once, to the handler registry. It never calls WeChat, so the
 // answer leaves well inside WeChat's 5 s window; nothing is written for a request that failed a check.
 import { randomUUID } from 'node:crypto';
-import { nowSeconds, sleep } from '../kernel/clock.ts';
+import { nowSeconds } from '../kernel/clock.ts';
+import { DELIVERY_WAIT } from '../kernel/limits.ts';
+import { waitFor, type WaitOptions } from '../kernel/wait.ts';
 import type { Deps } from '../runtime/deps.ts';
 import { RejectedRequestError } from '../kernel/errors.ts';
-import { messageHandlers, type MessageHandlerRegistry } from './message-handlers.ts';
+import type { MessageHandlerRegistry } from './message-handlers.ts';
 import { getAccountStatus, type AccountStatus } from '../store/authorizers.ts';
+import { accountMessageEvent, isAnnounced } from '../events/message-events.ts';
 import { claimMessage, finishMessage, forgetMessage, messageDedupeId, type MessageClaim, type MessageMarker } from '../store/deliveries.ts';
 import { keysFrom, type MessageKeys } from '../wechat/crypto.ts';
 import { AccountMessageError, auditResultOf, parseAccountMessage, type AccountMessage } from '../wechat/account-messages.ts';
@@ -17,8 +20,6 @@ import { buildReplyXml, sealReply, type ReplyBody } from '../wechat/replies.ts';
 import { XmlError } from '../wechat/xml.ts';
 import { isReleaseTestAccount, recordApiTextTask, releaseTestAction } from '../release-test/replies.ts';
 import { isAppId } from '../wechat/ids.ts';
-
-export type MessageDeps = Pick<Deps, 'doc' | 'tableName' | 'clock' | 'logger' | 'config' | 'secrets'>;
 
 export interface MessageRequest extends PushQuery {
   /** The `{appid}` path parameter: the account the message was sent to. */
@@ -49,52 +50,47 @@ const checkRecipient = (account: AccountStatus | undefined, message: AccountMess
 };
 
 /** Release-test accounts are always ours; any other account must have a profile that is authorized now. */
-const checkAccount = async (deps: MessageDeps, appid: string, message: AccountMessage): Promise<void> => {
-  if (isReleaseTestAccount(appid)) return;
+const checkAccount = async (deps: Deps, appid: string, message: AccountMessage): Promise<AccountStatus | undefined> => {
+  if (isReleaseTestAccount(appid)) return undefined;
   const account = await getAccountStatus(deps, appid);
   checkRecipient(account, message);
   if (!account) throw new RejectedRequestError('authorizer.unknown');
   if (account.status !== 'authorized') throw new RejectedRequestError(`authorizer.${account.status}`);
+  return account;
 };
 
-const reply = (deps: MessageDeps, keys: MessageKeys, message: AccountMessage, body: ReplyBody): MessageAnswer => {
+const reply = (deps: Deps, keys: MessageKeys, message: AccountMessage, body: ReplyBody): MessageAnswer => {
   const createTime = nowSeconds(deps.clock);
   const inner = buildReplyXml({ toUser: message.fromUserName, fromUser: message.toUserName, createTime }, body);
   return { kind: 'reply', xml: sealReply(keys, inner, { timestamp: createTime }) };
 };
 
-/** How a retry that finds the delivery in flight waits for that attempt to finish, or for its claim to expire. */
-export interface InFlightWait {
-  readonly waitMs: number;
-  readonly pollMs: number;
-}
-// Past WeChat's 5 s: while we wait, WeChat gives up on this attempt and sends its next one, so a delivery whose
-// first handler died is still handled (by whichever attempt finds the claim expired). Within the 10 s timeout.
-const IN_FLIGHT_WAIT: InFlightWait = { waitMs: 7_000, pollMs: 250 };
-
-const claimOrWait = async (deps: MessageDeps, marker: MessageMarker, wait: InFlightWait): Promise<MessageClaim> => {
-  for (let polls = Math.ceil(wait.waitMs / wait.pollMs); ; polls -= 1) {
-    const claim = await claimMessage(deps, marker);
-    if (claim !== 'in_flight' || polls <= 0) return claim;
-    await sleep(wait.pollMs);
-  }
+const claimOrWait = async (deps: Deps, marker: MessageMarker, wait: WaitOptions): Promise<MessageClaim> => {
+  const claim = async () => {
+    const answer = await claimMessage(deps, marker);
+    return answer === 'in_flight' ? undefined : answer;
+  };
+  return (await claim()) ?? (await waitFor(wait, claim)) ?? 'in_flight';
 };
 
 /**
- * Claims the delivery, runs the registry's handler, marks it done. A failed handler drops the claim so WeChat's
- * retry runs it again; a handler that died leaves a claim that expires, and a later retry takes it over.
+ * Claims the delivery (with its `Account Message` event when configured, in the same write), runs the
+ * registry's handler, marks it done. A failed handler drops the claim so WeChat's retry runs it again; a
+ * handler that died leaves a claim that expires, and a later retry takes it over.
  */
 const handOver = async (
-  deps: MessageDeps,
+  deps: Deps,
   registry: MessageHandlerRegistry,
-  appid: string,
+  account: { readonly appid: string; readonly tenant?: string },
   message: AccountMessage,
-  wait: InFlightWait,
+  wait: WaitOptions,
 ): Promise<ReplyBody | undefined> => {
+  const { appid } = account;
   const id = messageDedupeId(appid, message);
   const ids = { authorizerAppid: appid, msgType: message.msgType, dedupeId: id };
   const owner = randomUUID();
-  const claim = await claimOrWait(deps, { id, authorizerAppid: appid, msgType: message.msgType, owner }, wait);
+  const events = isAnnounced(deps.config.accountMessageEvents, message) ? [accountMessageEvent(deps, appid, account.tenant, message, id)] : [];
+  const claim = await claimOrWait(deps, { id, authorizerAppid: appid, msgType: message.msgType, owner, events }, wait);
   if (claim !== 'claimed') {
     deps.logger.info(claim === 'done' ? 'message.duplicate' : 'message.in_flight', ids);
     return undefined;
@@ -117,18 +113,18 @@ const handOver = async (
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/operation/thirdparty/releases_instructions.html
  */
 export const handleAccountMessage = async (
-  deps: MessageDeps,
+  deps: Deps,
   request: MessageRequest,
-  registry: MessageHandlerRegistry = messageHandlers,
-  wait: InFlightWait = IN_FLIGHT_WAIT,
+  registry: MessageHandlerRegistry,
+  wait: WaitOptions = DELIVERY_WAIT,
 ): Promise<MessageAnswer> => {
   const appid = request.authorizerAppid ?? '';
   if (!isAppId(appid)) throw new RejectedRequestError('path.appid.malformed');
   const envelope = readEnvelope(request, request.body, { nowS: nowSeconds(deps.clock), maxSkewS: deps.config.pushMaxSkewS });
-  // The trailing appid of every message on this URL is the component's, not the account's (PROTOCOL.md §1.3).
+  // The trailing appid of every message on this URL is the component's, not the account's (docs/protocol.md §1.3).
   const keys = keysFrom(deps.secrets, deps.config.componentAppId);
   const message = parseVerified(openReceived(keys, envelope));
-  await checkAccount(deps, appid, message);
+  const profile = await checkAccount(deps, appid, message);
   const action = releaseTestAction(appid, message);
   if (action?.case === 'api_text') {
     const { result, eventId } = await recordApiTextTask(deps, {
@@ -149,6 +145,6 @@ export const handleAccountMessage = async (
     await recordAuditResultPush(deps, appid, message);
     return { kind: 'success' };
   }
-  const body = await handOver(deps, registry, appid, message, wait);
+  const body = await handOver(deps, registry, { appid, ...(profile?.tenant ? { tenant: profile.tenant } : {}) }, message, wait);
   return body ? reply(deps, keys, message, body) : { kind: 'success' };
 };

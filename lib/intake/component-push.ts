@@ -1,4 +1,4 @@
-// The authorization-event URL (DESIGN.md §1, `ticket`): verify, decrypt, dispatch on InfoType, write once,
+// The authorization-event URL (docs/architecture.md §1, `ticket`): verify, decrypt, dispatch on InfoType, write once,
 // answer. It never calls WeChat, so it stays far inside WeChat's 5 s window, and it writes nothing for a
 // push that failed any check: every write below happens only after the signature, the decryption, the
 // trailing appid and the inner AppId all matched this component.
@@ -19,8 +19,6 @@ import {
 } from '../wechat/component-pushes.ts';
 import { openReceived, readEnvelope, type PushQuery } from '../wechat/envelopes.ts';
 import { XmlError } from '../wechat/xml.ts';
-
-export type PushDeps = Pick<Deps, 'doc' | 'tableName' | 'clock' | 'logger' | 'config' | 'secrets'>;
 
 export interface PushRequest extends PushQuery {
   /** The raw request body, as received. */
@@ -53,7 +51,7 @@ const protect = (message: ComponentPush): void => {
   if (message.infoType === 'notify_third_fasteregister') protectSecret(message.authCode);
 };
 
-const recordAuthEvent = async (deps: PushDeps, message: AuthEventPush): Promise<PushOutcome> => {
+const recordAuthEvent = async (deps: Deps, message: AuthEventPush): Promise<PushOutcome> => {
   const event = {
     kind: 'component_push' as const,
     infoType: message.infoType,
@@ -78,7 +76,7 @@ const recordAuthEvent = async (deps: PushDeps, message: AuthEventPush): Promise<
  * Throws RejectedRequestError for anything that is not a genuine push for this component.
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/Before_Develop/authorize_event.html
  */
-export const receiveComponentPush = async (deps: PushDeps, request: PushRequest): Promise<PushOutcome> => {
+export const receiveComponentPush = async (deps: Deps, request: PushRequest): Promise<PushOutcome> => {
   const componentAppId = deps.config.componentAppId;
   const envelope = readEnvelope(request, request.body, { nowS: nowSeconds(deps.clock), maxSkewS: deps.config.pushMaxSkewS });
   if (envelope.appId !== undefined && envelope.appId !== componentAppId) throw new RejectedRequestError('envelope.AppId.mismatch');

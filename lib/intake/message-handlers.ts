@@ -5,10 +5,10 @@
 // function answer 500 and forget the delivery, so the next retry runs the handler again). Handlers must
 // finish well inside WeChat's 5 s window: slow work belongs on a queue, answers then go via the 客服 API.
 //
-// Registrations go in lib/intake/registrations.ts (the message function imports it):
-//   registerMessageHandler('text', async (message, { authorizerAppid }) =>
+// Registrations go in lib/intake/registrations.ts, on the registry the message function uses:
+//   messageHandlers.register('text', async (message, { authorizerAppid }) =>
 //     message.content === 'ping' ? { msgType: 'text', content: 'pong' } : undefined);
-//   registerMessageHandler('event:subscribe', async (event, context) => { … });
+//   messageHandlers.register('event:subscribe', async (event, context) => { … });
 import type { Logger } from '../kernel/logger.ts';
 import type { EventMessage, AccountMessage, AccountMessageType } from '../wechat/account-messages.ts';
 import type { ReplyBody } from '../wechat/replies.ts';
@@ -61,9 +61,3 @@ export const createMessageHandlerRegistry = (fallback: MessageHandler = defaultM
     keys: () => [...handlers.keys()],
   };
 };
-
-/** The registry the deployed message function uses. Fill it at module load (it is code, not state). */
-export const messageHandlers: MessageHandlerRegistry = createMessageHandlerRegistry();
-
-/** Registers a handler on the deployed registry; see the examples at the top of this file. */
-export const registerMessageHandler: MessageHandlerRegistry['register'] = messageHandlers.register;

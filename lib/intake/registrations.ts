@@ -1,5 +1,5 @@
 // The platform builder's file: register here what the product does with the messages and events of the
-// accounts that authorized the component (the API and its rules are in handlers.ts). The `message`
+// accounts that authorized the component (the API and its rules are in message-handlers.ts). The `message`
 // function imports this module once per container, before the first delivery. Until something is
 // registered, every message and event goes to the default handler, which logs its ids and answers `success`.
 //
@@ -9,7 +9,7 @@
 //   messageHandlers.register('event:subscribe', async (event, { authorizerAppid, logger }) => {
 //     logger.info('account.subscribed', { authorizerAppid, createTime: event.createTime });
 //   });
-import { messageHandlers } from './message-handlers.ts';
+import { createMessageHandlerRegistry } from './message-handlers.ts';
 
-/** The registry the deployed message function uses, with this file's registrations applied. */
-export const registeredMessageHandlers = messageHandlers;
+/** The registry the deployed message function uses; register on it below, at module load (it is code, not state). */
+export const messageHandlers = createMessageHandlerRegistry();

@@ -28,5 +28,10 @@ export class RejectedRequestError extends AppError {
 /** The caller asked for something malformed (bad invoke payload, bad query); safe to tell them why. */
 export class BadRequestError extends AppError {}
 
-/** The capability exists in the contract but is not built in this release. Never a fake success. */
-export class NotAvailableError extends AppError {}
+/**
+ * An expected, explainable failure (not a bug or an outage) that a caller can act on, named by a stable
+ * `type` (what an invoke answer carries; class names do not survive minified bundles).
+ */
+export abstract class ExpectedError extends AppError {
+  abstract readonly type: string;
+}

@@ -122,7 +122,7 @@ const describeError = (error: unknown): Record<string, unknown> => {
   return out;
 };
 
-export const formatLine = (level: LogLevel, event: string, fields: LogFields, time: number, error?: unknown): string => {
+const formatLine = (level: LogLevel, event: string, fields: LogFields, time: number, error?: unknown): string => {
   const record: Record<string, unknown> = { level, time: new Date(time).toISOString(), event };
   for (const [key, value] of Object.entries(fields)) {
     if (value === undefined) continue;

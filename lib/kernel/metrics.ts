@@ -24,6 +24,12 @@ export const METRIC_UNITS = {
   RefreshSkipped: 'Count',
   /** A getticket call WeChat refused, per errcode (`Errcode` dimension); 45009 = the account's daily quota. */
   JsapiTicketFailed: 'Count',
+  /** Outbox items put on the bus (the `events` function, docs/events.md). */
+  EventsDelivered: 'Count',
+  /** Entries PutEvents refused or could not take this attempt; their records are retried, then the failure queue. */
+  EventDeliveryFailed: 'Count',
+  /** Outbox items that can never be delivered (malformed, or over EventBridge's 256 KB): logged and skipped. */
+  EventsDropped: 'Count',
   /** The authorization pages got 45009 from WeChat (dimension Api): new authorizations are blocked for the day. */
   AuthorizationPageQuotaExhausted: 'Count',
 } as const;

@@ -4,7 +4,7 @@
 // the session key and user tokens go back to the caller and are never stored or logged.
 import { protectSecret } from '../kernel/logger.ts';
 import type { WeChatDeps } from '../runtime/wechat-deps.ts';
-import { withComponentToken } from '../tokens/index.ts';
+import { withComponentToken } from '../tokens/component-token.ts';
 import type { WeChatApiError } from '../wechat/errors.ts';
 import { isCodeInvalid, type MiniProgramSession, type OAuthUserInfo } from '../wechat/on-behalf-client.ts';
 import { InvalidCodeError } from './errors.ts';

@@ -7,7 +7,7 @@ import type { ActionInput, AdminAction } from '../admin/action.ts';
 import type { WeChatDeps } from '../runtime/wechat-deps.ts';
 import { getAuthorizer } from '../store/authorizers.ts';
 import { activeProfile } from '../tokens/authorizer-token.ts';
-import { withComponentToken } from '../tokens/index.ts';
+import { withComponentToken } from '../tokens/component-token.ts';
 import { isAppId } from '../wechat/ids.ts';
 import {
   isCodeInvalid,

@@ -1,11 +1,11 @@
-// The full-network release (全网发布) checks on the message URL (PROTOCOL.md §2). WeChat authorizes one of its
+// The full-network release (全网发布) checks on the message URL (docs/protocol.md §2). WeChat authorizes one of its
 // ten test accounts and sends it a text, an API-text request and an event; each must be answered inside 5 s.
 // This part runs in the `message` function and never calls WeChat: the text and event cases are answered
 // with an encrypted passive reply, the API-text case records a task the `authorized` function completes
-// (release-test-task.ts), after the HTTP answer, as WeChat requires.
+// (task.ts), after the HTTP answer, as WeChat requires.
 import { protectSecret } from '../kernel/logger.ts';
 import { eventId, recordEvent } from '../store/events.ts';
-import type { StoreDeps } from '../store/types.ts';
+import type { StoreDeps } from '../store/keys.ts';
 import type { AccountMessage } from '../wechat/account-messages.ts';
 import type { ReplyBody } from '../wechat/replies.ts';
 
@@ -23,9 +23,9 @@ export const RELEASE_TEST_ACCOUNTS: ReadonlyMap<string, string> = new Map([
   ['wx5910277cae6fd970', 'gh_7818dcb60240'],
 ]);
 
-export const TEST_TEXT = 'TESTCOMPONENT_MSG_TYPE_TEXT';
-export const TEST_TEXT_REPLY = `${TEST_TEXT}_callback`;
-export const QUERY_AUTH_CODE_PREFIX = 'QUERY_AUTH_CODE:';
+const TEST_TEXT = 'TESTCOMPONENT_MSG_TYPE_TEXT';
+const TEST_TEXT_REPLY = `${TEST_TEXT}_callback`;
+const QUERY_AUTH_CODE_PREFIX = 'QUERY_AUTH_CODE:';
 /** The infoType of the task item the API-text case records (kind `release_test_task`). */
 export const QUERY_AUTH_CODE_TASK = 'query_auth_code';
 

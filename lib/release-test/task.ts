@@ -1,7 +1,8 @@
-// The API-text release check (PROTOCOL.md §2 case 4), second half: the `message` function answered WeChat
+// The API-text release check (docs/protocol.md §2 case 4), second half: the `message` function answered WeChat
 // with an empty body and recorded a task; the `authorized` function takes it from the stream, exchanges the
 // query_auth_code (once per code, shared with the authorization push: codes are single-use), and sends the
 // customer-service text `<code>_from_api` to the test user with that account's access token.
+import { CODE_EXCHANGE_WAIT_MS } from '../kernel/limits.ts';
 import type { WeChatDeps } from '../runtime/wechat-deps.ts';
 import { protectSecret } from '../kernel/logger.ts';
 import { CODE_TTL_S } from '../store/codes.ts';
@@ -10,10 +11,7 @@ import { isTokenInvalid } from '../wechat/errors.ts';
 import { AuthorizationCodeError, completeAuthorization, IncompleteAuthorizationError } from '../authorization/exchange.ts';
 import { PermanentEventError } from '../stream/dispatch.ts';
 import { apiTextContent, QUERY_AUTH_CODE_TASK } from './replies.ts';
-import { withAuthorizerToken } from '../tokens/index.ts';
-
-/** How long to wait for an exchange another consumer (the authorization push) is running right now. */
-const EXCHANGE_WAIT_MS = 20_000;
+import { withAuthorizerToken } from '../tokens/authorizer-token.ts';
 
 interface ApiTextTask {
   readonly authorizerAppid: string;
@@ -53,7 +51,7 @@ export const handleReleaseTestTask = async (deps: WeChatDeps, event: StoredEvent
   // its refresh token is kept even if no `authorized` push ever carries this code. The code is valid for an
   // hour after WeChat issued it; the message's CreateTime is the closest we know.
   const codeExpiresAt = event.createTime + CODE_TTL_S;
-  const done = await completeAuthorization(deps, { authorizationCode: task.queryAuthCode, codeExpiresAt, waitMs: EXCHANGE_WAIT_MS }).catch(
+  const done = await completeAuthorization(deps, { authorizationCode: task.queryAuthCode, codeExpiresAt, waitMs: CODE_EXCHANGE_WAIT_MS }).catch(
     (error: unknown) => {
       // A refused code stays refused: drop the task rather than retry it.
       if (error instanceof AuthorizationCodeError || error instanceof IncompleteAuthorizationError)

@@ -29,12 +29,22 @@ export interface Config {
   /** Parallel WeChat calls of one scheduled refresh run. */
   readonly refreshConcurrency: number;
   readonly logLevel: LogLevel;
+  /** AWS_REGION (Lambda sets it); a local DynamoDB endpoint gets `local` when it is unset. */
+  readonly awsRegion: string | undefined;
+  /** Whether AWS_ACCESS_KEY_ID is set; when not, a local DynamoDB endpoint gets placeholder credentials. */
+  readonly awsCredentialsInEnv: boolean;
   /** In AWS: the SSM path holding the secrets (used when no secret is set in the environment). */
   readonly ssmParameterPath: string | undefined;
   /** The secrets this function holds (`SECRETS`, comma-separated SSM parameter names, e.g. `token,encoding-aes-key`). */
   readonly secretNames: readonly SecretName[];
   /** Present when the secrets came from the environment (local runs, tests). */
   readonly secrets: ComponentSecrets | undefined;
+  /** The EventBridge bus events are delivered to (docs/events.md); only the `events` function needs it. */
+  readonly eventBusName: string | undefined;
+  /** Locally: the PutEvents-compatible endpoint `npm start` serves (AWS_ENDPOINT_URL_EVENTBRIDGE). */
+  readonly eventBridgeEndpoint: string | undefined;
+  /** The MsgTypes / `event:<Event>` / `*` that become `Account Message` events (ACCOUNT_MESSAGE_EVENTS, comma-separated). */
+  readonly accountMessageEvents: readonly string[];
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -42,6 +52,19 @@ export type Env = Readonly<Record<string, string | undefined>>;
 const APPID = /^wx[0-9a-f]{16}$/i;
 const AES_KEY = /^[A-Za-z0-9]{43}$/;
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+/** A MsgType (`text`), every event (`event`), one event as WeChat spells it (`event:subscribe`), or `*`. */
+const MESSAGE_SELECTOR = /^(\*|[a-z_]{1,32}|event:[A-Za-z0-9_.-]{1,64})$/;
+
+const parseSelectors = (env: Env, problems: string[]): string[] => {
+  const selectors = (nonEmpty(env, 'ACCOUNT_MESSAGE_EVENTS') ?? '')
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
+  const bad = selectors.filter((selector) => !MESSAGE_SELECTOR.test(selector));
+  if (bad.length > 0)
+    problems.push(`ACCOUNT_MESSAGE_EVENTS has ${bad.length} invalid entr${bad.length === 1 ? 'y' : 'ies'}: use text, event, event:subscribe or *`);
+  return selectors;
+};
 
 const nonEmpty = (env: Env, name: string): string | undefined => {
   const value = env[name]?.trim();
@@ -140,7 +163,7 @@ export const heldSecrets = (values: Partial<ComponentSecrets>, names: readonly S
 };
 
 /**
- * Reads and validates every variable at once (DESIGN.md §4). Throws one ConfigError naming every problem.
+ * Reads and validates every variable at once (docs/architecture.md §4). Throws one ConfigError naming every problem.
  * Secrets are required from the environment unless SSM_PARAMETER_PATH says where to fetch them.
  */
 export const loadConfig = (env: Env = process.env): Readonly<Config> => {
@@ -162,7 +185,15 @@ export const loadConfig = (env: Env = process.env): Readonly<Config> => {
   const refreshConcurrency = parseInteger(env, 'REFRESH_CONCURRENCY', 16, 1, 256, problems);
   const levelRaw = (nonEmpty(env, 'LOG_LEVEL') ?? 'info').toLowerCase() as LogLevel;
   if (!LOG_LEVELS.includes(levelRaw)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+  const awsRegion = nonEmpty(env, 'AWS_REGION');
+  if (awsRegion !== undefined && !/^[a-z0-9-]{1,32}$/.test(awsRegion)) problems.push('AWS_REGION must look like ap-east-1');
   const ssmParameterPath = nonEmpty(env, 'SSM_PARAMETER_PATH');
+  const eventBusName = nonEmpty(env, 'EVENT_BUS_NAME');
+  if (eventBusName !== undefined && !/^[A-Za-z0-9._\-/:]{1,256}$/.test(eventBusName))
+    problems.push('EVENT_BUS_NAME is not a valid event bus name or ARN');
+  const busEndpoint = nonEmpty(env, 'AWS_ENDPOINT_URL_EVENTBRIDGE');
+  const eventBridgeEndpoint = busEndpoint === undefined ? undefined : parseUrl(busEndpoint, 'AWS_ENDPOINT_URL_EVENTBRIDGE', problems);
+  const accountMessageEvents = parseSelectors(env, problems);
   const secretNames = parseSecretNames(env, problems);
   const fromEnv = Object.values(SECRET_ENV).some((name) => nonEmpty(env, name) !== undefined);
   let secrets: ComponentSecrets | undefined;
@@ -188,8 +219,13 @@ export const loadConfig = (env: Env = process.env): Readonly<Config> => {
     pushMaxSkewS,
     refreshConcurrency,
     logLevel: LOG_LEVELS.includes(levelRaw) ? levelRaw : 'info',
+    awsRegion,
+    awsCredentialsInEnv: nonEmpty(env, 'AWS_ACCESS_KEY_ID') !== undefined,
     ssmParameterPath,
     secretNames,
     secrets,
+    eventBusName,
+    eventBridgeEndpoint,
+    accountMessageEvents,
   });
 };

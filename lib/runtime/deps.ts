@@ -2,6 +2,14 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SSMClient, SSMClientConfig } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { systemClock, type Clock } from '../kernel/clock.ts';
+import {
+  DYNAMODB_CONNECT_MS,
+  DYNAMODB_MAX_ATTEMPTS,
+  DYNAMODB_REQUEST_MS,
+  SSM_CONNECT_MS,
+  SSM_MAX_ATTEMPTS,
+  SSM_REQUEST_MS,
+} from '../kernel/limits.ts';
 import type { ComponentSecrets, Config } from './config.ts';
 import { createLogger, protectSecret, type Logger } from '../kernel/logger.ts';
 
@@ -21,16 +29,20 @@ export interface DepsOverrides {
   logger?: Logger;
 }
 
-/** The only place that constructs the DynamoDB client. Locally the endpoint is DynamoDB Local. */
-export const createDocumentClient = (config: Pick<Config, 'dynamodbEndpoint'>, env = process.env): DynamoDBDocumentClient => {
+/**
+ * The only place that constructs the DynamoDB client. Locally the endpoint is DynamoDB Local; scripts that
+ * pass only the endpoint get the local region and placeholder credentials.
+ */
+export const createDocumentClient = (
+  config: Pick<Config, 'dynamodbEndpoint'> & Partial<Pick<Config, 'awsRegion' | 'awsCredentialsInEnv'>>,
+): DynamoDBDocumentClient => {
   const local = config.dynamodbEndpoint !== undefined;
   const client = new DynamoDBClient({
-    ...(local ? { endpoint: config.dynamodbEndpoint, region: env.AWS_REGION ?? 'local' } : {}),
+    ...(local ? { endpoint: config.dynamodbEndpoint, region: config.awsRegion ?? 'local' } : {}),
     // DynamoDB Local accepts any [A-Za-z0-9] key; sparing newcomers a credentials step when none is set.
-    ...(local && !env.AWS_ACCESS_KEY_ID ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
-    maxAttempts: 3,
-    // A stuck socket must fail and be retried, not hold a push past WeChat's 5 s or a lease past its end.
-    requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000 },
+    ...(local && !config.awsCredentialsInEnv ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
+    maxAttempts: DYNAMODB_MAX_ATTEMPTS,
+    requestHandler: { connectionTimeout: DYNAMODB_CONNECT_MS, requestTimeout: DYNAMODB_REQUEST_MS },
   });
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 };
@@ -42,8 +54,11 @@ export const createDocumentClient = (config: Pick<Config, 'dynamodbEndpoint'>, e
  */
 export const createSsmClient = async (options: Pick<SSMClientConfig, 'endpoint' | 'region' | 'credentials'> = {}): Promise<SSMClient> => {
   const { SSMClient } = await import('@aws-sdk/client-ssm');
-  // Bounded: a cold start of `ticket` must still answer inside WeChat's 5 s.
-  return new SSMClient({ ...options, maxAttempts: 3, requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 } });
+  return new SSMClient({
+    ...options,
+    maxAttempts: SSM_MAX_ATTEMPTS,
+    requestHandler: { connectionTimeout: SSM_CONNECT_MS, requestTimeout: SSM_REQUEST_MS },
+  });
 };
 
 export const createDeps = (config: Config, secrets: ComponentSecrets, overrides: DepsOverrides = {}): Deps => {

@@ -1,9 +1,7 @@
-// The edge of the HTTP functions: the only place errors become status codes (STYLE.md §16).
-import type { MiddlewareObj } from '@middy/core';
+// The edge of the HTTP functions: the only place errors become status codes (docs/style.md §16).
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { BadRequestError, NotAvailableError, RejectedRequestError } from '../kernel/errors.ts';
-import type { Logger } from '../kernel/logger.ts';
-import { markSecretsStale } from './secrets.ts';
+import { BadRequestError, RejectedRequestError } from '../kernel/errors.ts';
+import type { Edge } from './lambda.ts';
 
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
@@ -18,25 +16,23 @@ export const text = (statusCode: number, body: string, contentType = 'text/plain
   body,
 });
 
-/** Maps errors to responses: rejected input → one uniform 400, anything unknown → 500 with a generic body. */
-export const httpErrorBoundary = (logger: () => Logger): MiddlewareObj<HttpEvent, HttpResult> => ({
+/**
+ * Maps errors to responses: rejected input → one uniform 400, a bad request → 400 with its message, anything
+ * else → 500 with a generic body. A signature failure may mean rotated secrets: it tells the container so.
+ */
+export const httpErrorBoundary: Edge<HttpEvent, HttpResult> = ({ logger, secretsStale }) => ({
   onError: (request) => {
     const error = request.error;
     const path = request.event?.rawPath;
     if (error instanceof RejectedRequestError) {
       logger().warn('request.rejected', { path, reason: error.reason, requestId: request.context?.awsRequestId }, error.cause);
-      if (error.reason.startsWith('signature')) markSecretsStale();
+      if (error.reason.startsWith('signature')) secretsStale();
       request.response = text(REJECTED_STATUS, REJECTED_BODY);
       return;
     }
     if (error instanceof BadRequestError) {
       logger().warn('request.bad', { path }, error);
       request.response = text(400, error.message);
-      return;
-    }
-    if (error instanceof NotAvailableError) {
-      logger().warn('request.not_available', { path }, error);
-      request.response = text(501, error.message);
       return;
     }
     logger().error('request.failed', { path, requestId: request.context?.awsRequestId }, error);

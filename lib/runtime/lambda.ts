@@ -1,20 +1,33 @@
 // The composition root shared by every function: configuration and secrets are resolved on the first
 // invocation (not at import, so a bad variable is a clear invocation error rather than a hung `sls invoke
-// local`), dependencies are built once per container and rebuilt only when the secrets change.
+// local`), dependencies are built once per container and rebuilt only when the secrets change. The edge
+// (how errors become this kind of function's answers) wraps the handler, with the logger and the
+// secrets-stale callback of this container.
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { createLogger, type Logger } from '../kernel/logger.ts';
 import { loadConfig, type ComponentSecrets, type Config } from './config.ts';
 import { createSsmClient } from './deps.ts';
-import { createLogger } from '../kernel/logger.ts';
 import { loadSecrets, type SecretsSource } from './secrets.ts';
 import { createSsmSecretsSource } from './ssm-secrets.ts';
 
 export type DepsBuilder<D> = (config: Config, secrets: ComponentSecrets) => D;
 export type HandlerFactory<D, E, R> = (deps: D) => (event: E, context: Context) => Promise<R>;
 
+/** What an edge gets from the container it runs in. */
+export interface EdgeContext {
+  /** The container's logger: at LOG_LEVEL once the configuration loaded, at info before (a ConfigError is logged too). */
+  readonly logger: () => Logger;
+  /** A request failed its signature check: the next invocation refetches the secrets (a rotated token or key). */
+  readonly secretsStale: () => void;
+}
+
+/** How errors become one edge kind's answers (lib/runtime/http.ts, lib/runtime/invoke.ts). */
+export type Edge<E, R> = (context: EdgeContext) => MiddlewareObj<E, R>;
+
 export interface LambdaOptions<E, R> {
-  /** Extra middy middlewares for this event and result type (e.g. the HTTP error boundary). */
-  middlewares?: MiddlewareObj<E, R>[];
+  /** The function's edge; none for the stream consumer, whose dispatch answers per record (lib/stream). */
+  edge?: Edge<E, R>;
   /** Where secrets come from when the environment has none; default SSM (lib/runtime/ssm-secrets.ts). */
   secretsSource?: SecretsSource;
 }
@@ -24,20 +37,44 @@ export interface LambdaOptions<E, R> {
 let ssmSource: SecretsSource | undefined;
 const defaultSecretsSource = (): SecretsSource => (ssmSource ??= createSsmSecretsSource({ client: () => createSsmClient() }));
 
-/** Wraps a handler factory into the deployed Lambda handler. Tests call the factory directly. */
-export const lambda = <D, E, R>(build: DepsBuilder<D>, factory: HandlerFactory<D, E, R>, options: LambdaOptions<E, R> = {}) => {
-  let config: Config | undefined;
-  let built: { secrets: ComponentSecrets; fn: (event: E, context: Context) => Promise<R> } | undefined;
-  const core = async (event: E, context: Context): Promise<R> => {
-    config ??= loadConfig();
-    const secrets = await loadSecrets(config, options.secretsSource ?? defaultSecretsSource());
-    if (!built || built.secrets !== secrets) built = { secrets, fn: factory(build(config, secrets)) };
-    return built.fn(event, context);
-  };
-  const handler = middy<E, R>(core, { timeoutEarlyInMillis: 0 });
-  for (const middleware of options.middlewares ?? []) handler.use(middleware);
+/** `fn` behind `edge`, as lambda() runs it; tests call it with their own deps' handler and logger. */
+export const withEdge = <E, R>(fn: (event: E, context: Context) => Promise<R>, edge: Edge<E, R> | undefined, context: EdgeContext) => {
+  const handler = middy<E, R>(fn, { timeoutEarlyInMillis: 0 });
+  if (edge) handler.use(edge(context));
   return handler;
 };
 
-/** A logger for the edge, usable before configuration is valid. */
-export const edgeLogger = () => createLogger({ level: (process.env.LOG_LEVEL as 'info' | undefined) ?? 'info' });
+/** Wraps a handler factory into the deployed Lambda handler. Tests call the factory directly. */
+export const lambda = <D, E, R>(build: DepsBuilder<D>, factory: HandlerFactory<D, E, R>, options: LambdaOptions<E, R> = {}) => {
+  let config: Config | undefined;
+  let logger = createLogger();
+  let stale = false;
+  let built: { secrets: ComponentSecrets; fn: (event: E, context: Context) => Promise<R> } | undefined;
+  const core = async (event: E, context: Context): Promise<R> => {
+    if (!config) {
+      config = loadConfig();
+      logger = createLogger({ level: config.logLevel });
+    }
+    const refresh = stale;
+    stale = false;
+    const secrets = await loadSecrets(config, options.secretsSource ?? defaultSecretsSource(), refresh);
+    if (!built || built.secrets !== secrets) built = { secrets, fn: factory(build(config, secrets)) };
+    return built.fn(event, context);
+  };
+  return withEdge(core, options.edge, { logger: () => logger, secretsStale: () => (stale = true) });
+};
+
+/**
+ * The same wrapper for a function that needs no component secrets (the `events` delivery): configuration only,
+ * so its role reads no SSM parameter at all.
+ */
+export const lambdaWithoutSecrets = <D, E, R>(build: (config: Config) => D, factory: HandlerFactory<D, E, R>) => {
+  let fn: ((event: E, context: Context) => Promise<R>) | undefined;
+  return middy<E, R>(
+    async (event: E, context: Context): Promise<R> => {
+      fn ??= factory(build(loadConfig()));
+      return fn(event, context);
+    },
+    { timeoutEarlyInMillis: 0 },
+  );
+};

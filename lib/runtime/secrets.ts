@@ -1,6 +1,6 @@
 // Where the component's console credentials come from: the environment locally and in tests, SSM
 // Parameter Store SecureStrings in AWS (one GetParameters call per cold start, cached, refetched after a
-// signature failure so a rotated token or key is picked up).
+// signature failure so a rotated token or key is picked up: lib/runtime/lambda.ts asks with `refresh`).
 import type { ComponentSecrets, Config } from './config.ts';
 import { ConfigError } from '../kernel/errors.ts';
 
@@ -9,17 +9,9 @@ export interface SecretsSource {
   get(config: Config, refresh?: boolean): Promise<ComponentSecrets>;
 }
 
-let forceRefresh = false;
-
-/** Called when a push fails verification: the next invocation refetches the secrets once. */
-export const markSecretsStale = (): void => {
-  forceRefresh = true;
-};
-
-export const loadSecrets = async (config: Config, source?: SecretsSource): Promise<ComponentSecrets> => {
+/** The secrets from the environment when set there, else from `source` (past its cache when `refresh`). */
+export const loadSecrets = async (config: Config, source: SecretsSource | undefined, refresh = false): Promise<ComponentSecrets> => {
   if (config.secrets) return config.secrets;
   if (!source) throw new ConfigError(['no secrets in the environment and no SSM source configured']);
-  const refresh = forceRefresh;
-  forceRefresh = false;
   return source.get(config, refresh);
 };

@@ -1,6 +1,6 @@
 // The secrets from SSM Parameter Store SecureStrings (docs/architecture.md §4): the parameters this function holds
 // (config.secretNames) under SSM_PARAMETER_PATH, fetched with ONE GetParameters call (WithDecryption) per container, cached, and
-// fetched again when a push failed its signature check (lib/runtime/http.ts → markSecretsStale → refresh=true), so a
+// fetched again when a push failed its signature check (lib/runtime/http.ts → secretsStale → lib/runtime/lambda.ts asks with refresh), so a
 // token or key rotated in the console and in SSM is picked up without a redeploy.
 //
 // Why not @middy/ssm (the design's first idea, not a dependency): it needs the parameter names when the handler

@@ -1,19 +1,24 @@
 // Authorizer profiles (AUTHORIZER#<appid>/PROFILE): status, the refresh token and the one before it, the
 // granted permissions and the account's info. The profile has NO TTL: losing the refresh token means asking
-// the account owner to authorize again (PROTOCOL.md §4 item 6). Reads and status changes live here; the
-// writes that store refresh tokens are in authorizations.ts.
-import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+// the account owner to authorize again (docs/protocol.md §4 item 6). This file holds the profile reads and the
+// status changes (revocation, needs_reauth, info); writing a grant (anything that stores a refresh token) is
+// grants.ts.
+//
+// A revocation that arrives before the account's first grant: stream records of different EVENT items can be
+// processed out of order in AWS (one shard each), so `unauthorized` may be consumed while no PROFILE exists
+// yet. Its time is kept in a REVOCATION marker (no TTL, like the profile), and grants.ts stores a first grant
+// only in a transaction that checks the marker, so an older grant consumed later cannot bring the account back.
+import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, type UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';
-import { AppError } from '../kernel/errors.ts';
+import { BadRequestError } from '../kernel/errors.ts';
 import { protectSecret } from '../kernel/logger.ts';
 import type { AuthorizerInfo } from '../wechat/responses.ts';
-import { findItem, getItems } from './batch.ts';
-import { cancelledAt, conditionMet } from './conditional.ts';
-import { AUTHORIZER_LIST, authorizerKey, GSI1, leaseKey } from './keys.ts';
-import { toLease, type Lease } from './lease.ts';
+import { cancelledAt, conditionMet, findItem, getItems } from './table.ts';
+import { AUTHORIZER_LIST, authorizerKey, GSI1, leaseKey, type StoreDeps } from './keys.ts';
+import { toLease, type Lease } from './claims.ts';
 import { toAccessToken, type AccessToken } from './tokens.ts';
-import { recordEarlyRevocation } from './revocations.ts';
-import type { StoreDeps } from './types.ts';
+import { outboxPuts, updateWithEvents, type Announce, type OutboxEvent } from './outbox.ts';
+import type { RefreshFailure } from './refresh-failures.ts';
 
 export type AuthorizerStatus = 'authorized' | 'unauthorized' | 'needs_reauth';
 
@@ -37,6 +42,8 @@ export interface AuthorizerProfile {
   /** Epoch seconds: when a refresh learned of the revocation (61003). */
   readonly revokedDetectedAt?: number;
   readonly needsReauthReason?: string;
+  /** The lasting failure the last refresh ended in (refresh-failures.ts); cleared by a good refresh. */
+  readonly refreshFailure?: RefreshFailure;
   readonly updatedAt: number;
   /** Incremented by every write; read-modify-write conditions on it. */
   readonly version: number;
@@ -63,6 +70,8 @@ export interface AccountStatus {
   readonly status: AuthorizerStatus;
   /** The account's original id (gh_…, api_get_authorizer_info's user_name), once its info is stored. */
   readonly userName?: string;
+  /** The operator's customer the account came through (a signed authorization link), if any. */
+  readonly tenant?: string;
 }
 
 /**
@@ -74,14 +83,15 @@ export const getAccountStatus = async (deps: StoreDeps, authorizerAppid: string)
     new GetCommand({
       TableName: deps.tableName,
       Key: authorizerKey(authorizerAppid, 'PROFILE'),
-      ProjectionExpression: '#status, info.userName',
+      ProjectionExpression: '#status, info.userName, tenant',
       ExpressionAttributeNames: { '#status': 'status' },
       ConsistentRead: true,
     }),
   );
   if (typeof Item?.status !== 'string') return undefined;
   const userName = (Item.info as { userName?: unknown } | undefined)?.userName;
-  return { status: Item.status as AuthorizerStatus, ...(typeof userName === 'string' && userName ? { userName } : {}) };
+  const tenant = typeof Item.tenant === 'string' && Item.tenant ? { tenant: Item.tenant } : {};
+  return { status: Item.status as AuthorizerStatus, ...(typeof userName === 'string' && userName ? { userName } : {}), ...tenant };
 };
 
 /** Profile and live access token of one account in a single Query (both share the partition). */
@@ -125,14 +135,15 @@ type ProfileUpdate = Pick<
   'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
 > & { UpdateExpression: string };
 
-/** Status unauthorized (by `update`) and the access token deleted in one transaction; the profile stays for audit. */
-const revoke = async (deps: StoreDeps, appid: string, update: ProfileUpdate): Promise<'unauthorized' | 'stale' | 'not_found'> => {
+/** Status unauthorized (by `update`), the access token deleted and `events` written in one transaction; the profile stays. */
+const revoke = async (deps: StoreDeps, appid: string, events: readonly OutboxEvent[], update: ProfileUpdate): Promise<RevokeResult> => {
   try {
     await deps.doc.send(
       new TransactWriteCommand({
         TransactItems: [
           { Update: { TableName: deps.tableName, Key: authorizerKey(appid, 'PROFILE'), ...update } },
           { Delete: { TableName: deps.tableName, Key: authorizerKey(appid, 'ACCESS_TOKEN') } },
+          ...outboxPuts(deps, events),
         ],
       }),
     );
@@ -143,18 +154,47 @@ const revoke = async (deps: StoreDeps, appid: string, update: ProfileUpdate): Pr
   }
 };
 
+/** Records (or moves later) the revocation time of an account that has no profile yet. */
+const recordEarlyRevocation = (deps: StoreDeps, appid: string, eventTime: number): Promise<boolean> =>
+  conditionMet(() =>
+    deps.doc.send(
+      new PutCommand({
+        TableName: deps.tableName,
+        Item: { ...authorizerKey(appid, 'REVOCATION'), authorizerAppid: appid, unauthorizedAt: eventTime, updatedAt: nowSeconds(deps.clock) },
+        ConditionExpression: 'attribute_not_exists(pk) OR unauthorizedAt < :t',
+        ExpressionAttributeValues: { ':t': eventTime },
+      }),
+    ),
+  );
+
+type RevokeResult = 'unauthorized' | 'stale' | 'not_found';
+
 /**
  * Revokes an account on its `unauthorized` push at `eventTime`. Applied only if eventTime is after the last
- * authorization, so a late or replayed push cannot revoke an account that authorized again.
+ * authorization, so a late or replayed push cannot revoke an account that authorized again. `announce` gets
+ * the profile whose grant this write ends (never one that was unauthorized already).
  */
-export const markUnauthorized = async (deps: StoreDeps, appid: string, eventTime: number): Promise<'unauthorized' | 'stale' | 'not_found'> => {
-  const apply = () =>
-    revoke(deps, appid, {
+export const markUnauthorized = async (deps: StoreDeps, appid: string, eventTime: number, announce?: Announce<AuthorizerProfile>) => {
+  const revokeOnce = (ends: AuthorizerProfile | undefined) =>
+    revoke(deps, appid, ends && announce ? announce(ends) : [], {
       UpdateExpression: 'SET #status = :unauthorized, unauthorizedAt = :t, updatedAt = :now ADD version :one',
-      ConditionExpression: 'attribute_exists(pk) AND authorizedAt < :t',
+      // When announcing, only over the very profile the events describe: any write in between moves `version`.
+      ConditionExpression: `attribute_exists(pk) AND authorizedAt < :t${ends ? ' AND version = :v' : ''}`,
       ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: { ':unauthorized': 'unauthorized', ':t': eventTime, ':now': nowSeconds(deps.clock), ':one': 1 },
+      ExpressionAttributeValues: {
+        ...{ ':unauthorized': 'unauthorized', ':t': eventTime, ':now': nowSeconds(deps.clock), ':one': 1 },
+        ...(ends ? { ':v': ends.version } : {}),
+      },
     });
+  const apply = async (): Promise<RevokeResult> => {
+    for (let attempt = 1; ; attempt += 1) {
+      const before = announce ? await getAuthorizer(deps, appid) : undefined;
+      const ends = before && before.status !== 'unauthorized' && before.authorizedAt < eventTime ? before : undefined;
+      const result = await revokeOnce(ends);
+      // Cancelled over a profile that moved since the read: read again and decide again.
+      if (result !== 'stale' || !ends || attempt >= 3) return result;
+    }
+  };
   const result = await apply();
   if (result !== 'not_found') return result;
   // No profile yet: the grant may still be on its way (out-of-order stream). Leave a marker its transaction
@@ -170,9 +210,9 @@ export const markUnauthorized = async (deps: StoreDeps, appid: string, eventTime
  * (unauthorizedAt), so any later authorization replaces this revocation even when its push is processed
  * after it. The detection time is kept apart (revokedDetectedAt) for the operator.
  */
-export const markRevoked = (deps: StoreDeps, appid: string, seen: Pick<AuthorizerProfile, 'refreshToken' | 'authorizedAt'>) => {
+export const markRevoked = (deps: StoreDeps, appid: string, seen: RevokedGrant, events: readonly OutboxEvent[] = []) => {
   const now = nowSeconds(deps.clock);
-  return revoke(deps, appid, {
+  return revoke(deps, appid, events, {
     UpdateExpression: 'SET #status = :unauthorized, unauthorizedAt = :t, revokedDetectedAt = :now, updatedAt = :now ADD version :one',
     ConditionExpression: 'refreshToken = :rt AND authorizedAt = :t AND #status <> :unauthorized',
     ExpressionAttributeNames: { '#status': 'status' },
@@ -180,18 +220,21 @@ export const markRevoked = (deps: StoreDeps, appid: string, seen: Pick<Authorize
   });
 };
 
+type RevokedGrant = Pick<AuthorizerProfile, 'refreshToken' | 'authorizedAt'>;
+
 /**
- * Marks an authorized account as needing re-authorization (its refresh token is beyond recovery). With
- * `ifRefreshToken`, only if the profile still holds that token, so a concurrent re-authorization wins.
+ * Marks an authorized account as needing re-authorization (its refresh token is beyond recovery), with
+ * `events` in the same write. With `ifRefreshToken`, only if the profile still holds that token, so a
+ * concurrent re-authorization wins.
  */
 export const markNeedsReauth = async (
   deps: StoreDeps,
   appid: string,
   reason: string,
-  options: { ifRefreshToken?: string } = {},
+  options: { ifRefreshToken?: string; events?: readonly OutboxEvent[] } = {},
 ): Promise<boolean> => {
   const guard = options.ifRefreshToken === undefined ? '' : ' AND refreshToken = :rt';
-  return conditionalUpdate(deps, appid, {
+  return conditionalUpdate(deps, appid, options.events, {
     UpdateExpression: 'SET #status = :needs, needsReauthReason = :reason, updatedAt = :now ADD version :one',
     ConditionExpression: `#status = :authorized${guard}`,
     ExpressionAttributeNames: { '#status': 'status' },
@@ -206,24 +249,33 @@ export const markNeedsReauth = async (
   });
 };
 
-/** Replaces the account's info (api_get_authorizer_info) and, when given, its permissions. False if no profile. */
-export const updateAuthorizerInfo = (deps: StoreDeps, appid: string, info: AuthorizerInfo, funcInfo?: number[]): Promise<boolean> =>
-  conditionalUpdate(deps, appid, {
+/**
+ * Replaces the account's info (api_get_authorizer_info) and, when given, its permissions. False if no profile.
+ * With `guard`, only over the profile version the caller read, with the events it computed from that version.
+ */
+export const updateAuthorizerInfo = (deps: StoreDeps, appid: string, info: AuthorizerInfo, funcInfo?: number[], guard?: VersionGuard) =>
+  conditionalUpdate(deps, appid, guard?.events, {
     UpdateExpression: `SET info = :info, updatedAt = :now${funcInfo ? ', funcInfo = :funcInfo' : ''} ADD version :one`,
-    ConditionExpression: 'attribute_exists(pk)',
-    ExpressionAttributeValues: { ':info': info, ':now': nowSeconds(deps.clock), ':one': 1, ...(funcInfo ? { ':funcInfo': funcInfo } : {}) },
+    ConditionExpression: guard ? 'version = :v' : 'attribute_exists(pk)',
+    ExpressionAttributeValues: {
+      ...{ ':info': info, ':now': nowSeconds(deps.clock), ':one': 1 },
+      ...(funcInfo ? { ':funcInfo': funcInfo } : {}),
+      ...(guard ? { ':v': guard.version } : {}),
+    },
   });
 
 /** Records the operator's customer on the profile (the latest signed authorization names it). False if no profile. */
 export const setAuthorizerTenant = (deps: StoreDeps, appid: string, tenant: string): Promise<boolean> =>
-  conditionalUpdate(deps, appid, {
+  conditionalUpdate(deps, appid, [], {
     UpdateExpression: 'SET tenant = :tenant, updatedAt = :now ADD version :one',
     ConditionExpression: 'attribute_exists(pk)',
     ExpressionAttributeValues: { ':tenant': tenant, ':now': nowSeconds(deps.clock), ':one': 1 },
   });
 
-const conditionalUpdate = (deps: StoreDeps, appid: string, update: ProfileUpdate): Promise<boolean> =>
-  conditionMet(() => deps.doc.send(new UpdateCommand({ TableName: deps.tableName, Key: authorizerKey(appid, 'PROFILE'), ...update })));
+type VersionGuard = { readonly version: number; readonly events: readonly OutboxEvent[] };
+
+const conditionalUpdate = (deps: StoreDeps, appid: string, events: readonly OutboxEvent[] | undefined, update: ProfileUpdate): Promise<boolean> =>
+  updateWithEvents(deps, { TableName: deps.tableName, Key: authorizerKey(appid, 'PROFILE'), ...update }, events);
 
 /** One row of the operator view: no token or refresh token, only when the access token expires. */
 export interface AuthorizerSummary {
@@ -235,10 +287,11 @@ export interface AuthorizerSummary {
   readonly authorizedAt: number;
   /** Epoch seconds; absent when no live access token is stored. */
   readonly tokenExpiresAt?: number;
+  readonly tenant?: string;
 }
 
 /** A listing cursor that is not one this module returned. */
-export class InvalidCursorError extends AppError {}
+export class InvalidCursorError extends BadRequestError {}
 
 const decodeCursor = (cursor: string): Record<string, string> => {
   let key: unknown;
@@ -294,4 +347,5 @@ const summaryOf = (p: AuthorizerProfile, token: AccessToken | undefined): Author
   funcInfo: p.funcInfo,
   authorizedAt: p.authorizedAt,
   ...(token ? { tokenExpiresAt: token.expiresAt } : {}),
+  ...(p.tenant ? { tenant: p.tenant } : {}),
 });

@@ -1,18 +1,17 @@
-// CODE items (DESIGN.md §3): the api_query_auth result cached per authorization code, so the `authorized`
+// CODE items (docs/architecture.md §3): the api_query_auth result cached per authorization code, so the `authorized`
 // push and the landing page never both spend one code (codes are single-use; a second exchange answers
-// 61009). The first reader claims the code with a conditional put, exchanges it, and stores the result;
+// 61009). The first reader claims the code (claims.ts), exchanges it, and settles the claim with the result;
 // everyone else waits on consistent reads. A crashed claimant's claim expires and another takes over.
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';
 import { AppError } from '../kernel/errors.ts';
 import { protectSecret } from '../kernel/logger.ts';
 import type { AuthorizationInfo } from '../wechat/responses.ts';
-import { codeKey } from './keys.ts';
-import { conditionMet } from './conditional.ts';
-import type { StoreDeps } from './types.ts';
+import { codeKey, type StoreDeps } from './keys.ts';
+import { type ClaimKind, dropClaim, settleClaim, takeClaim } from './claims.ts';
+import { conditionMet } from './table.ts';
 
-/** A code is valid for an hour (PROTOCOL.md §1.6); its cached result lives as long. */
+/** A code is valid for an hour (docs/protocol.md §1.6); its cached result lives as long. */
 export const CODE_TTL_S = 60 * 60;
 
 export type CodeState =
@@ -72,44 +71,20 @@ export const getCodeState = async (deps: StoreDeps, code: string): Promise<CodeS
   return fromItem(item);
 };
 
+const CODE_CLAIM: ClaimKind = { until: 'claimUntil', state: 'claimed' };
+
 /**
  * Claims the right to exchange the code for `claimMs`. True when claimed: nobody else holds a live claim,
  * and the code has no stored result. A result or a rejection always wins over a new claim.
  */
 export const claimCode = async (deps: StoreDeps, code: string, owner: string, claimMs: number): Promise<boolean> => {
-  const now = deps.clock();
-  try {
-    await deps.doc.send(
-      new PutCommand({
-        TableName: deps.tableName,
-        Item: { ...codeKey(code), state: 'claimed', owner, claimUntil: now + claimMs, expiresAt: nowSeconds(deps.clock) + CODE_TTL_S },
-        ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :nowS OR (#state = :claimed AND claimUntil < :now)',
-        ExpressionAttributeNames: { '#state': 'state' },
-        ExpressionAttributeValues: { ':nowS': nowSeconds(deps.clock), ':claimed': 'claimed', ':now': now },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
-  }
+  const item = { expiresAt: nowSeconds(deps.clock) + CODE_TTL_S };
+  return (await takeClaim(deps, CODE_CLAIM, { key: codeKey(code), owner, until: deps.clock() + claimMs, item })).claimed;
 };
 
-const finishClaim = async (deps: StoreDeps, code: string, owner: string, item: Record<string, unknown>): Promise<void> => {
-  try {
-    await deps.doc.send(
-      new PutCommand({
-        TableName: deps.tableName,
-        Item: { ...codeKey(code), ...item, expiresAt: nowSeconds(deps.clock) + CODE_TTL_S },
-        ConditionExpression: '#state = :claimed AND #owner = :owner',
-        ExpressionAttributeNames: { '#state': 'state', '#owner': 'owner' },
-        ExpressionAttributeValues: { ':claimed': 'claimed', ':owner': owner },
-      }),
-    );
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) throw new CodeClaimLostError('the claim on the code was taken over', { cause: error });
-    throw error;
-  }
+const finishClaim = async (deps: StoreDeps, code: string, owner: string, outcome: Record<string, unknown>): Promise<void> => {
+  const settled = await settleClaim(deps, CODE_CLAIM, codeKey(code), owner, { ...outcome, expiresAt: nowSeconds(deps.clock) + CODE_TTL_S });
+  if (!settled) throw new CodeClaimLostError('the claim on the code was taken over');
 };
 
 /**
@@ -125,18 +100,7 @@ export const saveCodeRejection = (deps: StoreDeps, code: string, owner: string, 
 
 /** Gives our claim up (the exchange failed in a way another attempt may fix). No-op if it is not ours. */
 export const releaseCode = async (deps: StoreDeps, code: string, owner: string): Promise<void> => {
-  // Someone else's state (or none) fails the condition: nothing of ours to change.
-  await conditionMet(() =>
-    deps.doc.send(
-      new DeleteCommand({
-        TableName: deps.tableName,
-        Key: codeKey(code),
-        ConditionExpression: '#state = :claimed AND #owner = :owner',
-        ExpressionAttributeNames: { '#state': 'state', '#owner': 'owner' },
-        ExpressionAttributeValues: { ':claimed': 'claimed', ':owner': owner },
-      }),
-    ),
-  );
+  await dropClaim(deps, CODE_CLAIM, codeKey(code), owner);
 };
 
 /** Notes that the result has been stored on the authorizer's profile; later readers need not store it again. */

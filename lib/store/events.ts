@@ -1,12 +1,11 @@
 // EVENT items: authorization events from the ticket function and release-test tasks from the message
-// function (DESIGN.md §3). Written once (`attribute_not_exists(pk)`), so WeChat's retries and duplicate
+// function (docs/architecture.md §3). Written once (`attribute_not_exists(pk)`), so WeChat's retries and duplicate
 // deliveries are no-ops; the `authorized` function consumes them from the table's stream.
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';
 import { AppError } from '../kernel/errors.ts';
-import { eventKey, sha256 } from './keys.ts';
-import type { StoreDeps } from './types.ts';
+import { eventKey, sha256, type StoreDeps } from './keys.ts';
+import { conditionMet } from './table.ts';
 
 /** Long enough for the stream consumer's retries; short enough that the table stays small. */
 export const EVENT_TTL_S = 7 * 24 * 60 * 60;
@@ -41,15 +40,15 @@ export class EventShapeError extends AppError {
   }
 }
 
-/** The deduplication id of an event (DESIGN.md §3). */
+/** The deduplication id of an event (docs/architecture.md §3). */
 export const eventId = (e: Pick<NewEvent, 'componentAppId' | 'infoType' | 'authorizerAppid' | 'createTime'>): string =>
   sha256([e.componentAppId, e.infoType, e.authorizerAppid ?? '', String(e.createTime)].join('\n'));
 
 /** Writes the event once; a second delivery of the same push is reported as a duplicate and changes nothing. */
 export const recordEvent = async (deps: StoreDeps, event: NewEvent): Promise<'recorded' | 'duplicate'> => {
   const receivedAt = nowSeconds(deps.clock);
-  try {
-    await deps.doc.send(
+  const recorded = await conditionMet(() =>
+    deps.doc.send(
       new PutCommand({
         TableName: deps.tableName,
         Item: {
@@ -65,12 +64,9 @@ export const recordEvent = async (deps: StoreDeps, event: NewEvent): Promise<'re
         },
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
-    );
-    return 'recorded';
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return 'duplicate';
-    throw error;
-  }
+    ),
+  );
+  return recorded ? 'recorded' : 'duplicate';
 };
 
 const str = (image: Record<string, unknown>, field: string): string => {

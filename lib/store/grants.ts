@@ -1,16 +1,17 @@
-// The writes that store a refresh token: an authorization (api_query_auth) and a refresh
-// (api_authorizer_token). Each stores the refresh token in the same transaction as the access token and keeps
-// the previous one, and a write based on an older view of the profile never wins (PROTOCOL.md §4 item 6).
-import { PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+// Writing a grant: every write that stores a refresh token. An authorization (api_query_auth), with or without
+// an access token, and a refresh (api_authorizer_token). Each stores the refresh token in the same transaction
+// as the access token and keeps the previous one, and a write based on an older view of the profile never wins
+// (docs/protocol.md §4 item 6). Reading the profile and changing its status (revocation, needs_reauth) is
+// authorizers.ts; a first grant checks the REVOCATION marker a revocation consumed before it left there.
+import { DeleteCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';
 import { protectSecret } from '../kernel/logger.ts';
 import type { AuthorizerInfo } from '../wechat/responses.ts';
-import { getAuthorizer, type AuthorizerProfile } from './authorizers.ts';
-import { cancelledAt, conditionMet } from './conditional.ts';
-import { AUTHORIZER_LIST, authorizerKey, DUE_AUTHORIZER } from './keys.ts';
-import { NEWER_TOKEN_CONDITION, StaleWriteError, tokenItem } from './tokens.ts';
-import { noLaterRevocation } from './revocations.ts';
-import type { StoreDeps } from './types.ts';
+import { getAuthorizer, toProfile, type AuthorizerProfile } from './authorizers.ts';
+import { cancelledAt, conditionMet } from './table.ts';
+import { AUTHORIZER_LIST, authorizerKey, DUE_AUTHORIZER, type StoreDeps } from './keys.ts';
+import { getAuthorizerToken, NEWER_TOKEN_CONDITION, StaleWriteError, tokenItem } from './tokens.ts';
+import { outboxPuts, type Announce } from './outbox.ts';
 
 export interface NewAuthorization {
   readonly accessToken?: string;
@@ -32,7 +33,26 @@ export interface RefreshedToken {
   readonly replaces: string;
 }
 
+/** An authorization about to be stored: the profile it replaces (none for a first grant) and the one it writes. */
+export interface GrantChange {
+  readonly before?: AuthorizerProfile;
+  readonly after: AuthorizerProfile;
+}
+
 const PROFILE_MAX_ATTEMPTS = 3;
+
+/**
+ * The transaction item that lets a first grant through only if no later revocation was recorded before it
+ * (authorizers.ts recordEarlyRevocation: stream records of different EVENT items can be processed out of order).
+ */
+const noLaterRevocation = (deps: StoreDeps, appid: string, authorizedAt: number) => ({
+  ConditionCheck: {
+    TableName: deps.tableName,
+    Key: authorizerKey(appid, 'REVOCATION'),
+    ConditionExpression: 'attribute_not_exists(pk) OR unauthorizedAt < :authorizedAt',
+    ExpressionAttributeValues: { ':authorizedAt': authorizedAt },
+  },
+});
 
 /** Whether `incoming` (an authorization's CreateTime) is older than what the profile already reflects. */
 const isOlderThan = (current: AuthorizerProfile, authorizedAt: number): boolean =>
@@ -52,6 +72,7 @@ const profileItem = (appid: string, a: NewAuthorization, current: AuthorizerProf
     tenant: a.tenant ?? current?.tenant,
     authorizedAt: a.authorizedAt,
     needsReauthReason: undefined,
+    refreshFailure: undefined,
     updatedAt: now,
     version: (current?.version ?? 0) + 1,
     gsi1pk: AUTHORIZER_LIST,
@@ -60,21 +81,28 @@ const profileItem = (appid: string, a: NewAuthorization, current: AuthorizerProf
 };
 
 /**
- * Stores an authorization (api_query_auth result): profile and access token in one transaction. An older
- * authorization (or one older than the last `unauthorized`) never overwrites a newer one: 'stale'.
+ * Stores an authorization (api_query_auth result): profile, access token and the events `announce` returns
+ * for the change, in one transaction. An older authorization (or one older than the last `unauthorized`)
+ * never overwrites a newer one: 'stale'.
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/authorization_info.html
  */
-export const saveAuthorization = async (deps: StoreDeps, appid: string, a: NewAuthorization): Promise<'saved' | 'stale'> => {
+export const saveAuthorization = async (
+  deps: StoreDeps,
+  appid: string,
+  a: NewAuthorization,
+  announce?: Announce<GrantChange>,
+): Promise<'saved' | 'stale'> => {
   protectSecret(a.refreshToken);
   let withToken = a.accessToken !== undefined && a.expiresAt !== undefined;
   for (let attempt = 1; attempt <= PROFILE_MAX_ATTEMPTS; attempt += 1) {
     const current = await getAuthorizer(deps, appid);
     if (current && isOlderThan(current, a.authorizedAt)) return 'stale';
     const now = nowSeconds(deps.clock);
+    const item = profileItem(appid, a, current, now);
     const profile = {
       Put: {
         TableName: deps.tableName,
-        Item: profileItem(appid, a, current, now),
+        Item: item,
         ConditionExpression: current ? 'version = :v' : 'attribute_not_exists(pk)',
         ...(current ? { ExpressionAttributeValues: { ':v': current.version } } : {}),
       },
@@ -89,8 +117,11 @@ export const saveAuthorization = async (deps: StoreDeps, appid: string, a: NewAu
         ExpressionAttributeValues: { ':candidate': a.expiresAt, ':authorizedAt': a.authorizedAt },
       },
     };
-    // A first grant must also beat a revocation consumed before it (lib/store/revocations.ts).
-    const items = [profile, ...(withToken ? [token] : []), ...(current ? [] : [noLaterRevocation(deps, appid, a.authorizedAt)])];
+    // A first grant must also beat a revocation consumed before it (noLaterRevocation).
+    const events = outboxPuts(deps, announce?.({ ...(current ? { before: current } : {}), after: toProfile(item) as AuthorizerProfile }));
+    const guard = current ? [] : [noLaterRevocation(deps, appid, a.authorizedAt)];
+    // The revocation guard stays last: its index is how a cancelled first grant is recognised as stale.
+    const items = [profile, ...(withToken ? [token] : []), ...events, ...guard];
     try {
       await deps.doc.send(new TransactWriteCommand({ TransactItems: items }));
       return 'saved';
@@ -107,7 +138,7 @@ export const saveAuthorization = async (deps: StoreDeps, appid: string, a: NewAu
 const refreshedProfileUpdate = (deps: StoreDeps, appid: string, t: RefreshedToken, now: number) => ({
   TableName: deps.tableName,
   Key: authorizerKey(appid, 'PROFILE'),
-  UpdateExpression: `SET refreshToken = :rt, updatedAt = :now${t.refreshToken !== t.replaces ? ', previousRefreshToken = :replaces' : ''} ADD version :one`,
+  UpdateExpression: `SET refreshToken = :rt, updatedAt = :now${t.refreshToken !== t.replaces ? ', previousRefreshToken = :replaces' : ''} REMOVE refreshFailure ADD version :one`,
   ConditionExpression: '#status = :authorized AND refreshToken = :replaces',
   ExpressionAttributeNames: { '#status': 'status' },
   ExpressionAttributeValues: { ':rt': t.refreshToken, ':now': now, ':replaces': t.replaces, ':one': 1, ':authorized': 'authorized' },
@@ -122,7 +153,7 @@ const rotatedProfileUpdate = (deps: StoreDeps, appid: string, t: RefreshedToken,
   TableName: deps.tableName,
   Key: authorizerKey(appid, 'PROFILE'),
   UpdateExpression:
-    'SET refreshToken = :rt, previousRefreshToken = :replaces, #status = :authorized, updatedAt = :now REMOVE needsReauthReason ADD version :one',
+    'SET refreshToken = :rt, previousRefreshToken = :replaces, #status = :authorized, updatedAt = :now REMOVE needsReauthReason, refreshFailure ADD version :one',
   ConditionExpression: 'refreshToken = :replaces AND #status <> :unauthorized',
   ExpressionAttributeNames: { '#status': 'status' },
   ExpressionAttributeValues: {
@@ -177,4 +208,43 @@ export const saveRefreshedToken = async (deps: StoreDeps, appid: string, t: Refr
     if (cancelledAt(error).length === 0) throw error;
     throw new StaleWriteError(`AUTHORIZER#${appid}`, { cause: error });
   }
+};
+
+// An authorization that brings no access token (api_query_auth answered without one, or the authorization was
+// recovered from api_get_authorizer_info): the old grant's access token is no longer valid and must go, but a
+// token another caller obtained since, with the NEW refresh token, must stay (deleting it costs a WeChat call).
+
+/**
+ * Deletes the account's access token only if it belongs to the old grant: it is the token seen before the new
+ * authorization was stored, or it was obtained before that second. Returns whether a token was deleted.
+ */
+const deleteOldGrantToken = async (deps: StoreDeps, appid: string, old: { accessToken?: string; before: number }): Promise<boolean> => {
+  const older = 'attribute_not_exists(obtainedAt) OR obtainedAt < :before';
+  return conditionMet(() =>
+    deps.doc.send(
+      new DeleteCommand({
+        TableName: deps.tableName,
+        Key: authorizerKey(appid, 'ACCESS_TOKEN'),
+        ConditionExpression: old.accessToken ? `accessToken = :seen OR ${older}` : `attribute_exists(pk) AND (${older})`,
+        ExpressionAttributeValues: { ':before': old.before, ...(old.accessToken ? { ':seen': old.accessToken } : {}) },
+      }),
+    ),
+  );
+};
+
+/**
+ * Stores an authorization without an access token (saveAuthorization) and, if it was stored, drops the old
+ * grant's token, never one obtained since with the new refresh token.
+ */
+export const saveAuthorizationWithoutToken = async (
+  deps: StoreDeps,
+  appid: string,
+  a: Omit<NewAuthorization, 'accessToken' | 'expiresAt'>,
+  announce?: Announce<GrantChange>,
+) => {
+  const seen = await getAuthorizerToken(deps, appid, { consistent: true });
+  const before = nowSeconds(deps.clock);
+  const saved = await saveAuthorization(deps, appid, a, announce);
+  if (saved === 'saved') await deleteOldGrantToken(deps, appid, { before, ...(seen ? { accessToken: seen.accessToken } : {}) });
+  return saved;
 };

@@ -7,12 +7,12 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';
 import { protectSecret } from '../kernel/logger.ts';
 import { toProfile, type AuthorizerProfile } from './authorizers.ts';
-import { findItem, getItems } from './batch.ts';
-import { conditionMet } from './conditional.ts';
+import { findItem, getItems } from './table.ts';
+import { conditionMet } from './table.ts';
 import { authorizerKey, leaseKey } from './keys.ts';
-import { toLease, type Lease } from './lease.ts';
+import { toLease, type Lease } from './claims.ts';
 import { NEWER_TOKEN_CONDITION, StaleWriteError } from './tokens.ts';
-import type { StoreDeps } from './types.ts';
+import type { StoreDeps } from './keys.ts';
 
 /** How long after its expiry a ticket item may be deleted by TTL. */
 export const JSAPI_TICKET_RETENTION_S = 24 * 60 * 60;

@@ -1,6 +1,10 @@
 import { createHash } from 'node:crypto';
+import type { Deps } from '../runtime/deps.ts';
 
-/** Every key of the single table (DESIGN.md §3). Nothing else in the code spells a `pk` or `sk`. */
+/** What the store modules need: the table, its client and the clock (for expiry checks on read). */
+export type StoreDeps = Pick<Deps, 'doc' | 'tableName' | 'clock'>;
+
+/** Every key of the single table (docs/architecture.md §3). Nothing else in the code spells a `pk` or `sk`. */
 export type Key = { readonly pk: string; readonly sk: string };
 
 export const componentKey = (appId: string, kind: 'TICKET' | 'ACCESS_TOKEN'): Key => ({ pk: `COMPONENT#${appId}`, sk: kind });

@@ -5,9 +5,9 @@
 import { DeleteCommand, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';
 import { protectSecret } from '../kernel/logger.ts';
-import { cancelledAt, conditionMet } from './conditional.ts';
+import { cancelledAt, conditionMet } from './table.ts';
 import { linkKey, preAuthKey } from './keys.ts';
-import type { StoreDeps } from './types.ts';
+import type { StoreDeps } from './keys.ts';
 
 /** A cached pre_auth_code is shown again only while it has this long left: time for the owner to scan and confirm. */
 export const PRE_AUTH_REUSE_MIN_S = 300;

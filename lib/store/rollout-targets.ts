@@ -3,9 +3,8 @@
 // (AUTHORIZER#<appid>/ROLLOUT), and the component's submit quota (COMPONENT#<appid>/SUBMIT_QUOTA).
 import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';
-import { conditionMet } from './conditional.ts';
-import { AUTHORIZER_LIST, authorizerKey, currentRolloutKey, GSI1, submitQuotaKey } from './keys.ts';
-import type { StoreDeps } from './types.ts';
+import { AUTHORIZER_LIST, authorizerKey, currentRolloutKey, GSI1, submitQuotaKey, type StoreDeps } from './keys.ts';
+import { conditionMet } from './table.ts';
 
 /** An authorizer as a rollout sees it: never its tokens. */
 export interface RolloutCandidate {

@@ -3,15 +3,15 @@
 // job. Every account write increments `version`; a step decides on one version (a stream image) and writes only
 // if the item is still at it, and a claimed step finishes only while it still holds its claim (`claimId`), so
 // concurrent consumers and stale stream records never act twice.
-import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';
 import { AppError } from '../kernel/errors.ts';
-import { getItems } from './batch.ts';
+import { getItems } from './table.ts';
+import { cancelledAt, conditionMet } from './table.ts';
 import { ACTIVE_ROLLOUTS, GSI1, ROLLOUT_ACCOUNT_PREFIX, rolloutAccountKey, rolloutKey } from './keys.ts';
 import { outboxPut, type OutboxEvent } from './outbox.ts';
-import { sendUpdate, updateOf, type UpdateItem } from './rollout-writes.ts';
 import type { AuditRecord, RolloutAccount, RolloutHeader } from './rollout-types.ts';
-import type { StoreDeps } from './types.ts';
+import type { StoreDeps } from './keys.ts';
 
 export type * from './rollout-types.ts';
 
@@ -61,7 +61,7 @@ export const updateRolloutHeader = async (
     ConditionExpression: 'version = :expected',
     ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':expected': header.version },
   };
-  return sendUpdate(deps, item, events);
+  return send(deps, item, events);
 };
 
 /** The ids of the rollouts still planning or running, from gsi1. */
@@ -174,6 +174,42 @@ const guardOf = (expect: AccountGuard) => {
   return guard('attribute_exists(pk)', {});
 };
 
+/** SET the given fields (and updatedAt), REMOVE the others, ADD 1 to version; every name through a placeholder. */
+const updateOf = (set: Record<string, unknown>, remove: readonly string[], now: number) => {
+  const names: Record<string, string> = { '#version': 'version', '#updatedAt': 'updatedAt' };
+  const values: Record<string, unknown> = { ':one': 1, ':now': now };
+  const sets = ['#updatedAt = :now'];
+  for (const [i, [name, value]] of Object.entries(set).entries()) {
+    if (value === undefined) continue;
+    names[`#s${i}`] = name;
+    values[`:s${i}`] = value;
+    sets.push(`#s${i} = :s${i}`);
+  }
+  const removes = remove.map((name, i) => {
+    names[`#r${i}`] = name;
+    return `#r${i}`;
+  });
+  const expression = `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''} ADD #version :one`;
+  return { UpdateExpression: expression, ExpressionAttributeNames: names, ExpressionAttributeValues: values };
+};
+
+type UpdateItem = ReturnType<typeof updateOf> & { TableName: string; Key: Record<string, string>; ConditionExpression: string };
+
+/** One conditional update, with its outbox events and extra items in the same transaction; false if the condition failed. */
+const send = async (deps: StoreDeps, item: UpdateItem, events: readonly OutboxEvent[], extra: readonly Record<string, unknown>[] = []) => {
+  const merged = { ...item, ExpressionAttributeValues: { ...item.ExpressionAttributeValues } };
+  if (events.length === 0 && extra.length === 0) return conditionMet(() => deps.doc.send(new UpdateCommand(merged)));
+  try {
+    await deps.doc.send(
+      new TransactWriteCommand({ TransactItems: [{ Update: merged }, ...extra, ...events.map((e) => outboxPut(deps, e))] as never }),
+    );
+    return true;
+  } catch (error) {
+    if (cancelledAt(error).includes(0)) return false;
+    throw error;
+  }
+};
+
 export interface AccountChange {
   readonly set?: Readonly<Record<string, unknown>>;
   readonly remove?: readonly string[];
@@ -199,7 +235,7 @@ export const updateRolloutAccount = (
     ConditionExpression: condition.ConditionExpression,
     ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ...condition.ExpressionAttributeValues },
   };
-  return sendUpdate(deps, item, change.events ?? [], change.extra ?? []);
+  return send(deps, item, change.events ?? [], change.extra ?? []);
 };
 
 export const getRolloutAccount = async (deps: StoreDeps, rolloutId: string, appid: string): Promise<RolloutAccount | undefined> => {
@@ -235,10 +271,5 @@ export const recordAccountAudit = async (
     ExpressionAttributeNames: { ...update.ExpressionAttributeNames, '#stage': 'stage', '#auditSeq': 'auditSeq' },
     ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ...stages, ':seq': seq },
   };
-  return sendUpdate(deps, item, events);
-};
-
-/** Puts outbox events on their own (an audit result no rollout is waiting for). */
-export const putOutboxEvents = async (deps: StoreDeps, events: readonly OutboxEvent[]): Promise<void> => {
-  for (const event of events) await deps.doc.send(new PutCommand(outboxPut(deps, event).Put));
+  return send(deps, item, events);
 };

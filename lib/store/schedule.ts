@@ -2,8 +2,7 @@
 // expiresAt), so the scheduled refresh reads only the tokens expiring before a cut-off. Its cost follows what is
 // due, never how many accounts the table holds: no Scan, and a KEYS_ONLY index keeps each entry small.
 import { QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
-import { DUE_AUTHORIZER, dueSortKey, GSI1 } from './keys.ts';
-import type { StoreDeps } from './types.ts';
+import { DUE_AUTHORIZER, dueSortKey, GSI1, type StoreDeps } from './keys.ts';
 
 /** Entries per page; a KEYS_ONLY entry is ~100 bytes, far from the 1 MB page limit. */
 export const DUE_PAGE_SIZE = 250;

@@ -1,12 +1,11 @@
-// The component_verify_ticket WeChat pushes every 10 minutes (PROTOCOL.md §1.4, §1.6): one item per
+// The component_verify_ticket WeChat pushes every 10 minutes (docs/protocol.md §1.4, §1.6): one item per
 // component appid, replaced only by a push with a newer CreateTime, so a late or reordered push can never
 // put an older ticket back.
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';
 import { protectSecret } from '../kernel/logger.ts';
-import { componentKey } from './keys.ts';
-import type { StoreDeps } from './types.ts';
+import { componentKey, type StoreDeps } from './keys.ts';
+import { conditionMet } from './table.ts';
 
 /** A ticket is valid for 12 hours after WeChat created it. */
 export const TICKET_TTL_S = 12 * 60 * 60;
@@ -29,8 +28,8 @@ export const saveVerifyTicket = async (
   t: { componentAppId: string; ticket: string; createTime: number },
 ): Promise<'saved' | 'stale'> => {
   protectSecret(t.ticket);
-  try {
-    await deps.doc.send(
+  const saved = await conditionMet(() =>
+    deps.doc.send(
       new PutCommand({
         TableName: deps.tableName,
         Item: {
@@ -44,12 +43,9 @@ export const saveVerifyTicket = async (
         ConditionExpression: 'attribute_not_exists(pk) OR createTime < :createTime',
         ExpressionAttributeValues: { ':createTime': t.createTime },
       }),
-    );
-    return 'saved';
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return 'stale';
-    throw error;
-  }
+    ),
+  );
+  return saved ? 'saved' : 'stale';
 };
 
 /** The stored ticket, or undefined when there is none or it has expired (TTL deletes lazily). */

@@ -1,16 +1,14 @@
 // Access tokens: the component's (COMPONENT#<appid>/ACCESS_TOKEN) and each authorizer's
 // (AUTHORIZER#<appid>/ACCESS_TOKEN). Both sit in the sparse gsi1 under DUE#… sorted by expiry, which is how
 // the scheduled refresh finds what is due without a Scan. A token is only ever replaced by a newer one, and
-// only the token that actually failed is ever expired (PROTOCOL.md §4 items 4-5).
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+// only the token that actually failed is ever expired (docs/protocol.md §4 items 4-5).
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';
 import { AppError } from '../kernel/errors.ts';
 import { protectSecret } from '../kernel/logger.ts';
-import { findItem, getItems } from './batch.ts';
-import { conditionMet } from './conditional.ts';
-import { authorizerKey, componentKey, DUE_COMPONENT, dueSortKey, leaseKey, type Key } from './keys.ts';
-import { toLease, type Lease } from './lease.ts';
-import type { StoreDeps } from './types.ts';
+import { findItem, getItems, conditionMet } from './table.ts';
+import { authorizerKey, componentKey, DUE_COMPONENT, dueSortKey, leaseKey, type Key, type StoreDeps } from './keys.ts';
+import { toLease, type Lease } from './claims.ts';
 
 export interface AccessToken {
   readonly accessToken: string;
@@ -51,7 +49,7 @@ export const tokenItem = (key: Key, duePartition: string, token: { accessToken: 
 };
 
 /** Reads a token item; an item past expiresAt is absent even if TTL has not deleted it yet. */
-export const readToken = async (deps: StoreDeps, key: Key, options: ReadOptions = {}): Promise<AccessToken | undefined> => {
+const readToken = async (deps: StoreDeps, key: Key, options: ReadOptions = {}): Promise<AccessToken | undefined> => {
   const { Item: item } = await deps.doc.send(new GetCommand({ TableName: deps.tableName, Key: key, ConsistentRead: options.consistent ?? false }));
   return toAccessToken(item, nowSeconds(deps.clock));
 };
@@ -133,8 +131,3 @@ export const getAuthorizerToken = (deps: StoreDeps, authorizerAppid: string, opt
 /** Expires an authorizer token only if it is still `failedAccessToken`. */
 export const expireAuthorizerToken = (deps: StoreDeps, authorizerAppid: string, failedAccessToken: string) =>
   expireToken(deps, authorizerKey(authorizerAppid, 'ACCESS_TOKEN'), failedAccessToken);
-
-/** Drops an authorizer's access token (re-authorization made it invalid); the profile is untouched. */
-export const deleteAuthorizerToken = async (deps: StoreDeps, authorizerAppid: string): Promise<void> => {
-  await deps.doc.send(new DeleteCommand({ TableName: deps.tableName, Key: authorizerKey(authorizerAppid, 'ACCESS_TOKEN') }));
-};

@@ -1,5 +1,5 @@
 // Getting a new authorizer access token from the stored refresh token, and the recovery chain when WeChat
-// rejects that refresh token (61023, PROTOCOL.md §1.9 and §4 item 6): the previous refresh token once, then
+// rejects that refresh token (61023, docs/protocol.md §1.9 and §4 item 6): the previous refresh token once, then
 // the one api_get_authorizer_list holds for the account, then `needs_reauth` with an alert-level log line
 // naming the account. 61003 (the account revoked the component) marks it unauthorized.
 import { nowSeconds } from '../kernel/clock.ts';
@@ -7,7 +7,9 @@ import type { WeChatDeps } from '../runtime/wechat-deps.ts';
 import { saveRefreshedToken } from '../store/grants.ts';
 import { getAuthorizer, getAuthorizerState, markNeedsReauth, markRevoked, type AuthorizerProfile } from '../store/authorizers.ts';
 import { StaleWriteError, type AccessToken } from '../store/tokens.ts';
-import { isRefreshTokenInvalid, isRevoked } from '../wechat/errors.ts';
+import { isRefreshTokenInvalid, isRevoked, WeChatApiError } from '../wechat/errors.ts';
+import { needsReauthEvents, refreshFailedEvents, unauthorizedEvents } from '../events/authorizer-events.ts';
+import { recordRefreshFailure } from '../store/refresh-failures.ts';
 import { withComponentToken } from './component-token.ts';
 import type { Renew } from './single-flight.ts';
 import { AuthorizerUnauthorizedError, NeedsReauthError, TokenRefreshFailedError } from './errors.ts';
@@ -106,8 +108,10 @@ const exchangeWithFallbacks = async (deps: WeChatDeps, profile: AuthorizerProfil
     const token = await tryExchange(deps, profile, listed, 'authorizer_list', renew);
     if (token) return token;
   }
-  const marked = await markNeedsReauth(deps, appid, 'refresh token rejected (61023); previous and api_get_authorizer_list did not help', {
+  const reason = 'refresh token rejected (61023); previous and api_get_authorizer_list did not help';
+  const marked = await markNeedsReauth(deps, appid, reason, {
     ifRefreshToken: profile.refreshToken,
+    events: needsReauthEvents(deps, profile, reason),
   });
   if (!marked) {
     // The profile changed while we tried (a re-authorization): its new refresh token deserves a fresh attempt.
@@ -115,6 +119,28 @@ const exchangeWithFallbacks = async (deps: WeChatDeps, profile: AuthorizerProfil
   }
   deps.logger.error('authorizer.needs_reauth', { authorizerAppid: appid, triedRefreshTokens: tried.length, listedFound: listed !== undefined });
   throw needsReauth(appid);
+};
+
+/**
+ * Errcodes of api_authorizer_token that tell nothing lasting: busy (-1), the minute quota (45011), a component
+ * token that was replaced (40001/40014/42001), and the two the chain handles itself (61023, 61003).
+ */
+const PASSING = new Set([-1, 45011, 40001, 40014, 42001, 61023, 61003]);
+const AUTHORIZER_TOKEN_API = 'component/api_authorizer_token';
+
+/** A failure of the account's own refresh call that retrying will not fix (45009 quota, 61004 IP, 48001, …). */
+const isLastingRefreshFailure = (error: unknown): error is WeChatApiError =>
+  error instanceof WeChatApiError && error.api === AUTHORIZER_TOKEN_API && !PASSING.has(error.errcode);
+
+/** Records the failure on the profile with its `Token Refresh Failed` event, once per errcode; never masks `error`. */
+const recordLastingFailure = async (deps: WeChatDeps, profile: AuthorizerProfile, error: WeChatApiError): Promise<void> => {
+  const failure = { api: error.api, errcode: error.errcode, errmsg: error.errmsg };
+  const appid = profile.authorizerAppid;
+  const recorded = await recordRefreshFailure(deps, appid, profile, failure, refreshFailedEvents(deps, profile, failure)).catch((e: unknown) => {
+    deps.logger.warn('authorizer.refresh_failure_not_recorded', { authorizerAppid: appid, errcode: error.errcode }, e);
+    return false;
+  });
+  if (recorded) deps.logger.warn('authorizer.refresh_failure_recorded', { authorizerAppid: appid, errcode: error.errcode });
 };
 
 /**
@@ -127,9 +153,10 @@ export const refreshAuthorizer = async (deps: WeChatDeps, profile: AuthorizerPro
   try {
     return await exchangeWithFallbacks(deps, profile, renew);
   } catch (error) {
+    if (isLastingRefreshFailure(error)) await recordLastingFailure(deps, profile, error);
     if (!isRevoked(error)) throw error;
     const appid = profile.authorizerAppid;
-    const result = await markRevoked(deps, appid, profile);
+    const result = await markRevoked(deps, appid, profile, unauthorizedEvents(deps, 'refresh', deps.clock())(profile));
     deps.logger.warn('authorizer.revoked', { authorizerAppid: appid, result }, error);
     if (result === 'stale' && (await getAuthorizer(deps, appid))?.status !== 'unauthorized') {
       // A re-authorization was stored while WeChat answered: the 61003 was about the grant it replaced.

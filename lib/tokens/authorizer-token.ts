@@ -1,28 +1,22 @@
 // Authorizer access tokens: one per authorized account, cached in the table, refreshed from the stored
 // refresh token under a per-account lease so only one caller (on demand or scheduled) asks WeChat.
 import { nowSeconds } from '../kernel/clock.ts';
+import { AUTHORIZER_LEASE_MS, FOLLOWER_MAX_WAIT_MS, TOKEN_POLL } from '../kernel/limits.ts';
 import type { WeChatDeps } from '../runtime/wechat-deps.ts';
 import { getAuthorizerState, getAuthorizerStateWithLease, type AuthorizerProfile } from '../store/authorizers.ts';
 import { expireAuthorizerToken, type AccessToken } from '../store/tokens.ts';
 import { isTokenInvalid } from '../wechat/errors.ts';
 import { needsReauth, refreshAuthorizer } from './authorizer-refresh.ts';
-import { COMPONENT_ACQUIRE_MS, FOLLOWER_MAX_WAIT_MS, STORE_SLACK_MS, usable, WECHAT_CALL_BUDGET_MS } from './component-token.ts';
+import { usable } from './component-token.ts';
 import { refreshIfDue, singleFlight, type DueOutcome, type FlightOptions, type Renew } from './single-flight.ts';
 import { AuthorizerNotFoundError, AuthorizerUnauthorizedError } from './errors.ts';
 
 /**
- * Lease: one step of a holder is getting the component token (COMPONENT_ACQUIRE_MS at worst), one WeChat
- * call and its writes: 49.2 s. The holder renews the lease (Renew) before every further WeChat call (the
- * retry after 40001, and in the 61023 chain the previous refresh token, each api_get_authorizer_list page,
- * the listed token), so no chain outlives its lease however long it runs. The `token` function's timeout
- * (serverless.yml) exceeds a follower's wait plus one step.
+ * Lease: one step of a holder (lib/kernel/limits.ts AUTHORIZER_LEASE_MS, 49.2 s). The holder renews the lease
+ * (Renew) before every further WeChat call (the retry after 40001, and in the 61023 chain the previous refresh
+ * token, each api_get_authorizer_list page, the listed token), so no chain outlives its lease however long it runs.
  */
-export const AUTHORIZER_FLIGHT: FlightOptions = {
-  leaseMs: COMPONENT_ACQUIRE_MS + WECHAT_CALL_BUDGET_MS + STORE_SLACK_MS,
-  maxWaitMs: FOLLOWER_MAX_WAIT_MS,
-  pollMinMs: 150,
-  pollMaxMs: 1000,
-};
+export const AUTHORIZER_FLIGHT: FlightOptions = { leaseMs: AUTHORIZER_LEASE_MS, maxWaitMs: FOLLOWER_MAX_WAIT_MS, ...TOKEN_POLL };
 
 export const authorizerLease = (authorizerAppid: string): string => `authorizer-token#${authorizerAppid}`;
 

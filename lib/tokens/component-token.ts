@@ -1,6 +1,10 @@
 // The component_access_token: one per component appid, shared by every caller through the table, refreshed
 // with the newest stored component_verify_ticket under a lease so only one caller ever asks WeChat for it.
+// lib/tokens is the one way code in this project gets a WeChat access token: tokens live in the table, never
+// in memory; each is obtained from WeChat at most once per lifetime across all Lambdas (single-flight.ts), and
+// a token WeChat rejects is expired only if it is still the stored one.
 import { nowSeconds } from '../kernel/clock.ts';
+import { COMPONENT_LEASE_MS, FOLLOWER_MAX_WAIT_MS, TOKEN_POLL } from '../kernel/limits.ts';
 import type { WeChatDeps } from '../runtime/wechat-deps.ts';
 import { getVerifyTicket } from '../store/tickets.ts';
 import {
@@ -18,29 +22,8 @@ import { MissingTicketError, TicketInvalidError } from './errors.ts';
 /** A cached token is handed out only with more than this left (WeChat keeps an old one ~5 min after a refresh). */
 export const TOKEN_MARGIN_S = 300;
 
-/**
- * The longest one WeChat call can take with the client defaults (lib/wechat/client.ts, not imported here:
- * it pulls undici into functions that must stay light): 3 attempts of at most 5 s (2 retries, on -1 or an
- * unsent request) plus full-jitter backoff of at most 200 ms and 400 ms. 15.6 s.
- */
-export const WECHAT_CALL_BUDGET_MS = 3 * 5_000 + 200 + 400;
-/** DynamoDB reads and writes around one call (the SDK absorbs short throttling with its own retries). */
-export const STORE_SLACK_MS = 3_000;
-
-/**
- * Waiting: a normal refresh ends within a second; after 12 s a follower answers TokenBusyError ('busy')
- * instead of waiting on, and a later call takes over the lease of a crashed holder.
- */
-export const FOLLOWER_MAX_WAIT_MS = 12_000;
-/** Lease: a holder reads the ticket, makes one api_component_token call and stores the token. 18.6 s. */
-export const COMPONENT_FLIGHT: FlightOptions = {
-  leaseMs: WECHAT_CALL_BUDGET_MS + STORE_SLACK_MS,
-  maxWaitMs: FOLLOWER_MAX_WAIT_MS,
-  pollMinMs: 150,
-  pollMaxMs: 1000,
-};
-/** The longest getComponentAccessToken takes: a follower's whole wait, then holding a dead holder's lease. 30.6 s. */
-export const COMPONENT_ACQUIRE_MS = FOLLOWER_MAX_WAIT_MS + COMPONENT_FLIGHT.leaseMs;
+/** Lease and wait of the component token (lib/kernel/limits.ts): 18.6 s to hold, 12 s to wait for another holder. */
+export const COMPONENT_FLIGHT: FlightOptions = { leaseMs: COMPONENT_LEASE_MS, maxWaitMs: FOLLOWER_MAX_WAIT_MS, ...TOKEN_POLL };
 
 export const componentLease = (componentAppId: string): string => `component-token#${componentAppId}`;
 

@@ -1,13 +1,11 @@
 // The typed failures of the token service. Each carries a stable `type` (what the `token` function returns
 // to its caller) and a message that tells the operator what to do. None ever contains a token value.
-import { AppError } from '../kernel/errors.ts';
+import { ExpectedError } from '../kernel/errors.ts';
 import { WeChatApiError } from '../wechat/errors.ts';
-import type { LeaseFailure } from '../store/lease.ts';
+import type { LeaseFailure } from '../store/claims.ts';
 
 /** Base of the expected, explainable token failures (as opposed to bugs and outages). */
-export abstract class TokenServiceError extends AppError {
-  abstract readonly type: string;
-}
+export abstract class TokenServiceError extends ExpectedError {}
 
 /** No live component_verify_ticket is stored, so no component token can be obtained. */
 export class MissingTicketError extends TokenServiceError {
@@ -56,7 +54,7 @@ const TYPED: Record<string, new (message: string) => TokenServiceError> = {
 
 const WECHAT_API_ERROR = 'wechat_api_error';
 
-/** What a failed lease holder records for its waiting followers (lease.ts). */
+/** What a failed lease holder records for its waiting followers (store/claims.ts). */
 export const failureOf = (error: unknown, failedAt: number): LeaseFailure => {
   if (error instanceof WeChatApiError) {
     return { name: WECHAT_API_ERROR, message: error.errmsg, errcode: error.errcode, api: error.api, failedAt };

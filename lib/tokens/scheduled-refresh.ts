@@ -11,14 +11,9 @@ import { getAuthorizer } from '../store/authorizers.ts';
 import { getVerifyTicket, TICKET_TTL_S } from '../store/tickets.ts';
 import { getComponentToken } from '../store/tokens.ts';
 import { WeChatApiError, WeChatNetworkError, WeChatProtocolError } from '../wechat/errors.ts';
-import {
-  AuthorizerNotFoundError,
-  AuthorizerUnauthorizedError,
-  NeedsReauthError,
-  refreshAuthorizerTokenIfDue,
-  refreshComponentTokenIfDue,
-  TokenServiceError,
-} from './index.ts';
+import { refreshAuthorizerTokenIfDue } from './authorizer-token.ts';
+import { refreshComponentTokenIfDue } from './component-token.ts';
+import { AuthorizerNotFoundError, AuthorizerUnauthorizedError, NeedsReauthError, TokenServiceError } from './errors.ts';
 
 /** The schedule's period (serverless.yml `rate(5 minutes)`): a token must survive until the next run. */
 export const SCHEDULE_INTERVAL_S = 300;

@@ -1,21 +1,18 @@
-// One upstream call per token lifetime, across every Lambda (DESIGN.md §3, STYLE.md §10). The caller that
+// One upstream call per token lifetime, across every Lambda (docs/architecture.md §3, docs/style.md §10). The caller that
 // takes the lease re-reads (someone may have finished just before), calls WeChat once, writes and releases.
 // Everyone else waits on consistent reads with bounded backoff instead of calling WeChat; when the lease
 // runs out without a token (a crashed holder) the next poll takes it over. A holder that fails records why,
 // so its followers fail with the same error at once instead of each repeating the failing call.
 import { randomUUID } from 'node:crypto';
-import { sleep } from '../kernel/clock.ts';
+import { waitFor, type WaitOptions } from '../kernel/wait.ts';
 import type { Deps } from '../runtime/deps.ts';
-import { acquireLease, LeaseHeldError, releaseLease, renewLease, type Lease, type LeaseFailure } from '../store/lease.ts';
+import { acquireLease, hasRunOut, LeaseHeldError, releaseLease, renewLease, type Lease, type LeaseFailure } from '../store/claims.ts';
 import { failureOf, reviveFailure, TokenBusyError, TokenRefreshFailedError } from './errors.ts';
 
-export interface FlightOptions {
-  /** How long a holder may take for one step (a token and one WeChat call); see each flight's budget. */
+/** How a follower waits (maxWaitMs, then TokenBusyError), and how long a holder may take for one step. */
+export interface FlightOptions extends WaitOptions {
+  /** One step: a token and one WeChat call; see each flight's budget. */
   readonly leaseMs: number;
-  /** How long a follower waits before giving up with TokenBusyError. */
-  readonly maxWaitMs: number;
-  readonly pollMinMs: number;
-  readonly pollMaxMs: number;
 }
 
 export interface Flight<T> {
@@ -73,13 +70,7 @@ const renewer = (deps: FlightDeps, what: string, owner: string, leaseMs: number)
 };
 
 /** Runs `work` as the lease holder and releases the lease, recording the failure if it throws. */
-export const holdLease = async <T>(
-  deps: FlightDeps,
-  what: string,
-  owner: string,
-  leaseMs: number,
-  work: (renew: Renew) => Promise<T>,
-): Promise<T> => {
+const holdLease = async <T>(deps: FlightDeps, what: string, owner: string, leaseMs: number, work: (renew: Renew) => Promise<T>): Promise<T> => {
   let result: T;
   try {
     result = await work(renewer(deps, what, owner, leaseMs));
@@ -101,23 +92,16 @@ export const singleFlight = async <T>(deps: FlightDeps, flight: Flight<T>, optio
   const startedAt = deps.clock();
   const since = Math.floor(startedAt / 1000);
   if (await tryAcquire(deps, flight.what, owner, options.leaseMs)) return asHolder(deps, flight, owner, since, options.leaseMs);
-  let waited = 0;
-  let delay = options.pollMinMs;
-  while (waited < options.maxWaitMs) {
-    // Jitter spreads the followers' reads instead of polling in lockstep.
-    const pause = Math.round(delay * (0.5 + Math.random()));
-    await sleep(pause);
-    waited += pause;
-    delay = Math.min(Math.ceil(delay * 1.5), options.pollMaxMs);
+  const taken = await waitFor(options, async () => {
     const { value, lease } = await flight.observe(since);
-    if (value) return value;
+    if (value) return { value };
     if (lease?.failure && lease.failure.failedAt >= startedAt) throw reviveFailure(flight.what, lease.failure);
-    const free = !lease || lease.leaseUntil < deps.clock();
-    if (free && (await tryAcquire(deps, flight.what, owner, options.leaseMs))) {
-      if (lease) deps.logger.warn('lease.taken_over', { lease: flight.what, previousLeaseUntil: lease.leaseUntil });
-      return asHolder(deps, flight, owner, since, options.leaseMs);
-    }
-  }
+    const free = !lease || hasRunOut(lease.leaseUntil, deps.clock());
+    if (!free || !(await tryAcquire(deps, flight.what, owner, options.leaseMs))) return undefined;
+    if (lease) deps.logger.warn('lease.taken_over', { lease: flight.what, previousLeaseUntil: lease.leaseUntil });
+    return { value: await asHolder(deps, flight, owner, since, options.leaseMs) };
+  });
+  if (taken) return taken.value;
   throw new TokenBusyError(`${flight.what} is being refreshed by another caller for over ${options.maxWaitMs} ms; retry shortly`);
 };
 

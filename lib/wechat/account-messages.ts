@@ -1,5 +1,5 @@
 // What arrives, decrypted, at an authorized account's message URL (消息与事件接收URL): the standard official
-// account / mini program messages and events (MsgType, Event), never an InfoType (PROTOCOL.md §2, wechatpy#420).
+// account / mini program messages and events (MsgType, Event), never an InfoType (docs/protocol.md §2, wechatpy#420).
 // Every value stays a string except CreateTime: a real MsgId (22449548215715819) is above 2^53.
 import { AppError } from '../kernel/errors.ts';
 import { readXml } from './flat-xml.ts';

@@ -1,8 +1,9 @@
-// The WeChat component API client (PROTOCOL.md §1.7): one function per endpoint, one private `post`.
+// The WeChat component API client (docs/protocol.md §1.7): one function per endpoint, one private `post`.
 // Stateless: tokens are passed in, never fetched or cached here (the token service owns them).
 import { performance } from 'node:perf_hooks';
 import { Agent, request, type Dispatcher } from 'undici';
 import { sleep } from '../kernel/clock.ts';
+import { WECHAT_ATTEMPT_MS, WECHAT_MAX_RETRIES, WECHAT_RETRY_BASE_MS } from '../kernel/limits.ts';
 import { protectSecret, type Logger } from '../kernel/logger.ts';
 import * as map from './responses.ts';
 import type { Body, WeChatClient } from './responses.ts';
@@ -14,7 +15,7 @@ import { buildOnBehalfApi, ON_BEHALF_NO_AMBIGUOUS_RETRY, ON_BEHALF_PATHS, type O
 export type * from './responses.ts';
 export type * from './code-management-types.ts';
 
-export const PATHS = {
+const PATHS = {
   apiComponentToken: '/cgi-bin/component/api_component_token',
   apiCreatePreauthcode: '/cgi-bin/component/api_create_preauthcode',
   apiQueryAuth: '/cgi-bin/component/api_query_auth',
@@ -24,6 +25,10 @@ export const PATHS = {
   apiGetAuthorizerOption: '/cgi-bin/component/api_get_authorizer_option',
   apiSetAuthorizerOption: '/cgi-bin/component/api_set_authorizer_option',
   clearComponentQuota: '/cgi-bin/component/clear_quota',
+  getAuthorizerOption: '/cgi-bin/component/get_authorizer_option',
+  setAuthorizerOption: '/cgi-bin/component/set_authorizer_option',
+  clearComponentQuotaV2: '/cgi-bin/component/clear_quota/v2',
+  getApiQuota: '/cgi-bin/openapi/quota/get',
   apiStartPushTicket: '/cgi-bin/component/api_start_push_ticket',
   sendCustomText: '/cgi-bin/message/custom/send',
   ...ON_BEHALF_PATHS,
@@ -161,7 +166,7 @@ const attempt = async (dispatcher: Dispatcher, timeoutMs: number, req: WeChatReq
 
 /** Creates a client with its own pooled keep-alive connections (or the injected dispatcher). */
 export const createWeChatClient = (options: WeChatClientOptions): WeChatClient => {
-  const { logger, timeoutMs = 5000, maxRetries = 2, retryBaseMs = 200 } = options;
+  const { logger, timeoutMs = WECHAT_ATTEMPT_MS, maxRetries = WECHAT_MAX_RETRIES, retryBaseMs = WECHAT_RETRY_BASE_MS } = options;
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
   const dispatcher =
     options.dispatcher ?? new Agent({ keepAliveTimeout: 4000, connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
@@ -270,6 +275,27 @@ const buildApi = (post: Post): Omit<WeChatClient, keyof CodeManagementApi | keyo
   /** Clears the component's own API quota (10 per month). @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/Official_Accounts/Official_account_interface.html */
   async clearComponentQuota(token, { componentAppId }) {
     await post('clearComponentQuota', componentQuery(token), { component_appid: componentAppId });
+  },
+  /** The current get-option path, with the account's own token (docs/protocol.md §1.7). */
+  async getAuthorizerOption(token, { optionName }) {
+    secrets(token);
+    const api = apiLabel('getAuthorizerOption');
+    return map.toAuthorizerOption(api, await post('getAuthorizerOption', { access_token: token }, { option_name: optionName }));
+  },
+  /** The current set-option path, with the account's own token (docs/protocol.md §1.7). */
+  async setAuthorizerOption(token, { optionName, optionValue }) {
+    secrets(token);
+    await post('setAuthorizerOption', { access_token: token }, { option_name: optionName, option_value: optionValue });
+  },
+  /** Clear quota by the app secret; 10 clears a month, shared with every other clear_quota (docs/protocol.md §1.7, §1.10). */
+  async clearComponentQuotaV2({ componentAppId, appSecret, appid }) {
+    secrets(appSecret);
+    await post('clearComponentQuotaV2', {}, { component_appid: componentAppId, appsecret: appSecret, ...(appid ? { appid } : {}) });
+  },
+  /** One API's daily quota for the token's owner; 76003 for an unknown path (docs/protocol.md §1.7, §1.10). */
+  async getApiQuota(token, { cgiPath }) {
+    secrets(token);
+    return map.toApiQuota(apiLabel('getApiQuota'), await post('getApiQuota', { access_token: token }, { cgi_path: cgiPath }));
   },
   /** @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/component_verify_ticket_service.html */
   async apiStartPushTicket({ componentAppId, componentSecret }) {

@@ -1,4 +1,4 @@
-// The decrypted pushes of the authorization-event URL (PROTOCOL.md §1.4), one variant per InfoType, each
+// The decrypted pushes of the authorization-event URL (docs/protocol.md §1.4), one variant per InfoType, each
 // validated field by field: a missing or malformed field is a ComponentPushError naming it, never an undefined.
 // Ids and codes stay strings; only times become numbers.
 import { AppError } from '../kernel/errors.ts';
@@ -70,12 +70,7 @@ export type ComponentPush = VerifyTicketPush | AuthorizedPush | UnauthorizedPush
 
 /** The InfoTypes that become EVENT items for the `authorized` function. */
 export type AuthEventPush = AuthorizedPush | UnauthorizedPush | FastRegisterPush;
-export const AUTH_EVENT_TYPES: readonly AuthEventPush['infoType'][] = [
-  'authorized',
-  'updateauthorized',
-  'unauthorized',
-  'notify_third_fasteregister',
-];
+const AUTH_EVENT_TYPES: readonly AuthEventPush['infoType'][] = ['authorized', 'updateauthorized', 'unauthorized', 'notify_third_fasteregister'];
 export const isAuthEvent = (m: ComponentPush): m is AuthEventPush => (AUTH_EVENT_TYPES as readonly string[]).includes(m.infoType);
 
 const EPOCH = /^\d{1,12}$/;

@@ -1,4 +1,4 @@
-// WXBizMsgCrypt, written from the protocol (PROTOCOL.md §1.3): the message encryption WeChat uses on both
+// WXBizMsgCrypt, written from the protocol (docs/protocol.md §1.3): the message encryption WeChat uses on both
 // component URLs. Pure functions over Buffers; no I/O. Error codes are the official sample's.
 import { createCipheriv, createDecipheriv, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { AppError } from '../kernel/errors.ts';

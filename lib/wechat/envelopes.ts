@@ -1,6 +1,6 @@
-// The outer layer of every encrypted push, on both URLs (PROTOCOL.md §1.2, §1.3): query parameters, body
+// The outer layer of every encrypted push, on both URLs (docs/protocol.md §1.2, §1.3): query parameters, body
 // and envelope are checked before any crypto runs, and every failure becomes a RejectedRequestError whose
-// reason tells the log what happened while the caller only ever sees one uniform answer (DESIGN.md §6).
+// reason tells the log what happened while the caller only ever sees one uniform answer (docs/architecture.md §6).
 import { RejectedRequestError } from '../kernel/errors.ts';
 import { CRYPTO_ERRORS, isBase64, openEnvelope, WeChatCryptoError, type Envelope, type MessageKeys } from './crypto.ts';
 import { readXml } from './flat-xml.ts';

@@ -1,4 +1,4 @@
-// Errors of the WeChat API client and the classifiers services branch on (PROTOCOL.md §1.9).
+// Errors of the WeChat API client and the classifiers services branch on (docs/protocol.md §1.9).
 // Deliberately free of undici so code that only classifies errors stays light to import.
 import { AppError } from '../kernel/errors.ts';
 
@@ -53,20 +53,14 @@ const hasCode = (error: unknown, codes: readonly number[]): boolean => error ins
 /** 40001/40014/42001: the access token used was overwritten, invalid or expired; expire that token, refresh once. */
 export const isTokenInvalid = (error: unknown): boolean => hasCode(error, [40001, 40014, 42001]);
 
-/** 45009 (daily quota) / 45011 (minute quota): stop calling; 45009 only clears with clear_quota. */
+/** 61005/61006: the component_verify_ticket is expired or invalid; wait for the next push or api_start_push_ticket. */
+/** 45009 / 45011: a daily or per-minute API quota is used up. */
 export const isRateLimited = (error: unknown): boolean => hasCode(error, [45009, 45011]);
 
-/** -1 system error: WeChat is busy; the client already retried with backoff. */
-export const isBusy = (error: unknown): boolean => hasCode(error, [-1]);
-
-/** 61005/61006: the component_verify_ticket is expired or invalid; wait for the next push or api_start_push_ticket. */
 export const isTicketInvalid = (error: unknown): boolean => hasCode(error, [61005, 61006]);
 
 /** 61023: the authorizer_refresh_token is wrong, missing or superseded by a re-authorization. */
 export const isRefreshTokenInvalid = (error: unknown): boolean => hasCode(error, [61023]);
-
-/** 61004/40164: the calling IP is not in the component's (or account's) whitelist: an operator fix, never retried. */
-export const isIpNotWhitelisted = (error: unknown): boolean => hasCode(error, [61004, 40164]);
 
 /** 61003: the account no longer authorizes this component: mark it unauthorized. */
 export const isRevoked = (error: unknown): boolean => hasCode(error, [61003]);

@@ -1,4 +1,4 @@
-// Passive replies on the message URL: the standard MP reply XML (PROTOCOL.md §1.3), encrypted and signed with
+// Passive replies on the message URL: the standard MP reply XML (docs/protocol.md §1.3), encrypted and signed with
 // the component's keys, so WeChat delivers it to the user as the account. Text is what the release checks need;
 // the other reply kinds share the same envelope and differ only in their body element.
 import { randomInt } from 'node:crypto';
@@ -28,7 +28,7 @@ export interface ReplyAddress {
 }
 
 /** WeChat shows at most 8 articles in one news reply. */
-export const MAX_NEWS_ARTICLES = 8;
+const MAX_NEWS_ARTICLES = 8;
 
 /** A CDATA section holding any text: `]]>` cannot appear inside one, so it is split across two sections. */
 export const cdata = (value: string): string => `<![CDATA[${value.replaceAll(']]>', ']]]]><![CDATA[>')}]]>`;
@@ -69,10 +69,6 @@ export const buildReplyXml = (address: ReplyAddress, body: ReplyBody): string =>
     `<CreateTime>${address.createTime}</CreateTime>${element('MsgType', body.msgType)}${bodyXml(body)}</xml>`
   );
 };
-
-/** The plain text reply XML (To = the user, From = the account). */
-export const buildTextReply = (input: ReplyAddress & { readonly content: string }): string =>
-  buildReplyXml(input, { msgType: 'text', content: input.content });
 
 /**
  * Encrypts and signs a reply as the envelope WeChat expects on the message URL. A fresh nonce and the given

@@ -1,5 +1,5 @@
 // The client's domain shapes (camelCase) and the validating readers that build them from WeChat's
-// snake_case bodies (PROTOCOL.md §1.7). A required field that is missing or mistyped is a
+// snake_case bodies (docs/protocol.md §1.7). A required field that is missing or mistyped is a
 // WeChatProtocolError naming the API and the field, never an `undefined` that surfaces later.
 import { protectSecret } from '../kernel/logger.ts';
 import { WeChatProtocolError } from './errors.ts';
@@ -61,6 +61,12 @@ export interface AuthorizerOption {
   readonly optionName: string;
   readonly optionValue: string;
 }
+/** One API's daily quota as openapi/quota/get reports it. */
+export interface ApiQuota {
+  readonly dailyLimit: number;
+  readonly used: number;
+  readonly remain: number;
+}
 
 /** Camel-case wrapper over WeChat's call-level request fields. Tokens are always passed in. */
 export interface WeChatClient extends CodeManagementApi, OnBehalfApi {
@@ -85,6 +91,13 @@ export interface WeChatClient extends CodeManagementApi, OnBehalfApi {
     input: { componentAppId: string; authorizerAppid: string; optionName: string; optionValue: string },
   ): Promise<void>;
   clearComponentQuota(componentAccessToken: string, input: { componentAppId: string }): Promise<void>;
+  /** Current path: the option of the account whose authorizer token is given. */
+  getAuthorizerOption(authorizerAccessToken: string, input: { optionName: string }): Promise<AuthorizerOption>;
+  setAuthorizerOption(authorizerAccessToken: string, input: { optionName: string; optionValue: string }): Promise<void>;
+  /** Clears the component's quota, or with `appid` an authorized account's, by the app secret (no token). */
+  clearComponentQuotaV2(input: { componentAppId: string; appSecret: string; appid?: string }): Promise<void>;
+  /** The daily quota of one API (`cgiPath`), for the caller the token belongs to (the component or an account). */
+  getApiQuota(accessToken: string, input: { cgiPath: string }): Promise<ApiQuota>;
   apiStartPushTicket(input: { componentAppId: string; componentSecret: string }): Promise<void>;
   sendCustomText(authorizerAccessToken: string, input: { toUser: string; content: string }): Promise<void>;
 }
@@ -199,12 +212,22 @@ export const toAuthorizerList = (api: string, body: Body): AuthorizerList => {
     const entry = isBody(item) ? item : {};
     return compact({
       authorizerAppid: r.string(entry, 'authorizer_appid', `list[${i}].authorizer_appid`),
-      // Missing or empty for some accounts (PROTOCOL.md §1.7): undefined, never ''.
+      // Missing or empty for some accounts (docs/protocol.md §1.7): undefined, never ''.
       refreshToken: secret(r.optString(entry, 'refresh_token', `list[${i}].refresh_token`)),
       authTime: r.optNumber(entry, 'auth_time', `list[${i}].auth_time`),
     });
   });
   return { totalCount: r.number(body, 'total_count'), list };
+};
+
+export const toApiQuota = (api: string, body: Body): ApiQuota => {
+  const r = reader(api);
+  const quota = r.object(body, 'quota');
+  return {
+    dailyLimit: r.number(quota, 'daily_limit', 'quota.daily_limit'),
+    used: r.number(quota, 'used', 'quota.used'),
+    remain: r.number(quota, 'remain', 'quota.remain'),
+  };
 };
 
 export const toAuthorizerOption = (api: string, body: Body): AuthorizerOption => {

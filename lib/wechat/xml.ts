@@ -1,4 +1,4 @@
-// The one XML reader for everything WeChat sends, configured for hostile input (PROTOCOL.md §1.3, DESIGN.md
+// The one XML reader for everything WeChat sends, configured for hostile input (docs/protocol.md §1.3, docs/architecture.md
 // §6). Cheap checks run before the parser sees a byte: size, encoding, DTD declarations, tag count. The
 // parser itself keeps every value a string (a MsgId above 2^53 stays exact), expands no entities, ignores
 // attributes, and refuses deep nesting and property names that could reach Object.prototype.

@@ -11,22 +11,21 @@ import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { createHandler as createAuthorizeHandler } from '../../functions/authorize/handler.ts';
 import { createHandler as createAuthorizedHandler } from '../../functions/authorized/handler.ts';
 import { createHandler as createTicketHandler } from '../../functions/ticket/handler.ts';
-import { simulatorEnv, SIMULATOR_COMPONENT } from '../../infra/local/credentials.ts';
+import { SIMULATOR_COMPONENT } from '../../infra/local/credentials.ts';
 import { startSimulator, type Simulator } from '../../infra/local/simulator/index.ts';
 import { authorizationXml, unauthorizedXml } from '../../infra/local/simulator/pusher.ts';
 import { startStreamPoller, type StreamPoller } from '../../infra/local/stream-poller.ts';
-import { loadConfig } from '../../lib/runtime/config.ts';
-import { createDeps } from '../../lib/runtime/deps.ts';
-import { createWeChatDeps, type WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
+import type { WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
 import { createMemoryLogger } from '../../lib/kernel/logger.ts';
-import { getAuthorizerAccessToken, NeedsReauthError, refreshAuthorizerTokenIfDue, withAuthorizerToken } from '../../lib/tokens/index.ts';
+import { getAuthorizerAccessToken, refreshAuthorizerTokenIfDue, withAuthorizerToken } from '../../lib/tokens/authorizer-token.ts';
+import { NeedsReauthError } from '../../lib/tokens/errors.ts';
 import { getAuthorizer } from '../../lib/store/authorizers.ts';
 import { authorizerKey } from '../../lib/store/keys.ts';
 import { getAuthorizerToken } from '../../lib/store/tokens.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 import { startPlatformServer, type PlatformServer } from '../helpers/platform-server.ts';
 import { signedLandingQuery } from '../helpers/links.ts';
-import { TEST_LINK_SIGNING_KEY } from '../helpers/sls.ts';
+import { worldDeps, worldWeChatDeps } from '../helpers/world.ts';
 
 const EVENTS_PATH = '/wechat/component/events';
 const LANDING_PATH = '/wechat/component/authorized';
@@ -65,18 +64,11 @@ before(async () => {
     [`GET ${LANDING_PATH}`]: (event) => routes.authorize!(event),
   });
   sim = await startSimulator({ pushUrl: `${server.url}${EVENTS_PATH}`, autoPush: false, ticketIntervalMs: 0, clock });
-  const config = loadConfig({
-    ...simulatorEnv(),
-    TABLE_NAME: table.tableName,
-    WECHAT_API_BASE_URL: sim.url,
-    DYNAMODB_ENDPOINT: table.endpoint,
-    PUBLIC_BASE_URL: server.url,
-    LINK_SIGNING_KEY: TEST_LINK_SIGNING_KEY,
-  });
   logger = createMemoryLogger();
-  deps = createWeChatDeps(config, config.secrets!, { doc: table.doc, logger, clock });
+  const world = { wechatUrl: sim.url, publicBaseUrl: server.url, logger, clock };
+  deps = worldWeChatDeps(table, world);
   routes = {
-    ticket: createTicketHandler(createDeps(config, config.secrets!, { doc: table.doc, logger, clock })),
+    ticket: createTicketHandler(worldDeps(table, world)),
     authorize: createAuthorizeHandler(deps),
   };
   const authorized = createAuthorizedHandler(deps);

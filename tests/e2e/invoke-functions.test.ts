@@ -1,4 +1,5 @@
-// `npx sls invoke local -f <name> --path tests/events/<name>.json` for the functions that call WeChat, as
+// `npx sls invoke local -f <name> --path tests/events/<name>.json` for the functions that call WeChat (and the
+// events delivery, against a local bus), as
 // README tells a newcomer to run them (ticket, message and refresh have their own files): against DynamoDB
 // Local and the WeChat simulator, with a ticket stored as the simulator pushed it.
 import assert from 'node:assert/strict';
@@ -14,6 +15,7 @@ import { saveVerifyTicket } from '../../lib/store/tickets.ts';
 import { useDynamoEndpoint, type DynamoEndpoint } from '../helpers/dynamo.ts';
 import { invokeLocal, localInvokeEnv } from '../helpers/sls.ts';
 import { signedStartQuery } from '../helpers/links.ts';
+import { startEventBus } from '../../infra/local/event-bus.ts';
 
 // A stage of its own: serverless computes the table name wechat-component-<stage>.
 const STAGE = 'e2einvoke';
@@ -90,5 +92,29 @@ describe('sls invoke local with the sample events', () => {
     assert.match(output, /"batchItemFailures": \[\]/);
     assert.match(output, /"event":"event\.dropped".*"name":"PermanentEventError"/);
     assert.equal(sim.calls('api_get_authorizer_info'), 1);
+  });
+
+  it('events: puts the sample outbox record on the bus AWS_ENDPOINT_URL_EVENTBRIDGE names, and reports nothing failed', async () => {
+    // Prepare: a local bus standing in for the stage's own (serverless.yml: wechat-component-<stage>).
+    const dir = mkdtempSync(join(tmpdir(), 'invoke-events-'));
+    const bus = await startEventBus({ busNames: [`wechat-component-${STAGE}`], file: join(dir, 'events.jsonl') });
+    // Act
+    const { code, output } = await invokeLocal('events', ['--stage', STAGE, '--path', 'tests/events/events.json'], {
+      ...env,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: bus.url,
+    });
+    await bus.stop();
+    // Assess
+    assert.equal(code, 0, output);
+    assert.match(output, /"batchItemFailures": \[\]/);
+    const [line] = readFileSync(join(dir, 'events.jsonl'), 'utf8').split('\n');
+    assert.deepEqual(JSON.parse(line ?? '{}').Detail, {
+      eventId: '3f7b0a1c9e2d4b8f8a6c5d4e3f2a1b0c',
+      componentAppId: 'wx5ce1ab0c0ffee000',
+      occurredAt: '2025-06-01T08:30:00.000Z',
+      authorizerAppid: 'wx8f2e1d0c9b8a7f6e',
+      tenant: 't1',
+      funcInfo: [1, 2, 4, 15],
+    });
   });
 });

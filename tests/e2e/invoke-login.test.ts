@@ -9,7 +9,7 @@ import { ensureTable, localClient } from '../../infra/local/dynamodb.ts';
 import { startSimulator, type Simulator } from '../../infra/local/simulator/index.ts';
 import { saveAuthorization } from '../../lib/store/grants.ts';
 import { saveVerifyTicket } from '../../lib/store/tickets.ts';
-import type { StoreDeps } from '../../lib/store/types.ts';
+import type { StoreDeps } from '../../lib/store/keys.ts';
 import { useDynamoEndpoint, type DynamoEndpoint } from '../helpers/dynamo.ts';
 import { invokeLocal, localInvokeEnv } from '../helpers/sls.ts';
 

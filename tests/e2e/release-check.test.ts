@@ -79,8 +79,10 @@ describe('release check against npm start', () => {
   }
 
   it('hands a message of an authorized account to the registry once however often WeChat retries it, and refuses unknown accounts', async () => {
-    // Prepare: a simulated account authorizes; the platform completes the authorization from the stream.
-    const sim = await fetch(`${simulatorUrl}/__sim/authorize`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    // Prepare: a simulated account (original id gh_0123456789ab, the messages' ToUserName) authorizes; the platform
+    // completes the authorization from the stream.
+    const body = JSON.stringify({ userName: 'gh_0123456789ab' });
+    const sim = await fetch(`${simulatorUrl}/__sim/authorize`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
     const { authorizerAppid } = (await sim.json()) as { authorizerAppid: string };
     await proc!.waitFor(new RegExp(`authorization\\.completed.*${authorizerAppid}`), 30_000);
     const now = Math.floor(Date.now() / 1000);

@@ -3,7 +3,9 @@
 //  - throttling (ProvisionedThroughputExceededException / ThrottlingException) either INSIDE the SDK's retry
 //    loop (a transient burst the SDK absorbs) or OUTSIDE it (throttling that outlasted the SDK's retries);
 //  - failing the Nth write (e.g. halfway through an authorization), before it reaches the table or after
-//    it was applied (the answer was lost: the caller cannot know the write happened).
+//    it was applied (the answer was lost: the caller cannot know the write happened);
+//  - losing the answer of an applied write INSIDE the SDK's retry loop (a reset socket), so the SDK sends the
+//    same write again and it meets its own condition.
 // Build one per test (faultyDocumentClient) so faults never leak into other clients: the document client
 // shares its middleware stack with the DynamoDBClient underneath it.
 import { ProvisionedThroughputExceededException, ThrottlingException } from '@aws-sdk/client-dynamodb';
@@ -11,7 +13,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { FinalizeHandler, FinalizeHandlerArguments, HandlerExecutionContext } from '@smithy/types';
 import { localClient } from '../../infra/local/dynamodb.ts';
 
-export const WRITE_COMMANDS: ReadonlySet<string> = new Set([
+const WRITE_COMMANDS: ReadonlySet<string> = new Set([
   'PutItemCommand',
   'UpdateItemCommand',
   'DeleteItemCommand',
@@ -41,9 +43,10 @@ export interface FaultRule {
   /**
    * 'outside-retry' (default): the caller sees the error. 'inside-retry': thrown within the SDK's retry loop,
    * so each attempt counts and the SDK retries throttling by itself. 'after-write': the write is applied,
-   * then the error replaces its answer.
+   * then the error replaces its answer. 'answer-lost': the write is applied, then a connection reset (default
+   * error) replaces its answer within the SDK's retry loop, so the SDK retries the write itself.
    */
-  readonly where?: 'outside-retry' | 'inside-retry' | 'after-write';
+  readonly where?: 'outside-retry' | 'inside-retry' | 'after-write' | 'answer-lost';
 }
 
 export interface FaultyDocumentClient {
@@ -61,6 +64,8 @@ export interface FaultyDocumentClient {
 export const throttled = (message = 'injected: throughput exceeded'): Error =>
   new ProvisionedThroughputExceededException({ $metadata: { httpStatusCode: 400 }, message });
 export const throttling = (message = 'injected: rate exceeded'): Error => new ThrottlingException({ $metadata: { httpStatusCode: 400 }, message });
+/** What Node reports when the socket closes before the answer arrived: the SDK retries it. */
+const connectionReset = (): Error => Object.assign(new Error('injected: socket hang up'), { code: 'ECONNRESET' });
 
 const pkOf = (key: unknown): string | undefined => {
   const pk = (key as { pk?: unknown } | undefined)?.pk;
@@ -72,7 +77,7 @@ const pkOf = (key: unknown): string | undefined => {
 type TransactItem = Record<string, { Item?: unknown; Key?: unknown } | undefined>;
 
 /** The partition keys a command's input names. */
-export const pksOf = (input: Record<string, unknown>): string[] => {
+const pksOf = (input: Record<string, unknown>): string[] => {
   const direct = [pkOf(input.Item), pkOf(input.Key)];
   const transact = ((input.TransactItems as TransactItem[] | undefined) ?? []).flatMap((t) =>
     Object.values(t).map((op) => pkOf(op?.Item) ?? pkOf(op?.Key)),
@@ -149,6 +154,11 @@ export const faultyDocumentClient = (endpoint: string): FaultyDocumentClient => 
       if (call) {
         const inside = pick(call, 'inside-retry');
         if (inside) throw (inside.rule.error ?? throttled)();
+        const lost = pick(call, 'answer-lost');
+        if (lost) {
+          await next(args);
+          throw (lost.rule.error ?? connectionReset)();
+        }
       }
       return next(args);
     }) as unknown as Parameters<DynamoDBDocumentClient['middlewareStack']['addRelativeTo']>[0],

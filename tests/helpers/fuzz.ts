@@ -78,9 +78,6 @@ export const flipBits = (input: Buffer, rng: Rng, count = 1): Buffer => {
   return out;
 };
 
-/** Keeps a random prefix strictly shorter than the input (possibly empty). */
-export const truncate = (input: Buffer, rng: Rng): Buffer => input.subarray(0, rng.int(Math.max(input.length, 1)));
-
 /** Appends 1..max random bytes. */
 export const extend = (input: Buffer, rng: Rng, max = 64): Buffer => Buffer.concat([input, rng.bytes(rng.between(1, max))]);
 

@@ -1,5 +1,5 @@
 // `sls invoke local` as a newcomer runs it, for the end-to-end tests: the project's serverless CLI under a
-// timeout (a handler that throws at import makes it hang forever, TOOLCHAIN.md), with local credentials.
+// timeout (a handler that throws at import makes it hang forever, docs/architecture.md §5), with local credentials.
 import { simulatorEnv } from '../../infra/local/credentials.ts';
 import { startProc, waitForExit } from './proc.ts';
 

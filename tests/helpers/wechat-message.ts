@@ -1,4 +1,4 @@
-// Deliveries to an account's message URL exactly as WeChat sends them (PROTOCOL.md §2): the inner MP XML
+// Deliveries to an account's message URL exactly as WeChat sends them (docs/protocol.md §2): the inner MP XML
 // sealed with the COMPONENT's keys, the outer `<ToUserName>` + `<Encrypt>`, the signed query with `openid`.
 // Also opens the encrypted passive replies the platform answers with. Used by tests and the bench.
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';

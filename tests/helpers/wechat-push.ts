@@ -22,7 +22,7 @@ export interface PushOptions extends PushKeys {
   readonly outerAppId?: string | null;
 }
 
-export const pushKey = (keys: PushKeys): Buffer => keys.aesKey ?? decodeAesKey(keys.encodingAesKey ?? '');
+const pushKey = (keys: PushKeys): Buffer => keys.aesKey ?? decodeAesKey(keys.encodingAesKey ?? '');
 
 /** The outer body WeChat posts to the authorization-event URL. */
 export const outerBody = (encrypt: string, outerAppId?: string | null): string =>
@@ -92,7 +92,7 @@ export const encryptedPushEvent = (plainXml: string, options: PushOptions): APIG
   });
 };
 
-/** Plain pushes, in WeChat's wire form (PROTOCOL.md §1.4). */
+/** Plain pushes, in WeChat's wire form (docs/protocol.md §1.4). */
 export const ticketXml = (p: { appId: string; createTime: number; ticket: string }): string =>
   `<xml><AppId><![CDATA[${p.appId}]]></AppId>\n<CreateTime>${p.createTime}</CreateTime>\n<InfoType><![CDATA[component_verify_ticket]]></InfoType>\n` +
   `<ComponentVerifyTicket><![CDATA[${p.ticket}]]></ComponentVerifyTicket>\n</xml>`;

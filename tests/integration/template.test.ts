@@ -1,5 +1,5 @@
 // The deployable CloudFormation template, as `npx sls package --stage prod` generates it offline (no AWS
-// account): once as deployed by default and once with the fixed egress IP on. Each run bundles all nine functions
+// account): once as deployed by default and once with the fixed egress IP on (and an existing event bus). Each run bundles all ten functions
 // in its own esbuild work folder so a running `npm start` (which bundles into .esbuild) is never disturbed.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { readZip } from '../helpers/zip.ts';
+import { FUNCTION_NEEDS_MS, MESSAGE_HANDLING_MS } from '../../lib/kernel/limits.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: a parsed CloudFormation template, walked structurally
 type Json = Record<string, any>; // a parsed template: walked structurally, shapes asserted below
@@ -40,7 +42,10 @@ const TABLE_KEY = 'arn:aws:kms:ap-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9
 /** The deployer's one required value for a deployed stage. */
 const COMPONENT_APPID = 'wx0123456789abcdef';
 const SECRET_NAMES = ['COMPONENT_APPSECRET', 'COMPONENT_TOKEN', 'COMPONENT_ENCODING_AES_KEY', 'LINK_SIGNING_KEY'];
-const FUNCTIONS = ['Ticket', 'Message', 'Authorize', 'Authorized', 'Fleet', 'Refresh', 'Token', 'Login', 'Admin'];
+const FUNCTIONS = ['Ticket', 'Message', 'Authorize', 'Authorized', 'Fleet', 'Refresh', 'Token', 'Login', 'Admin', 'Events'];
+/** Functions that hold no secret at all. */
+const WITHOUT_SECRETS = ['Events'];
+const EXISTING_BUS = 'arn:aws:events:ap-east-1:123456789012:event-bus/operator-bus';
 const WECHAT_CALLERS = ['Authorize', 'Authorized', 'Fleet', 'Refresh', 'Token', 'Login', 'Admin'];
 
 const dirs: string[] = [];
@@ -146,6 +151,7 @@ before(
       '--param=fixedEgressIp=true',
       `--param=tokenCallerRoleArns=${CALLERS.join(',')}`,
       `--param=tableKmsKeyArn=${TABLE_KEY}`,
+      `--param=eventBusName=${EXISTING_BUS}`,
     ]);
   },
   { timeout: 2 * PACKAGE_TIMEOUT_MS + 10_000 },
@@ -156,7 +162,7 @@ after(() => {
 });
 
 describe('sls package --stage prod', () => {
-  it('packages all nine functions offline, with no AWS account', (t) => {
+  it('packages all ten functions offline, with no AWS account', (t) => {
     t.diagnostic(`sls package took ${prod.seconds} s, and ${egress.seconds} s with the egress IP`);
     const zips = readdirSync(prod.dir)
       .filter((f) => f.endsWith('.zip'))
@@ -165,6 +171,7 @@ describe('sls package --stage prod', () => {
       'admin.zip',
       'authorize.zip',
       'authorized.zip',
+      'events.zip',
       'fleet.zip',
       'login.zip',
       'message.zip',
@@ -174,16 +181,27 @@ describe('sls package --stage prod', () => {
     ]);
   });
 
-  it('ships each function its own bundle and source map, and no esbuild metafile', () => {
-    for (const zip of readdirSync(prod.dir).filter((f) => f.endsWith('.zip'))) {
-      const fn = zip.replace('.zip', '');
-      // Entry names are stored uncompressed in a zip's headers.
-      const bytes = readFileSync(join(prod.dir, zip));
-      assert.ok(bytes.includes(`functions/${fn}/handler.cjs.map`), `${zip} lacks its bundle's source map`);
-      assert.ok(!bytes.includes('-meta.json'), `${zip} carries an esbuild metafile`);
-      for (const other of FUNCTIONS.map((f) => f.toLowerCase()).filter((f) => f !== fn)) {
-        assert.ok(!bytes.includes(`functions/${other}/`), `${zip} carries ${other}'s files`);
-      }
+  it('ships each function its own bundle and source map and nothing else (no esbuild metafile)', () => {
+    for (const fn of FUNCTIONS.map((f) => f.toLowerCase())) {
+      const names = readZip(readFileSync(join(prod.dir, `${fn}.zip`))).map((e) => e.name);
+      assert.deepEqual(names.sort(), [`functions/${fn}/handler.cjs`, `functions/${fn}/handler.cjs.map`]);
+    }
+  });
+
+  it('keeps the name of every error class in every bundle, so logs name the error as the code does', () => {
+    // Identifiers are not minified (serverless.yml); esbuild still renames a class whose name collides in the bundle.
+    const names = readdirSync(join(ROOT, 'lib'), { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.ts'))
+      .flatMap((f) => [...readFileSync(join(ROOT, 'lib', f), 'utf8').matchAll(/^export class (\w+) extends/gm)].map((m) => m[1]!));
+    assert.ok(names.includes('WeChatApiError') && names.includes('LeaseHeldError'));
+    for (const fn of FUNCTIONS.map((f) => f.toLowerCase())) {
+      const bundle = readZip(readFileSync(join(prod.dir, `${fn}.zip`)))
+        .find((e) => e.name.endsWith('handler.cjs'))!
+        .data()
+        .toString('utf8');
+      // A class is declared `class X extends` or, inside esbuild's module wrappers, assigned `X=class extends` (named X).
+      for (const name of names) assert.doesNotMatch(bundle, new RegExp(`\\b(class ${name}\\d+|${name}\\d+=class)\\b`), `${fn}: ${name} renamed`);
+      assert.match(bundle, /\b(class AppError|AppError=class) extends Error\b/, `${fn}: error classes not found as written`);
     }
   });
 
@@ -225,10 +243,23 @@ describe('sls package --stage prod', () => {
       const onIndex = statements(template.Resources[`${fn}Role`]).some((s) => JSON.stringify(s.Resource ?? '').includes('/index/gsi1'));
       assert.equal(onIndex, issued.usesIndex, `${fn}: Query on gsi1`);
     }
-    // The stream is read by the event source mappings of authorized (EVENT items) and fleet (rollout accounts) only.
+    // The stream is read by the event source mappings only (EVENT items, outbox items, rollout accounts); the outbox
+    // delivery touches no table item.
     const readers = FUNCTIONS.filter((fn) => dynamoActions(template, fn).includes('dynamodb:GetRecords'));
-    assert.deepEqual(readers, ['Authorized', 'Fleet']);
+    assert.deepEqual(readers, ['Authorized', 'Fleet', 'Events']);
+    assert.deepEqual(dynamoActions(template, 'Events'), STREAM_ACTIONS);
     assert.deepEqual(dynamoActions(template, 'Ticket'), ['dynamodb:PutItem']);
+  });
+
+  it('gives every function a timeout that covers the longest lease or claim it can hold plus its WeChat calls', () => {
+    const timeoutMs = (fn: string) => Number(prod.template.Resources[`${fn}LambdaFunction`].Properties.Timeout) * 1000;
+    for (const fn of FUNCTIONS) {
+      const needs = FUNCTION_NEEDS_MS[fn.toLowerCase() as keyof typeof FUNCTION_NEEDS_MS];
+      assert.ok(timeoutMs(fn) >= needs, `${fn}: timeout ${timeoutMs(fn)} ms < ${needs} ms (lib/kernel/limits.ts FUNCTION_NEEDS_MS)`);
+    }
+    assert.deepEqual(Object.keys(FUNCTION_NEEDS_MS).sort(), FUNCTIONS.map((fn) => fn.toLowerCase()).sort());
+    // The other way round for deliveries: the claim outlives the function, so a live handler is never taken over.
+    assert.ok(MESSAGE_HANDLING_MS >= timeoutMs('Message'), 'a delivery claim lasts at least the message function timeout');
   });
 
   it('lets each role read exactly the SecureStrings its SECRETS names, and write only its own log group', () => {
@@ -243,18 +274,22 @@ describe('sls package --stage prod', () => {
       Admin: ['app-secret', 'link-signing-key'],
       Login: ['app-secret'],
     };
-    for (const fn of FUNCTIONS) {
+    for (const fn of FUNCTIONS.filter((f) => !WITHOUT_SECRETS.includes(f))) {
       const own = statements(prod.template.Resources[`${fn}Role`]);
       const ssm = own.filter((s) => list<string>(s.Action).includes('ssm:GetParameters'));
-      assert.equal(ssm.length, 1);
-      const granted = list<Json>(ssm[0]!.Resource).map((r) => r['Fn::Sub'].replace(/^.*:parameter/, ''));
-      assert.deepEqual(
-        granted,
-        held[fn]!.map((name) => `/wechat-component/prod/${name}`),
-        fn,
-      );
       const variables = prod.template.Resources[`${fn}LambdaFunction`].Properties.Environment.Variables;
-      assert.equal(variables.SECRETS, held[fn]!.join(','), `${fn}: SECRETS asks for exactly what the role may read`);
+      if (WITHOUT_SECRETS.includes(fn)) {
+        assert.deepEqual([ssm, variables.SECRETS], [[], undefined], `${fn} reads no secret`);
+      } else {
+        assert.equal(ssm.length, 1);
+        const granted = list<Json>(ssm[0]!.Resource).map((r) => r['Fn::Sub'].replace(/^.*:parameter/, ''));
+        assert.deepEqual(
+          granted,
+          held[fn]!.map((name) => `/wechat-component/prod/${name}`),
+          fn,
+        );
+        assert.equal(variables.SECRETS, held[fn]!.join(','), `${fn}: SECRETS asks for exactly what the role may read`);
+      }
       const logs = own.filter((s) => list<string>(s.Action).some((a) => a.startsWith('logs:')));
       assert.deepEqual(
         logs.map((s) => s.Resource),
@@ -271,6 +306,7 @@ describe('sls package --stage prod', () => {
         assert.equal(variables.SSM_PARAMETER_PATH, '/wechat-component/prod');
         assert.equal(variables.DYNAMODB_ENDPOINT, '');
         assert.equal(variables.WECHAT_API_BASE_URL, 'https://api.weixin.qq.com');
+        assert.equal(variables.AWS_ENDPOINT_URL_EVENTBRIDGE, undefined);
         assert.equal(variables.COMPONENT_APPID, COMPONENT_APPID);
         assert.equal(variables.PUSH_MAX_SKEW_S, '', 'the default 600 s, never the shell value 0 (freshness check off)');
         assert.equal(variables.LOG_LEVEL, 'info');
@@ -290,16 +326,25 @@ describe('sls package --stage prod', () => {
     assert.match(output, /"provider.environment.COMPONENT_APPID": Value not found at "param" source/);
   });
 
-  it('consumes the stream with a filter, bisection, bounded retries and an SQS failure destination', () => {
+  it('consumes the stream with a filter, bisection, bounded retries and an SQS failure destination, once per consumer', () => {
     const mappings = ofType(prod.template, 'AWS::Lambda::EventSourceMapping').map(([, m]) => m.Properties as Json);
+    const consumers: [string, string][] = [
+      ['AuthorizedLambdaFunction', 'EVENT'],
+      ['EventsLambdaFunction', 'OUTBOX'],
+    ];
+    assert.equal(mappings.length, consumers.length + 1);
+    for (const [fn, sk] of consumers) {
+      const props = mappings.find((m) => m.FunctionName['Fn::GetAtt'][0] === fn)!;
+      assert.deepEqual(JSON.parse(props.FilterCriteria.Filters[0].Pattern), { eventName: ['INSERT'], dynamodb: { Keys: { sk: { S: [sk] } } } }, fn);
+      assert.equal(props.BisectBatchOnFunctionError, true);
+      assert.deepEqual(props.FunctionResponseTypes, ['ReportBatchItemFailures']);
+      assert.ok(props.MaximumRetryAttempts > 0 && props.MaximumRetryAttempts <= 10);
+      assert.ok(props.MaximumRecordAgeInSeconds > 0);
+      const queue = fn.replace('LambdaFunction', 'FailureQueue');
+      assert.deepEqual(props.DestinationConfig.OnFailure.Destination, { 'Fn::GetAtt': [queue, 'Arn'] });
+      assert.equal(prod.template.Resources[queue].Type, 'AWS::SQS::Queue');
+    }
     const of = (fn: string) => mappings.find((m) => JSON.stringify(m.FunctionName).includes(`${fn}LambdaFunction`))!;
-    const props = of('Authorized');
-    assert.deepEqual(JSON.parse(props.FilterCriteria.Filters[0].Pattern), { eventName: ['INSERT'], dynamodb: { Keys: { sk: { S: ['EVENT'] } } } });
-    assert.equal(props.BisectBatchOnFunctionError, true);
-    assert.ok(props.MaximumRetryAttempts > 0 && props.MaximumRetryAttempts <= 10);
-    assert.ok(props.MaximumRecordAgeInSeconds > 0);
-    assert.deepEqual(props.DestinationConfig.OnFailure.Destination, { 'Fn::GetAtt': ['AuthorizedFailureQueue', 'Arn'] });
-    assert.equal(prod.template.Resources.AuthorizedFailureQueue.Type, 'AWS::SQS::Queue');
     const fleet = of('Fleet');
     assert.deepEqual(JSON.parse(fleet.FilterCriteria.Filters[0].Pattern), {
       eventName: ['INSERT', 'MODIFY'],
@@ -307,7 +352,24 @@ describe('sls package --stage prod', () => {
     });
     assert.equal(fleet.FunctionResponseTypes[0], 'ReportBatchItemFailures');
     assert.deepEqual(fleet.DestinationConfig.OnFailure.Destination, { 'Fn::GetAtt': ['FleetFailureQueue', 'Arn'] });
-    assert.equal(mappings.length, 2);
+  });
+
+  it('creates its own event bus with an archive, and lets only the events function put events, on that bus alone', () => {
+    const { Resources, Outputs } = prod.template;
+    assert.equal(Resources.PlatformEventBus.Properties.Name, 'wechat-component-prod');
+    const archive = Resources.PlatformEventArchive.Properties;
+    assert.deepEqual(archive.EventPattern, { source: ['wechat.component'] });
+    assert.equal(prod.template.Parameters.EventBusParam.Default, 'own');
+    const putters = FUNCTIONS.filter((fn) =>
+      statements(Resources[`${fn}Role`]).some((s) => list<string>(s.Action).some((a) => a.startsWith('events:'))),
+    );
+    assert.deepEqual(putters, ['Events']);
+    const [put] = statements(Resources.EventsRole).filter((s) => list<string>(s.Action).includes('events:PutEvents'));
+    assert.deepEqual(list(put!.Action), ['events:PutEvents']);
+    assert.deepEqual(put!.Resource['Fn::If'][1], { 'Fn::GetAtt': ['PlatformEventBus', 'Arn'] });
+    assert.equal(Resources.EventsLambdaFunction.Properties.Environment.Variables.EVENT_BUS_NAME, 'wechat-component-prod');
+    assert.deepEqual(Outputs.EventBusName.Value['Fn::If'][1], { Ref: 'PlatformEventBus' });
+    assert.equal(Resources.MessageLambdaFunction.Properties.Environment.Variables.ACCOUNT_MESSAGE_EVENTS, '');
   });
 
   it('gives the refresh schedule a dead-letter queue EventBridge may write to, and its async invoke a failure destination', () => {
@@ -339,10 +401,12 @@ describe('sls package --stage prod', () => {
     assert.ok(alarms.some((a) => a.Metrics?.some((m: Json) => /AuthorizerRefreshFailed/.test(m.Expression))));
     assert.equal(metric('NeedsReauth').length, 1);
     assert.equal(metric('JsapiTicketFailed', { Errcode: '45009' }).length, 1);
-    for (const queue of ['AuthorizedFailureQueue', 'FleetFailureQueue', 'RefreshFailureQueue']) {
+    for (const queue of ['AuthorizedFailureQueue', 'FleetFailureQueue', 'RefreshFailureQueue', 'EventsFailureQueue']) {
       assert.equal(metric('ApproximateNumberOfMessagesVisible', { QueueName: { 'Fn::GetAtt': [queue, 'QueueName'] } }).length, 1, queue);
     }
     for (const fn of FUNCTIONS) assert.equal(metric('Errors', { FunctionName: { Ref: `${fn}LambdaFunction` } }).length, 1, fn);
+    for (const name of ['EventDeliveryFailed', 'EventsDropped']) assert.equal(metric(name).length, 1, name);
+    assert.equal(metric('IteratorAge', { FunctionName: { Ref: 'EventsLambdaFunction' } }).length, 1);
     assert.ok(alarms.every((a) => a.AlarmActions['Fn::If'][0] === 'HasAlarmActions'));
   });
 
@@ -379,7 +443,7 @@ const builtPrefixes = async (fn: string): Promise<string[]> => {
 
 const WRITES = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:BatchWriteItem'];
 /** Prefixes a function only reads (its role has no write on them). */
-const READ_ONLY: Record<string, string[]> = { Message: ['AUTHORIZER'], Authorized: ['PREAUTH'], Login: ['AUTHORIZER'] };
+const READ_ONLY: Record<string, string[]> = { Message: ['AUTHORIZER'], Authorized: ['PREAUTH'], Events: ['OUTBOX'] };
 
 describe('sls package --stage prod: least privilege and the public surface', () => {
   it('holds every write of every role to the item kinds its code builds, by dynamodb:LeadingKeys', async () => {
@@ -478,7 +542,18 @@ describe('sls package --stage prod: least privilege and the public surface', () 
   });
 });
 
-describe('sls package --stage prod --param=fixedEgressIp=true', () => {
+describe('sls package --stage prod --param=fixedEgressIp=true --param=eventBusName=<an existing bus>', () => {
+  it('delivers to the existing bus: no bus of its own, the archive and PutEvents on that one', () => {
+    const { template } = egress;
+    assert.equal(template.Parameters.EventBusParam.Default, EXISTING_BUS);
+    assert.equal(template.Resources.EventsLambdaFunction.Properties.Environment.Variables.EVENT_BUS_NAME, EXISTING_BUS);
+    // The bus and archive resources stay conditional on CreateEventBus, which is false for this parameter value.
+    assert.equal(template.Resources.PlatformEventBus.Condition, 'CreateEventBus');
+    assert.deepEqual(template.Conditions.CreateEventBus, { 'Fn::Equals': [{ Ref: 'EventBusParam' }, 'own'] });
+    assert.equal(template.Resources.PlatformEventArchive.Condition, undefined);
+    assert.equal(template.Resources.EventsLambdaFunction.Properties.VpcConfig, undefined, 'the delivery calls no WeChat API');
+  });
+
   it('creates a VPC whose private subnets leave through one NAT gateway and one Elastic IP', () => {
     const { template } = egress;
     for (const type of ['AWS::EC2::VPC', 'AWS::EC2::NatGateway', 'AWS::EC2::EIP', 'AWS::EC2::InternetGateway']) {

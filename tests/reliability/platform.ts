@@ -4,7 +4,6 @@
 // and refresh handlers invoked directly. Every handler logs through one captured logger; the DynamoDB client
 // is a faulty one (tests/helpers/faults.ts) and the WeChat client has a short timeout, so faults are cheap.
 import assert from 'node:assert/strict';
-import middy from '@middy/core';
 import { GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, DynamoDBStreamEvent, ScheduledEvent } from 'aws-lambda';
 import { createHandler as createAuthorizeHandler } from '../../functions/authorize/handler.ts';
@@ -13,22 +12,22 @@ import { createHandler as createMessageHandler } from '../../functions/message/h
 import { createHandler as createRefreshHandler } from '../../functions/refresh/handler.ts';
 import { createHandler as createTicketHandler } from '../../functions/ticket/handler.ts';
 import { createHandler as createTokenHandler } from '../../functions/token/handler.ts';
-import { SIMULATOR_COMPONENT, simulatorEnv } from '../../infra/local/credentials.ts';
+import { SIMULATOR_COMPONENT } from '../../infra/local/credentials.ts';
 import { startSimulator, type Simulator } from '../../infra/local/simulator/index.ts';
 import { startStreamPoller, streamSettingsFromServerless, type StreamPoller } from '../../infra/local/stream-poller.ts';
 import type { Clock } from '../../lib/kernel/clock.ts';
-import { loadConfig } from '../../lib/runtime/config.ts';
-import { createWeChatDeps, type WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
-import { httpErrorBoundary, type HttpEvent, type HttpResult } from '../../lib/runtime/http.ts';
+import type { WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
+import type { HttpEvent, HttpResult } from '../../lib/runtime/http.ts';
 import { createMemoryLogger } from '../../lib/kernel/logger.ts';
 import { createMessageHandlerRegistry } from '../../lib/intake/message-handlers.ts';
 import { authorizerKey } from '../../lib/store/keys.ts';
 import { createWeChatClient } from '../../lib/wechat/client.ts';
 import { context } from '../helpers/context.ts';
-import { TEST_LINK_SIGNING_KEY } from '../helpers/sls.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 import { faultyDocumentClient, type FaultyDocumentClient } from '../helpers/faults.ts';
 import { startPlatformServer, type PlatformServer, type Route } from '../helpers/platform-server.ts';
+import { httpFunction, invokeFunction } from '../helpers/lambda.ts';
+import { worldWeChatDeps } from '../helpers/world.ts';
 
 export const COMPONENT = SIMULATOR_COMPONENT;
 /** Short enough that a timeout costs little; long enough for DynamoDB Local and the simulator on a loaded 2-core box. */
@@ -75,8 +74,8 @@ export interface Platform {
 }
 
 const withBoundary = <D extends WeChatDeps>(deps: D, fn: (event: HttpEvent) => Promise<HttpResult>): Route => {
-  const wrapped = middy(fn, { timeoutEarlyInMillis: 0 }).use(httpErrorBoundary(() => deps.logger));
-  return (event) => wrapped(event, context) as Promise<HttpResult>;
+  const wrapped = httpFunction(fn, deps.logger);
+  return (event) => wrapped(event);
 };
 
 const messageRoute = (deps: WeChatDeps, appid: string): Route => {
@@ -97,14 +96,6 @@ export const startPlatform = async (options: PlatformOptions = {}): Promise<Plat
     ticketIntervalMs: 0,
     ...(options.clock ? { clock: options.clock } : {}),
   });
-  const config = loadConfig({
-    ...simulatorEnv(),
-    TABLE_NAME: table.tableName,
-    DYNAMODB_ENDPOINT: table.endpoint,
-    WECHAT_API_BASE_URL: sim.url,
-    PUBLIC_BASE_URL: server.url,
-    LINK_SIGNING_KEY: TEST_LINK_SIGNING_KEY,
-  });
   const wechat = createWeChatClient({
     baseUrl: sim.url,
     logger,
@@ -112,7 +103,14 @@ export const startPlatform = async (options: PlatformOptions = {}): Promise<Plat
     maxRetries: options.maxRetries ?? 2,
     retryBaseMs: 10,
   });
-  const deps = createWeChatDeps(config, config.secrets!, { doc: ddb.doc, logger, wechat, ...(options.clock ? { clock: options.clock } : {}) });
+  const deps = worldWeChatDeps(table, {
+    wechatUrl: sim.url,
+    publicBaseUrl: server.url,
+    doc: ddb.doc,
+    logger,
+    wechat,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   routes['POST /wechat/component/events'] = withBoundary(deps, createTicketHandler(deps));
   const authorize = withBoundary(deps, createAuthorizeHandler(deps));
   routes['GET /wechat/component/authorize'] = authorize;
@@ -136,7 +134,7 @@ export const startPlatform = async (options: PlatformOptions = {}): Promise<Plat
             return result;
           },
         });
-  const tokenHandler = createTokenHandler(deps);
+  const tokenHandler = invokeFunction(createTokenHandler(deps), logger);
   const refreshHandler = createRefreshHandler(deps);
   const read = async (key: { pk: string; sk: string }) =>
     (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: key, ConsistentRead: true }))).Item;

@@ -12,27 +12,26 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import middy from '@middy/core';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createHandler as createTicketHandler } from '../../functions/ticket/handler.ts';
 import { createHandler as createMessageHandler } from '../../functions/message/handler.ts';
-import { SIMULATOR_COMPONENT, simulatorEnv } from '../../infra/local/credentials.ts';
-import { loadConfig } from '../../lib/runtime/config.ts';
-import { createDeps, type Deps } from '../../lib/runtime/deps.ts';
-import { httpErrorBoundary, REJECTED_BODY, REJECTED_STATUS, type HttpResult } from '../../lib/runtime/http.ts';
+import { SIMULATOR_COMPONENT } from '../../infra/local/credentials.ts';
+import type { Deps } from '../../lib/runtime/deps.ts';
+import { REJECTED_BODY, REJECTED_STATUS, type HttpResult } from '../../lib/runtime/http.ts';
 import { createLogger } from '../../lib/kernel/logger.ts';
 import { createMessageHandlerRegistry } from '../../lib/intake/message-handlers.ts';
 import { saveAuthorization } from '../../lib/store/grants.ts';
 import { markUnauthorized } from '../../lib/store/authorizers.ts';
 import { componentKey } from '../../lib/store/keys.ts';
 import { decodeAesKey } from '../../lib/wechat/crypto.ts';
-import { context } from '../helpers/context.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 import { faultyDocumentClient, type FaultyDocumentClient } from '../helpers/faults.ts';
 import { createRng, fuzzCases, fuzzSeed, type Rng } from '../helpers/fuzz.ts';
 import { openReply } from '../helpers/wechat-message.ts';
 import { buildCase, MUTATORS, type Expect, type FuzzCase, type FuzzContext, type Url, type Verdict } from './push-cases.ts';
+import { httpFunction } from '../helpers/lambda.ts';
+import { worldDeps } from '../helpers/world.ts';
 
 const NOW = Date.parse('2026-11-23T20:00:00Z');
 const C = SIMULATOR_COMPONENT;
@@ -51,17 +50,13 @@ let recorded: FaultyDocumentClient;
 let deps: Deps;
 const errorLines: string[] = [];
 
-const boundary = (d: Deps) => httpErrorBoundary(() => d.logger);
 type Invoke = (event: APIGatewayProxyEventV2) => Promise<HttpResult>;
 const handlers = (): Record<Url, Invoke> => {
-  const ticket = middy(createTicketHandler(deps), { timeoutEarlyInMillis: 0 }).use(boundary(deps));
+  const ticket = httpFunction(createTicketHandler(deps), deps.logger);
   // The registry's fallback stands in for the product's own message handling: it answers nothing.
   const registry = createMessageHandlerRegistry(async () => undefined);
-  const message = middy(createMessageHandler(deps, registry), { timeoutEarlyInMillis: 0 }).use(boundary(deps));
-  return {
-    ticket: (event) => ticket(event, context) as Promise<HttpResult>,
-    message: (event) => message(event, context) as Promise<HttpResult>,
-  };
+  const message = httpFunction(createMessageHandler(deps, registry), deps.logger);
+  return { ticket, message };
 };
 
 const getItem = async (key: { pk: string; sk: string }) =>
@@ -172,15 +167,9 @@ const prototypeKeys = () => Object.getOwnPropertyNames(Object.prototype).sort().
 before(async () => {
   table = await createTestTable();
   recorded = faultyDocumentClient(table.endpoint);
-  const config = loadConfig({
-    ...simulatorEnv(),
-    TABLE_NAME: table.tableName,
-    DYNAMODB_ENDPOINT: table.endpoint,
-    PUBLIC_BASE_URL: 'http://127.0.0.1:3000',
-  });
   // Only error lines are kept: a refused push logs a warning, an unexpected failure logs an error.
   const logger = createLogger({ level: 'error', sink: (line) => errorLines.push(line) });
-  deps = createDeps(config, config.secrets!, { doc: recorded.doc, clock: () => NOW, logger });
+  deps = worldDeps(table, { doc: recorded.doc, clock: () => NOW, logger });
   const profile = { refreshToken: 'refreshtoken@@@fuzz-ours-0001', funcInfo: [1], authorizedAt: CTX.nowS - 300_000 };
   await saveAuthorization({ ...deps, doc: table.doc }, CTX.ours, profile);
   await saveAuthorization({ ...deps, doc: table.doc }, CTX.gone, profile);
@@ -193,12 +182,15 @@ after(async () => {
 });
 
 describe('push URLs under hostile input (seeded fuzz)', () => {
-  it('replays every case in tests/reliability/corpus without a crash and with its recorded verdict', async () => {
-    // Prepare
+  it('replays every case in tests/reliability/corpus without a crash and with its recorded verdict', async (t) => {
+    // Prepare: the corpus holds the cases that once broke a guarantee, and hostile shapes kept as seeds.
     const invoke = handlers();
+    const entries = corpusEntries();
     const problems: string[] = [];
+    assert.ok(entries.length > 0, 'tests/reliability/corpus/ holds no case: nothing would be replayed');
+    t.diagnostic(`${entries.length} corpus cases replayed`);
     // Act
-    for (const { file, entry } of corpusEntries()) {
+    for (const { file, entry } of entries) {
       const { problem } = await runCase(invoke[entry.url], entry);
       if (problem) problems.push(`${file}: ${problem}`);
     }

@@ -6,8 +6,8 @@
 import { signedLandingQuery } from '../helpers/links.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { authorizerLease } from '../../lib/tokens/index.ts';
-import { acquireLease } from '../../lib/store/lease.ts';
+import { authorizerLease } from '../../lib/tokens/authorizer-token.ts';
+import { acquireLease } from '../../lib/store/claims.ts';
 import { authorizedXml, unauthorizedXml } from '../helpers/wechat-push.ts';
 import { COMPONENT, expireEverything, pushTicket, simRefreshToken, startPlatform, type Platform } from './platform.ts';
 

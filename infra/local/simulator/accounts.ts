@@ -21,7 +21,7 @@ export interface AccountInput {
   userName?: string;
 }
 
-/** 消息管理, 用户管理, 帐号服务, 网页服务, 微信小店, 多客服, 群发与通知, 卡券, 素材, 菜单 … (PROTOCOL.md §1.7). */
+/** 消息管理, 用户管理, 帐号服务, 网页服务, 微信小店, 多客服, 群发与通知, 卡券, 素材, 菜单 … (docs/protocol.md §1.7). */
 const OFFICIAL_FUNCS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 15, 22, 23, 24, 26, 33];
 /** 小程序帐号管理, 开发管理, 客服消息, 开放平台帐号管理 … */
 const MINIPROGRAM_FUNCS = [17, 18, 19, 25, 30, 31, 36, 37, 40, 41];
@@ -111,7 +111,7 @@ const miniProgramInfo = () => ({
   visit_status: 0,
 });
 
-/** authorizer_info as api_get_authorizer_info returns it (PROTOCOL.md §1.7). */
+/** authorizer_info as api_get_authorizer_info returns it (docs/protocol.md §1.7). */
 export const authorizerInfoJson = (account: Account) => {
   const official = account.kind === 'official';
   return {

@@ -1,4 +1,4 @@
-// The WeChat APIs the simulator answers (PROTOCOL.md §1.7), with WeChat's shapes and error codes (§1.9).
+// The WeChat APIs the simulator answers (docs/protocol.md §1.7), with WeChat's shapes and error codes (§1.9).
 // Each handler takes the parsed JSON body and the query and returns the success body or throws a WeChatFault.
 import { authorizedAccount, authorizerInfoJson, funcInfoJson, issuePreAuthCode, redeemAuthCode } from './accounts.ts';
 import {
@@ -44,6 +44,8 @@ export interface ApiRoute {
 export interface ApiHooks {
   /** Called after api_start_push_ticket succeeds: WeChat pushes a ticket shortly after answering. */
   readonly startPushTicket: () => void;
+  /** How many calls an API (by route name) has answered: what openapi/quota/get reports as used. */
+  readonly callsOf: (api: string) => number;
 }
 
 const text = (body: Record<string, unknown>, key: string): string | undefined => {
@@ -170,6 +172,68 @@ const clearQuota = (request: ApiRequest) => {
   return OK_BODY;
 };
 
+/** The current option paths: the account is the one whose authorizer token is in the query. */
+const optionOfToken = ({ state, body, query }: ApiRequest) => {
+  const account = checkAuthorizerToken(state, query.get('access_token'));
+  const name = text(body, 'option_name');
+  if (!name || !OPTION_VALUES[name]) return fail(40097);
+  return { account, name };
+};
+
+const getOptionOfToken = (request: ApiRequest) => {
+  const { account, name } = optionOfToken(request);
+  return { option_name: name, option_value: account.options[name] };
+};
+
+const setOptionOfToken = (request: ApiRequest) => {
+  const { account, name } = optionOfToken(request);
+  const value = request.body.option_value;
+  const asText = typeof value === 'number' ? String(value) : value;
+  if (typeof asText !== 'string' || !OPTION_VALUES[name]!.includes(asText)) fail(40097);
+  account.options[name] = asText as string;
+  return OK_BODY;
+};
+
+/** clear_quota/v2: by the app secret, no token; `appid` clears an authorized account's quota instead. */
+const clearQuotaBySecret = (request: ApiRequest) => {
+  const { state, body } = request;
+  checkComponentAppid(request);
+  const secret = text(body, 'appsecret');
+  if (!secret) fail(41004);
+  if (secret !== state.component.appSecret) fail(40125);
+  const appid = text(body, 'appid');
+  if (appid !== undefined && state.accounts.get(appid)?.status !== 'authorized') fail(40013);
+  if (state.clearQuotaUsed >= CLEAR_QUOTA_LIMIT) fail(48006);
+  state.clearQuotaUsed += 1;
+  return OK_BODY;
+};
+
+/** Daily limits the simulator reports (undocumented in reality, PROTOCOL.md §1.10); other paths are 76003. */
+const DAILY_LIMITS: Record<string, number> = {
+  '/cgi-bin/component/api_component_token': 2000,
+  '/cgi-bin/component/api_create_preauthcode': 100_000,
+  '/cgi-bin/component/api_query_auth': 100_000,
+  '/cgi-bin/component/api_authorizer_token': 100_000,
+  '/cgi-bin/component/api_get_authorizer_info': 100_000,
+  '/cgi-bin/component/api_get_authorizer_list': 10_000,
+  '/cgi-bin/message/custom/send': 500_000,
+};
+
+/** openapi/quota/get with the component token or an authorizer token: limit, calls answered so far, what is left. */
+const apiQuota =
+  (hooks: ApiHooks) =>
+  ({ state, body, query }: ApiRequest) => {
+    const token = query.get('access_token');
+    if (!token) return fail(41001);
+    if (state.authorizerTokens.has(token)) checkAuthorizerToken(state, token);
+    else checkComponentToken(state, token);
+    const path = text(body, 'cgi_path');
+    const limit = path === undefined ? undefined : DAILY_LIMITS[path];
+    if (limit === undefined) return fail(76003);
+    const used = hooks.callsOf((path as string).split('/').at(-1) ?? '');
+    return { quota: { daily_limit: limit, used, remain: Math.max(0, limit - used) } };
+  };
+
 const startPushTicket = (hooks: ApiHooks) => (request: ApiRequest) => {
   const { state, body } = request;
   checkComponentAppid(request);
@@ -203,10 +267,14 @@ export const createApiRoutes = (hooks: ApiHooks): ReadonlyMap<string, ApiRoute> 
     ['api_get_authorizer_option', getAuthorizerOption],
     ['api_set_authorizer_option', setAuthorizerOption],
     ['clear_quota', clearQuota],
+    ['clear_quota/v2', clearQuotaBySecret],
+    ['get_authorizer_option', getOptionOfToken],
+    ['set_authorizer_option', setOptionOfToken],
     ['api_start_push_ticket', startPushTicket(hooks)],
   ];
   const routes = new Map<string, ApiRoute>(component.map(([name, handle]) => [`/cgi-bin/component/${name}`, { name, handle }]));
   routes.set('/cgi-bin/message/custom/send', { name: 'message_custom_send', handle: customSend });
   for (const [path, route] of onBehalfRoutes()) routes.set(path, route);
+  routes.set('/cgi-bin/openapi/quota/get', { name: 'openapi_quota_get', handle: apiQuota(hooks) });
   return routes;
 };

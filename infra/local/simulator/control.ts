@@ -39,6 +39,7 @@ const authorizeInput = (body: Body): AuthorizeInput => {
     userName: field<string>(body, 'userName', 'string'),
     push: field<boolean>(body, 'push', 'boolean'),
     withPreAuthCode: field<boolean>(body, 'withPreAuthCode', 'boolean'),
+    deliveries: field<number>(body, 'deliveries', 'number'),
   };
 };
 

@@ -95,7 +95,7 @@ interface TicketPusherParts {
   readonly track: <T>(work: Promise<T>) => Promise<T>;
 }
 
-/** Each push carries a new ticket, valid 12 h from the push (PROTOCOL.md §1.6). */
+/** Each push carries a new ticket, valid 12 h from the push (docs/protocol.md §1.6). */
 const ticketPusher =
   ({ state, pusher, pushUrl, log, track }: TicketPusherParts) =>
   (attempts = 1): Promise<PushResult> => {
@@ -142,7 +142,13 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Si
   const code = createCodeState(nowS(state));
   const messageUrl = { current: options.messageUrl ?? defaultMessageUrl(pushUrl) };
   const audits = createAuditQueue({ state, code, pusher, messageUrl: (appid) => messageUrl.current(appid), log, track });
-  const routes = new Map([...createApiRoutes({ startPushTicket: () => setImmediate(() => void pushTicket()) }), ...createCodeRoutes(code, audits)]);
+  const routes = new Map([
+    ...createApiRoutes({
+      startPushTicket: () => setImmediate(() => void pushTicket()),
+      callsOf: (api) => traffic.counts.get(api) ?? 0,
+    }),
+    ...createCodeRoutes(code, audits),
+  ]);
   let simulator: Simulator | undefined;
   const { server, port } = await listen({ state, routes, traffic, control: createControl(() => simulator!), log }, options.port ?? 0);
   const interval = options.ticketIntervalMs ?? 600_000;

@@ -1,4 +1,4 @@
-// The account owner's side of an authorization (PROTOCOL.md §1.4, §1.8): authorizing on WeChat's page issues a
+// The account owner's side of an authorization (docs/protocol.md §1.4, §1.8): authorizing on WeChat's page issues a
 // single-use code, which the owner's browser carries to the landing page and WeChat pushes to the event URL.
 import { authorizeAccount, issueAuthCode, takePreAuthCode, type AccountInput } from './accounts.ts';
 import { authorizationXml, unauthorizedXml, type Pusher } from './pusher.ts';
@@ -9,6 +9,8 @@ export interface AuthorizeInput extends AccountInput {
   push?: boolean;
   /** Carry a PreAuthCode in the push (default true; WeChat's release-test authorizations carry none). */
   withPreAuthCode?: boolean;
+  /** Deliver the same push this many times (default 1), as WeChat does when it doubts an answer arrived. */
+  deliveries?: number;
 }
 
 export type ReauthorizeInput = Omit<AuthorizeInput, 'authorizerAppid' | 'kind'>;
@@ -36,7 +38,7 @@ export class UnknownAccountError extends Error {
   }
 }
 
-/** The query WeChat appends to redirect_uri after the owner authorizes (PROTOCOL.md §1.8). */
+/** The query WeChat appends to redirect_uri after the owner authorizes (docs/protocol.md §1.8). */
 export const landingQuery = (authorizationCode: string): string => `?auth_code=${authorizationCode}&expires_in=${AUTH_CODE_TTL_S}`;
 
 interface OwnerContext {
@@ -67,7 +69,8 @@ const grant = async (ctx: OwnerContext, account: Account, infoType: 'authorized'
     authorizationCode,
     preAuthCode,
   });
-  const pushStatus = await send(ctx, infoType, xml, input.push);
+  let pushStatus = await send(ctx, infoType, xml, input.push);
+  for (let again = 1; again < (input.deliveries ?? 1); again += 1) pushStatus = await send(ctx, infoType, xml, input.push);
   return {
     authorizerAppid: account.appid,
     authorizationCode,
@@ -79,7 +82,7 @@ const grant = async (ctx: OwnerContext, account: Account, infoType: 'authorized'
 const reauthorize = async (ctx: OwnerContext, authorizerAppid: string, input: ReauthorizeInput = {}): Promise<AuthorizeResult> => {
   const existing = ctx.state.accounts.get(authorizerAppid);
   if (!existing) throw new UnknownAccountError(authorizerAppid);
-  // Re-authorization rotates the refresh token and ends the old access tokens (PROTOCOL.md §1.6).
+  // Re-authorization rotates the refresh token and ends the old access tokens (docs/protocol.md §1.6).
   dropAuthorizerTokens(ctx.state, existing);
   const account = authorizeAccount(ctx.state, { ...input, authorizerAppid });
   return grant(ctx, account, 'updateauthorized', input);

@@ -1,4 +1,4 @@
-// Pushes as WeChat sends them: the inner XML (PROTOCOL.md §1.4) encrypted and signed with the component's
+// Pushes as WeChat sends them: the inner XML (docs/protocol.md §1.4) encrypted and signed with the component's
 // token, key and appid, wrapped in the outer XML, POSTed with the signature query (§1.2). A push is one
 // attempt with WeChat's 5 s patience; only the start-up push retries, because the platform may still be starting.
 import { setTimeout as delay } from 'node:timers/promises';

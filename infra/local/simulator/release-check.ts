@@ -1,4 +1,4 @@
-// The simulator's "release check" mode: WeChat's full-network release test (全网发布, PROTOCOL.md §2) run against
+// The simulator's "release check" mode: WeChat's full-network release test (全网发布, docs/protocol.md §2) run against
 // a running platform (`npm start`). It drives the simulator through its /__sim controls (ticket push,
 // authorization of a test account, unauthorization, recorded customer-service messages) and talks to the
 // platform's message URL itself, sealing messages with the component's keys as WeChat does. Each case is
@@ -9,7 +9,7 @@ import { keysFrom, openEnvelope, type MessageKeys } from '../../../lib/wechat/cr
 import { parseXml } from '../../../lib/wechat/xml.ts';
 import { sealPush } from './pusher.ts';
 
-/** The ten test accounts WeChat picks from (PROTOCOL.md §2): appid → original id; the first five are official accounts.
+/** The ten test accounts WeChat picks from (docs/protocol.md §2): appid → original id; the first five are official accounts.
  * Kept apart from the platform's own list on purpose, so a typo there fails the check. */
 export const TEST_ACCOUNTS: readonly (readonly [string, string])[] = [
   ['wx570bc396a51b8ff8', 'gh_3c884a361561'],
@@ -55,7 +55,7 @@ export interface ReleaseCheckReport {
   readonly pass: boolean;
 }
 
-/** WeChat drops the connection after 5 s (PROTOCOL.md §1.5). */
+/** WeChat drops the connection after 5 s (docs/protocol.md §1.5). */
 const REPLY_LIMIT_MS = 5000;
 
 class CaseFailure extends Error {}

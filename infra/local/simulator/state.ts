@@ -106,9 +106,9 @@ export interface SimState {
 export const TICKET_LIFETIME_S = 12 * 3600;
 export const PRE_AUTH_CODE_TTL_S = 1800;
 export const AUTH_CODE_TTL_S = 3600;
-/** After a new token is issued WeChat keeps accepting the previous one for about five minutes (PROTOCOL.md §1.6). */
+/** After a new token is issued WeChat keeps accepting the previous one for about five minutes (docs/protocol.md §1.6). */
 export const OVERLAP_S = 300;
-/** clear_quota budget per month (PROTOCOL.md §1.10). */
+/** clear_quota budget per month (docs/protocol.md §1.10). */
 export const CLEAR_QUOTA_LIMIT = 10;
 
 export const createState = (component: ComponentCredentials, clock: Clock, tokenTtlS: number): SimState => ({
@@ -161,6 +161,7 @@ const ERRMSG: Record<number, string> = {
   61009: 'code is invalid',
   61010: 'code is expired',
   61023: 'refresh_token is invalid',
+  76003: 'invalid cgi_path',
 };
 
 /** A WeChat error answer: HTTP 200 with errcode/errmsg, as every WeChat API fails. */

@@ -12,7 +12,8 @@ import { forgetLinkPreAuthCode, getPreAuthOrigin, PRE_AUTH_REUSE_MIN_S } from '.
 import { linkKey } from '../../../lib/store/keys.ts';
 import { applyAuthorizationPush } from '../../../lib/authorization/pushes.ts';
 import { PermanentEventError, processEventRecords, type EventHandlers } from '../../../lib/stream/dispatch.ts';
-import { getAuthorizerAccessToken, getComponentAccessToken } from '../../../lib/tokens/index.ts';
+import { getAuthorizerAccessToken } from '../../../lib/tokens/authorizer-token.ts';
+import { getComponentAccessToken } from '../../../lib/tokens/component-token.ts';
 import { getAuthorizer } from '../../../lib/store/authorizers.ts';
 import { claimCode, getCodeState } from '../../../lib/store/codes.ts';
 import { eventId, type StoredEvent } from '../../../lib/store/events.ts';

@@ -1,21 +1,20 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import middy from '@middy/core';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createHandler } from '../../../functions/message/handler.ts';
 import { SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
-import { loadConfig } from '../../../lib/runtime/config.ts';
-import { createDeps, type Deps } from '../../../lib/runtime/deps.ts';
-import { httpErrorBoundary, type HttpEvent, type HttpResult } from '../../../lib/runtime/http.ts';
+import type { Deps } from '../../../lib/runtime/deps.ts';
+import type { HttpEvent, HttpResult } from '../../../lib/runtime/http.ts';
 import { createMemoryLogger } from '../../../lib/kernel/logger.ts';
 import { createMessageHandlerRegistry, type MessageHandlerRegistry } from '../../../lib/intake/message-handlers.ts';
 import { RELEASE_TEST_ACCOUNTS } from '../../../lib/release-test/replies.ts';
 import { saveAuthorization } from '../../../lib/store/grants.ts';
 import { markUnauthorized } from '../../../lib/store/authorizers.ts';
 import type { AccountMessage } from '../../../lib/wechat/account-messages.ts';
-import { context } from '../../helpers/context.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
 import { eventXml, messageEvent, openReply, textXml } from '../../helpers/wechat-message.ts';
+import { httpFunction } from '../../helpers/lambda.ts';
+import { worldDeps } from '../../helpers/world.ts';
 
 const COMPONENT = SIMULATOR_COMPONENT;
 const NOW = Date.now();
@@ -31,8 +30,7 @@ let registry: MessageHandlerRegistry;
 let msgSeq = 1_000_000_000_000_000_000n;
 
 const nextMsgId = () => String((msgSeq += 1n));
-const invoke = (event: HttpEvent, reg = registry): Promise<HttpResult> =>
-  middy(createHandler(deps, reg)).use(httpErrorBoundary(() => logger))(event, context) as Promise<HttpResult>;
+const invoke = (event: HttpEvent, reg = registry): Promise<HttpResult> => httpFunction(createHandler(deps, reg), logger)(event);
 const deliver = (appid: string, innerXml: string, toUser = 'gh_3c884a361561') =>
   invoke(messageEvent(COMPONENT, { authorizerAppid: appid, toUser, openid: OPENID, innerXml, timestamp: NOW_S }));
 const text = (toUser: string, content: string, msgId = nextMsgId()) => textXml({ toUser, fromUser: OPENID, createTime: NOW_S, content, msgId });
@@ -41,17 +39,8 @@ const items = async (prefix: string) =>
 
 before(async () => {
   table = await createTestTable();
-  const config = loadConfig({
-    COMPONENT_APPID: COMPONENT.appId,
-    COMPONENT_APPSECRET: COMPONENT.appSecret,
-    COMPONENT_TOKEN: COMPONENT.token,
-    COMPONENT_ENCODING_AES_KEY: COMPONENT.encodingAesKey,
-    TABLE_NAME: table.tableName,
-    DYNAMODB_ENDPOINT: table.endpoint,
-    PUBLIC_BASE_URL: 'http://127.0.0.1:3000',
-  });
   logger = createMemoryLogger();
-  deps = createDeps(config, config.secrets!, { doc: table.doc, clock: () => NOW, logger });
+  deps = worldDeps(table, { clock: () => NOW, logger });
   const profile = { refreshToken: 'refreshtoken@@@ours', funcInfo: [1], authorizedAt: NOW_S - 100 };
   await saveAuthorization(deps, OURS, profile);
   await saveAuthorization(deps, GONE, profile);
@@ -219,8 +208,7 @@ describe('message function: everything else', () => {
 describe('message function: a delivery whose handler is still running or died', () => {
   const event = (inner: string) =>
     messageEvent(COMPONENT, { authorizerAppid: OURS, toUser: 'gh_0123456789ab', openid: OPENID, innerXml: inner, timestamp: NOW_S });
-  const invokeWith = (d: Deps, reg: MessageHandlerRegistry, e: HttpEvent) =>
-    middy(createHandler(d, reg)).use(httpErrorBoundary(() => logger))(e, context) as Promise<HttpResult>;
+  const invokeWith = (d: Deps, reg: MessageHandlerRegistry, e: HttpEvent) => httpFunction(createHandler(d, reg), logger)(e);
 
   it("has WeChat's retry handle a message whose first handler died mid-way, instead of dropping it as a duplicate", async () => {
     // Prepare: the first attempt's handler never returns (its Lambda timed out); the clock runs 20x fast, so

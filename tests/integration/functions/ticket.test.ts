@@ -1,18 +1,15 @@
 import assert from 'node:assert/strict';
 import { createCipheriv } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import middy from '@middy/core';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createHandler } from '../../../functions/ticket/handler.ts';
-import { loadConfig } from '../../../lib/runtime/config.ts';
-import { createDeps, type Deps } from '../../../lib/runtime/deps.ts';
-import { httpErrorBoundary, type HttpResult } from '../../../lib/runtime/http.ts';
+import type { Deps } from '../../../lib/runtime/deps.ts';
+import type { HttpResult } from '../../../lib/runtime/http.ts';
 import { createMemoryLogger } from '../../../lib/kernel/logger.ts';
 import { eventFromStreamImage } from '../../../lib/store/events.ts';
 import { computeSignature, decodeAesKey } from '../../../lib/wechat/crypto.ts';
-import { SIMULATOR_COMPONENT, simulatorEnv } from '../../../infra/local/credentials.ts';
-import { context } from '../../helpers/context.ts';
+import { SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
 import {
   authorizedXml,
@@ -25,6 +22,8 @@ import {
   ticketXml,
   unauthorizedXml,
 } from '../../helpers/wechat-push.ts';
+import { httpFunction } from '../../helpers/lambda.ts';
+import { worldDeps } from '../../helpers/world.ts';
 
 const NOW = Date.parse('2026-11-23T20:00:00Z');
 const NOW_S = NOW / 1000;
@@ -42,8 +41,7 @@ const sentSecrets = new Set<string>();
 let serial = 0;
 
 const handlerFor = (d: Deps) => {
-  const wrapped = middy(createHandler(d), { timeoutEarlyInMillis: 0 }).use(httpErrorBoundary(() => d.logger));
-  return (event: APIGatewayProxyEventV2) => wrapped(event, context) as Promise<HttpResult>;
+  return httpFunction(createHandler(d), d.logger);
 };
 
 const ticketValue = () => {
@@ -85,13 +83,7 @@ const plainWith = (message: Buffer, lengthField: number, pad: number, appId = C.
 before(async () => {
   table = await createTestTable();
   logger = createMemoryLogger('debug');
-  const config = loadConfig({
-    ...simulatorEnv(),
-    TABLE_NAME: table.tableName,
-    PUBLIC_BASE_URL: 'http://127.0.0.1:3000',
-    DYNAMODB_ENDPOINT: table.endpoint,
-  });
-  deps = createDeps(config, config.secrets!, { doc: table.doc, clock: () => NOW, logger });
+  deps = worldDeps(table, { clock: () => NOW, logger });
   invoke = handlerFor(deps);
 });
 after(async () => table.close());

@@ -4,21 +4,21 @@ import { after, before, describe, it } from 'node:test';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { Agent } from 'undici';
 import { createHandler } from '../../../functions/token/handler.ts';
-import { simulatorEnv, SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
+import { SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
 import { startSimulator, type Simulator } from '../../../infra/local/simulator/index.ts';
 import { nowSeconds } from '../../../lib/kernel/clock.ts';
-import { loadConfig } from '../../../lib/runtime/config.ts';
-import { createWeChatDeps, type WeChatDeps } from '../../../lib/runtime/wechat-deps.ts';
+import type { WeChatDeps } from '../../../lib/runtime/wechat-deps.ts';
 import { createMemoryLogger } from '../../../lib/kernel/logger.ts';
-import { withComponentToken } from '../../../lib/tokens/index.ts';
+import { withComponentToken } from '../../../lib/tokens/component-token.ts';
 import { saveAuthorization } from '../../../lib/store/grants.ts';
 import { markNeedsReauth, markUnauthorized } from '../../../lib/store/authorizers.ts';
 import { saveVerifyTicket } from '../../../lib/store/tickets.ts';
 import { getAuthorizerToken, getComponentToken } from '../../../lib/store/tokens.ts';
 import { createWeChatClient } from '../../../lib/wechat/client.ts';
-import { WeChatApiError } from '../../../lib/wechat/errors.ts';
 import { context } from '../../helpers/context.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
+import { invokeFunction } from '../../helpers/lambda.ts';
+import { worldWeChatDeps } from '../../helpers/world.ts';
 
 const COMPONENT = SIMULATOR_COMPONENT.appId;
 let sim: Simulator;
@@ -32,17 +32,11 @@ before(async () => {
   sim = await startSimulator({ autoPush: false, ticketIntervalMs: 0 });
   agent = new Agent();
   table = await createTestTable();
-  const config = loadConfig({
-    ...simulatorEnv(),
-    TABLE_NAME: table.tableName,
-    WECHAT_API_BASE_URL: sim.url,
-    PUBLIC_BASE_URL: 'https://platform.example.test',
-  });
   logger = createMemoryLogger();
   const wechat = createWeChatClient({ baseUrl: sim.url, logger, dispatcher: agent });
-  deps = createWeChatDeps(config, config.secrets!, { doc: table.doc, logger, wechat });
-  const handler = createHandler(deps);
-  invoke = (event) => handler(event, context);
+  deps = worldWeChatDeps(table, { wechatUrl: sim.url, publicBaseUrl: 'https://platform.example.test', logger, wechat });
+  const handler = invokeFunction(createHandler(deps), logger);
+  invoke = (event) => handler(event);
 });
 after(async () => {
   await agent.close();
@@ -186,13 +180,35 @@ describe('token handler', () => {
     for (const reply of replies) assert.match(reply.error.message, /authorize/);
   });
 
-  it('throws unexpected failures instead of dressing them up as a reply', async () => {
+  it('answers WeChat API failures (IP whitelist, daily quota, busy) as typed errors with the errcode, not function errors', async () => {
     // Prepare
-    await table.doc.send(new DeleteCommand({ TableName: table.tableName, Key: { pk: `COMPONENT#${COMPONENT}`, sk: 'ACCESS_TOKEN' } }));
-    sim.inject({ api: 'api_component_token', errcode: 40013, times: 1 });
+    const cases: [number, string][] = [
+      [61004, 'access clientip is not registered'],
+      [45009, 'reach max api daily quota limit'],
+      [-1, 'system error'],
+    ];
+    const replies: { error: { type: string; errcode: number; api: string; message: string } }[] = [];
     // Act
-    const attempt = invoke({});
+    for (const [errcode] of cases) {
+      await table.doc.send(new DeleteCommand({ TableName: table.tableName, Key: { pk: `COMPONENT#${COMPONENT}`, sk: 'ACCESS_TOKEN' } }));
+      // -1 is retried by the client twice: three answers make it final.
+      sim.inject({ api: 'api_component_token', errcode, times: errcode === -1 ? 3 : 1 });
+      replies.push((await invoke({})) as (typeof replies)[number]);
+    }
     // Assess
-    await assert.rejects(attempt, (e: unknown) => e instanceof WeChatApiError && e.errcode === 40013);
+    assert.deepEqual(
+      replies.map((r) => [r.error.type, r.error.errcode, r.error.api]),
+      cases.map(([errcode]) => ['wechat_error', errcode, 'component/api_component_token']),
+    );
+    for (const [i, [, errmsg]] of cases.entries()) assert.match(replies[i]!.error.message, new RegExp(errmsg));
+  });
+
+  it('throws unexpected failures instead of dressing them up as a reply', async () => {
+    // Prepare: a table that does not exist is an outage, not an answer.
+    const broken = createHandler({ ...deps, tableName: 'no-such-table' });
+    // Act
+    const attempt = broken({});
+    // Assess
+    await assert.rejects(attempt, (e: unknown) => e instanceof Error && e.name === 'ResourceNotFoundException');
   });
 });

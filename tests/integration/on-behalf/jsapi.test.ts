@@ -16,10 +16,12 @@ import { createWeChatDeps } from '../../../lib/runtime/wechat-deps.ts';
 import { markUnauthorized } from '../../../lib/store/authorizers.ts';
 import { saveAuthorization } from '../../../lib/store/grants.ts';
 import { getJsapiTicketState } from '../../../lib/store/jsapi-tickets.ts';
-import { acquireLease } from '../../../lib/store/lease.ts';
+import { acquireLease } from '../../../lib/store/claims.ts';
 import { saveVerifyTicket } from '../../../lib/store/tickets.ts';
 import { getAuthorizerToken } from '../../../lib/store/tokens.ts';
-import { AuthorizerNotFoundError, AuthorizerUnauthorizedError, getAuthorizerAccessToken, withComponentToken } from '../../../lib/tokens/index.ts';
+import { AuthorizerNotFoundError, AuthorizerUnauthorizedError } from '../../../lib/tokens/errors.ts';
+import { getAuthorizerAccessToken } from '../../../lib/tokens/authorizer-token.ts';
+import { withComponentToken } from '../../../lib/tokens/component-token.ts';
 import { createWeChatClient, type WeChatClient } from '../../../lib/wechat/client.ts';
 import { createTestTable } from '../../helpers/dynamo.ts';
 

@@ -14,7 +14,7 @@ import { createWeChatDeps, type WeChatDeps } from '../../../lib/runtime/wechat-d
 import { markUnauthorized } from '../../../lib/store/authorizers.ts';
 import { saveAuthorization } from '../../../lib/store/grants.ts';
 import { saveVerifyTicket } from '../../../lib/store/tickets.ts';
-import { withComponentToken } from '../../../lib/tokens/index.ts';
+import { withComponentToken } from '../../../lib/tokens/component-token.ts';
 import { createWeChatClient } from '../../../lib/wechat/client.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
 

@@ -13,7 +13,7 @@ import {
   updateAuthorizerInfo,
 } from '../../../lib/store/authorizers.ts';
 import { getAuthorizerToken, StaleWriteError } from '../../../lib/store/tokens.ts';
-import type { StoreDeps } from '../../../lib/store/types.ts';
+import type { StoreDeps } from '../../../lib/store/keys.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
 import { faultyDocumentClient, throttled } from '../../helpers/faults.ts';
 

@@ -11,8 +11,7 @@ import {
   saveCodeRejection,
   saveCodeResult,
 } from '../../../lib/store/codes.ts';
-import { codeKey } from '../../../lib/store/keys.ts';
-import type { StoreDeps } from '../../../lib/store/types.ts';
+import { codeKey, type StoreDeps } from '../../../lib/store/keys.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
 
 const NOW = Date.parse('2026-11-23T20:00:00Z');

@@ -1,15 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import {
-  claimMessage,
-  finishMessage,
-  forgetMessage,
-  MESSAGE_HANDLING_MS,
-  MESSAGE_MARKER_TTL_S,
-  messageDedupeId,
-} from '../../../lib/store/deliveries.ts';
-import type { StoreDeps } from '../../../lib/store/types.ts';
+import { claimMessage, finishMessage, forgetMessage, MESSAGE_MARKER_TTL_S, messageDedupeId } from '../../../lib/store/deliveries.ts';
+import { MESSAGE_HANDLING_MS } from '../../../lib/kernel/limits.ts';
+import type { StoreDeps } from '../../../lib/store/keys.ts';
 import { parseAccountMessage } from '../../../lib/wechat/account-messages.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
 

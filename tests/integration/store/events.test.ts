@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { EVENT_TTL_S, eventFromStreamImage, eventId, EventShapeError, recordEvent, type NewEvent } from '../../../lib/store/events.ts';
-import type { StoreDeps } from '../../../lib/store/types.ts';
+import type { StoreDeps } from '../../../lib/store/keys.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
 
 const NOW = Date.parse('2026-11-23T20:00:00Z');

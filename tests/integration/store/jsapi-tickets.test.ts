@@ -5,9 +5,9 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { saveAuthorization } from '../../../lib/store/grants.ts';
 import { markUnauthorized } from '../../../lib/store/authorizers.ts';
 import { getJsapiTicketState, JSAPI_TICKET_RETENTION_S, putJsapiTicket } from '../../../lib/store/jsapi-tickets.ts';
-import { acquireLease } from '../../../lib/store/lease.ts';
+import { acquireLease } from '../../../lib/store/claims.ts';
 import { StaleWriteError } from '../../../lib/store/tokens.ts';
-import type { StoreDeps } from '../../../lib/store/types.ts';
+import type { StoreDeps } from '../../../lib/store/keys.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
 
 const NOW_S = Date.parse('2030-01-01T00:00:00Z') / 1000;

@@ -6,7 +6,7 @@ import { authorizerKey, componentKey, DUE_AUTHORIZER, DUE_COMPONENT } from '../.
 import { tokenItem } from '../../../lib/store/tokens.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
 
-// A day ahead: DynamoDB Local's TTL deletes items whose expiresAt has passed within seconds (TOOLCHAIN.md).
+// A day ahead: DynamoDB Local's TTL deletes items whose expiresAt has passed within seconds (docs/architecture.md §5).
 const NOW_S = Math.floor(Date.now() / 1000) + 86_400;
 let table: TestTable;
 let deps: { doc: TestTable['doc']; tableName: string };

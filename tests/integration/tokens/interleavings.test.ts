@@ -3,28 +3,20 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { Agent } from 'undici';
-import { simulatorEnv, SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
+import { SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
 import { startSimulator, type Simulator } from '../../../infra/local/simulator/index.ts';
 import { nowSeconds, sleep, type Clock } from '../../../lib/kernel/clock.ts';
-import { loadConfig } from '../../../lib/runtime/config.ts';
-import { createWeChatDeps, type WeChatDeps } from '../../../lib/runtime/wechat-deps.ts';
+import type { WeChatDeps } from '../../../lib/runtime/wechat-deps.ts';
+import { COMPONENT_ACQUIRE_MS, FOLLOWER_MAX_WAIT_MS, WECHAT_CALL_BUDGET_MS } from '../../../lib/kernel/limits.ts';
 import { createMemoryLogger } from '../../../lib/kernel/logger.ts';
-import {
-  AUTHORIZER_FLIGHT,
-  COMPONENT_ACQUIRE_MS,
-  COMPONENT_FLIGHT,
-  FOLLOWER_MAX_WAIT_MS,
-  getAuthorizerAccessToken,
-  getComponentAccessToken,
-  TOKEN_MARGIN_S,
-  WECHAT_CALL_BUDGET_MS,
-  withComponentToken,
-} from '../../../lib/tokens/index.ts';
+import { AUTHORIZER_FLIGHT, getAuthorizerAccessToken } from '../../../lib/tokens/authorizer-token.ts';
+import { COMPONENT_FLIGHT, getComponentAccessToken, TOKEN_MARGIN_S, withComponentToken } from '../../../lib/tokens/component-token.ts';
 import { saveAuthorization } from '../../../lib/store/grants.ts';
 import { getAuthorizer } from '../../../lib/store/authorizers.ts';
 import { saveVerifyTicket } from '../../../lib/store/tickets.ts';
 import { createWeChatClient, type WeChatClient } from '../../../lib/wechat/client.ts';
 import { createTestTable } from '../../helpers/dynamo.ts';
+import { worldWeChatDeps } from '../../helpers/world.ts';
 
 const COMPONENT = SIMULATOR_COMPONENT.appId;
 let agent: Agent;
@@ -49,13 +41,13 @@ const setup = async (t: TestContext, options: { tokenTtlS?: number } = {}): Prom
   const wechat: WeChatClient = createWeChatClient({ baseUrl: sim.url, logger: createMemoryLogger(), dispatcher: agent });
   let offsetMs = 0;
   const clock: Clock = () => Date.now() + offsetMs;
-  const config = loadConfig({
-    ...simulatorEnv(),
-    TABLE_NAME: table.tableName,
-    WECHAT_API_BASE_URL: sim.url,
-    PUBLIC_BASE_URL: 'https://platform.example.test',
+  const deps = worldWeChatDeps(table, {
+    wechatUrl: sim.url,
+    publicBaseUrl: 'https://platform.example.test',
+    clock,
+    logger: createMemoryLogger('debug'),
+    wechat,
   });
-  const deps = createWeChatDeps(config, config.secrets!, { doc: table.doc, clock, logger: createMemoryLogger('debug'), wechat });
   await sim.pushTicket();
   await saveVerifyTicket(deps, { componentAppId: COMPONENT, ticket: sim.latestTicket()!, createTime: nowSeconds(clock) });
   sim.resetCounters();

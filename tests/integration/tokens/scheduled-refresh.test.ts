@@ -14,7 +14,7 @@ import { createWeChatDeps } from '../../../lib/runtime/wechat-deps.ts';
 import { createMemoryLogger } from '../../../lib/kernel/logger.ts';
 import { createMemoryMetrics } from '../../../lib/kernel/metrics.ts';
 import { failureKey, runRefresh, type RefreshDeps } from '../../../lib/tokens/scheduled-refresh.ts';
-import { NeedsReauthError, TokenBusyError } from '../../../lib/tokens/index.ts';
+import { NeedsReauthError, TokenBusyError } from '../../../lib/tokens/errors.ts';
 import { getAuthorizer } from '../../../lib/store/authorizers.ts';
 import { listDueAuthorizers, type DueCursor } from '../../../lib/store/schedule.ts';
 import { AUTHORIZER_LIST, authorizerKey, DUE_AUTHORIZER } from '../../../lib/store/keys.ts';

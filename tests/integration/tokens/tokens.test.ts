@@ -4,37 +4,37 @@ import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { Agent } from 'undici';
-import { simulatorEnv, SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
+import { SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
 import { startSimulator, type Simulator } from '../../../infra/local/simulator/index.ts';
 import { nowSeconds, type Clock } from '../../../lib/kernel/clock.ts';
-import { loadConfig } from '../../../lib/runtime/config.ts';
-import { createWeChatDeps, type WeChatDeps } from '../../../lib/runtime/wechat-deps.ts';
+import type { WeChatDeps } from '../../../lib/runtime/wechat-deps.ts';
 import { createMemoryLogger } from '../../../lib/kernel/logger.ts';
 import {
   AuthorizerNotFoundError,
   AuthorizerUnauthorizedError,
-  authorizerLease,
-  componentLease,
-  getAuthorizerAccessToken,
-  getComponentAccessToken,
   MissingTicketError,
   NeedsReauthError,
-  refreshAuthorizerTokenIfDue,
-  refreshComponentTokenIfDue,
   TicketInvalidError,
-  TOKEN_MARGIN_S,
   TokenBusyError,
-  withAuthorizerToken,
+} from '../../../lib/tokens/errors.ts';
+import { authorizerLease, getAuthorizerAccessToken, refreshAuthorizerTokenIfDue, withAuthorizerToken } from '../../../lib/tokens/authorizer-token.ts';
+import {
+  componentLease,
+  getComponentAccessToken,
+  refreshComponentTokenIfDue,
+  TOKEN_MARGIN_S,
   withComponentToken,
-} from '../../../lib/tokens/index.ts';
+} from '../../../lib/tokens/component-token.ts';
 import { saveAuthorization } from '../../../lib/store/grants.ts';
 import { getAuthorizer, markUnauthorized } from '../../../lib/store/authorizers.ts';
-import { acquireLease } from '../../../lib/store/lease.ts';
+import { acquireLease } from '../../../lib/store/claims.ts';
 import { saveVerifyTicket } from '../../../lib/store/tickets.ts';
 import { getComponentToken, putComponentToken } from '../../../lib/store/tokens.ts';
 import { createWeChatClient, type WeChatClient } from '../../../lib/wechat/client.ts';
 import { WeChatApiError } from '../../../lib/wechat/errors.ts';
 import { createTestTable } from '../../helpers/dynamo.ts';
+import { faultyDocumentClient, type FaultyDocumentClient } from '../../helpers/faults.ts';
+import { worldWeChatDeps } from '../../helpers/world.ts';
 
 const COMPONENT = SIMULATOR_COMPONENT.appId;
 let sim: Simulator;
@@ -51,19 +51,23 @@ after(async () => {
   await sim.stop();
 });
 
-export interface Setup {
+interface Setup {
   readonly deps: WeChatDeps;
   readonly logger: ReturnType<typeof createMemoryLogger>;
   /** Moves the service's clock (the simulator keeps real time). */
   advance(seconds: number): void;
   /** DynamoDB requests sent through deps.doc so far. */
   requests(): number;
+  /** With `faulty: true`: deps.doc is this fault-injecting client. */
+  faults?: FaultyDocumentClient;
 }
 
 /** A fresh table, deps on the simulator, and (unless `ticket: false`) a live ticket stored as the push would. */
-export const setup = async (t: TestContext, options: { ticket?: boolean } = {}): Promise<Setup> => {
+const setup = async (t: TestContext, options: { ticket?: boolean; faulty?: boolean } = {}): Promise<Setup> => {
   const table = await createTestTable();
   t.after(() => table.close());
+  const faults = options.faulty ? faultyDocumentClient(table.endpoint) : undefined;
+  if (faults) t.after(() => faults.close());
   let requests = 0;
   table.doc.middlewareStack.add(
     (next) => async (args) => {
@@ -74,20 +78,21 @@ export const setup = async (t: TestContext, options: { ticket?: boolean } = {}):
   );
   let offsetMs = 0;
   const clock: Clock = () => Date.now() + offsetMs;
-  const config = loadConfig({
-    ...simulatorEnv(),
-    TABLE_NAME: table.tableName,
-    WECHAT_API_BASE_URL: sim.url,
-    PUBLIC_BASE_URL: 'https://platform.example.test',
-  });
   const logger = createMemoryLogger('debug');
-  const deps = createWeChatDeps(config, config.secrets!, { doc: table.doc, clock, logger, wechat });
+  const deps = worldWeChatDeps(table, {
+    wechatUrl: sim.url,
+    publicBaseUrl: 'https://platform.example.test',
+    clock,
+    logger,
+    wechat,
+    ...(faults ? { doc: faults.doc } : {}),
+  });
   if (options.ticket !== false) {
     await sim.pushTicket();
     await saveVerifyTicket(deps, { componentAppId: COMPONENT, ticket: sim.latestTicket()!, createTime: nowSeconds(clock) });
   }
   sim.resetCounters();
-  return { deps, logger, advance: (seconds) => (offsetMs += seconds * 1000), requests: () => requests };
+  return { deps, logger, advance: (seconds) => (offsetMs += seconds * 1000), requests: () => requests, ...(faults ? { faults } : {}) };
 };
 
 const FAST_LEASE = { leaseMs: 400, maxWaitMs: 3_000, pollMinMs: 20, pollMaxMs: 100 };
@@ -170,6 +175,21 @@ describe('tokens.getComponentAccessToken', () => {
     // Assess
     await assert.rejects(attempt, (e: unknown) => e instanceof TokenBusyError && e.type === 'busy');
     assert.equal(sim.calls(), 0);
+  });
+
+  it('refreshes at once when its lease write landed but the answer was lost, instead of waiting on its own lease', async (t) => {
+    // Prepare: the lease Put is applied, then a reset socket loses its answer and the SDK sends it again.
+    const { deps, faults } = await setup(t, { faulty: true });
+    const lost = faults!.inject({
+      where: 'answer-lost',
+      match: (c) => c.command === 'PutItemCommand' && c.pks.some((pk) => pk.startsWith('LEASE#')),
+    });
+    // Act: a wait far shorter than the lease, so waiting on its own lease would end in TokenBusyError.
+    const token = await getComponentAccessToken(deps, { ...FAST_LEASE, leaseMs: 60_000, maxWaitMs: 300 });
+    // Assess
+    assert.equal(lost.fired(), 1);
+    assert.equal(sim.calls('api_component_token'), 1);
+    assert.equal((await getComponentToken(deps, COMPONENT, { consistent: true }))?.accessToken, token.accessToken);
   });
 
   it('throws MissingTicketError telling the operator what to do, without calling WeChat', async (t) => {

@@ -4,6 +4,7 @@ import { simulatorEnv } from '../../../infra/local/credentials.ts';
 import { createHandler } from '../../../functions/admin/handler.ts';
 import type { ActionInput, AdminAction } from '../../../lib/admin/action.ts';
 import { BadRequestError } from '../../../lib/kernel/errors.ts';
+import { WeChatApiError } from '../../../lib/wechat/errors.ts';
 import { createMemoryLogger } from '../../../lib/kernel/logger.ts';
 import { loadConfig } from '../../../lib/runtime/config.ts';
 import { createWeChatDeps } from '../../../lib/runtime/wechat-deps.ts';
@@ -24,6 +25,9 @@ const given = () => {
     },
     crash: async () => {
       throw new Error('table unreachable');
+    },
+    quota: async () => {
+      throw new WeChatApiError('component/clear_quota/v2', 48006, 'forbid to clear quota because of reaching the limit');
     },
   };
   return { invoke: createHandler(deps, actions), seen, logger };
@@ -46,7 +50,7 @@ describe('admin handler', () => {
   it('answers unknown_action listing the known actions, running nothing', async () => {
     const { invoke, seen } = given();
     const answer = await invoke({ action: 'dropTable' }, context);
-    assert.deepEqual(answer, { error: { type: 'unknown_action', message: 'unknown action "dropTable"; known actions: crash, echo, refuse' } });
+    assert.deepEqual(answer, { error: { type: 'unknown_action', message: 'unknown action "dropTable"; known actions: crash, echo, quota, refuse' } });
     assert.deepEqual(seen, []);
   });
 
@@ -76,5 +80,21 @@ describe('admin handler', () => {
   it('throws anything unexpected, so the invocation fails visibly', async () => {
     const { invoke } = given();
     await assert.rejects(invoke({ action: 'crash' }, context), /table unreachable/);
+  });
+
+  it('answers a WeChat API failure of an action as wechat_error with the errcode and the API, not a failed invocation', async () => {
+    // Prepare
+    const { invoke } = given();
+    // Act
+    const answer = await invoke({ action: 'quota' }, context);
+    // Assess
+    assert.deepEqual(answer, {
+      error: {
+        type: 'wechat_error',
+        message: 'component/clear_quota/v2 failed: errcode 48006: forbid to clear quota because of reaching the limit',
+        errcode: 48006,
+        api: 'component/clear_quota/v2',
+      },
+    });
   });
 });

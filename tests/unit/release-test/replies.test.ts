@@ -10,7 +10,7 @@ const event = (name: string) => parseAccountMessage(`${head}<MsgType>event</MsgT
 const TEST = 'wx570bc396a51b8ff8';
 
 describe('releaseTest.RELEASE_TEST_ACCOUNTS', () => {
-  it('lists the ten test accounts of PROTOCOL.md §2 with their gh_ ids', () => {
+  it('lists the ten test accounts of docs/protocol.md §2 with their gh_ ids', () => {
     assert.equal(RELEASE_TEST_ACCOUNTS.size, 10);
     assert.equal(RELEASE_TEST_ACCOUNTS.get('wx5910277cae6fd970'), 'gh_7818dcb60240');
     assert.ok([...RELEASE_TEST_ACCOUNTS].every(([appid, gh]) => /^wx[0-9a-f]{16}$/.test(appid) && /^gh_[0-9a-f]{12}$/.test(gh)));

@@ -116,4 +116,30 @@ describe('loadConfig', () => {
       'LINK_SIGNING_KEY must be 32-256 base64 characters (32 random bytes or more)',
     ]);
   });
+
+  it('reads AWS_REGION and whether AWS credentials are set, and names a malformed region', () => {
+    // Act
+    const bare = loadConfig(valid);
+    const aws = loadConfig({ ...valid, AWS_REGION: 'ap-east-1', AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE' });
+    const bad = (() => {
+      try {
+        return loadConfig({ ...valid, AWS_REGION: 'Asia Pacific' });
+      } catch (e) {
+        return e;
+      }
+    })();
+    // Assess
+    assert.deepEqual([bare.awsRegion, bare.awsCredentialsInEnv], [undefined, false]);
+    assert.deepEqual([aws.awsRegion, aws.awsCredentialsInEnv], ['ap-east-1', true]);
+    assert.ok(bad instanceof ConfigError);
+    assert.deepEqual(bad.problems, ['AWS_REGION must look like ap-east-1']);
+  });
+
+  it('names a LOG_LEVEL that is not one of the four levels', () => {
+    assert.throws(
+      () => loadConfig({ ...valid, LOG_LEVEL: 'verbose' }),
+      (e: unknown) => e instanceof ConfigError && /LOG_LEVEL/.test(e.message),
+    );
+    assert.equal(loadConfig({ ...valid, LOG_LEVEL: 'WARN' }).logLevel, 'warn');
+  });
 });

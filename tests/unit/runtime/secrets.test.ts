@@ -6,8 +6,10 @@ import { heldSecrets, type ComponentSecrets, type Config } from '../../../lib/ru
 import { createSsmClient } from '../../../lib/runtime/deps.ts';
 import { ConfigError } from '../../../lib/kernel/errors.ts';
 import { createMemoryLogger } from '../../../lib/kernel/logger.ts';
+import { RejectedRequestError } from '../../../lib/kernel/errors.ts';
+import { httpErrorBoundary, text, type HttpEvent } from '../../../lib/runtime/http.ts';
 import { lambda } from '../../../lib/runtime/lambda.ts';
-import { loadSecrets, markSecretsStale } from '../../../lib/runtime/secrets.ts';
+import { loadSecrets } from '../../../lib/runtime/secrets.ts';
 import { createSsmSecretsSource, MIN_REFRESH_INTERVAL_MS } from '../../../lib/runtime/ssm-secrets.ts';
 import { context } from '../../helpers/context.ts';
 
@@ -42,7 +44,12 @@ const config = (overrides: Partial<Config> = {}): Config => ({
   pushMaxSkewS: 600,
   refreshConcurrency: 16,
   logLevel: 'info',
+  awsRegion: undefined,
+  awsCredentialsInEnv: false,
   ssmParameterPath: PATH,
+  eventBusName: undefined,
+  eventBridgeEndpoint: undefined,
+  accountMessageEvents: [],
   secretNames: ['appSecret', 'token', 'encodingAesKey'],
   secrets: undefined,
   ...overrides,
@@ -216,21 +223,20 @@ describe('loadSecrets', () => {
     const fromEnv = heldSecrets({ appSecret: 'env-secret', token: 'envToken', encodingAesKey: AES_KEY_2 }, ['appSecret', 'token', 'encodingAesKey']);
     let asked = 0;
     // Act
-    const secrets = await loadSecrets(config({ secrets: fromEnv }), { get: async () => (asked++, fromEnv) });
+    const secrets = await loadSecrets(config({ secrets: fromEnv }), { get: async () => (asked++, fromEnv) }, true);
     // Assess
     assert.equal(secrets, fromEnv);
     assert.equal(asked, 0);
   });
 
-  it('refetches from SSM on the load after markSecretsStale, then serves the cache again', async () => {
+  it('refetches from SSM on a load asked to refresh, then serves the cache again', async () => {
     // Prepare
     const source = createSsmSecretsSource({ client, minRefreshIntervalMs: 0 });
     await loadSecrets(config(), source);
     put('encoding-aes-key', AES_KEY_2);
     // Act
     const beforeStale = await loadSecrets(config(), source);
-    markSecretsStale();
-    const afterStale = await loadSecrets(config(), source);
+    const afterStale = await loadSecrets(config(), source, true);
     const next = await loadSecrets(config(), source);
     // Assess
     assert.equal(beforeStale.encodingAesKey, AES_KEY_1);
@@ -284,19 +290,24 @@ describe('lambda (default secrets source)', () => {
     });
     for (const name of ['COMPONENT_APPSECRET', 'COMPONENT_TOKEN', 'COMPONENT_ENCODING_AES_KEY']) delete process.env[name];
     let builds = 0;
+    // A request whose signature fails (as a push signed with a rotated token would) reaches the HTTP edge.
     const handler = lambda(
       (_config, secrets) => (builds++, secrets),
-      (secrets) => async () => secrets.token,
-      { secretsSource: source },
+      (secrets) => async (event: HttpEvent) => {
+        if (event.rawPath === '/forged') throw new RejectedRequestError('signature.mismatch');
+        return text(200, secrets.token);
+      },
+      { secretsSource: source, edge: httpErrorBoundary },
     );
+    const get = (rawPath: string) => handler({ rawPath } as HttpEvent, context);
     try {
       // Act
-      await handler({}, context);
-      markSecretsStale();
-      await handler({}, context);
+      await get('/');
+      await get('/forged');
+      await get('/');
       put('token', 'tokenTwo');
-      markSecretsStale();
-      const rotated = await handler({}, context);
+      await get('/forged');
+      const rotated = (await get('/'))?.body;
       // Assess
       assert.equal(rotated, 'tokenTwo');
       assert.equal(builds, 2);

@@ -9,7 +9,6 @@ import { createWeChatDeps } from '../../../lib/runtime/wechat-deps.ts';
 import { createMemoryLogger } from '../../../lib/kernel/logger.ts';
 import { createWeChatClient, type WeChatClientOptions } from '../../../lib/wechat/client.ts';
 import {
-  isBusy,
   isRefreshTokenInvalid,
   isRevoked,
   isTicketInvalid,
@@ -379,7 +378,7 @@ describe('wechatClient retries', () => {
     // Act & Assess
     await assert.rejects(
       client.apiGetAuthorizerList(TOKEN, { componentAppId: APPID, offset: 0, count: 100 }),
-      (e: unknown) => isBusy(e) && (e as WeChatApiError).errmsg === 'system error rid: r2',
+      (e: unknown) => e instanceof WeChatApiError && e.errcode === -1 && e.errmsg === 'system error rid: r2',
     );
     assert.equal(calls.length, 3);
     assert.equal(logger.records().filter((r) => r.event === 'wechat.retry').length, 2);

@@ -2,9 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AppError } from '../../../lib/kernel/errors.ts';
 import {
-  isBusy,
-  isIpNotWhitelisted,
-  isRateLimited,
   isRefreshTokenInvalid,
   isRevoked,
   isTicketInvalid,
@@ -18,14 +15,11 @@ const apiError = (errcode: number) => new WeChatApiError('component/api_authoriz
 
 const classifiers = {
   isTokenInvalid: { fn: isTokenInvalid, codes: [40001, 40014, 42001] },
-  isRateLimited: { fn: isRateLimited, codes: [45009, 45011] },
-  isBusy: { fn: isBusy, codes: [-1] },
   isTicketInvalid: { fn: isTicketInvalid, codes: [61005, 61006] },
   isRefreshTokenInvalid: { fn: isRefreshTokenInvalid, codes: [61023] },
-  isIpNotWhitelisted: { fn: isIpNotWhitelisted, codes: [61004, 40164] },
   isRevoked: { fn: isRevoked, codes: [61003] },
 };
-const allCodes = [...new Set([...Object.values(classifiers).flatMap((c) => c.codes), 0, 40013, 47001, 48001, 61009])];
+const allCodes = [...new Set([...Object.values(classifiers).flatMap((c) => c.codes), 0, -1, 40013, 40164, 45009, 45011, 47001, 48001, 61004, 61009])];
 
 describe('WeChatApiError', () => {
   it('carries api, errcode and the verbatim errmsg, rid included', () => {

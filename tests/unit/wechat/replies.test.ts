@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { keysFrom, openEnvelope } from '../../../lib/wechat/crypto.ts';
-import { buildReplyXml, buildTextReply, cdata, sealReply } from '../../../lib/wechat/replies.ts';
+import { buildReplyXml, cdata, sealReply } from '../../../lib/wechat/replies.ts';
 import { parseXml } from '../../../lib/wechat/xml.ts';
 import { V3 } from '../../fixtures/crypto/vectors.ts';
 
 const address = { toUser: 'oUser-openid_1', fromUser: 'gh_3c884a361561', createTime: 1_700_000_000 };
 
-describe('reply.buildTextReply', () => {
+describe('reply.buildReplyXml for text', () => {
   it('writes the MP text reply with To = the user and From = the account', () => {
     // Act
-    const xml = buildTextReply({ ...address, content: 'TESTCOMPONENT_MSG_TYPE_TEXT_callback' });
+    const xml = buildReplyXml(address, { msgType: 'text', content: 'TESTCOMPONENT_MSG_TYPE_TEXT_callback' });
     // Assess
     assert.equal(
       xml,
@@ -24,14 +24,14 @@ describe('reply.buildTextReply', () => {
     // Prepare
     const content = 'a]]>b<xml></xml>&amp; 中文 ]]]]>';
     // Act
-    const parsed = parseXml(buildTextReply({ ...address, content }));
+    const parsed = parseXml(buildReplyXml(address, { msgType: 'text', content }));
     // Assess
     assert.equal(parsed.Content, content);
     assert.equal(parsed.ToUserName, address.toUser);
   });
 
   it('refuses a createTime that is not epoch seconds', () => {
-    assert.throws(() => buildTextReply({ ...address, createTime: 1.5, content: 'x' }), RangeError);
+    assert.throws(() => buildReplyXml({ ...address, createTime: 1.5 }, { msgType: 'text', content: 'x' }), RangeError);
   });
 });
 
@@ -94,7 +94,7 @@ describe('reply.sealReply', () => {
   it('seals a reply that opens with the component keys and a fresh nonce each time', () => {
     // Prepare
     const keys = keysFrom({ token: 'replyToken1', encodingAesKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG' }, 'wx5ce1ab0c0ffee000');
-    const inner = buildTextReply({ ...address, content: 'LOCATIONfrom_callback' });
+    const inner = buildReplyXml(address, { msgType: 'text', content: 'LOCATIONfrom_callback' });
     // Act
     const first = parseXml(sealReply(keys, inner, { timestamp: 1_700_000_001 }));
     const second = parseXml(sealReply(keys, inner, { timestamp: 1_700_000_001 }));

@@ -1,5 +1,6 @@
 // Every npm script must run on the Lambda runtime's major (nodejs22.x). With `npm ci --ignore-scripts`
 // the pinned `node` devDependency has no binary and npm silently falls back to the system Node.
+// Plain JavaScript on purpose: an older Node cannot load a .ts file, and this check must speak on it.
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 22) {
   console.error(

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { acquireLease, getLease, LEASE_RETENTION_S, LeaseHeldError, releaseLease, renewLease } from '../../../lib/store/lease.ts';
-import type { StoreDeps } from '../../../lib/store/types.ts';
+import { acquireLease, LEASE_RETENTION_S, LeaseHeldError, releaseLease, renewLease, toLease } from '../../../lib/store/claims.ts';
+import { claimCode, getCodeState, saveCodeResult } from '../../../lib/store/codes.ts';
+import { claimMessage } from '../../../lib/store/deliveries.ts';
+import { leaseKey, type StoreDeps } from '../../../lib/store/keys.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
+import { faultyDocumentClient, type FaultyDocumentClient } from '../../helpers/faults.ts';
 
 const NOW = Date.parse('2030-01-01T00:00:00Z');
 let table: TestTable;
@@ -11,6 +14,9 @@ let n = 0;
 const nextWhat = () => `test-lease#${(n += 1)}`;
 /** Deps whose clock reads `at` (epoch ms), so each test moves time explicitly. */
 const depsAt = (at: number): StoreDeps => ({ doc: table.doc, tableName: table.tableName, clock: () => at });
+/** The lease as stored (consistent read). */
+const getLease = async (deps: StoreDeps, what: string) =>
+  toLease(what, (await deps.doc.send(new GetCommand({ TableName: deps.tableName, Key: leaseKey(what), ConsistentRead: true }))).Item);
 
 before(async () => {
   table = await createTestTable();
@@ -117,5 +123,76 @@ describe('lease.renewLease', () => {
     // Assess
     assert.equal(renewed, false);
     assert.deepEqual(await getLease(depsAt(NOW + 600), what), { what, owner: 'other', leaseUntil: NOW + 900 });
+  });
+});
+
+describe('claims: a claimant whose write landed but whose answer was lost', () => {
+  let faulty: FaultyDocumentClient;
+  /** Deps on a client that applies the next write, then loses its answer to a reset socket: the SDK sends it again. */
+  const losingNextAnswer = (at: number): StoreDeps => {
+    faulty.clearFaults();
+    faulty.resetCalls();
+    faulty.inject({ where: 'answer-lost' });
+    return { doc: faulty.doc, tableName: table.tableName, clock: () => at };
+  };
+  /** The SDK sent the write twice and the second met the condition the first had just satisfied. */
+  const retriedIntoItsOwnCondition = () => {
+    const [write, ...others] = faulty.writes();
+    assert.equal(others.length, 0);
+    assert.equal(write?.error, 'ConditionalCheckFailedException');
+  };
+
+  before(() => {
+    faulty = faultyDocumentClient(table.endpoint);
+  });
+  after(() => faulty.close());
+
+  it('holds the lease it took instead of reporting it held by someone else', async () => {
+    // Prepare
+    const what = nextWhat();
+    const deps = losingNextAnswer(NOW);
+    // Act
+    const lease = await acquireLease(deps, what, 'me', 20_000);
+    // Assess
+    retriedIntoItsOwnCondition();
+    assert.deepEqual(lease, { what, owner: 'me', leaseUntil: NOW + 20_000 });
+    await assert.rejects(acquireLease(depsAt(NOW + 1), what, 'other', 20_000), LeaseHeldError);
+  });
+
+  it('holds the code it claimed instead of waiting on its own claim', async () => {
+    // Prepare
+    const code = `queryauthcode@@@lost-answer-${Math.random().toString(36).slice(2)}`;
+    const deps = losingNextAnswer(NOW);
+    // Act
+    const claimed = await claimCode(deps, code, 'me', 30_000);
+    // Assess
+    retriedIntoItsOwnCondition();
+    assert.equal(claimed, true);
+    assert.equal(await claimCode(depsAt(NOW + 1), code, 'other', 30_000), false);
+    assert.deepEqual(await getCodeState(depsAt(NOW), code), { state: 'claimed', owner: 'me', claimUntil: NOW + 30_000 });
+  });
+
+  it('stores the code result it wrote instead of reporting its claim lost', async () => {
+    // Prepare
+    const code = `queryauthcode@@@lost-result-${Math.random().toString(36).slice(2)}`;
+    await claimCode(depsAt(NOW), code, 'me', 30_000);
+    const authorization = { authorizerAppid: 'wxc736b9251b3c6c41', authorizerRefreshToken: 'refreshtoken@@@lost', funcInfo: [1] };
+    // Act
+    await saveCodeResult(losingNextAnswer(NOW), code, 'me', authorization, NOW / 1000);
+    // Assess
+    retriedIntoItsOwnCondition();
+    assert.equal((await getCodeState(depsAt(NOW), code))?.state, 'exchanged');
+  });
+
+  it('handles the delivery it claimed instead of finding it in flight', async () => {
+    // Prepare
+    const marker = { id: `lost-answer-${(n += 1)}`, authorizerAppid: 'wxc736b9251b3c6c41', msgType: 'text', owner: 'me' };
+    const deps = losingNextAnswer(NOW);
+    // Act
+    const claim = await claimMessage(deps, marker);
+    // Assess
+    retriedIntoItsOwnCondition();
+    assert.equal(claim, 'claimed');
+    assert.equal(await claimMessage(depsAt(NOW + 1), { ...marker, owner: 'retry' }), 'in_flight');
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { cancelledAt, conditionMet } from '../../../lib/store/conditional.ts';
+import { cancelledAt, conditionMet } from '../../../lib/store/table.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
 
 let table: TestTable;
