@@ -5,11 +5,7 @@ import type { Deps } from '../runtime/deps.ts';
 import { recordEvent } from '../store/events.ts';
 import type { EventMessage } from '../wechat/account-messages.ts';
 
-export const recordAuditResultPush = async (
-  deps: Pick<Deps, 'doc' | 'tableName' | 'clock' | 'logger' | 'config'>,
-  authorizerAppid: string,
-  message: EventMessage,
-): Promise<'recorded' | 'duplicate'> => {
+export const recordAuditResultPush = async (deps: Deps, authorizerAppid: string, message: EventMessage): Promise<'recorded' | 'duplicate'> => {
   const result = await recordEvent(deps, {
     kind: 'audit_result',
     infoType: message.event,
