@@ -8,7 +8,6 @@
 // as such: the steps run at a fixed concurrency, so the time grows linearly with the number of accounts.
 // `node bench/rollout.ts [accounts] [latencyMs]`
 import { availableParallelism, loadavg } from 'node:os';
-import middy from '@middy/core';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { createHandler as createAuthorizedHandler } from '../functions/authorized/handler.ts';
@@ -23,13 +22,13 @@ import { FLEET_CONCURRENCY } from '../lib/fleet/records.ts';
 import { createMessageHandlerRegistry } from '../lib/intake/message-handlers.ts';
 import { createLogger } from '../lib/kernel/logger.ts';
 import { loadConfig } from '../lib/runtime/config.ts';
-import { httpErrorBoundary, type HttpEvent, type HttpResult } from '../lib/runtime/http.ts';
+import type { HttpEvent } from '../lib/runtime/http.ts';
 import { createWeChatDeps } from '../lib/runtime/wechat-deps.ts';
 import { authorizerKey, listKeys } from '../lib/store/keys.ts';
 import { saveVerifyTicket } from '../lib/store/tickets.ts';
 import { tokenItem } from '../lib/store/tokens.ts';
 import { createWeChatClient, type WeChatClient } from '../lib/wechat/client.ts';
-import { context } from '../tests/helpers/context.ts';
+import { httpFunction } from '../tests/helpers/lambda.ts';
 import { startPlatformServer, type Route } from '../tests/helpers/platform-server.ts';
 import { report, round } from './lib.ts';
 
@@ -155,16 +154,15 @@ try {
   await saveVerifyTicket(deps, { componentAppId: SIMULATOR_COMPONENT.appId, ticket: sim.latestTicket()!, createTime: now - 60 });
   sim.code.setQuota({ rest: ACCOUNTS * 2, limit: ACCOUNTS * 2 });
   sim.code.setAudit({ delayMs: 1000 });
-  const messageHandler = middy(
+  const messageHandler = httpFunction(
     createMessageHandler(
       deps,
       createMessageHandlerRegistry(async () => undefined),
     ),
-    { timeoutEarlyInMillis: 0 },
-  ).use(httpErrorBoundary({ logger: () => logger, secretsStale: () => undefined }));
+    logger,
+  );
   for (const appid of appids) {
-    routes[`POST /wechat/authorizers/${appid}/callback`] = (event: HttpEvent) =>
-      messageHandler({ ...event, pathParameters: { appid } }, context) as Promise<HttpResult>;
+    routes[`POST /wechat/authorizers/${appid}/callback`] = (event: HttpEvent) => messageHandler({ ...event, pathParameters: { appid } });
   }
   const authorized = createAuthorizedHandler(deps);
   const fleet = createFleetHandler(deps);

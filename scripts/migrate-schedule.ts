@@ -9,7 +9,7 @@ import { systemClock, nowSeconds } from '../lib/kernel/clock.ts';
 import { createDocumentClient } from '../lib/runtime/deps.ts';
 import { AUTHORIZER_LIST, DUE_AUTHORIZER, dueSortKey, TOKEN_RETENTION_S } from '../lib/store/keys.ts';
 import { nextRefreshFor } from '../lib/store/schedule.ts';
-import type { StoreDeps } from '../lib/store/types.ts';
+import type { StoreDeps } from '../lib/store/keys.ts';
 
 export interface MigrationSummary {
   scanned: number;

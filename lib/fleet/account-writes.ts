@@ -41,7 +41,7 @@ export const writeAccount = (
 ): Promise<boolean> => {
   const event =
     move.announce &&
-    accountUpdatedEvent(header, account, {
+    accountUpdatedEvent(ctx.deps, header, account, {
       stage: move.announce,
       change: changeId(expect),
       ...(move.auditId !== undefined ? { auditId: move.auditId } : {}),

@@ -16,7 +16,7 @@ const only = (input: ActionInput, allowed: readonly string[]): void => {
   if (unknown.length > 0) throw new BadRequestError(`unknown field(s): ${unknown.join(', ')}; allowed: ${allowed.join(', ')}`);
 };
 
-export const integerField = (input: ActionInput, key: string, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}): number | undefined => {
+const integerField = (input: ActionInput, key: string, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}): number | undefined => {
   const raw = input[key];
   if (raw === undefined) return undefined;
   const n = typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : raw;

@@ -6,7 +6,8 @@
 import type { WeChatDeps } from '../runtime/wechat-deps.ts';
 import type { StoredEvent } from '../store/events.ts';
 import { auditResultTarget } from '../store/rollout-targets.ts';
-import { putOutboxEvents, recordAccountAudit } from '../store/rollouts.ts';
+import { putEvents } from '../store/outbox.ts';
+import { recordAccountAudit } from '../store/rollouts.ts';
 import { PermanentEventError } from '../stream/dispatch.ts';
 import { accountMessageFromXml, AccountMessageError, auditResultOf, type AuditResult } from '../wechat/account-messages.ts';
 import { auditEvent } from './events.ts';
@@ -28,7 +29,7 @@ const readResult = (event: StoredEvent): { appid: string; result: AuditResult } 
 export const applyAuditResult = async (deps: WeChatDeps, event: StoredEvent): Promise<void> => {
   const { appid, result } = readResult(event);
   const { rolloutId, tenant } = await auditResultTarget(deps, appid);
-  const report = auditEvent({
+  const report = auditEvent(deps, {
     pushId: event.id,
     authorizerAppid: appid,
     result,
@@ -37,6 +38,6 @@ export const applyAuditResult = async (deps: WeChatDeps, event: StoredEvent): Pr
     occurredAt: deps.clock(),
   });
   const applied = rolloutId ? await recordAccountAudit(deps, { rolloutId, authorizerAppid: appid }, result, [report]) : false;
-  if (!applied) await putOutboxEvents(deps, [report]);
+  if (!applied) await putEvents(deps, [report]);
   deps.logger.info('rollout.audit_result', { authorizerAppid: appid, rolloutId, outcome: result.outcome, applied });
 };

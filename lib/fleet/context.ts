@@ -3,6 +3,7 @@
 // invocation sees), the timing constants, and how an error becomes a stored StepError and a retry decision.
 import { randomUUID } from 'node:crypto';
 import { nowSeconds } from '../kernel/clock.ts';
+import { ROLLOUT_CLAIM_MS } from '../kernel/limits.ts';
 import type { WeChatDeps } from '../runtime/wechat-deps.ts';
 import type { RolloutHeader, StepError } from '../store/rollout-types.ts';
 import { getRolloutHeader } from '../store/rollouts.ts';
@@ -10,8 +11,8 @@ import { AuthorizerNotFoundError, AuthorizerUnauthorizedError, NeedsReauthError,
 import { getAuthorizerAccessToken, withAuthorizerToken } from '../tokens/authorizer-token.ts';
 import { codeCallPolicy, isTokenInvalid, WeChatApiError, type CodeCallPolicy } from '../wechat/errors.ts';
 
-/** How long a step may hold a claim: a token fetch and one WeChat call with the client's retries, with room. */
-export const CLAIM_S = 120;
+/** How long a step may hold a claim (lib/kernel/limits.ts: it covers a token fetch and one WeChat call with retries). */
+export const CLAIM_S = ROLLOUT_CLAIM_MS / 1000;
 /** Failed tries of one step before the account is marked failed. */
 export const MAX_ATTEMPTS = 8;
 /** Backoff between tries: BACKOFF_BASE_S doubling per attempt, capped. Sweeps (every minute) wake accounts when due. */

@@ -45,6 +45,23 @@ const recoverWith = async (
   await (landed ? then.landed() : then.redo());
 };
 
+/** A submission is found by its audit (this user_version, submitted since the claim), which also gives its id. */
+const recoverSubmission = async (ctx: StepContext, header: RolloutHeader, account: RolloutAccount, held: Claim, call: AccountCaller) => {
+  let mine: Awaited<ReturnType<typeof ownAudit>>;
+  try {
+    mine = await ownAudit(ctx, header, call, held);
+  } catch (error) {
+    return failStep(ctx, header, account, held, error);
+  }
+  ctx.deps.logger.info('rollout.recovered', {
+    rolloutId: account.rolloutId,
+    authorizerAppid: account.authorizerAppid,
+    stage: held.stage,
+    landed: !!mine,
+  });
+  await (mine ? submitted(ctx, header, account, held, mine) : submitCall(ctx, header, account, held, call));
+};
+
 /** Takes over an expired claim and finishes or repeats its call, whichever WeChat's state calls for. */
 export const recoverStep = async (ctx: StepContext, header: RolloutHeader, account: RolloutAccount): Promise<void> => {
   const held = await retakeClaim(ctx, header, account);
@@ -54,21 +71,8 @@ export const recoverStep = async (ctx: StepContext, header: RolloutHeader, accou
   switch (held.stage) {
     case 'committing':
       return recoverWith(...args, trialIsOurs, { landed: () => afterCommit(...args), redo: () => commitCall(...args) });
-    case 'submitting': {
-      let mine: Awaited<ReturnType<typeof ownAudit>>;
-      try {
-        mine = await ownAudit(ctx, header, call, held);
-      } catch (error) {
-        return failStep(ctx, header, account, held, error);
-      }
-      ctx.deps.logger.info('rollout.recovered', {
-        rolloutId: account.rolloutId,
-        authorizerAppid: account.authorizerAppid,
-        stage: held.stage,
-        landed: !!mine,
-      });
-      return void (await (mine ? submitted(ctx, header, account, held, mine) : submitCall(...args)));
-    }
+    case 'submitting':
+      return recoverSubmission(...args);
     case 'releasing': {
       const check = held.from === 'gray_released' ? grayReached(100) : liveIsOurs;
       return recoverWith(...args, check, { landed: () => finishClaim(ctx, header, account, held, 'released'), redo: () => releaseCall(...args) });

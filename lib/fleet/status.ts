@@ -71,29 +71,29 @@ const failureOf = (a: RolloutAccount): RolloutFailure | undefined => {
 
 const iso = (s: number) => new Date(s * 1000).toISOString();
 
+const tally = async (deps: StoreDeps, header: RolloutHeader) => {
+  const now = nowSeconds(deps.clock);
+  const stages = Object.fromEntries(ROLLOUT_STAGES.map((s) => [s, 0])) as Record<RolloutStage, number>;
+  const t = { accounts: 0, settled: 0, waitingForQuota: 0, retrying: 0, failureCount: 0, stages, failures: [] as RolloutFailure[] };
+  for await (const page of rolloutAccounts(deps, header.rolloutId)) {
+    for (const a of page) {
+      t.accounts += 1;
+      stages[a.stage] += 1;
+      if (isSettled(header, a)) t.settled += 1;
+      if (a.blockedBy === 'quota') t.waitingForQuota += 1;
+      else if (a.lastError && a.stage !== 'failed' && (a.nextAttemptAt ?? 0) > now) t.retrying += 1;
+      const failure = failureOf(a);
+      if (failure) t.failureCount += 1;
+      if (failure && t.failures.length < FAILURES_LISTED) t.failures.push(failure);
+    }
+  }
+  return t;
+};
+
 export const getRolloutStatus = async (deps: StoreDeps, rolloutId: string): Promise<RolloutStatus> => {
   const header = await getRolloutHeader(deps, rolloutId);
   if (!header) throw new RolloutNotFoundError(`no rollout ${rolloutId}`);
-  const now = nowSeconds(deps.clock);
-  const stages = Object.fromEntries(ROLLOUT_STAGES.map((s) => [s, 0])) as Record<RolloutStage, number>;
-  const failures: RolloutFailure[] = [];
-  let accounts = 0;
-  let settled = 0;
-  let waitingForQuota = 0;
-  let retrying = 0;
-  let failureCount = 0;
-  for await (const page of rolloutAccounts(deps, rolloutId)) {
-    for (const a of page) {
-      accounts += 1;
-      stages[a.stage] += 1;
-      if (isSettled(header, a)) settled += 1;
-      if (a.blockedBy === 'quota') waitingForQuota += 1;
-      else if (a.lastError && a.stage !== 'failed' && (a.nextAttemptAt ?? 0) > now) retrying += 1;
-      const failure = failureOf(a);
-      if (failure) failureCount += 1;
-      if (failure && failures.length < FAILURES_LISTED) failures.push(failure);
-    }
-  }
+  const t = await tally(deps, header);
   return {
     rolloutId,
     status: header.status,
@@ -104,13 +104,13 @@ export const getRolloutStatus = async (deps: StoreDeps, rolloutId: string): Prom
     halted: header.halted === true,
     createdAt: iso(header.createdAt),
     ...(header.completedAt ? { completedAt: iso(header.completedAt) } : {}),
-    accounts,
-    settled,
-    stages,
-    waitingForQuota,
-    retrying,
-    failures,
-    failureCount,
+    accounts: t.accounts,
+    settled: t.settled,
+    stages: t.stages,
+    waitingForQuota: t.waitingForQuota,
+    retrying: t.retrying,
+    failures: t.failures,
+    failureCount: t.failureCount,
     skipped: header.skipped ?? [],
     skippedCount: header.skippedCount ?? header.skipped?.length ?? 0,
   };

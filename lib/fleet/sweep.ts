@@ -62,7 +62,7 @@ const sweepRollout = async (deps: FleetDeps, rolloutId: string): Promise<{ woken
   await inPool(unblocked, 20, async (a) => void (await wake(deps, a, ['blockedBy', 'nextAttemptAt'])));
   if (!settled || header.status !== 'running') return { woken: due.length + unblocked.length, completed: false };
   const done = await updateRolloutHeader(deps, header, { set: { status: 'completed', completedAt: now }, active: false }, [
-    rolloutCompletedEvent(header, counts, deps.clock()),
+    rolloutCompletedEvent(deps, header, counts, deps.clock()),
   ]);
   if (done) deps.logger.info('rollout.completed', { rolloutId, phase: header.phase, ...counts });
   return { woken: due.length + unblocked.length, completed: done };

@@ -68,6 +68,12 @@ export const MESSAGE_HANDLING_MS = 10_000;
  */
 export const DELIVERY_WAIT = { maxWaitMs: 7_000, pollMinMs: 250, pollMaxMs: 1_000 } as const;
 
+// Rollouts (lib/fleet).
+/** The most a rollout step holds its claim for: the account's token (wait, then hold its lease), one WeChat call, the writes. 79.8 s. */
+export const ROLLOUT_CALL_MS = FOLLOWER_MAX_WAIT_MS + AUTHORIZER_LEASE_MS + WECHAT_CALL_BUDGET_MS + STORE_SLACK_MS;
+/** A rollout claim: past it the sweep takes the step over (reading WeChat's state first). Renewed before each further call. */
+export const ROLLOUT_CLAIM_MS = 120_000;
+
 /**
  * What each function needs from its timeout for one unit of work (a request, a stream record, an account),
  * on its longest path: waiting for another holder, then holding the longest lease or claim it can hold, plus
@@ -98,8 +104,8 @@ export const FUNCTION_NEEDS_MS = {
   login: COMPONENT_ACQUIRE_MS + WECHAT_CALL_BUDGET_MS + STORE_SLACK_MS,
   // The longest action holds what `token` holds, then makes its own WeChat call.
   admin: FOLLOWER_MAX_WAIT_MS + AUTHORIZER_LEASE_MS + WECHAT_CALL_BUDGET_MS + STORE_SLACK_MS,
-  // One rollout step of an account: its token (wait, then hold the lease), then the step's WeChat calls (at most
-  // three: query quota, the step, a status check); a batch runs its accounts side by side within this.
+  // One account's step: its token, then up to three WeChat calls (commit, privacy guideline, submission), each under a
+  // claim renewed before it. A batch runs 20 accounts at once; one cut off midway leaves claims the sweep recovers.
   fleet: FOLLOWER_MAX_WAIT_MS + AUTHORIZER_LEASE_MS + 3 * WECHAT_CALL_BUDGET_MS + STORE_SLACK_MS,
   // Delivery holds nothing: one batch of PutEvents calls (the client's own retries) and the failure report.
   events: 10 * STORE_SLACK_MS,

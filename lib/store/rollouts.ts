@@ -273,8 +273,3 @@ export const recordAccountAudit = async (
   };
   return send(deps, item, events);
 };
-
-/** Puts outbox events on their own (an audit result no rollout is waiting for). */
-export const putOutboxEvents = async (deps: StoreDeps, events: readonly OutboxEvent[]): Promise<void> => {
-  for (const event of events) await deps.doc.send(new PutCommand(outboxPut(deps, event).Put));
-};

@@ -3,7 +3,6 @@
 // stream feeding the REAL authorized and fleet handlers through two pollers with the event source mappings of
 // serverless.yml. The sweep (the fleet function's schedule) runs when a test calls it, on a clock the test moves.
 import assert from 'node:assert/strict';
-import middy from '@middy/core';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBStreamEvent, ScheduledEvent } from 'aws-lambda';
 import { createHandler as createAuthorizedHandler } from '../../functions/authorized/handler.ts';
@@ -18,12 +17,12 @@ import type { SweepReport } from '../../lib/fleet/sweep.ts';
 import { createMessageHandlerRegistry } from '../../lib/intake/message-handlers.ts';
 import { createMemoryLogger } from '../../lib/kernel/logger.ts';
 import { loadConfig } from '../../lib/runtime/config.ts';
-import { httpErrorBoundary, type HttpEvent, type HttpResult } from '../../lib/runtime/http.ts';
+import type { HttpEvent, HttpResult } from '../../lib/runtime/http.ts';
+import { httpFunction } from './lambda.ts';
 import { createWeChatDeps, type WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
 import { getAuthorizer } from '../../lib/store/authorizers.ts';
 import { outboxKey } from '../../lib/store/outbox.ts';
 import { createWeChatClient, type WeChatClient } from '../../lib/wechat/client.ts';
-import { context } from './context.ts';
 import { createTestTable, type TestTable } from './dynamo.ts';
 import { faultyDocumentClient, type FaultyDocumentClient } from './faults.ts';
 import { startPlatformServer, type PlatformServer, type Route } from './platform-server.ts';
@@ -52,8 +51,8 @@ export interface FleetPlatform {
 }
 
 const boundary = (deps: WeChatDeps, fn: (event: HttpEvent) => Promise<HttpResult>): Route => {
-  const wrapped = middy(fn, { timeoutEarlyInMillis: 0 }).use(httpErrorBoundary({ logger: () => deps.logger, secretsStale: () => undefined }));
-  return (event) => wrapped(event, context) as Promise<HttpResult>;
+  const wrapped = httpFunction(fn, deps.logger);
+  return (event) => wrapped(event);
 };
 
 export interface FleetPlatformOptions {

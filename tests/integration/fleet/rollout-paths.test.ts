@@ -3,14 +3,19 @@
 // everyone, a delayed audit, WeChat's permanent and transient refusals, an 85085 the stored quota did not foresee,
 // audit pushes outside any rollout and their duplicates, the template library, and what `all` leaves out.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
+import { DetailType, schemaName } from '../../../lib/events/catalogue.ts';
 import { BadRequestError } from '../../../lib/kernel/errors.ts';
 import type { RolloutStatus } from '../../../lib/fleet/status.ts';
 import { sealPush } from '../../../infra/local/simulator/pusher.ts';
 import { auditPushXml, AUDIT_SENDER } from '../../../infra/local/simulator/audits.ts';
 import { createHandler as createAdminHandler } from '../../../functions/admin/handler.ts';
 import { startFleetPlatform, type FleetPlatform } from '../../helpers/fleet-platform.ts';
+import { validate } from '../../helpers/json-schema.ts';
+import { findSecrets } from '../../helpers/secret-scan.ts';
 
 let p: FleetPlatform;
 let a: string;
@@ -272,5 +277,41 @@ describe('admin function', () => {
     );
     assert.match((numeric as { error: { message: string } }).error.message, /quote a number-like value/);
     assert.equal(done.accounts, 1);
+  });
+});
+
+describe('fleet events', () => {
+  it('validates every event the fleet wrote against its schema, covers the five fleet types, and finds no secret in any', async () => {
+    // Prepare: a rejected audit too.
+    p.sim.code.setAudit({ authorizerAppid: b, outcome: 'fail', reason: '1:名称不符合规范<br>' });
+    const id = await start({ userVersion: '4.0.0', authorizers: [b] });
+    await reach(id, (s) => s.stages.audit_failed === 1);
+    p.sim.code.setAudit({ authorizerAppid: b, outcome: 'pass' });
+    const known = new Set<string>([SIMULATOR_COMPONENT.appSecret, SIMULATOR_COMPONENT.token, SIMULATOR_COMPONENT.encodingAesKey]);
+    for (const account of p.sim.accounts()) if (account.refreshToken) known.add(account.refreshToken);
+    for (const item of await items('')) {
+      for (const name of ['ticket', 'accessToken', 'refreshToken', 'previousRefreshToken']) if (typeof item[name] === 'string') known.add(item[name]);
+    }
+    // Act
+    const events = await p.events();
+    const problems = events.flatMap((e) => {
+      const schema = JSON.parse(
+        readFileSync(new URL(`../../../docs/events/${schemaName(e.detailType as never)}.schema.json`, import.meta.url), 'utf8'),
+      );
+      return [...validate(schema, e.detail), ...findSecrets(e, known)].map((x) => `${e.detailType} ${x}`);
+    });
+    // Assess
+    assert.deepEqual(problems, []);
+    const fleetTypes = ['Mini Program Audit', 'Rollout'];
+    assert.deepEqual(
+      [...new Set(events.map((e) => e.detailType))].filter((t) => fleetTypes.some((f) => t.startsWith(f))).sort(),
+      [
+        DetailType.MiniProgramAuditDelayed,
+        DetailType.MiniProgramAuditFailed,
+        DetailType.MiniProgramAuditSucceeded,
+        DetailType.RolloutAccountUpdated,
+        DetailType.RolloutCompleted,
+      ].sort(),
+    );
   });
 });
