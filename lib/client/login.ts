@@ -8,8 +8,6 @@ import type { JsapiConfig } from '../on-behalf/jsapi.ts';
 import type { UserToken } from '../on-behalf/oauth.ts';
 import type { MiniProgramSession, OAuthUserInfo } from '../wechat/on-behalf-client.ts';
 
-export type { JsapiConfig, MiniProgramSession, OAuthUserInfo, UserToken };
-
 export interface OnBehalfClientOptions {
   readonly lambda: Pick<LambdaClient, 'send'>;
   /** Name or ARN of the `token` function (output TokenFunctionArn). */

@@ -14,7 +14,7 @@ import { codeCallPolicy, isTokenInvalid, WeChatApiError, type CodeCallPolicy } f
 /** How long a step may hold a claim (lib/kernel/limits.ts: it covers a token fetch and one WeChat call with retries). */
 export const CLAIM_S = ROLLOUT_CLAIM_MS / 1000;
 /** Failed tries of one step before the account is marked failed. */
-export const MAX_ATTEMPTS = 8;
+export const ROLLOUT_STEP_MAX_ATTEMPTS = 8;
 /** Backoff between tries: BACKOFF_BASE_S doubling per attempt, capped. Sweeps (every minute) wake accounts when due. */
 export const BACKOFF_BASE_S = 30;
 export const BACKOFF_MAX_S = 3600;

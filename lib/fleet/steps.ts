@@ -13,7 +13,7 @@ import {
   AUDIT_POLL_S,
   accountCaller,
   backoffS,
-  MAX_ATTEMPTS,
+  ROLLOUT_STEP_MAX_ATTEMPTS,
   QUOTA_RECHECK_S,
   stepError,
   stepPolicy,
@@ -45,7 +45,7 @@ export const failStep = async (ctx: StepContext, header: RolloutHeader, account:
     });
     return;
   }
-  if (policy.kind === 'permanent' || attempts >= MAX_ATTEMPTS) {
+  if (policy.kind === 'permanent' || attempts >= ROLLOUT_STEP_MAX_ATTEMPTS) {
     await finishClaim(ctx, header, account, held, 'failed', { error: lastError, set: { lastError, attempts, failedStep: held.stage } });
     return;
   }
