@@ -61,6 +61,7 @@ before(
       SIMULATOR_PORT: String(simPort),
       OFFLINE_LAMBDA_PORT: String(lambda),
       LOCAL_ENV_FILE: envFile,
+      SIMULATED_MINI_PROGRAMS: '0',
     };
     for (const k of ['DYNAMODB_ENDPOINT', 'WECHAT_API_BASE_URL', 'PUBLIC_BASE_URL', 'LINK_SIGNING_KEY', 'COMPONENT_APPID', 'COMPONENT_APPSECRET'])
       delete env[k];
