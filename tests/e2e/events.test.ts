@@ -73,6 +73,7 @@ before(
       OFFLINE_LAMBDA_PORT: String(lambda),
       EVENT_BUS_PORT: String(busPort),
       LOCAL_ENV_FILE: join(dir, 'env'),
+      SIMULATED_MINI_PROGRAMS: '0',
       LOCAL_EVENTS_FILE: file(),
       ACCOUNT_MESSAGE_EVENTS: 'text',
     };

@@ -36,6 +36,7 @@ describe('sls invoke local, twelve at once, against npm start', () => {
         SIMULATOR_PORT: String(simPort),
         OFFLINE_LAMBDA_PORT: String(lambdaPort),
         LOCAL_ENV_FILE: envFile,
+        SIMULATED_MINI_PROGRAMS: '0',
       };
       for (const k of ['DYNAMODB_ENDPOINT', 'WECHAT_API_BASE_URL', 'PUBLIC_BASE_URL', 'ESBUILD_WORK_FOLDER']) delete startEnv[k];
       start = startProc(process.execPath, ['infra/local/start.ts'], startEnv);
