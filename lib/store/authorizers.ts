@@ -188,8 +188,9 @@ export const markUnauthorized = async (deps: StoreDeps, appid: string, eventTime
   const revokeOnce = (ends: AuthorizerProfile | undefined) =>
     revoke(deps, appid, ends && announce ? announce(ends) : [], {
       UpdateExpression: `SET #status = :unauthorized, unauthorizedAt = :t, updatedAt = :now ${OFF_SCHEDULE} ADD version :one`,
-      // When announcing, only over the very profile the events describe: any write in between moves `version`.
-      ConditionExpression: `attribute_exists(pk) AND authorizedAt < :t${ends ? ' AND version = :v' : ''}`,
+      // When announcing, only over the very profile the events describe: any write in between moves `version`. A
+      // revocation in the same second as the grant it names came after it (WeChat revokes only what was granted).
+      ConditionExpression: `attribute_exists(pk) AND authorizedAt <= :t${ends ? ' AND version = :v' : ''}`,
       ExpressionAttributeNames: { '#status': 'status' },
       ExpressionAttributeValues: {
         ...{ ':unauthorized': 'unauthorized', ':t': eventTime, ':now': nowSeconds(deps.clock), ':one': 1 },
@@ -199,7 +200,7 @@ export const markUnauthorized = async (deps: StoreDeps, appid: string, eventTime
   const apply = async (): Promise<RevokeResult> => {
     for (let attempt = 1; ; attempt += 1) {
       const before = announce ? await getAuthorizer(deps, appid) : undefined;
-      const ends = before && before.status !== 'unauthorized' && before.authorizedAt < eventTime ? before : undefined;
+      const ends = before && before.status !== 'unauthorized' && before.authorizedAt <= eventTime ? before : undefined;
       const result = await revokeOnce(ends);
       // Cancelled over a profile that moved since the read: read again and decide again.
       if (result !== 'stale' || !ends || attempt >= 3) return result;
