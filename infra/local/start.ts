@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureTable, hasExited, startDynamoLocal, type DynamoLocal } from './dynamodb.ts';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { ensureTable, hasExited, localClient, startDynamoLocal, type DynamoLocal } from './dynamodb.ts';
 import { simulatorEnv } from './credentials.ts';
 import { startSimulator } from './simulator/index.ts';
 import { startStreamPoller, streamConsumersFromServerless, streamSettingsFromServerless } from './stream-poller.ts';
@@ -146,6 +147,11 @@ const main = async () => {
     stops.push(() => poller.stop());
   }
 
+  let demos = 0;
+  if (simulator) {
+    await simulator.pushTicket();
+    demos = await authorizeDemoMiniPrograms(simulator, endpoint);
+  }
   writeLocalEnv(childEnv);
   say('start', `ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   say('start', `  POST ${publicBaseUrl}/wechat/component/events            (授权事件接收URL: ticket and authorization pushes)`);
@@ -155,21 +161,41 @@ const main = async () => {
   say('start', `  invoke: set -a; . .local/env; set +a; npx sls invoke local -f token --data '{}'`);
   say('start', '  a start-page link: npm run admin -- authorizationLink --tenant <your customer id>');
   say('start', '  events: npm run events (follows the delivered events)');
+  if (demos > 0)
+    say(
+      'start',
+      `  ${demos} simulated mini programs are authorized; try: npm run admin -- rollout --templateId 1 --userVersion 1.0.0 --userDesc demo --all true`,
+    );
   say('start', 'Ctrl-C stops everything.');
-  if (simulator) {
-    await simulator.pushTicket();
-    await authorizeDemoMiniPrograms(simulator);
-  }
 };
 
 /** A few simulated mini programs authorize at start, so a rollout can be tried at once (docs/fleet.md). */
-const authorizeDemoMiniPrograms = async (simulator: Awaited<ReturnType<typeof startSimulator>>) => {
+/**
+ * A few simulated mini programs authorize at start, so a rollout can be tried at once (docs/fleet.md). Done before
+ * `ready` and waited for until their profiles are stored, so what a user (or a test) does after `ready` meets a
+ * quiet table.
+ */
+const authorizeDemoMiniPrograms = async (simulator: Awaited<ReturnType<typeof startSimulator>>, endpoint: string): Promise<number> => {
   const count = Number(env.SIMULATED_MINI_PROGRAMS ?? 3);
+  const appids: string[] = [];
   for (let i = 1; i <= count; i += 1) {
     const { authorizerAppid, pushStatus } = await simulator.authorize({ kind: 'miniprogram', nickName: `Demo mini program ${i}` });
     say('wechat', `mini program ${authorizerAppid} authorized (push answered ${pushStatus})`);
+    appids.push(authorizerAppid);
   }
-  if (count > 0) say('start', '  try: npm run admin -- rollout --templateId 1 --userVersion 1.0.0 --userDesc demo --all true');
+  const client = localClient(endpoint);
+  const stored = async (appid: string) => {
+    const { Item } = await client.send(
+      new GetItemCommand({ TableName: LOCAL_TABLE, Key: { pk: { S: `AUTHORIZER#${appid}` }, sk: { S: 'PROFILE' } }, ConsistentRead: true }),
+    );
+    return Item?.info !== undefined;
+  };
+  for (let waited = 0; waited < 60_000; waited += 250) {
+    if ((await Promise.all(appids.map(stored))).every(Boolean)) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  client.destroy();
+  return count;
 };
 
 const localEnvFile = () => env.LOCAL_ENV_FILE ?? `${ROOT}.local/env`;
