@@ -50,7 +50,7 @@ export const rolloutCandidates = async (deps: StoreDeps, appids: readonly string
   return found.sort((a, b) => a.authorizerAppid.localeCompare(b.authorizerAppid));
 };
 
-/** Every authorizer, 100 at a time in appid order, from the AUTHORIZERS partition of gsi1 (never a Scan). */
+/** Every authorizer, 100 at a time in appid order, from the AUTHORIZERS partition of gsi2 (never a Scan). */
 export async function* allRolloutCandidates(deps: StoreDeps): AsyncGenerator<RolloutCandidate[]> {
   let start: Record<string, unknown> | undefined;
   do {
@@ -64,7 +64,7 @@ export async function* allRolloutCandidates(deps: StoreDeps): AsyncGenerator<Rol
         ...(start ? { ExclusiveStartKey: start } : {}),
       }),
     );
-    const appids = (page.Items ?? []).map((k) => String(k.gsi1sk));
+    const appids = (page.Items ?? []).map((k) => String(k.gsi2sk));
     if (appids.length > 0) yield await rolloutCandidates(deps, appids);
     start = page.LastEvaluatedKey;
   } while (start);
