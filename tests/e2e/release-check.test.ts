@@ -78,7 +78,7 @@ describe('release check against npm start', () => {
     });
   }
 
-  it('hands a message of an authorized account to the registry once however often WeChat retries it, and refuses unknown accounts', async () => {
+  it('hands a message of an authorized account to the registry once however often WeChat retries it, and answers unknown accounts too', async () => {
     // Prepare: a simulated account authorizes; the platform completes the authorization from the stream.
     const sim = await fetch(`${simulatorUrl}/__sim/authorize`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
     const { authorizerAppid } = (await sim.json()) as { authorizerAppid: string };
@@ -107,7 +107,10 @@ describe('release check against npm start', () => {
       [200, 'success'],
       [200, 'success'],
     ]);
-    assert.deepEqual(unknown, [400, 'invalid request']);
+    // Verified, so answered; the platform asks WeChat about the account through the stream (reconcile request).
+    assert.deepEqual(unknown, [200, 'success']);
+    await proc!.waitFor(/message\.account_not_authorized.*wx0000000000000abc/, 10_000);
+    await proc!.waitFor(/reconcile\.account.*wx0000000000000abc/, 30_000);
     const lines = proc!.output.filter((l) => l.includes(authorizerAppid));
     assert.equal(lines.filter((l) => l.includes('message.unhandled') && l.includes(msgId)).length, 1);
     assert.equal(lines.filter((l) => l.includes('message.duplicate')).length, 2);
