@@ -93,7 +93,11 @@ describe('authorization flow', () => {
     // Act
     const started = performance.now();
     const { authorizerAppid, pushStatus } = await sim.authorize({ nickName: 'Push Path Co' });
-    await waitFor('the authorization', async () => (await getAuthorizerToken(deps, authorizerAppid)) !== undefined);
+    // The token is stored first, the account's info right after it: wait for both.
+    await waitFor(
+      'the authorization',
+      async () => (await getAuthorizerToken(deps, authorizerAppid)) !== undefined && (await getAuthorizer(deps, authorizerAppid))?.info !== undefined,
+    );
     const latencyMs = performance.now() - started;
     const token = await getAuthorizerAccessToken(deps, authorizerAppid);
     await withAuthorizerToken(deps, authorizerAppid, (t) => deps.wechat.sendCustomText(t, { toUser: 'oUserOpenid0001', content: 'hello' }));

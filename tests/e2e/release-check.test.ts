@@ -110,7 +110,10 @@ describe('release check against npm start', () => {
       [200, 'success'],
       [200, 'success'],
     ]);
+    // Verified, so answered; the platform asks WeChat about the account through the stream (reconcile request).
     assert.deepEqual(unknown, [200, 'success']);
+    await proc!.waitFor(/message\.account_not_authorized.*wx0000000000000abc/, 10_000);
+    await proc!.waitFor(/reconcile\.account.*wx0000000000000abc/, 30_000);
     const lines = proc!.output.filter((l) => l.includes(authorizerAppid));
     assert.equal(lines.filter((l) => l.includes('message.unhandled') && l.includes(msgId)).length, 1);
     assert.equal(lines.filter((l) => l.includes('message.duplicate')).length, 2);

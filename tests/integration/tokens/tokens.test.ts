@@ -391,12 +391,12 @@ describe('tokens.getAuthorizerAccessToken', () => {
     const { deps } = await setup(t);
     const revoked = await authorizeInSim(deps, { withToken: true });
     await markUnauthorized(deps, revoked, nowSeconds(deps.clock));
-    // Act
-    const unknown = getAuthorizerAccessToken(deps, 'wx00000000000000ff');
-    const unauthorized = getAuthorizerAccessToken(deps, revoked);
-    // Assess
-    await assert.rejects(unknown, (e: unknown) => e instanceof AuthorizerNotFoundError && /authorize/.test(e.message));
-    await assert.rejects(unauthorized, AuthorizerUnauthorizedError);
+    // Act + Assess (one at a time: a rejection nobody awaits yet would fail the test as unhandled)
+    await assert.rejects(
+      getAuthorizerAccessToken(deps, 'wx00000000000000ff'),
+      (e: unknown) => e instanceof AuthorizerNotFoundError && /authorize/.test(e.message),
+    );
+    await assert.rejects(getAuthorizerAccessToken(deps, revoked), AuthorizerUnauthorizedError);
     assert.equal(sim.calls(), 0);
   });
 
