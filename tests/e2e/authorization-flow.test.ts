@@ -98,7 +98,11 @@ describe('authorization flow', () => {
     // Act
     const started = performance.now();
     const { authorizerAppid, pushStatus } = await sim.authorize({ nickName: 'Push Path Co' });
-    await waitFor('the authorization', async () => (await getAuthorizerToken(deps, authorizerAppid)) !== undefined);
+    // The account's info is written just after the tokens (lib/authorization/authorization.ts): wait for both.
+    await waitFor(
+      'the authorization',
+      async () => (await getAuthorizerToken(deps, authorizerAppid)) !== undefined && (await getAuthorizer(deps, authorizerAppid))?.info !== undefined,
+    );
     const latencyMs = performance.now() - started;
     const token = await getAuthorizerAccessToken(deps, authorizerAppid);
     await withAuthorizerToken(deps, authorizerAppid, (t) => deps.wechat.sendCustomText(t, { toUser: 'oUserOpenid0001', content: 'hello' }));
