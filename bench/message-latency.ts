@@ -3,9 +3,12 @@
 // path after a warm-up, one after another: the release-check passive replies (text, event; no I/O), the
 // API-text case (one conditional PutItem, empty answer), and an ordinary message of an authorized account
 // (profile GetItem + dedupe PutItem, `success`). WeChat's limit is 5 s including a cold start; the first
-// request of the process (config, deps, first DynamoDB connection) is reported on its own.
+// request of the process (config, deps, first DynamoDB connection) is reported on its own. The two release-check
+// replies are then timed in process too — the same handler called with the API Gateway event, no socket, no
+// HTTP client sharing the thread — and held to 10 ms at p99: they touch no table, so that is the handler alone.
 // `node bench/message-latency.ts` (or `npm run bench message`). Not part of `npm test`.
 import { createServer } from 'node:http';
+import { loadavg } from 'node:os';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { SIMULATOR_COMPONENT, simulatorEnv } from '../infra/local/credentials.ts';
 import { ensureTable, localClient, startDynamoLocal } from '../infra/local/dynamodb.ts';
@@ -15,6 +18,8 @@ import { httpEvent } from '../tests/helpers/wechat-push.ts';
 import { percentile, report, round } from './lib.ts';
 
 const REQUESTS = 200;
+/** The in-process replies take well under a millisecond each: enough of them for a p99 that is not the second-worst. */
+const IN_PROCESS_REQUESTS = 2000;
 const WARMUP = 20;
 const COMMAND = 'node bench/message-latency.ts';
 const TABLE = 'bench-message-latency';
@@ -144,15 +149,33 @@ try {
     }
     times.sort((a, b) => a - b);
     const note = `p50 ${round(percentile(times, 50))} ms, max ${round(times.at(-1)!)} ms, ${REQUESTS} requests over HTTP against DynamoDB Local`;
-    // The release-check replies touch no table: what they cost is the handler itself, held to 10 ms.
-    const reply = name === 'release_text_reply' || name === 'release_event_reply';
     report({
       name: `message.${name}.p99`,
       value: round(percentile(times, 99)),
       unit: 'ms',
-      target: reply ? '<= 10 ms (in process, no I/O but the socket)' : '< 5000 ms (WeChat drops the connection at 5 s)',
+      target: '< 5000 ms (WeChat drops the connection at 5 s)',
       command: COMMAND,
       note,
+    });
+    if (name !== 'release_text_reply' && name !== 'release_event_reply') continue;
+    const direct: number[] = [];
+    for (const [i, r] of Array.from({ length: WARMUP + IN_PROCESS_REQUESTS }, (_, n) => build(REQUESTS + WARMUP + n)).entries()) {
+      const appid = /^\/wechat\/authorizers\/([^/]+)\/callback$/.exec(r.path)?.[1];
+      const event = { ...httpEvent({ rawPath: r.path, query: r.query, body: r.body }), pathParameters: { appid: appid ?? '' } };
+      const started = performance.now();
+      const response = await (handler as unknown as Invoke)(event, context);
+      const elapsed = performance.now() - started;
+      if (!ok(response.statusCode ?? 0, String(response.body ?? ''))) throw new Error(`${name} in process #${i}: ${response.statusCode}`);
+      if (i >= WARMUP) direct.push(elapsed);
+    }
+    direct.sort((a, b) => a - b);
+    report({
+      name: `message.${name}.in_process.p99`,
+      value: round(percentile(direct, 99)),
+      unit: 'ms',
+      target: '<= 10 ms',
+      command: COMMAND,
+      note: `the deployed handler called in this process with the API Gateway event, one after another, no socket: verify, decrypt, parse, reply, seal; p50 ${round(percentile(direct, 50))} ms, max ${round(direct.at(-1)!)} ms, ${IN_PROCESS_REQUESTS} requests; load average ${loadavg()[0]!.toFixed(1)}`,
     });
   }
   await server.close();
