@@ -97,7 +97,7 @@ try {
         updatedAt: now - 86_400,
         version: 1,
         ...listKeys(appid),
-        ...scheduleAttributes(nextRefreshFor(expiresAt)),
+        ...scheduleAttributes(appid, nextRefreshFor(expiresAt)),
       },
       tokenItem(authorizerKey(appid, 'ACCESS_TOKEN'), { accessToken: `seeded-${appid}`, expiresAt }, now - 7000),
     ];

@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { systemClock, nowSeconds } from '../lib/kernel/clock.ts';
 import { createDocumentClient } from '../lib/runtime/deps.ts';
-import { AUTHORIZER_LIST, DUE_AUTHORIZER, dueSortKey, TOKEN_RETENTION_S } from '../lib/store/keys.ts';
-import { nextRefreshFor } from '../lib/store/schedule.ts';
+import { AUTHORIZER_LIST, TOKEN_RETENTION_S } from '../lib/store/keys.ts';
+import { nextRefreshFor, scheduleAttributes } from '../lib/store/schedule.ts';
 import type { StoreDeps } from '../lib/store/keys.ts';
 
 export interface MigrationSummary {
@@ -45,12 +45,13 @@ const migrateProfile = async (deps: StoreDeps, profile: Item, tokenExpiresAt: nu
   }
   const now = nowSeconds(deps.clock);
   const next = typeof profile.nextRefreshAt === 'number' ? profile.nextRefreshAt : tokenExpiresAt ? nextRefreshFor(tokenExpiresAt) : now;
+  const schedule = scheduleAttributes(appid, next);
   await update(deps, profile, 'SET gsi2pk = :list, gsi2sk = :appid, nextRefreshAt = :next, gsi1pk = :due, gsi1sk = :sk', {
     ':list': AUTHORIZER_LIST,
     ':appid': appid,
     ':next': next,
-    ':due': DUE_AUTHORIZER,
-    ':sk': dueSortKey(next),
+    ':due': schedule.gsi1pk,
+    ':sk': schedule.gsi1sk,
   });
   summary.scheduled += 1;
 };

@@ -20,6 +20,8 @@ export const METRIC_UNITS = {
   NeedsReauth: 'Count',
   /** Authorizer tokens the run found due. */
   RefreshDue: 'Count',
+  /** Worker runs a scheduled refresh could not start (it read their shards itself): the role or the invoke quota. */
+  RefreshWorkersNotStarted: 'Count',
   /** Due tokens not refreshed and not failed: fresh, leased, not authorized, or left for the next run at the deadline. */
   RefreshSkipped: 'Count',
   /** A getticket call WeChat refused, per errcode (`Errcode` dimension); 45009 = the account's daily quota. */

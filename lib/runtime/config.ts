@@ -28,6 +28,13 @@ export interface Config {
   readonly pushMaxSkewS: number;
   /** Parallel WeChat calls of one scheduled refresh run. */
   readonly refreshConcurrency: number;
+  /**
+   * REFRESH_WORKERS: how many runs one scheduled refresh spreads the schedule's shards over (1–16; the refresh
+   * function starts the others by invoking itself asynchronously). Default 1: one run reads everything.
+   */
+  readonly refreshWorkers: number;
+  /** AWS_ENDPOINT_URL_LAMBDA: a local Lambda endpoint (serverless-offline, the bench) for those invocations. */
+  readonly lambdaEndpoint: string | undefined;
   readonly logLevel: LogLevel;
   /** AWS_REGION (Lambda sets it); a local DynamoDB endpoint gets `local` when it is unset. */
   readonly awsRegion: string | undefined;
@@ -183,6 +190,9 @@ export const loadConfig = (env: Env = process.env): Readonly<Config> => {
   // so the recorded sample events in tests/events/ keep working. An explicit PUSH_MAX_SKEW_S always wins.
   const pushMaxSkewS = parseInteger(env, 'PUSH_MAX_SKEW_S', env.IS_LOCAL === 'true' ? 0 : 600, 0, 86_400, problems);
   const refreshConcurrency = parseInteger(env, 'REFRESH_CONCURRENCY', 16, 1, 256, problems);
+  const refreshWorkers = parseInteger(env, 'REFRESH_WORKERS', 1, 1, 16, problems);
+  const lambdaRaw = nonEmpty(env, 'AWS_ENDPOINT_URL_LAMBDA');
+  const lambdaEndpoint = lambdaRaw === undefined ? undefined : parseUrl(lambdaRaw, 'AWS_ENDPOINT_URL_LAMBDA', problems);
   const levelRaw = (nonEmpty(env, 'LOG_LEVEL') ?? 'info').toLowerCase() as LogLevel;
   if (!LOG_LEVELS.includes(levelRaw)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
   const awsRegion = nonEmpty(env, 'AWS_REGION');
@@ -218,6 +228,8 @@ export const loadConfig = (env: Env = process.env): Readonly<Config> => {
     publicBaseUrl,
     pushMaxSkewS,
     refreshConcurrency,
+    refreshWorkers,
+    lambdaEndpoint,
     logLevel: LOG_LEVELS.includes(levelRaw) ? levelRaw : 'info',
     awsRegion,
     awsCredentialsInEnv: nonEmpty(env, 'AWS_ACCESS_KEY_ID') !== undefined,

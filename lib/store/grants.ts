@@ -81,7 +81,7 @@ const profileItem = (appid: string, a: NewAuthorization, current: AuthorizerProf
     refreshFailure: undefined,
     updatedAt: now,
     version: (current?.version ?? 0) + 1,
-    ...scheduleAttributes(nextRefreshAt),
+    ...scheduleAttributes(appid, nextRefreshAt),
     ...listKeys(appid),
   };
 };
@@ -143,8 +143,8 @@ export const saveAuthorization = async (
 
 /** The schedule part of a refresh's profile update: the account is next due ahead of the new token's expiry. */
 const SCHEDULE_SET = 'nextRefreshAt = :next, gsi1pk = :duePk, gsi1sk = :dueSk';
-const scheduleValues = (t: RefreshedToken) => {
-  const s = scheduleAttributes(nextRefreshFor(t.expiresAt));
+const scheduleValues = (appid: string, t: RefreshedToken) => {
+  const s = scheduleAttributes(appid, nextRefreshFor(t.expiresAt));
   return { ':next': s.nextRefreshAt, ':duePk': s.gsi1pk, ':dueSk': s.gsi1sk };
 };
 
@@ -222,7 +222,7 @@ export const adoptListedRefreshToken = async (
 ): Promise<boolean> => {
   protectSecret(t.refreshToken);
   const now = nowSeconds(deps.clock);
-  const due = scheduleAttributes(now);
+  const due = scheduleAttributes(appid, now);
   const update = {
     TableName: deps.tableName,
     Key: authorizerKey(appid, 'PROFILE'),
@@ -264,7 +264,7 @@ const refreshedProfileUpdate = (deps: StoreDeps, appid: string, t: RefreshedToke
     ':replaces': t.replaces,
     ':one': 1,
     ':authorized': 'authorized',
-    ...scheduleValues(t),
+    ...scheduleValues(appid, t),
   },
 });
 
@@ -286,7 +286,7 @@ const rotatedProfileUpdate = (deps: StoreDeps, appid: string, t: RefreshedToken,
     ':one': 1,
     ':authorized': 'authorized',
     ':unauthorized': 'unauthorized',
-    ...scheduleValues(t),
+    ...scheduleValues(appid, t),
   },
 });
 

@@ -24,8 +24,22 @@ export const preAuthKey = (preAuthCode: string): Key => ({ pk: `PREAUTH#${sha256
 /** Failed stream work of one event (lib/store/failures.ts); sk `FAILURE`, never `EVENT`, so the stream filter skips it. */
 export const failureItemKey = (eventId: string): Key => ({ pk: `FAILURE#${eventId}`, sk: 'FAILURE' });
 
-/** gsi1 partition of the schedule: authorized PROFILEs by nextRefreshAt (lib/store/schedule.ts). */
+/**
+ * gsi1 partitions of the schedule: authorized PROFILEs by nextRefreshAt (lib/store/schedule.ts), spread over
+ * DUE_SHARDS partitions by a hash of the appid, so that refresh workers read disjoint parts of what is due and no
+ * one index partition takes every account's schedule writes. `DUE#authorizer` alone is the partition of the
+ * first, unsharded schedule: still read until the last profile written before the sharding has moved out of it.
+ */
 export const DUE_AUTHORIZER = 'DUE#authorizer';
+/** Never change on a live table: a profile's shard is derived from its appid wherever the schedule is written. */
+export const DUE_SHARDS = 16;
+export const dueShardOf = (appid: string): number => {
+  // FNV-1a: stable across processes and versions, cheap, and even enough over appids (wx + 16 hex digits).
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < appid.length; i += 1) hash = Math.imul(hash ^ appid.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % DUE_SHARDS;
+};
+export const duePartition = (shard: number): string => `${DUE_AUTHORIZER}#${String(shard).padStart(2, '0')}`;
 export const GSI1 = 'gsi1';
 /** gsi2 partition listing every authorizer PROFILE by appid (operator view). Profiles never expire. */
 export const AUTHORIZER_LIST = 'AUTHORIZERS';

@@ -1,12 +1,13 @@
 // What is due: the schedule lives on the authorizer PROFILE, the one item that never expires (no TTL). Each
-// authorized profile carries `nextRefreshAt` (epoch s) and the sparse gsi1 keys gsi1pk = DUE#authorizer,
+// authorized profile carries `nextRefreshAt` (epoch s) and the sparse gsi1 keys gsi1pk = DUE#authorizer#<shard>,
 // gsi1sk = zero-padded nextRefreshAt, so the scheduled refresh reads only what is due, never a Scan, and an
 // account whose token expired unrefreshed, or whose token item TTL deleted, stays due until it is refreshed
-// (docs/data-model.md, "The index gsi1"). Profiles that are not `authorized` carry no schedule keys.
+// (docs/data-model.md, "The index gsi1"). The shard (keys.ts dueShardOf) is a hash of the appid: refresh workers
+// each read their own shards. Profiles that are not `authorized` carry no schedule keys.
 import { QueryCommand, UpdateCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';
 import { conditionMet } from './table.ts';
-import { authorizerKey, DUE_AUTHORIZER, dueSortKey, GSI1, type StoreDeps } from './keys.ts';
+import { authorizerKey, DUE_AUTHORIZER, duePartition, dueShardOf, dueSortKey, GSI1, type StoreDeps } from './keys.ts';
 
 /** Entries per page; a KEYS_ONLY entry is ~100 bytes, far from the 1 MB page limit. */
 export const DUE_PAGE_SIZE = 250;
@@ -21,7 +22,17 @@ export const REFRESH_LEAD_S = 900;
 export const nextRefreshFor = (expiresAt: number): number => expiresAt - REFRESH_LEAD_S;
 
 /** The schedule attributes of an authorized profile: its next refresh time and the gsi1 keys that index it. */
-export const scheduleAttributes = (nextRefreshAt: number) => ({ nextRefreshAt, gsi1pk: DUE_AUTHORIZER, gsi1sk: dueSortKey(nextRefreshAt) });
+export const scheduleAttributes = (appid: string, nextRefreshAt: number) => ({
+  nextRefreshAt,
+  gsi1pk: duePartition(dueShardOf(appid)),
+  gsi1sk: dueSortKey(nextRefreshAt),
+});
+
+/**
+ * What a schedule condition tests: the profile is on the schedule, in its shard or (written before the sharding)
+ * in the unsharded partition. Both begin with DUE#authorizer; nothing else on gsi1 does.
+ */
+const ON_SCHEDULE = 'begins_with(gsi1pk, :due)';
 
 export type DueCursor = Record<string, unknown>;
 
@@ -37,6 +48,8 @@ export interface DuePage {
 export interface DueQuery {
   /** Epoch seconds: profiles with nextRefreshAt <= dueBefore are due (overdue ones included). */
   readonly dueBefore: number;
+  /** One shard (0 … DUE_SHARDS - 1), or `unsharded`: the partition of profiles scheduled before the sharding. */
+  readonly shard: number | 'unsharded';
   readonly pageSize?: number;
   readonly exclusiveStartKey?: DueCursor | undefined;
 }
@@ -48,15 +61,16 @@ const appidOf = (item: Record<string, unknown>): string | undefined => {
   return typeof pk === 'string' && pk.startsWith(AUTHORIZER_PREFIX) ? pk.slice(AUTHORIZER_PREFIX.length) : undefined;
 };
 
-/** One page of authorizers due by `dueBefore`, from the gsi1 index (an eventually consistent Query). */
+/** One page of one shard's authorizers due by `dueBefore`, from the gsi1 index (an eventually consistent Query). */
 export const listDueAuthorizers = async (deps: Pick<StoreDeps, 'doc' | 'tableName'>, query: DueQuery): Promise<DuePage> => {
   if (!Number.isInteger(query.dueBefore) || query.dueBefore < 0) throw new RangeError('dueBefore must be epoch seconds');
+  const partition = query.shard === 'unsharded' ? DUE_AUTHORIZER : duePartition(query.shard);
   const output: QueryCommandOutput = await deps.doc.send(
     new QueryCommand({
       TableName: deps.tableName,
       IndexName: GSI1,
       KeyConditionExpression: 'gsi1pk = :due AND gsi1sk <= :before',
-      ExpressionAttributeValues: { ':due': DUE_AUTHORIZER, ':before': dueSortKey(query.dueBefore) },
+      ExpressionAttributeValues: { ':due': partition, ':before': dueSortKey(query.dueBefore) },
       Limit: query.pageSize ?? DUE_PAGE_SIZE,
       ReturnConsumedCapacity: 'TOTAL',
       ...(query.exclusiveStartKey ? { ExclusiveStartKey: query.exclusiveStartKey } : {}),
@@ -69,31 +83,35 @@ export const listDueAuthorizers = async (deps: Pick<StoreDeps, 'doc' | 'tableNam
 /**
  * Moves a scheduled account's next refresh to `nextRefreshAt` if that is later than the stored one (a refresh
  * found its token fresh: someone else refreshed it). Never schedules an account that is not on the schedule.
+ * Like every write of the schedule, it puts the profile in its shard.
  */
-export const postponeRefresh = (deps: StoreDeps, appid: string, nextRefreshAt: number): Promise<boolean> =>
-  conditionMet(() =>
-    deps.doc.send(
-      new UpdateCommand({
-        TableName: deps.tableName,
-        Key: authorizerKey(appid, 'PROFILE'),
-        UpdateExpression: 'SET nextRefreshAt = :next, gsi1sk = :sk',
-        ConditionExpression: 'gsi1pk = :due AND nextRefreshAt < :next',
-        ExpressionAttributeValues: { ':next': nextRefreshAt, ':sk': dueSortKey(nextRefreshAt), ':due': DUE_AUTHORIZER },
-      }),
-    ),
-  );
-
-/** Makes a scheduled account due now (its token was rejected and expired): the next run refreshes it first. */
-export const refreshSoon = (deps: StoreDeps, appid: string): Promise<boolean> => {
-  const now = nowSeconds(deps.clock);
+export const postponeRefresh = (deps: StoreDeps, appid: string, nextRefreshAt: number): Promise<boolean> => {
+  const s = scheduleAttributes(appid, nextRefreshAt);
   return conditionMet(() =>
     deps.doc.send(
       new UpdateCommand({
         TableName: deps.tableName,
         Key: authorizerKey(appid, 'PROFILE'),
-        UpdateExpression: 'SET nextRefreshAt = :now, gsi1sk = :sk',
-        ConditionExpression: 'gsi1pk = :due AND nextRefreshAt > :now',
-        ExpressionAttributeValues: { ':now': now, ':sk': dueSortKey(now), ':due': DUE_AUTHORIZER },
+        UpdateExpression: 'SET nextRefreshAt = :next, gsi1pk = :pk, gsi1sk = :sk',
+        ConditionExpression: `${ON_SCHEDULE} AND nextRefreshAt < :next`,
+        ExpressionAttributeValues: { ':next': nextRefreshAt, ':pk': s.gsi1pk, ':sk': s.gsi1sk, ':due': DUE_AUTHORIZER },
+      }),
+    ),
+  );
+};
+
+/** Makes a scheduled account due now (its token was rejected and expired): the next run refreshes it first. */
+export const refreshSoon = (deps: StoreDeps, appid: string): Promise<boolean> => {
+  const now = nowSeconds(deps.clock);
+  const s = scheduleAttributes(appid, now);
+  return conditionMet(() =>
+    deps.doc.send(
+      new UpdateCommand({
+        TableName: deps.tableName,
+        Key: authorizerKey(appid, 'PROFILE'),
+        UpdateExpression: 'SET nextRefreshAt = :now, gsi1pk = :pk, gsi1sk = :sk',
+        ConditionExpression: `${ON_SCHEDULE} AND nextRefreshAt > :now`,
+        ExpressionAttributeValues: { ':now': now, ':pk': s.gsi1pk, ':sk': s.gsi1sk, ':due': DUE_AUTHORIZER },
       }),
     ),
   );

@@ -10,7 +10,7 @@ import { StaleWriteError, type AccessToken } from '../store/tokens.ts';
 import { isRefreshTokenInvalid, isRevoked, WeChatApiError } from '../wechat/errors.ts';
 import { needsReauthEvents, refreshFailedEvents, unauthorizedEvents } from '../events/authorizer-events.ts';
 import { recordRefreshFailure } from '../store/refresh-failures.ts';
-import { withComponentToken } from './component-token.ts';
+import { withComponentToken, type ComponentTokenSource } from './component-token.ts';
 import type { Renew } from './single-flight.ts';
 import { AUTHORIZER_LIST_MAX_PAGES, AUTHORIZER_LIST_PAGE, type ListedRefreshTokens } from './authorizer-list.ts';
 import { AuthorizerUnauthorizedError, NeedsReauthError, TokenRefreshFailedError } from './errors.ts';
@@ -27,17 +27,27 @@ type RefreshSource = 'current' | 'previous' | 'authorizer_list';
 export type RefreshableProfile = AuthorizerProfile & { readonly refreshToken: string };
 
 /** Exchanges `refreshToken` for an access token and stores both (rotated refresh token included). */
-const exchange = async (deps: WeChatDeps, profile: RefreshableProfile, refreshToken: string, renew: Renew): Promise<AccessToken> => {
+const exchange = async (
+  deps: WeChatDeps,
+  profile: RefreshableProfile,
+  refreshToken: string,
+  renew: Renew,
+  component?: ComponentTokenSource,
+): Promise<AccessToken> => {
   const appid = profile.authorizerAppid;
   const obtainedAt = nowSeconds(deps.clock);
-  const answer = await withComponentToken(deps, async (componentAccessToken) => {
-    await renew();
-    return deps.wechat.apiAuthorizerToken(componentAccessToken, {
-      componentAppId: deps.config.componentAppId,
-      authorizerAppid: appid,
-      authorizerRefreshToken: refreshToken,
-    });
-  });
+  const answer = await withComponentToken(
+    deps,
+    async (componentAccessToken) => {
+      await renew();
+      return deps.wechat.apiAuthorizerToken(componentAccessToken, {
+        componentAppId: deps.config.componentAppId,
+        authorizerAppid: appid,
+        authorizerRefreshToken: refreshToken,
+      });
+    },
+    component,
+  );
   const token = { accessToken: answer.authorizerAccessToken, expiresAt: obtainedAt + answer.expiresIn };
   const keep = answer.authorizerRefreshToken ?? refreshToken;
   try {
@@ -58,9 +68,16 @@ const exchange = async (deps: WeChatDeps, profile: RefreshableProfile, refreshTo
 };
 
 /** The exchange, or undefined when WeChat rejects the refresh token (61023); other failures propagate. */
-const tryExchange = async (deps: WeChatDeps, profile: RefreshableProfile, refreshToken: string, source: RefreshSource, renew: Renew) => {
+const tryExchange = async (
+  deps: WeChatDeps,
+  profile: RefreshableProfile,
+  refreshToken: string,
+  source: RefreshSource,
+  renew: Renew,
+  component?: ComponentTokenSource,
+) => {
   try {
-    return await exchange(deps, profile, refreshToken, renew);
+    return await exchange(deps, profile, refreshToken, renew, component);
   } catch (error) {
     if (!isRefreshTokenInvalid(error)) throw error;
     deps.logger.warn('authorizer.refresh_token_rejected', { authorizerAppid: profile.authorizerAppid, source }, error);
@@ -92,25 +109,28 @@ export const findListedRefreshToken = async (deps: WeChatDeps, appid: string, re
   return undefined;
 };
 
-/** How a refresh finds the listed refresh token: its run's shared walk, or a walk of its own. */
+/** What a scheduled run shares between its refreshes: its walk of the authorizer list, its component token. */
 export interface RecoveryOptions {
+  /** How a refresh finds the listed refresh token: its run's shared walk, or a walk of its own. */
   readonly listed?: ListedRefreshTokens;
+  /** The run's component token (component-token.ts runComponentToken); without it each call reads the table. */
+  readonly component?: ComponentTokenSource;
 }
 
 const exchangeWithFallbacks = async (deps: WeChatDeps, profile: RefreshableProfile, renew: Renew, options: RecoveryOptions): Promise<AccessToken> => {
   const appid = profile.authorizerAppid;
   const tried = [profile.refreshToken];
-  const current = await tryExchange(deps, profile, profile.refreshToken, 'current', renew);
+  const current = await tryExchange(deps, profile, profile.refreshToken, 'current', renew, options.component);
   if (current) return current;
   const previous = profile.previousRefreshToken;
   if (previous && !tried.includes(previous)) {
     tried.push(previous);
-    const token = await tryExchange(deps, profile, previous, 'previous', renew);
+    const token = await tryExchange(deps, profile, previous, 'previous', renew, options.component);
     if (token) return token;
   }
   const listed = options.listed ? await options.listed.refreshTokenOf(appid, renew) : await findListedRefreshToken(deps, appid, renew);
   if (listed && !tried.includes(listed)) {
-    const token = await tryExchange(deps, profile, listed, 'authorizer_list', renew);
+    const token = await tryExchange(deps, profile, listed, 'authorizer_list', renew, options.component);
     if (token) return token;
   }
   const reason = 'refresh token rejected (61023); previous and api_get_authorizer_list did not help';

@@ -4,6 +4,7 @@ import { nowSeconds } from '../kernel/clock.ts';
 import { AUTHORIZER_LEASE_MS, FOLLOWER_MAX_WAIT_MS, TOKEN_POLL } from '../kernel/limits.ts';
 import type { WeChatDeps } from '../runtime/wechat-deps.ts';
 import { getAuthorizerState, getAuthorizerStateWithLease, type AuthorizerProfile } from '../store/authorizers.ts';
+import { nextRefreshFor, postponeRefresh, unschedule } from '../store/schedule.ts';
 import { expireAuthorizerToken, type AccessToken } from '../store/tokens.ts';
 import { isTokenInvalid } from '../wechat/errors.ts';
 import { needsReauth, refreshAuthorizer, type RefreshableProfile, type RecoveryOptions } from './authorizer-refresh.ts';
@@ -115,21 +116,32 @@ export const withAuthorizerToken = async <T>(
   }
 };
 
+/** What a scheduled refresh found for one account; `inactive`: not authorized (or unknown), nothing to refresh. */
+export type AuthorizerDueOutcome = DueOutcome | 'inactive';
+
 /**
- * For the scheduled refresh: refreshes the account's token if it expires before `dueBefore` (epoch s).
- * Throws AuthorizerNotFoundError / AuthorizerUnauthorizedError / NeedsReauthError for accounts it cannot refresh.
+ * For the scheduled refresh: refreshes the account's token if it expires before `dueBefore` (epoch s). Three
+ * DynamoDB calls when it refreshes: the lease, one consistent read of the account under it (profile and token:
+ * the schedule may lag a refresh made since), the transaction storing the token; a fourth releases the lease.
+ * A fresh token moves the account's schedule to it; an account that is not authorized leaves the schedule.
+ * Throws NeedsReauthError (and the errors of the refresh) when it cannot refresh an authorized account.
  */
 export const refreshAuthorizerTokenIfDue = (
   deps: WeChatDeps,
   authorizerAppid: string,
   options: { dueBefore: number } & RecoveryOptions,
-): Promise<DueOutcome> =>
-  refreshIfDue(
-    deps,
-    {
-      what: authorizerLease(authorizerAppid),
-      isFresh: async () => ((await readAccount(deps, authorizerAppid)).token?.expiresAt ?? 0) > options.dueBefore,
-      refresh: (renew) => refreshAccount(deps, authorizerAppid, renew, options.listed ? { listed: options.listed } : {}),
-    },
-    AUTHORIZER_FLIGHT.leaseMs,
-  );
+): Promise<AuthorizerDueOutcome> =>
+  refreshIfDue(deps, authorizerLease(authorizerAppid), AUTHORIZER_FLIGHT.leaseMs, async (renew): Promise<AuthorizerDueOutcome> => {
+    const { profile, token } = await getAuthorizerState(deps, authorizerAppid, { consistent: true });
+    if (profile?.status !== 'authorized' || profile.refreshToken === undefined) {
+      if (profile) await unschedule(deps, authorizerAppid);
+      return 'inactive';
+    }
+    if (token && token.expiresAt > options.dueBefore) {
+      await postponeRefresh(deps, authorizerAppid, nextRefreshFor(token.expiresAt));
+      return 'fresh';
+    }
+    const { listed, component } = options;
+    await refreshAuthorizer(deps, profile as RefreshableProfile, renew, { ...(listed ? { listed } : {}), ...(component ? { component } : {}) });
+    return 'refreshed';
+  });

@@ -97,26 +97,61 @@ export const getComponentAccessToken = async (deps: WeChatDeps, options: FlightO
  * Runs `fn` with the component token. If WeChat says that token is invalid (40001/40014/42001: another
  * party refreshed it), expires exactly that token, never a newer one, and retries once with a fresh token.
  */
-export const withComponentToken = async <T>(deps: WeChatDeps, fn: (componentAccessToken: string) => Promise<T>): Promise<T> => {
-  const token = await getComponentAccessToken(deps);
+export const withComponentToken = async <T>(
+  deps: WeChatDeps,
+  fn: (componentAccessToken: string) => Promise<T>,
+  source?: ComponentTokenSource,
+): Promise<T> => {
+  const get = () => (source ? source.token() : getComponentAccessToken(deps));
+  const token = await get();
   try {
     return await fn(token.accessToken);
   } catch (error) {
     if (!isTokenInvalid(error)) throw error;
+    source?.forget(token);
     const expired = await expireComponentToken(deps, deps.config.componentAppId, token.accessToken);
     deps.logger.warn('component_token.rejected', { componentAppId: deps.config.componentAppId, expired }, error);
-    return fn((await getComponentAccessToken(deps)).accessToken);
+    return fn((await get()).accessToken);
   }
 };
 
 /** For the scheduled refresh: refreshes the component token if it expires before `dueBefore` (epoch s). */
-export const refreshComponentTokenIfDue = (deps: WeChatDeps, options: { dueBefore: number }): Promise<DueOutcome> =>
-  refreshIfDue(
-    deps,
-    {
-      what: componentLease(deps.config.componentAppId),
-      isFresh: async () => ((await getComponentToken(deps, deps.config.componentAppId, { consistent: true }))?.expiresAt ?? 0) > options.dueBefore,
-      refresh: () => fetchComponentToken(deps),
+export const refreshComponentTokenIfDue = async (deps: WeChatDeps, options: { dueBefore: number }): Promise<DueOutcome> => {
+  const isFresh = async () => ((await getComponentToken(deps, deps.config.componentAppId, { consistent: true }))?.expiresAt ?? 0) > options.dueBefore;
+  // Checked before the lease too: most runs find the token fresh and need not write a lease for it.
+  if (await isFresh()) return 'fresh';
+  return refreshIfDue(deps, componentLease(deps.config.componentAppId), COMPONENT_FLIGHT.leaseMs, async (): Promise<DueOutcome> => {
+    if (await isFresh()) return 'fresh';
+    await fetchComponentToken(deps);
+    return 'refreshed';
+  });
+};
+
+/**
+ * The component token as one scheduled refresh run holds it: read from the table (or refreshed, single flight)
+ * on first use and handed out again while it stays usable, so a run refreshing thousands of accounts does not
+ * read the same item before each of their calls. The table stays the truth: a token WeChat rejects is forgotten
+ * here and expired there by withComponentToken, and the next use reads the table again. It lives for one run.
+ */
+export interface ComponentTokenSource {
+  token(): Promise<AccessToken>;
+  forget(token: AccessToken): void;
+}
+
+export const runComponentToken = (deps: WeChatDeps): ComponentTokenSource => {
+  let held: AccessToken | undefined;
+  let pending: Promise<AccessToken> | undefined;
+  return {
+    async token() {
+      if (held && usable(held, nowSeconds(deps.clock))) return held;
+      pending ??= getComponentAccessToken(deps).finally(() => {
+        pending = undefined;
+      });
+      held = await pending;
+      return held;
     },
-    COMPONENT_FLIGHT.leaseMs,
-  );
+    forget(token) {
+      if (held?.accessToken === token.accessToken) held = undefined;
+    },
+  };
+};

@@ -7,15 +7,15 @@
 import { nowSeconds } from '../kernel/clock.ts';
 import type { WeChatDeps } from '../runtime/wechat-deps.ts';
 import { createMetrics, type Metrics } from '../kernel/metrics.ts';
-import { listDueAuthorizers, nextRefreshFor, postponeRefresh, REFRESH_LEAD_S, unschedule, type DueCursor } from '../store/schedule.ts';
-import { getAuthorizer, getAuthorizerState } from '../store/authorizers.ts';
+import { DUE_SHARDS } from '../store/keys.ts';
+import { listDueAuthorizers, REFRESH_LEAD_S, type DueCursor, type DueQuery } from '../store/schedule.ts';
 import { getVerifyTicket, TICKET_TTL_S } from '../store/tickets.ts';
 import { getComponentToken } from '../store/tokens.ts';
 import { isRateLimited, WeChatApiError, WeChatNetworkError, WeChatProtocolError } from '../wechat/errors.ts';
 import { sharedAuthorizerList, type ListedRefreshTokens } from './authorizer-list.ts';
 import { refreshAuthorizerTokenIfDue } from './authorizer-token.ts';
-import { refreshComponentTokenIfDue } from './component-token.ts';
-import { AuthorizerNotFoundError, AuthorizerUnauthorizedError, NeedsReauthError, TokenServiceError } from './errors.ts';
+import { refreshComponentTokenIfDue, runComponentToken } from './component-token.ts';
+import { AuthorizerNotFoundError, AuthorizerUnauthorizedError, NeedsReauthError, NoRefreshTokenError, TokenServiceError } from './errors.ts';
 
 /** The schedule's period (serverless.yml `rate(5 minutes)`): a token must survive until the next run. */
 export const SCHEDULE_INTERVAL_S = 300;
@@ -28,6 +28,27 @@ export const TICKET_MISSING_AGE_S = TICKET_TTL_S;
 
 export type RefreshDeps = WeChatDeps & { readonly metrics?: Metrics };
 
+/** One partition of the schedule: a shard, or the partition of profiles scheduled before the sharding. */
+export type DueShard = DueQuery['shard'];
+/** Every partition of the schedule: what one run covers, alone or spread over its workers. */
+export const ALL_SHARDS: readonly DueShard[] = [...Array.from({ length: DUE_SHARDS }, (_, i) => i), 'unsharded'];
+/** The most workers a run can use: one per shard. */
+export const MAX_REFRESH_WORKERS = DUE_SHARDS;
+
+/** The schedule's partitions dealt round-robin over `workers` groups (the unsharded one to the first). */
+export const shardGroups = (workers: number): DueShard[][] => {
+  const n = Math.min(Math.max(1, Math.floor(workers)), MAX_REFRESH_WORKERS);
+  const groups: DueShard[][] = Array.from({ length: n }, () => []);
+  ALL_SHARDS.forEach((shard, i) => groups[shard === 'unsharded' ? 0 : i % n]?.push(shard));
+  return groups;
+};
+
+/**
+ * Starts a worker run of the same function over `shards` (the deployed function invokes itself asynchronously:
+ * lib/runtime/refresh-workers.ts). Resolves once the invocation is accepted, not when the worker is done.
+ */
+export type StartWorker = (shards: readonly DueShard[], dueBefore: number) => Promise<void>;
+
 export interface RefreshOptions {
   /**
    * The deadline, as time left in ms: no new account is started once it returns 0 or less. The handler passes
@@ -37,12 +58,28 @@ export interface RefreshOptions {
   /** Parallel refreshes; default config.refreshConcurrency. */
   readonly concurrency?: number;
   readonly pageSize?: number;
+  /**
+   * A worker's part of a run: only these partitions of the schedule, and no component token step (the run
+   * that started it did that). Default: the whole run, every partition, the component token first.
+   */
+  readonly worker?: { readonly shards: readonly DueShard[]; readonly dueBefore: number };
+  /**
+   * Spread the whole run over this many workers (shardGroups): the run keeps the first group and starts the
+   * others with `startWorker`; a group whose start fails is worked by this run itself. Default 1: no workers.
+   */
+  readonly workers?: number;
+  readonly startWorker?: StartWorker;
 }
 
 export type ComponentOutcome = 'refreshed' | 'fresh' | 'leased' | 'failed';
 
 export interface RefreshSummary {
-  readonly component: ComponentOutcome;
+  /** `worker`: a worker run, which leaves the component token to the run that started it. */
+  readonly component: ComponentOutcome | 'worker';
+  /** The schedule partitions this run read itself. */
+  shards: number;
+  /** Worker runs started for the other partitions, and starts that failed (their partitions were read here). */
+  readonly workers: { started: number; failedToStart: number };
   /** Accounts read from the schedule (due index) this run. */
   due: number;
   refreshed: number;
@@ -119,16 +156,39 @@ const openCircuit = (deps: RefreshDeps, summary: RefreshSummary, hit: WeChatApiE
   deps.logger.error('refresh.circuit_open', { errcode: hit.errcode, api: hit.api, authorizerAppid, fix: 'clear_quota, or wait for the daily reset' });
 };
 
-/** The schedule page by page (accounts due by `now`), counting what it reads and what the reads cost. */
-async function* dueAppids(deps: RefreshDeps, summary: RefreshSummary, now: number, pageSize?: number) {
-  let cursor: DueCursor | undefined;
-  do {
-    const page = await listDueAuthorizers(deps, { dueBefore: now, exclusiveStartKey: cursor, ...(pageSize ? { pageSize } : {}) });
-    summary.due += page.appids.length;
-    summary.consumedCapacity += page.consumedCapacity;
-    cursor = page.lastKey;
-    yield* page.appids;
-  } while (cursor);
+/**
+ * What is due by `now` in `shards`: one page of every partition at a time, read together, handed out
+ * interleaved (the first of each page, then the second of each, …) so that a run cut short by its deadline or
+ * its circuit breaker has served the most overdue accounts of every partition; counts what it reads and what the
+ * reads cost.
+ */
+async function* dueAppids(deps: RefreshDeps, summary: RefreshSummary, now: number, shards: readonly DueShard[], pageSize?: number) {
+  let open: { shard: DueShard; cursor?: DueCursor }[] = shards.map((shard) => ({ shard }));
+  while (open.length > 0) {
+    const pages = await Promise.all(
+      open.map(async (part) => ({
+        part,
+        page: await listDueAuthorizers(deps, {
+          dueBefore: now,
+          shard: part.shard,
+          ...(part.cursor ? { exclusiveStartKey: part.cursor } : {}),
+          ...(pageSize ? { pageSize } : {}),
+        }),
+      })),
+    );
+    for (const { page } of pages) {
+      summary.due += page.appids.length;
+      summary.consumedCapacity += page.consumedCapacity;
+    }
+    open = pages.flatMap(({ part, page }) => (page.lastKey ? [{ shard: part.shard, cursor: page.lastKey }] : []));
+    const longest = Math.max(0, ...pages.map(({ page }) => page.appids.length));
+    for (let i = 0; i < longest; i += 1) {
+      for (const { page } of pages) {
+        const appid = page.appids[i];
+        if (appid !== undefined) yield appid;
+      }
+    }
+  }
 }
 
 const countFailure = (deps: RefreshDeps, summary: RefreshSummary, appid: string, error: unknown): void => {
@@ -146,46 +206,37 @@ const countFailure = (deps: RefreshDeps, summary: RefreshSummary, appid: string,
   else deps.logger.warn('authorizer_token.refresh_failed', fields, error);
 };
 
-/** A due account found fresh was refreshed by someone else: its schedule moves to its live token. */
-const catchUpSchedule = async (deps: RefreshDeps, appid: string): Promise<void> => {
-  const { token } = await getAuthorizerState(deps, appid);
-  if (token) await postponeRefresh(deps, appid, nextRefreshFor(token.expiresAt));
-};
+/** Revoked, unknown or without API access: nothing to refresh, nothing wrong. */
+const isInactive = (error: unknown): boolean =>
+  error instanceof AuthorizerNotFoundError || error instanceof NoRefreshTokenError || (error instanceof AuthorizerUnauthorizedError && !error.cause);
 
 /**
  * Refreshes one account and records the outcome; a failure is classified, logged and counted, never thrown.
- * Accounts that are not authorized are skipped before any lease or call (and taken off the schedule, which
- * only authorized profiles belong to); a failed account stays due, so the next run tries it again.
+ * An account that is not authorized is taken off the schedule (refreshAuthorizerTokenIfDue), one found fresh
+ * moves its schedule to its token; a failed account stays due, so the next run tries it again.
  */
-const refreshOne = async (deps: RefreshDeps, summary: RefreshSummary, appid: string, run: { dueBefore: number; listed: ListedRefreshTokens }) => {
+const refreshOne = async (deps: RefreshDeps, summary: RefreshSummary, appid: string, run: RunShared) => {
   try {
-    const profile = await getAuthorizer(deps, appid);
-    if (profile?.status !== 'authorized') {
-      summary.skipped.inactive += 1;
-      if (profile) await unschedule(deps, appid);
-      return;
-    }
     const result = await refreshAuthorizerTokenIfDue(deps, appid, run);
     if (result === 'refreshed') summary.refreshed += 1;
     else summary.skipped[result] += 1;
-    if (result === 'fresh') await catchUpSchedule(deps, appid);
   } catch (error) {
-    // Revoked or removed between the two reads: nothing to refresh, nothing wrong.
-    if (error instanceof AuthorizerNotFoundError || (error instanceof AuthorizerUnauthorizedError && !error.cause)) {
-      summary.skipped.inactive += 1;
-      return;
-    }
-    countFailure(deps, summary, appid, error);
+    if (isInactive(error)) summary.skipped.inactive += 1;
+    else countFailure(deps, summary, appid, error);
   }
 };
+
+type RunShared = Parameters<typeof refreshAuthorizerTokenIfDue>[2];
 
 /**
  * Workers pull appids from the shared page iterator (async generators queue concurrent `next()` calls), so at
  * most `concurrency` refreshes run and pages are read only as fast as work is taken.
  */
-const sweep = async (deps: RefreshDeps, summary: RefreshSummary, now: number, options: RefreshOptions) => {
-  const run = { dueBefore: now + REFRESH_LEAD_S, listed: sharedAuthorizerList(deps) };
-  const appids = dueAppids(deps, summary, now, options.pageSize);
+const sweep = async (deps: RefreshDeps, summary: RefreshSummary, now: number, shards: readonly DueShard[], options: RefreshOptions) => {
+  const listed = sharedAuthorizerList(deps);
+  const run: RunShared = { dueBefore: now + REFRESH_LEAD_S, listed, component: runComponentToken(deps) };
+  summary.shards = shards.length;
+  const appids = dueAppids(deps, summary, now, shards, options.pageSize);
   const hasTime = () => !summary.circuitOpen && (options.timeLeftMs ? options.timeLeftMs() > 0 : true);
   let taken = 0;
   const worker = async (): Promise<void> => {
@@ -202,7 +253,7 @@ const sweep = async (deps: RefreshDeps, summary: RefreshSummary, now: number, op
   await Promise.all(Array.from({ length: concurrency }, worker));
   await appids.return(undefined);
   summary.deferred = summary.due - taken;
-  summary.authorizerListWalks = run.listed.walks();
+  summary.authorizerListWalks = listed.walks();
 };
 
 const emitSummary = (deps: RefreshDeps, metrics: Metrics, summary: RefreshSummary): void => {
@@ -213,10 +264,14 @@ const emitSummary = (deps: RefreshDeps, metrics: Metrics, summary: RefreshSummar
     RefreshSkipped: skipped,
     NeedsReauth: summary.failed['61023'] ?? 0,
     RefreshCircuitOpen: summary.circuitOpen ? 1 : 0,
+    RefreshWorkersNotStarted: summary.workers.failedToStart,
   });
   for (const [errcode, count] of Object.entries(summary.failed)) metrics.put({ AuthorizerRefreshFailed: count }, { Errcode: errcode });
   deps.logger.info('refresh.completed', {
     component: summary.component,
+    shards: summary.shards,
+    workersStarted: summary.workers.started,
+    workersFailedToStart: summary.workers.failedToStart,
     due: summary.due,
     refreshed: summary.refreshed,
     skippedFresh: summary.skipped.fresh,
@@ -233,31 +288,63 @@ const emitSummary = (deps: RefreshDeps, metrics: Metrics, summary: RefreshSummar
 };
 
 /**
+ * Starts a worker run for every group but the first; returns the partitions this run must read itself: the
+ * first group and any group whose worker could not be started (so a failed start never leaves shards unread).
+ */
+const startWorkers = async (deps: RefreshDeps, summary: RefreshSummary, now: number, options: RefreshOptions): Promise<DueShard[]> => {
+  const [own = [], ...others] = shardGroups(options.startWorker ? (options.workers ?? 1) : 1);
+  const starts = await Promise.allSettled(others.map((shards) => options.startWorker!(shards, now)));
+  const mine = [...own];
+  starts.forEach((start, i) => {
+    if (start.status === 'fulfilled') {
+      summary.workers.started += 1;
+      return;
+    }
+    summary.workers.failedToStart += 1;
+    mine.push(...others[i]!);
+    deps.logger.error('refresh.worker_not_started', { shards: others[i]!.join(','), fix: 'this run reads those shards itself' }, start.reason);
+  });
+  return mine;
+};
+
+const emptySummary = (component: RefreshSummary['component']): RefreshSummary => ({
+  component,
+  shards: 0,
+  workers: { started: 0, failedToStart: 0 },
+  due: 0,
+  refreshed: 0,
+  skipped: { fresh: 0, leased: 0, inactive: 0 },
+  failed: {},
+  deferred: 0,
+  consumedCapacity: 0,
+  durationMs: 0,
+  stoppedEarly: false,
+  authorizerListWalks: 0,
+});
+
+/**
  * One scheduled run: the component token, then every authorizer token due before the next run plus
- * REFRESH_WINDOW_S. Returns (and logs, and emits as metrics) what it did.
+ * REFRESH_WINDOW_S, from every partition of the schedule, spread over `options.workers` runs when asked; or,
+ * with `options.worker`, a worker's part of such a run. Returns (and logs, and emits as metrics) what it did.
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/api_authorizer_token.html
  */
 export const runRefresh = async (deps: RefreshDeps, options: RefreshOptions = {}): Promise<RefreshSummary> => {
   const started = performance.now();
   const metrics = deps.metrics ?? createMetrics({ clock: deps.clock });
-  const now = nowSeconds(deps.clock);
-  const component = await refreshComponent(deps, metrics, now + REFRESH_LEAD_S);
-  const summary: RefreshSummary = {
-    component: component.outcome,
-    due: 0,
-    refreshed: 0,
-    skipped: { fresh: 0, leased: 0, inactive: 0 },
-    failed: {},
-    deferred: 0,
-    consumedCapacity: 0,
-    durationMs: 0,
-    stoppedEarly: false,
-    authorizerListWalks: 0,
-  };
-  if (component.quotaHit) openCircuit(deps, summary, component.quotaHit);
-  if (summary.circuitOpen) deps.logger.error('refresh.authorizers_skipped', { componentAppId: deps.config.componentAppId, reason: 'circuit open' });
-  else if (component.usable) await sweep(deps, summary, now, options);
-  else deps.logger.error('refresh.authorizers_skipped', { componentAppId: deps.config.componentAppId, reason: 'no component token' });
+  let summary: RefreshSummary;
+  if (options.worker) {
+    // The run that started this worker refreshed the component token and fixed the moment what is due is read at.
+    summary = emptySummary('worker');
+    await sweep(deps, summary, options.worker.dueBefore, options.worker.shards, options);
+  } else {
+    const now = nowSeconds(deps.clock);
+    const component = await refreshComponent(deps, metrics, now + REFRESH_LEAD_S);
+    summary = emptySummary(component.outcome);
+    if (component.quotaHit) openCircuit(deps, summary, component.quotaHit);
+    if (summary.circuitOpen) deps.logger.error('refresh.authorizers_skipped', { componentAppId: deps.config.componentAppId, reason: 'circuit open' });
+    else if (component.usable) await sweep(deps, summary, now, await startWorkers(deps, summary, now, options), options);
+    else deps.logger.error('refresh.authorizers_skipped', { componentAppId: deps.config.componentAppId, reason: 'no component token' });
+  }
   summary.durationMs = Math.round(performance.now() - started);
   emitSummary(deps, metrics, summary);
   return summary;

@@ -108,20 +108,17 @@ export const singleFlight = async <T>(deps: FlightDeps, flight: Flight<T>, optio
 export type DueOutcome = 'refreshed' | 'fresh' | 'leased';
 
 /**
- * For the scheduled refresh: refreshes the token only if it expires before `dueBefore` (`isFresh` says no
- * otherwise), never waits for another holder ('leased'), and uses the same lease as on-demand refresh.
+ * For the scheduled refresh: takes the same lease as an on-demand refresh without waiting for another holder
+ * ('leased' when someone holds it) and runs `work` under it, which reads what it needs first (a caller may have
+ * refreshed the token since the schedule was read) and says what it did.
  */
-export const refreshIfDue = async <T>(
+export const refreshIfDue = async <O extends string>(
   deps: FlightDeps,
-  flight: Pick<Flight<T>, 'what' | 'refresh'> & { isFresh(): Promise<boolean> },
+  what: string,
   leaseMs: number,
-): Promise<DueOutcome> => {
-  if (await flight.isFresh()) return 'fresh';
+  work: (renew: Renew) => Promise<O>,
+): Promise<O | 'leased'> => {
   const owner = randomUUID();
-  if (!(await tryAcquire(deps, flight.what, owner, leaseMs))) return 'leased';
-  return holdLease(deps, flight.what, owner, leaseMs, async (renew) => {
-    if (await flight.isFresh()) return 'fresh';
-    await flight.refresh(renew);
-    return 'refreshed';
-  });
+  if (!(await tryAcquire(deps, what, owner, leaseMs))) return 'leased';
+  return holdLease(deps, what, owner, leaseMs, work);
 };

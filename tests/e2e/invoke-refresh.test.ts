@@ -49,7 +49,7 @@ describe('sls invoke local -f refresh', () => {
         updatedAt: now - 60,
         version: 1,
         ...listKeys(appid),
-        ...scheduleAttributes(nextRefreshFor(now + 120)),
+        ...scheduleAttributes(appid, nextRefreshFor(now + 120)),
       },
       tokenItem(authorizerKey(appid, 'ACCESS_TOKEN'), { accessToken: `seeded-${appid}`, expiresAt: now + 120 }, now - 7000),
     ]);

@@ -12,7 +12,7 @@ import { reconcile, reconcileAccount, runReconcile, type ReconcileSummary } from
 import { getAuthorizer, markNeedsReauth, markUnauthorized } from '../../../lib/store/authorizers.ts';
 import { needsReauthEvents } from '../../../lib/events/authorizer-events.ts';
 import { saveAuthorization } from '../../../lib/store/grants.ts';
-import { listDueAuthorizers } from '../../../lib/store/schedule.ts';
+import { dueEverywhere } from '../../helpers/schedule.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
 import { simulatorDeps } from '../../helpers/given.ts';
 
@@ -86,7 +86,7 @@ describe('reconcile.runReconcile', () => {
     assert.equal(profile?.status, 'authorized');
     assert.equal(profile?.refreshToken, simToken(accounts.missing!));
     assert.ok(profile?.info?.nickName);
-    assert.ok((await listDueAuthorizers(deps, { dueBefore: nowS() })).appids.includes(accounts.missing!));
+    assert.ok((await dueEverywhere(deps, nowS())).includes(accounts.missing!));
   });
 
   it('brings back a needs_reauth account with the listed refresh token, keeps the old one, and reports Authorizer Recovered', async () => {
@@ -95,7 +95,7 @@ describe('reconcile.runReconcile', () => {
       [profile?.status, profile?.refreshToken, profile?.previousRefreshToken, profile?.needsReauthReason],
       ['authorized', simToken(accounts.stuck!), 'refreshtoken@@@rejected-one', undefined],
     );
-    assert.ok((await listDueAuthorizers(deps, { dueBefore: nowS() })).appids.includes(accounts.stuck!));
+    assert.ok((await dueEverywhere(deps, nowS())).includes(accounts.stuck!));
     const events = (await outbox()).filter((i) => (i.detail as { authorizerAppid?: string }).authorizerAppid === accounts.stuck);
     assert.deepEqual(events.map((e) => e.detailType).sort(), ['Authorizer Needs Reauthorization', 'Authorizer Recovered']);
     assert.ok(

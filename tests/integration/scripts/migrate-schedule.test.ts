@@ -6,6 +6,7 @@ import { BatchWriteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { migrateSchedule } from '../../../scripts/migrate-schedule.ts';
 import { listAuthorizers } from '../../../lib/store/authorizers.ts';
 import { listDueAuthorizers } from '../../../lib/store/schedule.ts';
+import { dueEverywhere } from '../../helpers/schedule.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
 
 const NOW_S = Math.floor(Date.now() / 1000);
@@ -66,7 +67,9 @@ describe('scripts/migrate-schedule', () => {
     const token = find(items, 'AUTHORIZER#wx1000000000000001', 'ACCESS_TOKEN');
     assert.deepEqual([token?.gsi1pk, token?.ttl], [undefined, NOW_S + 3000 + 86_400]);
     assert.equal(find(items, 'EVENT#abc', 'EVENT')?.ttl, NOW_S + 604_800);
-    assert.deepEqual((await listDueAuthorizers(deps(), { dueBefore: NOW_S + 86_400 })).appids.sort(), ['wx1000000000000001', 'wx1000000000000002']);
+    assert.deepEqual(await dueEverywhere(deps(), NOW_S + 86_400), ['wx1000000000000001', 'wx1000000000000002']);
+    // Moved into their shards: nothing is left in the unsharded partition.
+    assert.deepEqual((await listDueAuthorizers(deps(), { dueBefore: NOW_S + 86_400, shard: 'unsharded' })).appids, []);
     assert.equal((await listAuthorizers(deps())).authorizers.length, 3);
   });
 

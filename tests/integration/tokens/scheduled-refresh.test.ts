@@ -6,14 +6,17 @@ import type { ScheduledEvent } from 'aws-lambda';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { BatchGetCommand, BatchWriteCommand, DeleteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { createHandler } from '../../../functions/refresh/handler.ts';
+import { createHandler, type WorkerEvent } from '../../../functions/refresh/handler.ts';
+import { startLambdaEndpoint, type LambdaEndpoint } from '../../../infra/local/lambda-endpoint.ts';
+import { BadRequestError } from '../../../lib/kernel/errors.ts';
+import { lambdaStartRun } from '../../../lib/runtime/self-invoke.ts';
 import { simulatorEnv, SIMULATOR_COMPONENT } from '../../../infra/local/credentials.ts';
 import { startSimulator, type Simulator } from '../../../infra/local/simulator/index.ts';
 import { loadConfig } from '../../../lib/runtime/config.ts';
 import { createWeChatDeps } from '../../../lib/runtime/wechat-deps.ts';
 import { createMemoryLogger } from '../../../lib/kernel/logger.ts';
 import { createMemoryMetrics } from '../../../lib/kernel/metrics.ts';
-import { failureKey, runRefresh, type RefreshDeps } from '../../../lib/tokens/scheduled-refresh.ts';
+import { ALL_SHARDS, failureKey, runRefresh, shardGroups, type RefreshDeps } from '../../../lib/tokens/scheduled-refresh.ts';
 import { NeedsReauthError, TokenBusyError } from '../../../lib/tokens/errors.ts';
 import { getAuthorizer, getAuthorizerState } from '../../../lib/store/authorizers.ts';
 import { listDueAuthorizers, type DueCursor } from '../../../lib/store/schedule.ts';
@@ -25,6 +28,7 @@ import { WeChatApiError, WeChatNetworkError } from '../../../lib/wechat/errors.t
 import refreshEvent from '../../events/refresh.json' with { type: 'json' };
 import { context } from '../../helpers/context.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
+import { dueEverywhere } from '../../helpers/schedule.ts';
 
 const scheduledEvent = refreshEvent as ScheduledEvent;
 const nowS = () => Math.floor(Date.now() / 1000);
@@ -155,7 +159,7 @@ const profileItem = (appid: string, refreshToken: string, status: Status, tokenE
   updatedAt: nowS() - 86_400,
   version: 1,
   ...listKeys(appid),
-  ...(scheduled ? scheduleAttributes(nextRefreshFor(tokenExpiresAt)) : {}),
+  ...(scheduled ? scheduleAttributes(appid, nextRefreshFor(tokenExpiresAt)) : {}),
 });
 
 /**
@@ -195,12 +199,14 @@ const storedAccessTokens = async (table: TestTable, appids: string[]): Promise<M
 /** Read capacity of listing every entry of the due index, for comparison with a run's query. */
 const fullIndexCapacity = async (world: World): Promise<number> => {
   let consumed = 0;
-  let cursor: DueCursor | undefined;
-  do {
-    const page = await listDueAuthorizers(world.deps, { dueBefore: nowS() + 86_400, exclusiveStartKey: cursor });
-    consumed += page.consumedCapacity;
-    cursor = page.lastKey;
-  } while (cursor);
+  for (const shard of ALL_SHARDS) {
+    let cursor: DueCursor | undefined;
+    do {
+      const page = await listDueAuthorizers(world.deps, { dueBefore: nowS() + 86_400, shard, exclusiveStartKey: cursor });
+      consumed += page.consumedCapacity;
+      cursor = page.lastKey;
+    } while (cursor);
+  }
   return consumed;
 };
 
@@ -264,7 +270,10 @@ describe('refresh.runRefresh with 2,000 authorizers of which 200 are due', () =>
     // Assess
     t.diagnostic(`due query: ${summary.consumedCapacity} RCU for 200 due; whole index: ${all} RCU for 2,000 entries`);
     assert.ok(summary.consumedCapacity > 0, 'the run reports what its query consumed');
-    assert.ok(summary.consumedCapacity * 5 < all, `200 due cost ${summary.consumedCapacity} RCU; all 2,000 cost ${all} RCU`);
+    // Each of the 17 partitions' queries costs at least 0.5 RCU, however little it returns: that floor plus the
+    // 200 small KEYS_ONLY entries is at most 1 RCU a partition, well under reading the whole index.
+    assert.ok(summary.consumedCapacity <= ALL_SHARDS.length, `200 due cost ${summary.consumedCapacity} RCU over ${ALL_SHARDS.length} partitions`);
+    assert.ok(summary.consumedCapacity * 2 < all, `200 due cost ${summary.consumedCapacity} RCU; all 2,000 cost ${all} RCU`);
   });
 
   it('emits the run as metrics: due, refreshed, ticket age and component token lifetime', () => {
@@ -331,8 +340,7 @@ describe('refresh.runRefresh isolates failing accounts', () => {
   it('records an account that revoked the component (61003) as unauthorized and drops it from the due index', async () => {
     // Assess
     assert.equal((await getAuthorizer(world.deps, appids[3]!))?.status, 'unauthorized');
-    const due = await listDueAuthorizers(world.deps, { dueBefore: nowS() + 86_400 });
-    assert.equal(due.appids.includes(appids[3]!), false);
+    assert.equal((await dueEverywhere(world.deps, nowS() + 86_400)).includes(appids[3]!), false);
   });
 
   it('marks the account whose refresh token cannot be recovered as needs_reauth', async () => {
@@ -577,6 +585,93 @@ describe('functions/refresh handler', () => {
     // Assess
     assert.equal(summary.stoppedEarly, true);
     assert.equal(summary.refreshed, 0);
+    assert.equal(world.wechat.totalTokenCalls(), 0);
+  });
+});
+
+describe('refresh: one scheduled run spread over worker runs', () => {
+  let world: World;
+  let appids: string[];
+  let endpoint: LambdaEndpoint;
+  const FUNCTION = 'wechat-component-test-refresh';
+  const invokeContext = { ...context, functionName: FUNCTION, getRemainingTimeInMillis: () => 100_000 };
+  before(async () => {
+    world = await createWorld();
+    appids = await seedAccounts(world, 200, 80);
+  });
+  after(async () => {
+    await endpoint?.stop();
+    await world.close();
+  });
+
+  it('starts three workers through the Lambda API for REFRESH_WORKERS=4: each partition read by one run, each due account refreshed once', async () => {
+    // Prepare: the handler as deployed, on an endpoint where it can invoke itself with the real Lambda client.
+    const deps: RefreshDeps = { ...world.deps, config: { ...world.deps.config, refreshWorkers: 4 } };
+    let handler: ReturnType<typeof createHandler> | undefined;
+    endpoint = await startLambdaEndpoint({ [FUNCTION]: (event, ctx) => handler!(event as ScheduledEvent, ctx) });
+    handler = createHandler(deps, lambdaStartRun({ lambdaEndpoint: endpoint.url, awsRegion: 'local' }));
+    world.wechat.tokenCalls.clear();
+    // Act
+    const summary = await handler(scheduledEvent, invokeContext);
+    await endpoint.settled();
+    // Assess
+    const workers = endpoint.invocations();
+    assert.deepEqual(
+      workers.map((w) => w.type),
+      ['Event', 'Event', 'Event'],
+    );
+    const shards = [...workers.flatMap((w) => (w.payload as WorkerEvent).refreshShards), ...shardGroups(4)[0]!];
+    assert.deepEqual(shards.map(String).sort(), ALL_SHARDS.map(String).sort(), 'every partition exactly once');
+    assert.ok(workers.every((w) => (w.payload as WorkerEvent).dueBefore === (workers[0]?.payload as WorkerEvent).dueBefore));
+    assert.deepEqual([summary.workers, summary.shards], [{ started: 3, failedToStart: 0 }, 5]);
+    assert.equal(world.wechat.totalTokenCalls(), 80);
+    assert.ok(appids.slice(0, 80).every((a) => world.wechat.tokenCalls.get(a) === 1));
+    const completed = world.logger
+      .records()
+      .filter((r) => r.event === 'refresh.completed')
+      .slice(-4);
+    assert.equal(
+      completed.reduce((n, r) => n + Number(r.refreshed), 0),
+      80,
+    );
+    assert.equal(completed.filter((r) => r.component === 'worker').length, 3);
+    assert.deepEqual(await dueEverywhere(world.deps, nowS()), []);
+  });
+
+  it('reads the shards of a worker it could not start itself, and says so', async () => {
+    // Prepare: due again, and an endpoint that knows no such function (the real client gets ResourceNotFoundException).
+    await seedAccounts(world, 40, 40);
+    const deps: RefreshDeps = { ...world.deps, config: { ...world.deps.config, refreshWorkers: 4 } };
+    const empty = await startLambdaEndpoint({});
+    const handler = createHandler(deps, lambdaStartRun({ lambdaEndpoint: empty.url, awsRegion: 'local' }));
+    world.wechat.tokenCalls.clear();
+    const before = world.metrics.sum('RefreshWorkersNotStarted');
+    // Act
+    const summary = await handler(scheduledEvent, invokeContext).finally(() => empty.stop());
+    // Assess
+    assert.deepEqual([summary.workers, summary.shards, summary.refreshed], [{ started: 0, failedToStart: 3 }, 17, 40]);
+    assert.equal(world.metrics.sum('RefreshWorkersNotStarted') - before, 3);
+    assert.equal(world.logger.records().filter((r) => r.event === 'refresh.worker_not_started').length, 3);
+    assert.equal(world.wechat.totalTokenCalls(), 40);
+  });
+
+  it('refuses a worker event that names no known shard or no cut-off, before any read or call', async () => {
+    // Prepare
+    const handler = createHandler(world.deps, async () => {
+      throw new Error('no worker may be started');
+    });
+    world.wechat.tokenCalls.clear();
+    // Act + Assess
+    for (const event of [
+      { refreshShards: [16], dueBefore: nowS() },
+      { refreshShards: ['all'], dueBefore: nowS() },
+      { refreshShards: [], dueBefore: nowS() },
+      { refreshShards: [1, 1], dueBefore: nowS() },
+      { refreshShards: [1], dueBefore: 1.5 },
+      { refreshShards: [1] },
+    ]) {
+      await assert.rejects(handler(event as unknown as WorkerEvent, invokeContext), BadRequestError, JSON.stringify(event));
+    }
     assert.equal(world.wechat.totalTokenCalls(), 0);
   });
 });

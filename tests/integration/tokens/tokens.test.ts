@@ -27,7 +27,7 @@ import {
 } from '../../../lib/tokens/component-token.ts';
 import { saveAuthorization } from '../../../lib/store/grants.ts';
 import { getAuthorizer, markUnauthorized } from '../../../lib/store/authorizers.ts';
-import { acquireLease } from '../../../lib/store/claims.ts';
+import { acquireLease, releaseLease } from '../../../lib/store/claims.ts';
 import { saveVerifyTicket } from '../../../lib/store/tickets.ts';
 import { getComponentToken, putComponentToken } from '../../../lib/store/tokens.ts';
 import { createWeChatClient, type WeChatClient } from '../../../lib/wechat/client.ts';
@@ -444,7 +444,7 @@ describe('tokens.refresh*IfDue', () => {
     assert.equal(sim.calls('api_component_token'), 2);
   });
 
-  it('reports fresh, refreshed and leased for an authorizer token, and throws for a revoked account', async (t) => {
+  it('reports fresh, refreshed and leased for an authorizer token, and inactive for a revoked account', async (t) => {
     // Prepare
     const { deps } = await setup(t);
     const appid = await authorizeInSim(deps, { withToken: true });
@@ -455,10 +455,10 @@ describe('tokens.refresh*IfDue', () => {
     await acquireLease(deps, authorizerLease(appid), 'on-demand-caller', 20_000);
     const leased = await refreshAuthorizerTokenIfDue(deps, appid, { dueBefore: now + 99_999 });
     await markUnauthorized(deps, appid, now);
-    const revoked = refreshAuthorizerTokenIfDue(deps, appid, { dueBefore: now + 99_999 });
+    await releaseLease(deps, authorizerLease(appid), 'on-demand-caller');
+    const revoked = await refreshAuthorizerTokenIfDue(deps, appid, { dueBefore: now + 99_999 });
     // Assess
-    assert.deepEqual([fresh, due, leased], ['fresh', 'refreshed', 'leased']);
-    await assert.rejects(revoked, AuthorizerUnauthorizedError);
+    assert.deepEqual([fresh, due, leased, revoked], ['fresh', 'refreshed', 'leased', 'inactive']);
     assert.equal(sim.calls('api_authorizer_token'), 1);
   });
 });

@@ -109,6 +109,7 @@ describe('metrics.createMetrics', () => {
       'RefreshCircuitOpen',
       'RefreshDue',
       'RefreshSkipped',
+      'RefreshWorkersNotStarted',
       'TicketAgeSeconds',
     ]);
   });

@@ -43,6 +43,8 @@ const config = (overrides: Partial<Config> = {}): Config => ({
   publicBaseUrl: 'https://example.com',
   pushMaxSkewS: 600,
   refreshConcurrency: 16,
+  refreshWorkers: 1,
+  lambdaEndpoint: undefined,
   logLevel: 'info',
   awsRegion: undefined,
   awsCredentialsInEnv: false,
