@@ -60,6 +60,31 @@ const isOlderThan = (current: AuthorizerProfile, authorizedAt: number): boolean 
   current.authorizedAt > authorizedAt || (current.unauthorizedAt ?? 0) >= authorizedAt;
 
 /**
+ * What every grant writes on the profile, whatever it brought: the grant itself (permissions, info, tenant, time),
+ * the failures it clears, the version and the listing keys. The two kinds of grant add their status, refresh
+ * tokens and schedule.
+ */
+const grantHead = (
+  appid: string,
+  a: Pick<NewAuthorization, 'funcInfo' | 'info' | 'authorizedAt' | 'tenant'>,
+  current: AuthorizerProfile | undefined,
+  now: number,
+) => ({
+  ...authorizerKey(appid, 'PROFILE'),
+  ...(current ?? {}),
+  authorizerAppid: appid,
+  funcInfo: a.funcInfo,
+  info: a.info ?? current?.info,
+  tenant: a.tenant ?? current?.tenant,
+  authorizedAt: a.authorizedAt,
+  needsReauthReason: undefined,
+  refreshFailure: undefined,
+  updatedAt: now,
+  version: (current?.version ?? 0) + 1,
+  ...listKeys(appid),
+});
+
+/**
  * The profile of an authorization: scheduled for a refresh ahead of the token it came with, or at once when it
  * came without one (the first use, or the next scheduled run, fetches it).
  */
@@ -67,22 +92,11 @@ const profileItem = (appid: string, a: NewAuthorization, current: AuthorizerProf
   const previous = current && current.refreshToken !== a.refreshToken ? current.refreshToken : current?.previousRefreshToken;
   const nextRefreshAt = a.expiresAt === undefined ? now : Math.max(now, nextRefreshFor(a.expiresAt));
   return {
-    ...authorizerKey(appid, 'PROFILE'),
-    ...(current ?? {}),
-    authorizerAppid: appid,
+    ...grantHead(appid, a, current, now),
     status: 'authorized',
     refreshToken: a.refreshToken,
     previousRefreshToken: previous,
-    funcInfo: a.funcInfo,
-    info: a.info ?? current?.info,
-    tenant: a.tenant ?? current?.tenant,
-    authorizedAt: a.authorizedAt,
-    needsReauthReason: undefined,
-    refreshFailure: undefined,
-    updatedAt: now,
-    version: (current?.version ?? 0) + 1,
     ...scheduleAttributes(appid, nextRefreshAt),
-    ...listKeys(appid),
   };
 };
 
@@ -165,22 +179,11 @@ export const saveAuthorizationWithoutRefreshToken = async (
     if (current && isOlderThan(current, a.authorizedAt)) return 'stale';
     const now = nowSeconds(deps.clock);
     const item = {
-      ...authorizerKey(appid, 'PROFILE'),
-      ...(current ?? {}),
-      authorizerAppid: appid,
+      ...grantHead(appid, a, current, now),
       status: 'no_refresh_token',
       refreshToken: undefined,
       previousRefreshToken: current?.refreshToken ?? current?.previousRefreshToken,
-      funcInfo: a.funcInfo,
-      info: a.info ?? current?.info,
-      tenant: a.tenant ?? current?.tenant,
-      authorizedAt: a.authorizedAt,
-      needsReauthReason: undefined,
-      refreshFailure: undefined,
       nextRefreshAt: undefined,
-      updatedAt: now,
-      version: (current?.version ?? 0) + 1,
-      ...listKeys(appid),
     };
     const items = [
       {
