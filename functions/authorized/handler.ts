@@ -1,28 +1,16 @@
 // Stream consumer of the table: EVENT items (authorization events from `ticket`, release-test tasks and
 // reconcile requests from `message`) in batches, reported back with ReportBatchItemFailures (serverless.yml).
 // Its schedule ({"retryFailures": true}, every minute) runs the due retries of failed events.
-import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { createWeChatDeps, type WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
 import { lambda } from '../../lib/runtime/lambda.ts';
+import { imageRecords } from '../../lib/runtime/stream-records.ts';
 import type { Metrics } from '../../lib/kernel/metrics.ts';
-import { isPermanent, processEventRecords, RECORD_BUDGET_MS, workFor, type EventHandlers, type EventRecord } from '../../lib/stream/dispatch.ts';
+import { isPermanent, processEventRecords, RECORD_BUDGET_MS, workFor, type EventHandlers } from '../../lib/stream/dispatch.ts';
 import { retryDueFailures, type RetrySummary } from '../../lib/stream/failures.ts';
 import { EVENT_HANDLERS } from '../../lib/stream/handlers.ts';
 
-type Image = Parameters<typeof unmarshall>[0];
 type RetryEvent = { readonly retryFailures: true };
-
-const toEventRecord = (record: DynamoDBRecord): EventRecord => {
-  const sequenceNumber = record.dynamodb?.SequenceNumber ?? record.eventID ?? '';
-  try {
-    const raw = record.dynamodb?.NewImage;
-    return { sequenceNumber, image: raw ? unmarshall(raw as Image) : undefined };
-  } catch {
-    // An image that does not unmarshal is dropped as malformed by the dispatcher.
-    return { sequenceNumber, image: undefined };
-  }
-};
 
 const isRetryEvent = (event: DynamoDBStreamEvent | RetryEvent): event is RetryEvent => (event as RetryEvent).retryFailures === true;
 
@@ -38,7 +26,7 @@ export const createHandler = (deps: WeChatDeps & { metrics?: Metrics }, handlers
     const timeLeftMs = context ? () => context.getRemainingTimeInMillis() : undefined;
     const options = timeLeftMs ? { timeLeftMs } : {};
     if (isRetryEvent(event)) return retryDueFailures(deps, workFor(deps, handlers), isPermanent, { ...options, minTimeLeftMs: RECORD_BUDGET_MS });
-    return processEventRecords(deps, handlers, (event.Records ?? []).map(toEventRecord), options);
+    return processEventRecords(deps, handlers, imageRecords(event), options);
   }) as AuthorizedHandler;
 
 export const handler = lambda(createWeChatDeps, createHandler);
