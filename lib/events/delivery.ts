@@ -2,7 +2,7 @@
 // function every newly inserted OUTBOX item, and each becomes one entry of PutEvents on the platform's bus.
 // At least once: a record whose entry was not accepted is reported back (ReportBatchItemFailures) and comes
 // again, with the same eventId, so consumers deduplicate. Nothing is lost quietly: an item that can never be
-// delivered (malformed, or over EventBridge's size limit) is logged at error level and counted (EventsDropped).
+// delivered (malformed, or over EventBridge's size limit) is logged at error level and counted (EventsUndeliverable).
 import type { PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import type { EventsDeps } from '../runtime/events-deps.ts';
 import { EVENT_SOURCE } from './catalogue.ts';
@@ -134,6 +134,6 @@ export const deliverOutboxRecords = async (deps: EventsDeps, records: readonly O
     delivered += group.length - failed.length;
     retry.push(...failed);
   }
-  deps.metrics.put({ EventsDelivered: delivered, EventDeliveryFailed: retry.length, EventsDropped: dropped });
+  deps.metrics.put({ EventsDelivered: delivered, EventDeliveryFailed: retry.length, EventsUndeliverable: dropped });
   return { batchItemFailures: retry.map((p) => ({ itemIdentifier: p.sequenceNumber })) };
 };

@@ -31,7 +31,7 @@ export const METRIC_UNITS = {
   /** Entries PutEvents refused or could not take this attempt; their records are retried, then the failure queue. */
   EventDeliveryFailed: 'Count',
   /** Outbox items that can never be delivered (malformed, or over EventBridge's 256 KB): logged and skipped. */
-  EventsDropped: 'Count',
+  EventsUndeliverable: 'Count',
   /** The authorization pages got 45009 from WeChat (dimension Api): new authorizations are blocked for the day. */
   AuthorizationPageQuotaExhausted: 'Count',
   /** A verified message for an account not held as authorized (`Status`: unknown, needs_reauth, unauthorized, component, …). */
@@ -39,7 +39,7 @@ export const METRIC_UNITS = {
   /** A stream event that failed and was scheduled for a later attempt (message function: none; authorized). */
   EventRetryScheduled: 'Count',
   /** A stream event given up on: a permanent failure, or retries exhausted. Alarmed; `redrive` replays it. */
-  EventDropped: 'Count',
+  StreamEventDropped: 'Count',
   /** A refresh run stopped its WeChat calls on 45009 (the circuit breaker); the rest stays due. */
   RefreshCircuitOpen: 'Count',
   /** Reconcile: accounts brought back (missing, failed, stale refresh token) and profiles WeChat no longer lists. */

@@ -5,7 +5,7 @@
 // table itself failing) are reported back for redelivery (ReportBatchItemFailures). Ordering between one
 // account's grant and revocation does not rest on delivery order: timestamps and the REVOCATION marker guard it
 // (lib/store/grants.ts, lib/store/authorizers.ts). Records that can never succeed (an unknown kind, a code
-// WeChat refused) are dropped at once: logged, counted (EventDropped) and kept for `redrive`.
+// WeChat refused) are dropped at once: logged, counted (StreamEventDropped) and kept for `redrive`.
 import { AppError } from '../kernel/errors.ts';
 import { createMetrics } from '../kernel/metrics.ts';
 import { eventFromStreamImage, EventShapeError, type EventKind, type StoredEvent } from '../store/events.ts';
@@ -61,7 +61,7 @@ const handleOne = async <D>(deps: D & FailureDeps, handlers: EventHandlers<D>, r
     event = eventFromStreamImage(record.image);
   } catch (error) {
     // Nothing to replay: the record is not an event this code can read.
-    (deps.metrics ?? createMetrics({ clock: deps.clock })).put({ EventDropped: 1 }, { Kind: 'malformed' }, { rollup: true });
+    (deps.metrics ?? createMetrics({ clock: deps.clock })).put({ StreamEventDropped: 1 }, { Kind: 'malformed' }, { rollup: true });
     deps.logger.error('event.dropped', { sequenceNumber: record.sequenceNumber, reason: 'malformed' }, error);
     return 'done';
   }

@@ -3,7 +3,7 @@
 // attempt, backing off from RETRY_BASE_S to RETRY_MAX_DELAY_S, so an outage of minutes or hours does not use
 // the attempts up, and one account failing forever costs the others nothing. The `authorized` function's
 // schedule runs the due attempts (retryDueFailures). Work that can never succeed, or that used up MAX_ATTEMPTS
-// or MAX_AGE_S, is dropped: an error line, the EventDropped metric (alarmed), and `redrive` replays it.
+// or MAX_AGE_S, is dropped: an error line, the StreamEventDropped metric (alarmed), and `redrive` replays it.
 import { nowSeconds } from '../kernel/clock.ts';
 import type { Logger } from '../kernel/logger.ts';
 import { createMetrics, type Metrics } from '../kernel/metrics.ts';
@@ -76,7 +76,7 @@ export const recordFailedAttempt = async (
   await saveFailure(deps, failure);
   const metrics = deps.metrics ?? createMetrics({ clock: deps.clock });
   if (dropped) {
-    metrics.put({ EventDropped: 1 }, { Kind: event.kind }, { rollup: true });
+    metrics.put({ StreamEventDropped: 1 }, { Kind: event.kind }, { rollup: true });
     deps.logger.error('event.dropped', { ...logFields(event, failure), reason: options.permanent ? 'permanent' : 'retries_exhausted' }, error);
   } else {
     metrics.put({ EventRetryScheduled: 1 });

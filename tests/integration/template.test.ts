@@ -412,7 +412,7 @@ describe('sls package --stage prod', () => {
       assert.equal(metric('ApproximateNumberOfMessagesVisible', { QueueName: { 'Fn::GetAtt': [queue, 'QueueName'] } }).length, 1, queue);
     }
     for (const fn of FUNCTIONS) assert.equal(metric('Errors', { FunctionName: { Ref: `${fn}LambdaFunction` } }).length, 1, fn);
-    for (const name of ['EventDeliveryFailed', 'EventsDropped']) assert.equal(metric(name).length, 1, name);
+    for (const name of ['EventDeliveryFailed', 'EventsUndeliverable']) assert.equal(metric(name).length, 1, name);
     assert.equal(metric('IteratorAge', { FunctionName: { Ref: 'EventsLambdaFunction' } }).length, 1);
     assert.ok(alarms.every((a) => a.AlarmActions['Fn::If'][0] === 'HasAlarmActions'));
   });

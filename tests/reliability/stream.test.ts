@@ -1,7 +1,7 @@
 // Failed stream work, through the real platform (the simulator pushing to the real ticket handler, the table's
 // stream feeding the real authorized handler, its retry schedule run by hand): one account failing forever
 // holds up nobody else; its retries are spaced; ordering between its grant and its revocation holds across a
-// retry; an event given up on raises EventDropped and is replayed by id with `redrive`.
+// retry; an event given up on raises StreamEventDropped and is replayed by id with `redrive`.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { BadRequestError } from '../../lib/kernel/errors.ts';
@@ -119,11 +119,11 @@ describe('ordering across a retry', () => {
 });
 
 describe('an event given up on', () => {
-  it('is dropped after MAX_ATTEMPTS spaced attempts, counted as EventDropped and logged with its id', async () => {
+  it('is dropped after MAX_ATTEMPTS spaced attempts, counted as StreamEventDropped and logged with its id', async () => {
     // Prepare
     const appid = nextAppid();
     p.sim.inject({ api: 'api_get_authorizer_info', authorizerAppid: appid, errcode: -1, times: 1_000_000 });
-    const droppedBefore = p.deps.metrics.sum('EventDropped');
+    const droppedBefore = p.deps.metrics.sum('StreamEventDropped');
     await p.sim.authorize({ authorizerAppid: appid });
     await p.drain();
     // Act
@@ -132,7 +132,7 @@ describe('an event given up on', () => {
     const failure = await failureOf(appid);
     assert.equal(failure?.state, 'dropped');
     assert.equal(failure?.attempts, MAX_ATTEMPTS);
-    assert.equal(p.deps.metrics.sum('EventDropped') - droppedBefore, 1);
+    assert.equal(p.deps.metrics.sum('StreamEventDropped') - droppedBefore, 1);
     const line = p.logger.records().find((r) => r.event === 'event.dropped' && r.eventId === failure?.eventId);
     assert.deepEqual([line?.authorizerAppid, line?.reason], [appid, 'retries_exhausted']);
     assert.equal((await p.retryFailures()).due, 0, 'a dropped event is not retried by the schedule');

@@ -143,7 +143,7 @@ describe('events delivery', () => {
     assert.ok(!delivered.has(huge.eventId));
     assert.ok(bus.calls() - callsBefore >= 2);
     assert.ok(logger.records().some((r) => r.event === 'events.dropped' && r.eventId === huge.eventId && r.level === 'error'));
-    assert.ok(metrics.documents().some((d) => d.EventsDropped === 1));
+    assert.ok(metrics.documents().some((d) => d.EventsUndeliverable === 1));
   });
 
   it('reports entries the bus refused and delivers them, once, when the stream retries', async () => {

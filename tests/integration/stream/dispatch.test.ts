@@ -77,11 +77,11 @@ describe('dispatch.processEventRecords at its edges', () => {
     assert.ok(logger.records().some((r) => r.event === 'event.failure_not_recorded' && r.eventId === lost.id));
   });
 
-  it('drops a record that is no event at all, counted as EventDropped (malformed), without reporting it', async () => {
+  it('drops a record that is no event at all, counted as StreamEventDropped (malformed), without reporting it', async () => {
     // Act
     const result = await processEventRecords(deps(), {}, [{ sequenceNumber: '6', image: { pk: 'EVENT#z', sk: 'EVENT', kind: 'weird' } }]);
     // Assess
     assert.deepEqual(result.batchItemFailures, []);
-    assert.equal(metrics.sum('EventDropped', { Kind: 'malformed' }), 1);
+    assert.equal(metrics.sum('StreamEventDropped', { Kind: 'malformed' }), 1);
   });
 });

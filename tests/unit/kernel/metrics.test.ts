@@ -97,10 +97,9 @@ describe('metrics.createMetrics', () => {
       'ComponentTokenRefreshFailed',
       'ComponentTokenRemainingSeconds',
       'EventDeliveryFailed',
-      'EventDropped',
       'EventRetryScheduled',
       'EventsDelivered',
-      'EventsDropped',
+      'EventsUndeliverable',
       'JsapiTicketFailed',
       'MessageForInactiveAccount',
       'NeedsReauth',
@@ -110,6 +109,7 @@ describe('metrics.createMetrics', () => {
       'RefreshDue',
       'RefreshSkipped',
       'RefreshWorkersNotStarted',
+      'StreamEventDropped',
       'TicketAgeSeconds',
     ]);
   });
