@@ -6,9 +6,9 @@ import { readFileSync } from 'node:fs';
 import { SourceMap, type SourceMapPayload } from 'node:module';
 import { dirname, resolve } from 'node:path';
 
-// The running bundle: esbuild's CommonJS output (functions/<name>/handler.cjs) has a __filename. The sources run as
-// ES modules (tests, serverless-offline's strip-types workers, `sls invoke local`), which have none and whose
-// stacks already name the .ts files: nothing to map there.
+// The running bundle: esbuild's CommonJS output (functions/<name>/handler.cjs, in Lambda as under `sls invoke local`
+// and `npm start`) has a __filename. The sources run as ES modules (the tests), which have none and whose stacks
+// already name the .ts files: nothing to map there.
 const BUNDLE = typeof __filename === 'string' && __filename.endsWith('.cjs') ? __filename : undefined;
 
 interface BundleMap {
