@@ -10,6 +10,8 @@
  *     on its length, not on how many values are protected; the set keeps the newest MAX_PROTECTED values (a
  *     warm refresh container registers thousands of tokens over its life).
  */
+import { sourceStack } from './stack-trace.ts';
+
 export type LogValue = string | number | boolean | null | undefined | readonly (string | number)[];
 export type LogFields = Readonly<Record<string, LogValue>>;
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -110,7 +112,12 @@ const maskText = (text: string): string => {
   return out;
 };
 
-const describeError = (error: unknown): Record<string, unknown> => {
+/**
+ * The error's fields, and its cause's. `error` lines (a failure someone must look at) also carry the stack, in
+ * the TypeScript sources (lib/kernel/stack-trace.ts); `warn` lines are expected outcomes whose fields say enough,
+ * and a flood of them (rejected pushes) should not cost a stack each.
+ */
+const describeError = (error: unknown, withStack: boolean): Record<string, unknown> => {
   if (!(error instanceof Error)) return { message: String(error) };
   const e = error as Error & { errcode?: unknown; api?: unknown; reason?: unknown; code?: unknown };
   const out: Record<string, unknown> = { name: e.name, message: e.message };
@@ -118,7 +125,8 @@ const describeError = (error: unknown): Record<string, unknown> => {
   if (e.errcode !== undefined) out.errcode = e.errcode;
   if (e.reason !== undefined) out.reason = e.reason;
   if (typeof e.code === 'number' || typeof e.code === 'string') out.errorCode = e.code;
-  if (e.cause !== undefined) out.cause = describeError(e.cause);
+  if (withStack && typeof e.stack === 'string') out.stack = sourceStack(e.stack);
+  if (e.cause !== undefined) out.cause = describeError(e.cause, withStack);
   return out;
 };
 
@@ -128,7 +136,7 @@ const formatLine = (level: LogLevel, event: string, fields: LogFields, time: num
     if (value === undefined) continue;
     record[key] = isSecretKey(key) ? REDACTED : value;
   }
-  if (error !== undefined) record.error = describeError(error);
+  if (error !== undefined) record.error = describeError(error, level === 'error');
   return maskText(JSON.stringify(record));
 };
 

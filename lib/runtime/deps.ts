@@ -82,7 +82,7 @@ export const createDocumentClient = (
  * never at module load, so local runs and tests (secrets in the environment) pay nothing for it.
  */
 export const createSsmClient = async (options: Pick<SSMClientConfig, 'endpoint' | 'region' | 'credentials'> = {}): Promise<SSMClient> => {
-  const { SSMClient } = await import('@aws-sdk/client-ssm');
+  const { SSMClient } = await import('./ssm-sdk.ts');
   return new SSMClient({
     ...options,
     maxAttempts: SSM_MAX_ATTEMPTS,

@@ -6,6 +6,7 @@
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { createLogger, type Logger } from '../kernel/logger.ts';
+import { sourceStack } from '../kernel/stack-trace.ts';
 import { loadConfig, type ComponentSecrets, type Config } from './config.ts';
 import { createSsmClient } from './deps.ts';
 import { loadSecrets, type SecretsSource } from './secrets.ts';
@@ -37,9 +38,26 @@ export interface LambdaOptions<E, R> {
 let ssmSource: SecretsSource | undefined;
 const defaultSecretsSource = (): SecretsSource => (ssmSource ??= createSsmSecretsSource({ client: () => createSsmClient() }));
 
+/**
+ * An error no edge answered reaches the Lambda runtime, which logs it with its stack: that stack is put in the
+ * sources first (lib/kernel/stack-trace.ts), as --enable-source-maps did. Used before the edge, so it runs after it
+ * (middy runs onError handlers last used first) and sees whether the edge answered.
+ */
+const sourceStacks = <E, R>(): MiddlewareObj<E, R> => ({
+  onError: (request) => {
+    const error = request.error;
+    if (request.response !== undefined || !(error instanceof Error) || typeof error.stack !== 'string') return;
+    try {
+      error.stack = sourceStack(error.stack);
+    } catch {
+      // A frozen error keeps the stack it has.
+    }
+  },
+});
+
 /** `fn` behind `edge`, as lambda() runs it; tests call it with their own deps' handler and logger. */
 export const withEdge = <E, R>(fn: (event: E, context: Context) => Promise<R>, edge: Edge<E, R> | undefined, context: EdgeContext) => {
-  const handler = middy<E, R>(fn, { timeoutEarlyInMillis: 0 });
+  const handler = middy<E, R>(fn, { timeoutEarlyInMillis: 0 }).use(sourceStacks());
   if (edge) handler.use(edge(context));
   return handler;
 };
@@ -76,5 +94,5 @@ export const lambdaWithoutSecrets = <D, E, R>(build: (config: Config) => D, fact
       return fn(event, context);
     },
     { timeoutEarlyInMillis: 0 },
-  );
+  ).use(sourceStacks());
 };

@@ -36,7 +36,7 @@ export const ssmParameterNames = (path: string): Record<SecretName, string> => {
 /** One GetParameters call for exactly the secrets this function holds (its role may read no other). */
 const fetchSecrets = async (client: SSMClient, path: string, held: readonly SecretName[]): Promise<ComponentSecrets> => {
   // Loaded on first use only: local runs and tests never evaluate the SSM SDK.
-  const { GetParametersCommand } = await import('@aws-sdk/client-ssm');
+  const { GetParametersCommand } = await import('./ssm-sdk.ts');
   const names = ssmParameterNames(path);
   const out = await client.send(new GetParametersCommand({ Names: held.map((n) => names[n]), WithDecryption: true }));
   const byName = new Map((out.Parameters ?? []).map((p) => [p.Name, p]));

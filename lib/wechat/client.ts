@@ -1,7 +1,12 @@
 // The WeChat component API client (docs/protocol.md §1.7): one function per endpoint, one private `post`.
 // Stateless: tokens are passed in, never fetched or cached here (the token service owns them).
 import { performance } from 'node:perf_hooks';
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+// undici's Agent and request() from their own modules: the package index also loads fetch, WebSocket, the cache
+// stores, the mock agents and the rest, half of what undici costs a cold start (docs/performance.md). undici is
+// pinned (package.json); the client tests run through these modules, with MockAgent from the index as dispatcher.
+import Agent from 'undici/lib/dispatcher/agent.js';
+import request from 'undici/lib/api/api-request.js';
 import { sleep } from '../kernel/clock.ts';
 import { WECHAT_ATTEMPT_MS, WECHAT_MAX_RETRIES, WECHAT_RETRY_BASE_MS } from '../kernel/limits.ts';
 import { protectSecret, type Logger } from '../kernel/logger.ts';
@@ -151,8 +156,10 @@ const readBytes = (api: string, raw: RawAnswer): WeChatBytes => {
 /** One HTTP exchange. The signal bounds it end to end, body included; the Agent's timeouts only bound phases. */
 const attempt = async (dispatcher: Dispatcher, timeoutMs: number, req: WeChatRequest, url: string, n: number): Promise<RawAnswer> => {
   try {
-    const res = await request(url, {
-      dispatcher,
+    const target = new URL(url);
+    const res = await request.call(dispatcher, {
+      origin: target.origin,
+      path: `${target.pathname}${target.search}`,
       method: req.method,
       ...(req.method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(req.body ?? {}) } : {}),
       signal: AbortSignal.timeout(timeoutMs),

@@ -317,6 +317,8 @@ describe('sls package --stage prod', () => {
         assert.equal(variables.COMPONENT_APPID, COMPONENT_APPID);
         assert.equal(variables.PUSH_MAX_SKEW_S, '', 'the default 600 s, never the shell value 0 (freshness check off)');
         assert.equal(variables.LOG_LEVEL, 'info');
+        // --enable-source-maps parsed the map at every cold start; stacks are mapped when logged (lib/kernel/stack-trace.ts).
+        assert.equal(variables.NODE_OPTIONS, undefined);
         assert.deepEqual(variables.PUBLIC_BASE_URL, { 'Fn::Sub': 'https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}' });
       }
       for (const [name, value] of Object.entries(SHELL)) {

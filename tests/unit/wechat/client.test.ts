@@ -3,7 +3,10 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
+import * as undici from 'undici';
 import { MockAgent } from 'undici';
+import DeepAgent from 'undici/lib/dispatcher/agent.js';
+import deepRequest from 'undici/lib/api/api-request.js';
 import { loadConfig } from '../../../lib/runtime/config.ts';
 import { createWeChatDeps } from '../../../lib/runtime/wechat-deps.ts';
 import { createMemoryLogger } from '../../../lib/kernel/logger.ts';
@@ -564,5 +567,13 @@ describe('wechatClient over a real socket', () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+});
+
+describe('wechatClient transport', () => {
+  it("takes Agent and request() from the modules undici's own index exports them from", () => {
+    // The client imports them directly (lib/wechat/client.ts): an undici upgrade that moves them fails here.
+    assert.equal(DeepAgent, undici.Agent);
+    assert.equal(deepRequest, (undici.Dispatcher.prototype as unknown as { request: unknown }).request);
   });
 });
