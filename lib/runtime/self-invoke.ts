@@ -9,9 +9,9 @@ import type { Config } from './config.ts';
 export type StartRun = (functionName: string, payload: unknown) => Promise<void>;
 
 export const lambdaStartRun = (config: Pick<Config, 'lambdaEndpoint' | 'awsRegion'>, env = process.env): StartRun => {
-  let client: Promise<import('@aws-sdk/client-lambda').LambdaClient> | undefined;
+  let client: Promise<import('./lambda-sdk.ts').LambdaClient> | undefined;
   const lambda = async () => {
-    const { LambdaClient } = await import('@aws-sdk/client-lambda');
+    const { LambdaClient } = await import('./lambda-sdk.ts');
     const local = config.lambdaEndpoint !== undefined;
     return new LambdaClient({
       ...(local ? { endpoint: config.lambdaEndpoint, region: config.awsRegion ?? 'local' } : {}),
@@ -22,7 +22,7 @@ export const lambdaStartRun = (config: Pick<Config, 'lambdaEndpoint' | 'awsRegio
   };
   return async (functionName, payload) => {
     client ??= lambda();
-    const { InvokeCommand } = await import('@aws-sdk/client-lambda');
+    const { InvokeCommand } = await import('./lambda-sdk.ts');
     const answer = await (await client).send(
       new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(payload)) }),
     );
