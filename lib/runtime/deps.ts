@@ -13,6 +13,7 @@ import {
   SSM_REQUEST_MS,
 } from '../kernel/limits.ts';
 import type { ComponentSecrets, Config } from './config.ts';
+import { localEndpointOptions } from './endpoints.ts';
 import { createLogger, protectSecret, type Logger } from '../kernel/logger.ts';
 
 /** What every service receives. Tests build it with DynamoDB Local, a fixed clock and a memory logger. */
@@ -64,11 +65,8 @@ export const createDocumentClient = (
   config: Pick<Config, 'dynamodbEndpoint'> & Partial<Pick<Config, 'awsRegion' | 'awsCredentialsInEnv'>>,
   budget: DynamoBudget = DEFAULT_DYNAMODB_BUDGET,
 ): DynamoDBDocumentClient => {
-  const local = config.dynamodbEndpoint !== undefined;
   const client = new DynamoDBClient({
-    ...(local ? { endpoint: config.dynamodbEndpoint, region: config.awsRegion ?? 'local' } : {}),
-    // DynamoDB Local accepts any [A-Za-z0-9] key; sparing newcomers a credentials step when none is set.
-    ...(local && !config.awsCredentialsInEnv ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
+    ...localEndpointOptions(config.dynamodbEndpoint, config.awsRegion, config.awsCredentialsInEnv ?? false),
     maxAttempts: budget.maxAttempts,
     // throwOnRequestTimeout: without it the handler only logs a warning when requestTimeout passes and waits on.
     requestHandler: { connectionTimeout: budget.connectionTimeoutMs, requestTimeout: budget.requestTimeoutMs, throwOnRequestTimeout: true },

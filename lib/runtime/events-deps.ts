@@ -7,6 +7,7 @@ import { ConfigError } from '../kernel/errors.ts';
 import { createLogger, type Logger } from '../kernel/logger.ts';
 import { createMetrics, type Metrics } from '../kernel/metrics.ts';
 import type { Config } from './config.ts';
+import { localEndpointOptions } from './endpoints.ts';
 
 /** One PutEvents call: the entries in, one result per entry (same order) out. */
 export type PutEvents = (entries: PutEventsRequestEntry[]) => Promise<{ failedEntryCount: number; entries: PutEventsResultEntry[] }>;
@@ -21,15 +22,13 @@ export interface EventsDeps {
 }
 
 /** The only place the EventBridge client is built: bounded timeouts, the SDK's own retries (3 attempts). */
-export const createEventBridgeClient = (config: Pick<Config, 'eventBridgeEndpoint'>, env = process.env): EventBridgeClient => {
-  const local = config.eventBridgeEndpoint !== undefined;
-  return new EventBridgeClient({
-    ...(local ? { endpoint: config.eventBridgeEndpoint, region: env.AWS_REGION ?? 'local' } : {}),
-    ...(local && !env.AWS_ACCESS_KEY_ID ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
+export const createEventBridgeClient = (config: Pick<Config, 'eventBridgeEndpoint'>, env = process.env): EventBridgeClient =>
+  new EventBridgeClient({
+    ...localEndpointOptions(config.eventBridgeEndpoint, env.AWS_REGION, env.AWS_ACCESS_KEY_ID !== undefined),
     maxAttempts: 3,
-    requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000 },
+    // throwOnRequestTimeout: without it the handler only logs a warning when requestTimeout passes and waits on.
+    requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
   });
-};
 
 export const putEventsWith =
   (client: Pick<EventBridgeClient, 'send'>): PutEvents =>

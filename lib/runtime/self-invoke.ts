@@ -4,6 +4,7 @@
 // start, never at module init, so the function's cold start does not pay for a client it rarely needs.
 // Locally AWS_ENDPOINT_URL_LAMBDA points it at a Lambda endpoint on 127.0.0.1 (serverless-offline, the bench).
 import type { Config } from './config.ts';
+import { localEndpointOptions } from './endpoints.ts';
 
 /** Queues one asynchronous invocation of `functionName` with `payload`; throws unless Lambda accepted it. */
 export type StartRun = (functionName: string, payload: unknown) => Promise<void>;
@@ -12,12 +13,10 @@ export const lambdaStartRun = (config: Pick<Config, 'lambdaEndpoint' | 'awsRegio
   let client: Promise<import('./lambda-sdk.ts').LambdaClient> | undefined;
   const lambda = async () => {
     const { LambdaClient } = await import('./lambda-sdk.ts');
-    const local = config.lambdaEndpoint !== undefined;
     return new LambdaClient({
-      ...(local ? { endpoint: config.lambdaEndpoint, region: config.awsRegion ?? 'local' } : {}),
-      ...(local && !env.AWS_ACCESS_KEY_ID ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
+      ...localEndpointOptions(config.lambdaEndpoint, config.awsRegion, env.AWS_ACCESS_KEY_ID !== undefined),
       maxAttempts: 3,
-      requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000 },
+      requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
     });
   };
   return async (functionName, payload) => {
