@@ -3,7 +3,9 @@
 // sparse gsi1, never a Scan; an account whose token is gone stays due until it is refreshed);
 // each token is refreshed through the token service under the same lease as an on-demand refresh, so a run
 // and a caller never both call WeChat for one token. One account's failure never stops the others, and the
-// run stops taking work before the Lambda deadline: whatever is left stays due for the next run.
+// run stops taking work before the Lambda deadline: whatever is left stays due for the next run. The schedule
+// is sharded (lib/store/keys.ts dueShardOf); a large one is spread over worker runs, each reading its own shards
+// (docs/performance.md, "Refresh at scale").
 import { nowSeconds } from '../kernel/clock.ts';
 import type { WeChatDeps } from '../runtime/wechat-deps.ts';
 import { createMetrics, type Metrics } from '../kernel/metrics.ts';
@@ -45,7 +47,8 @@ export const shardGroups = (workers: number): DueShard[][] => {
 
 /**
  * Starts a worker run of the same function over `shards` (the deployed function invokes itself asynchronously:
- * lib/runtime/refresh-workers.ts). Resolves once the invocation is accepted, not when the worker is done.
+ * functions/refresh/handler.ts, lib/runtime/self-invoke.ts). Resolves once the invocation is accepted, not when
+ * the worker is done.
  */
 export type StartWorker = (shards: readonly DueShard[], dueBefore: number) => Promise<void>;
 
