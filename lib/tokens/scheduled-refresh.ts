@@ -14,7 +14,7 @@ import { listDueAuthorizers, REFRESH_LEAD_S, type DueCursor, type DueQuery } fro
 import { getVerifyTicket, TICKET_TTL_S } from '../store/tickets.ts';
 import { getComponentToken } from '../store/tokens.ts';
 import { isRateLimited, WeChatApiError, WeChatNetworkError, WeChatProtocolError } from '../wechat/errors.ts';
-import { sharedAuthorizerList, type ListedRefreshTokens } from './authorizer-list.ts';
+import { sharedAuthorizerList } from './authorizer-list.ts';
 import { refreshAuthorizerTokenIfDue } from './authorizer-token.ts';
 import { refreshComponentTokenIfDue, runComponentToken } from './component-token.ts';
 import { AuthorizerNotFoundError, AuthorizerUnauthorizedError, NeedsReauthError, NoRefreshTokenError, TokenServiceError } from './errors.ts';
@@ -41,7 +41,7 @@ export const MAX_REFRESH_WORKERS = DUE_SHARDS;
 export const shardGroups = (workers: number): DueShard[][] => {
   const n = Math.min(Math.max(1, Math.floor(workers)), MAX_REFRESH_WORKERS);
   const groups: DueShard[][] = Array.from({ length: n }, () => []);
-  ALL_SHARDS.forEach((shard, i) => groups[shard === 'unsharded' ? 0 : i % n]?.push(shard));
+  for (const [i, shard] of ALL_SHARDS.entries()) groups[shard === 'unsharded' ? 0 : i % n]?.push(shard);
   return groups;
 };
 
@@ -295,18 +295,22 @@ const emitSummary = (deps: RefreshDeps, metrics: Metrics, summary: RefreshSummar
  * first group and any group whose worker could not be started (so a failed start never leaves shards unread).
  */
 const startWorkers = async (deps: RefreshDeps, summary: RefreshSummary, now: number, options: RefreshOptions): Promise<DueShard[]> => {
-  const [own = [], ...others] = shardGroups(options.startWorker ? (options.workers ?? 1) : 1);
-  const starts = await Promise.allSettled(others.map((shards) => options.startWorker!(shards, now)));
+  const start = options.startWorker;
+  const [own = [], ...others] = shardGroups(start ? (options.workers ?? 1) : 1);
+  if (!start) return own;
   const mine = [...own];
-  starts.forEach((start, i) => {
-    if (start.status === 'fulfilled') {
-      summary.workers.started += 1;
-      return;
-    }
-    summary.workers.failedToStart += 1;
-    mine.push(...others[i]!);
-    deps.logger.error('refresh.worker_not_started', { shards: others[i]!.join(','), fix: 'this run reads those shards itself' }, start.reason);
-  });
+  await Promise.all(
+    others.map(async (shards) => {
+      try {
+        await start(shards, now);
+        summary.workers.started += 1;
+      } catch (error) {
+        summary.workers.failedToStart += 1;
+        mine.push(...shards);
+        deps.logger.error('refresh.worker_not_started', { shards: shards.join(','), fix: 'this run reads those shards itself' }, error);
+      }
+    }),
+  );
   return mine;
 };
 
