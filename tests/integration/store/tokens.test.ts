@@ -11,7 +11,7 @@ import {
   StaleWriteError,
 } from '../../../lib/store/tokens.ts';
 import { saveAuthorization } from '../../../lib/store/grants.ts';
-import type { StoreDeps } from '../../../lib/store/keys.ts';
+import { duePartition, dueShardOf, type StoreDeps } from '../../../lib/store/keys.ts';
 import { createTestTable, type TestTable } from '../../helpers/dynamo.ts';
 
 const NOW_S = Date.parse('2030-01-01T00:00:00Z') / 1000;
@@ -121,7 +121,7 @@ describe('tokens.authorizer access token', () => {
         TableName: table.tableName,
         IndexName: 'gsi1',
         KeyConditionExpression: 'gsi1pk = :p AND gsi1sk = :s',
-        ExpressionAttributeValues: { ':p': 'DUE#authorizer', ':s': String(NOW_S + 7200 - 900).padStart(12, '0') },
+        ExpressionAttributeValues: { ':p': duePartition(dueShardOf(appid)), ':s': String(NOW_S + 7200 - 900).padStart(12, '0') },
       }),
     );
     assert.deepEqual(
