@@ -3,7 +3,7 @@
 // as the access token and keeps the previous one, and a write based on an older view of the profile never wins
 // (docs/protocol.md §4 item 6). Reading the profile and changing its status (revocation, needs_reauth) is
 // authorizers.ts; a first grant checks the REVOCATION marker a revocation consumed before it left there.
-import { DeleteCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand, TransactWriteCommand, UpdateCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';
 import { protectSecret } from '../kernel/logger.ts';
 import type { AuthorizerInfo } from '../wechat/responses.ts';
@@ -11,7 +11,7 @@ import { getAuthorizer, toProfile, type AuthorizerProfile } from './authorizers.
 import { cancelledAt, conditionMet } from './table.ts';
 import { authorizerKey, listKeys, type StoreDeps } from './keys.ts';
 import { getAuthorizerToken, NEWER_TOKEN_CONDITION, StaleWriteError, tokenItem } from './tokens.ts';
-import { outboxPuts, type Announce, type OutboxEvent } from './outbox.ts';
+import { outboxPuts, updateWithEvents, type Announce, type OutboxEvent } from './outbox.ts';
 import { nextRefreshFor, scheduleAttributes } from './schedule.ts';
 
 export interface NewAuthorization {
@@ -100,6 +100,42 @@ const profileItem = (appid: string, a: NewAuthorization, current: AuthorizerProf
   };
 };
 
+/** A grant's profile put, guarded by the version it read (or, for a first grant, by there being no profile). */
+const grantPut = (deps: StoreDeps, item: Record<string, unknown>, current: AuthorizerProfile | undefined) => ({
+  Put: {
+    TableName: deps.tableName,
+    Item: item,
+    ConditionExpression: current ? 'version = :v' : 'attribute_not_exists(pk)',
+    ...(current ? { ExpressionAttributeValues: { ':v': current.version } } : {}),
+  },
+});
+
+/**
+ * One attempt at a grant's transaction: `writes` (the profile put first), the events, and for a first grant the
+ * revocation guard, last: its index is how a cancelled first grant is recognised as stale. Otherwise a cancelled
+ * attempt answers the indexes that failed, for the caller's next attempt.
+ */
+const tryGrant = async (
+  deps: StoreDeps,
+  appid: string,
+  authorizedAt: number,
+  current: AuthorizerProfile | undefined,
+  writes: readonly object[],
+  events: readonly OutboxEvent[] | undefined,
+): Promise<'saved' | 'stale' | number[]> => {
+  const guard = current ? [] : [noLaterRevocation(deps, appid, authorizedAt)];
+  const items = [...writes, ...outboxPuts(deps, events), ...guard];
+  try {
+    await deps.doc.send(new TransactWriteCommand({ TransactItems: items as TransactWriteCommandInput['TransactItems'] }));
+    return 'saved';
+  } catch (error) {
+    const failed = cancelledAt(error);
+    if (failed.length === 0) throw error;
+    if (!current && failed.includes(items.length - 1)) return 'stale';
+    return failed;
+  }
+};
+
 /**
  * Stores an authorization (api_query_auth result): profile, access token and the events `announce` returns
  * for the change, in one transaction. An older authorization (or one older than the last `unauthorized`)
@@ -119,14 +155,6 @@ export const saveAuthorization = async (
     if (current && isOlderThan(current, a.authorizedAt)) return 'stale';
     const now = nowSeconds(deps.clock);
     const item = profileItem(appid, a, current, now);
-    const profile = {
-      Put: {
-        TableName: deps.tableName,
-        Item: item,
-        ConditionExpression: current ? 'version = :v' : 'attribute_not_exists(pk)',
-        ...(current ? { ExpressionAttributeValues: { ':v': current.version } } : {}),
-      },
-    };
     // A token obtained after this authorization (a refresh that already ran) is newer: keep it; one obtained
     // up to the authorization itself belongs to the old grant and gives way.
     const token = {
@@ -137,20 +165,12 @@ export const saveAuthorization = async (
         ExpressionAttributeValues: { ':candidate': a.expiresAt, ':authorizedAt': a.authorizedAt },
       },
     };
-    // A first grant must also beat a revocation consumed before it (noLaterRevocation).
-    const events = outboxPuts(deps, announce?.({ ...(current ? { before: current } : {}), after: toProfile(item) as AuthorizerProfile }));
-    const guard = current ? [] : [noLaterRevocation(deps, appid, a.authorizedAt)];
-    // The revocation guard stays last: its index is how a cancelled first grant is recognised as stale.
-    const items = [profile, ...(withToken ? [token] : []), ...events, ...guard];
-    try {
-      await deps.doc.send(new TransactWriteCommand({ TransactItems: items }));
-      return 'saved';
-    } catch (error) {
-      const failed = cancelledAt(error);
-      if (failed.length === 0) throw error;
-      if (!current && failed.includes(items.length - 1)) return 'stale';
-      if (failed.includes(1) && !failed.includes(0) && withToken) withToken = false;
-    }
+    // A first grant must also beat a revocation consumed before it (noLaterRevocation, in tryGrant).
+    const events = announce?.({ ...(current ? { before: current } : {}), after: toProfile(item) as AuthorizerProfile });
+    const result = await tryGrant(deps, appid, a.authorizedAt, current, [grantPut(deps, item, current), ...(withToken ? [token] : [])], events);
+    if (typeof result === 'string') return result;
+    // Only the token's condition failed: a newer token is stored; the next attempt keeps it.
+    if (result.includes(1) && !result.includes(0) && withToken) withToken = false;
   }
   throw new StaleWriteError(`AUTHORIZER#${appid}/PROFILE`);
 };
@@ -185,28 +205,10 @@ export const saveAuthorizationWithoutRefreshToken = async (
       previousRefreshToken: current?.refreshToken ?? current?.previousRefreshToken,
       nextRefreshAt: undefined,
     };
-    const items = [
-      {
-        Put: {
-          TableName: deps.tableName,
-          Item: item,
-          ConditionExpression: current ? 'version = :v' : 'attribute_not_exists(pk)',
-          ...(current ? { ExpressionAttributeValues: { ':v': current.version } } : {}),
-        },
-      },
-      { Delete: { TableName: deps.tableName, Key: authorizerKey(appid, 'ACCESS_TOKEN') } },
-      ...outboxPuts(deps, announce?.({ ...(current ? { before: current } : {}), after: toProfile(item) as AuthorizerProfile })),
-      // The revocation guard stays last: its index is how a cancelled first grant is recognised as stale.
-      ...(current ? [] : [noLaterRevocation(deps, appid, a.authorizedAt)]),
-    ];
-    try {
-      await deps.doc.send(new TransactWriteCommand({ TransactItems: items }));
-      return 'saved';
-    } catch (error) {
-      const failed = cancelledAt(error);
-      if (failed.length === 0) throw error;
-      if (!current && failed.includes(items.length - 1)) return 'stale';
-    }
+    const writes = [grantPut(deps, item, current), { Delete: { TableName: deps.tableName, Key: authorizerKey(appid, 'ACCESS_TOKEN') } }];
+    const events = announce?.({ ...(current ? { before: current } : {}), after: toProfile(item) as AuthorizerProfile });
+    const result = await tryGrant(deps, appid, a.authorizedAt, current, writes, events);
+    if (typeof result === 'string') return result;
   }
   throw new StaleWriteError(`AUTHORIZER#${appid}/PROFILE`);
 };
@@ -246,13 +248,7 @@ export const adoptListedRefreshToken = async (
       ':dueSk': due.gsi1sk,
     },
   };
-  try {
-    await deps.doc.send(new TransactWriteCommand({ TransactItems: [{ Update: update }, ...outboxPuts(deps, events)] }));
-    return true;
-  } catch (error) {
-    if (cancelledAt(error).includes(0)) return false;
-    throw error;
-  }
+  return updateWithEvents(deps, update, events);
 };
 
 const refreshedProfileUpdate = (deps: StoreDeps, appid: string, t: RefreshedToken, now: number) => ({
