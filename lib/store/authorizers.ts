@@ -85,12 +85,20 @@ export interface AccountStatus {
  * A profile's status and gh_ id, read with a projection (the message function's role may read nothing else of a
  * profile, infra/iam.yml); undefined when the account never authorized this component.
  */
+/**
+ * What getAccountStatus reads of a profile: each top-level attribute and the path projected. The message role may
+ * read exactly these top-level attributes (infra/iam.yml ReadAccountStatus, checked by the template test): a name
+ * projected here but not granted there makes every read of the message function fail with AccessDenied.
+ */
+const ACCOUNT_STATUS_PATHS = { status: '#status', info: 'info.userName', tenant: 'tenant' } as const;
+export const ACCOUNT_STATUS_ATTRIBUTES = Object.keys(ACCOUNT_STATUS_PATHS);
+
 export const getAccountStatus = async (deps: StoreDeps, authorizerAppid: string): Promise<AccountStatus | undefined> => {
   const { Item } = await deps.doc.send(
     new GetCommand({
       TableName: deps.tableName,
       Key: authorizerKey(authorizerAppid, 'PROFILE'),
-      ProjectionExpression: '#status, info.userName, tenant',
+      ProjectionExpression: Object.values(ACCOUNT_STATUS_PATHS).join(', '),
       ExpressionAttributeNames: { '#status': 'status' },
       ConsistentRead: true,
     }),

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { readZip } from '../helpers/zip.ts';
 import { FUNCTION_NEEDS_MS, MESSAGE_HANDLING_MS } from '../../lib/kernel/limits.ts';
+import { ACCOUNT_STATUS_ATTRIBUTES } from '../../lib/store/authorizers.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: a parsed CloudFormation template, walked structurally
 type Json = Record<string, any>; // a parsed template: walked structurally, shapes asserted below
@@ -476,13 +477,14 @@ describe('sls package --stage prod: least privilege and the public surface', () 
     }
   });
 
-  it("lets message read a profile's status and gh_ id only, with a projection", () => {
+  it("lets message read a profile's status, gh_ id and tenant only, exactly what getAccountStatus projects", () => {
     const reads = statements(prod.template.Resources.MessageRole).filter((s) => list<string>(s.Action).includes('dynamodb:GetItem'));
     assert.equal(reads.length, 1);
     const [read] = reads as [Json];
     assert.deepEqual(list(read.Action), ['dynamodb:GetItem']);
     assert.deepEqual(read.Condition['ForAllValues:StringLike']['dynamodb:LeadingKeys'], ['AUTHORIZER#*']);
-    assert.deepEqual(read.Condition['ForAllValues:StringEquals']['dynamodb:Attributes'], ['pk', 'sk', 'status', 'info']);
+    assert.deepEqual(read.Condition['ForAllValues:StringEquals']['dynamodb:Attributes'], ['pk', 'sk', ...ACCOUNT_STATUS_ATTRIBUTES]);
+    assert.ok(!ACCOUNT_STATUS_ATTRIBUTES.some((a) => /refresh|token/i.test(a)), 'never a refresh token');
     assert.equal(read.Condition.StringEqualsIfExists['dynamodb:Select'], 'SPECIFIC_ATTRIBUTES');
   });
 
