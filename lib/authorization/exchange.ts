@@ -133,8 +133,6 @@ export interface CompletedAuthorization {
   readonly info?: AuthorizerInfo;
   /** 'saved': this call stored it; 'already': an earlier caller did; 'stale': a newer (un)authorization is stored. */
   readonly outcome: 'saved' | 'already' | 'stale';
-  /** The exchange's own access token, if it returned one (a secret: never render or log it). */
-  readonly exchangeAccessToken?: string;
 }
 
 /**
@@ -242,6 +240,5 @@ export const completeAuthorization = async (deps: WeChatDeps, request: CompleteR
   const info = await ensureAccountInfo(deps, authorizerAppid, outcome);
   deps.logger.info('authorization.completed', { authorizerAppid, outcome, tenant: request.tenant, permissions: [...funcInfo] });
   if (!exchanged.authorization.authorizerRefreshToken) throw new AuthorizedWithoutRefreshTokenError(authorizerAppid, info);
-  const token = exchanged.authorization.authorizerAccessToken;
-  return { authorizerAppid, funcInfo, ...(info ? { info } : {}), outcome, ...(token ? { exchangeAccessToken: token } : {}) };
+  return { authorizerAppid, funcInfo, ...(info ? { info } : {}), outcome };
 };

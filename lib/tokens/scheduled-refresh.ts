@@ -17,7 +17,7 @@ import { isRateLimited, WeChatApiError, WeChatNetworkError, WeChatProtocolError 
 import { sharedAuthorizerList } from './authorizer-list.ts';
 import { refreshAuthorizerTokenIfDue } from './authorizer-token.ts';
 import { refreshComponentTokenIfDue, runComponentToken } from './component-token.ts';
-import { AuthorizerNotFoundError, AuthorizerUnauthorizedError, NeedsReauthError, NoRefreshTokenError, TokenServiceError } from './errors.ts';
+import { AuthorizerUnauthorizedError, NeedsReauthError, TokenServiceError } from './errors.ts';
 
 /** The schedule's period (serverless.yml `rate(5 minutes)`): a token must survive until the next run. */
 export const SCHEDULE_INTERVAL_S = 300;
@@ -200,18 +200,14 @@ const countFailure = (deps: RefreshDeps, summary: RefreshSummary, appid: string,
   // 61003 surfaces as AuthorizerUnauthorizedError (the token layer marked the account unauthorized).
   const key = failureKey(error instanceof AuthorizerUnauthorizedError && error.cause ? error.cause : error);
   summary.failed[key] = (summary.failed[key] ?? 0) + 1;
-  // `Token Refresh Failed` (docs/architecture.md §6) is emitted from here: a failed refresh changes no state, so
-  // there is no transaction to join; lib/events puts it, once per account and errcode while the failures last.
+  // `Token Refresh Failed` (docs/architecture.md §6) is announced by the refresh itself, with the failure it records
+  // on the profile (authorizer-refresh.ts recordLastingFailure); the run only counts and logs.
   const fields = { authorizerAppid: appid, errcode: key };
   // 45009: this account's daily quota is gone; calling again today only deepens it (clear_quota is the fix).
   if (key === '45009') deps.logger.error('authorizer_token.quota_exhausted', fields, error);
   else if (key === '-1') deps.logger.warn('authorizer_token.busy_retry_next_run', fields, error);
   else deps.logger.warn('authorizer_token.refresh_failed', fields, error);
 };
-
-/** Revoked, unknown or without API access: nothing to refresh, nothing wrong. */
-const isInactive = (error: unknown): boolean =>
-  error instanceof AuthorizerNotFoundError || error instanceof NoRefreshTokenError || (error instanceof AuthorizerUnauthorizedError && !error.cause);
 
 /**
  * Refreshes one account and records the outcome; a failure is classified, logged and counted, never thrown.
@@ -224,8 +220,7 @@ const refreshOne = async (deps: RefreshDeps, summary: RefreshSummary, appid: str
     if (result === 'refreshed') summary.refreshed += 1;
     else summary.skipped[result] += 1;
   } catch (error) {
-    if (isInactive(error)) summary.skipped.inactive += 1;
-    else countFailure(deps, summary, appid, error);
+    countFailure(deps, summary, appid, error);
   }
 };
 
