@@ -3,14 +3,13 @@ import { completeAuthorization } from '../../lib/authorization/exchange.ts';
 import { LinkRefusedError, verifyLink, verifyState } from '../../lib/authorization/links.ts';
 import { startAuthorization } from '../../lib/authorization/start.ts';
 import { nowSeconds } from '../../lib/kernel/clock.ts';
+import { LANDING_WAIT_MS } from '../../lib/kernel/limits.ts';
 import type { HttpEvent } from '../../lib/runtime/http.ts';
 import type { WeChatDeps } from '../../lib/runtime/wechat-deps.ts';
 import { forgetLinkPreAuthCode } from '../../lib/store/links.ts';
 import { renderAuthorizedPage, renderPushCompletesPage, renderStartPage } from './pages.ts';
 import { LANDING_PATH, parseLandingQuery, refusal } from './request.ts';
 
-/** The landing page waits this long for a push consumer already exchanging the same code (function timeout 10 s). */
-const LANDING_WAIT_MS = 6_000;
 const AUTH_TYPES = { 1: 'official account', 2: 'mini program', 3: 'official account or mini program' } as const;
 
 /** The landing page: completes the authorization for a valid state; without one it calls nobody. */

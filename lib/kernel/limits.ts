@@ -71,8 +71,11 @@ export const DELIVERY_WAIT = { maxWaitMs: 7_000, pollMinMs: 250, pollMaxMs: 1_00
 // Rollouts (lib/fleet).
 /** The most a rollout step holds its claim for: the account's token (wait, then hold its lease), one WeChat call, the writes. 79.8 s. */
 export const ROLLOUT_CALL_MS = FOLLOWER_MAX_WAIT_MS + AUTHORIZER_LEASE_MS + WECHAT_CALL_BUDGET_MS + STORE_SLACK_MS;
-/** A rollout claim: past it the sweep takes the step over (reading WeChat's state first). Renewed before each further call. */
-export const ROLLOUT_CLAIM_MS = 120_000;
+/**
+ * A rollout claim: past it the sweep takes the step over (reading WeChat's state first). Renewed before each further
+ * call. One call with half as much again to spare, in whole seconds: 120 s.
+ */
+export const ROLLOUT_CLAIM_MS = Math.ceil((ROLLOUT_CALL_MS * 1.5) / 1000) * 1000;
 
 /**
  * What each function needs from its timeout for one unit of work (a request, a stream record, an account),

@@ -7,15 +7,14 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { nowSeconds } from '../kernel/clock.ts';
 import { protectSecret } from '../kernel/logger.ts';
 import { toProfile, type AuthorizerProfile } from './authorizers.ts';
-import { findItem, getItems } from './table.ts';
-import { conditionMet } from './table.ts';
-import { authorizerKey, leaseKey } from './keys.ts';
+import { conditionMet, findItem, getItems } from './table.ts';
+import { authorizerKey, leaseKey, TOKEN_RETENTION_S } from './keys.ts';
 import { toLease, type Lease } from './claims.ts';
 import { NEWER_TOKEN_CONDITION, StaleWriteError } from './tokens.ts';
 import type { StoreDeps } from './keys.ts';
 
-/** How long after its expiry a ticket item may be deleted by TTL. */
-export const JSAPI_TICKET_RETENTION_S = 24 * 60 * 60;
+/** How long after its expiry a ticket item may be deleted by TTL: as long as an access token's. */
+export const JSAPI_TICKET_RETENTION_S = TOKEN_RETENTION_S;
 
 export interface JsapiTicket {
   readonly ticket: string;
