@@ -22,9 +22,9 @@ export interface EventsDeps {
 }
 
 /** The only place the EventBridge client is built: bounded timeouts, the SDK's own retries (3 attempts). */
-export const createEventBridgeClient = (config: Pick<Config, 'eventBridgeEndpoint'>, env = process.env): EventBridgeClient =>
+export const createEventBridgeClient = (config: Pick<Config, 'eventBridgeEndpoint' | 'awsRegion' | 'awsCredentialsInEnv'>): EventBridgeClient =>
   new EventBridgeClient({
-    ...localEndpointOptions(config.eventBridgeEndpoint, env.AWS_REGION, env.AWS_ACCESS_KEY_ID !== undefined),
+    ...localEndpointOptions(config.eventBridgeEndpoint, config.awsRegion, config.awsCredentialsInEnv),
     maxAttempts: 3,
     // throwOnRequestTimeout: without it the handler only logs a warning when requestTimeout passes and waits on.
     requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000, throwOnRequestTimeout: true },

@@ -9,12 +9,12 @@ import { localEndpointOptions } from './endpoints.ts';
 /** Queues one asynchronous invocation of `functionName` with `payload`; throws unless Lambda accepted it. */
 export type StartRun = (functionName: string, payload: unknown) => Promise<void>;
 
-export const lambdaStartRun = (config: Pick<Config, 'lambdaEndpoint' | 'awsRegion'>, env = process.env): StartRun => {
+export const lambdaStartRun = (config: Pick<Config, 'lambdaEndpoint' | 'awsRegion'> & Partial<Pick<Config, 'awsCredentialsInEnv'>>): StartRun => {
   let client: Promise<import('./lambda-sdk.ts').LambdaClient> | undefined;
   const lambda = async () => {
     const { LambdaClient } = await import('./lambda-sdk.ts');
     return new LambdaClient({
-      ...localEndpointOptions(config.lambdaEndpoint, config.awsRegion, env.AWS_ACCESS_KEY_ID !== undefined),
+      ...localEndpointOptions(config.lambdaEndpoint, config.awsRegion, config.awsCredentialsInEnv ?? false),
       maxAttempts: 3,
       requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
     });
