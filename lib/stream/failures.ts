@@ -5,6 +5,7 @@
 // schedule runs the due attempts (retryDueFailures). Work that can never succeed, or that used up MAX_ATTEMPTS
 // or MAX_AGE_S, is dropped: an error line, the StreamEventDropped metric (alarmed), and `redrive` replays it.
 import { nowSeconds } from '../kernel/clock.ts';
+import { FUNCTION_NEEDS_MS } from '../kernel/limits.ts';
 import type { Logger } from '../kernel/logger.ts';
 import { createMetrics, type Metrics } from '../kernel/metrics.ts';
 import type { StoredEvent } from '../store/events.ts';
@@ -19,8 +20,12 @@ export const RETRY_MAX_DELAY_S = 30 * 60;
 export const MAX_ATTEMPTS = 12;
 /** No attempt is made past this age of the first failure (an authorization code is long dead by then). */
 export const MAX_AGE_S = 6 * 60 * 60;
-/** A claimed attempt that died (the function timed out) is due again after this; above the 60 s timeout. */
-export const RETRY_CLAIM_S = 120;
+/**
+ * A claimed attempt that died (the function timed out) is due again after this: one record's worst case in the
+ * `authorized` function (lib/kernel/limits.ts FUNCTION_NEEDS_MS.authorized, 161 s) and a sweep's minute more, so
+ * a slow attempt that is still running is never claimed again by the next sweep.
+ */
+export const RETRY_CLAIM_S = Math.ceil(FUNCTION_NEEDS_MS.authorized / 1000) + 60;
 
 export type FailureDeps = StoreDeps & { readonly logger: Logger; readonly metrics?: Metrics };
 
