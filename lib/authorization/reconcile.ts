@@ -37,19 +37,22 @@ export interface ReconcileSummary {
 
 type ReconcileDeps = WeChatDeps & { readonly metrics?: Metrics };
 
+type AuthorizerInfoAnswer = Awaited<ReturnType<WeChatDeps['wechat']['apiGetAuthorizerInfo']>>;
+
 /** What WeChat says of one account it lists: the refresh token it honours and when the account authorized. */
 interface Listed {
   readonly refreshToken?: string;
   /** Epoch seconds; for a single account (no list entry) the time just before asking WeChat. */
   readonly authorizedAt: number;
+  /** api_get_authorizer_info's answer when it was asked already (a single account): not asked again. */
+  readonly answer?: AuthorizerInfoAnswer;
 }
 
 /** Stores the authorization WeChat holds for an account the table lacks (or holds as revoked or without token). */
 const recoverGrant = async (deps: ReconcileDeps, appid: string, listed: Listed): Promise<AccountOutcome> => {
   const componentAppId = deps.config.componentAppId;
-  const { authorizerInfo, authorizationInfo } = await withComponentToken(deps, (t) =>
-    deps.wechat.apiGetAuthorizerInfo(t, { componentAppId, authorizerAppid: appid }),
-  );
+  const { authorizerInfo, authorizationInfo } =
+    listed.answer ?? (await withComponentToken(deps, (t) => deps.wechat.apiGetAuthorizerInfo(t, { componentAppId, authorizerAppid: appid })));
   const refreshToken = authorizationInfo.authorizerRefreshToken ?? listed.refreshToken;
   const granted = { funcInfo: [...authorizationInfo.funcInfo], info: authorizerInfo, authorizedAt: listed.authorizedAt };
   const saved = refreshToken
@@ -88,11 +91,11 @@ export const reconcileAccount = async (deps: ReconcileDeps, appid: string): Prom
   const before = nowSeconds(deps.clock);
   const componentAppId = deps.config.componentAppId;
   try {
-    const { authorizationInfo } = await withComponentToken(deps, (t) =>
-      deps.wechat.apiGetAuthorizerInfo(t, { componentAppId, authorizerAppid: appid }),
-    );
+    const answer = await withComponentToken(deps, (t) => deps.wechat.apiGetAuthorizerInfo(t, { componentAppId, authorizerAppid: appid }));
+    const { authorizationInfo } = answer;
     const listed = {
       authorizedAt: before,
+      answer,
       ...(authorizationInfo.authorizerRefreshToken ? { refreshToken: authorizationInfo.authorizerRefreshToken } : {}),
     };
     return await reconcileListed(deps, appid, profile, listed);

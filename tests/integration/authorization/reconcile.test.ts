@@ -136,11 +136,13 @@ describe('reconcile.reconcileAccount (a reconcile request from the message URL)'
   it('stores an account WeChat holds as authorized and the table does not know', async () => {
     // Prepare
     const { authorizerAppid } = await sim.authorize({ push: false });
+    const asked = sim.calls('api_get_authorizer_info');
     // Act
     const outcome = await reconcileAccount(deps, authorizerAppid);
     // Assess
     assert.equal(outcome, 'recovered');
     assert.equal((await getAuthorizer(deps, authorizerAppid))?.refreshToken, simToken(authorizerAppid));
+    assert.equal(sim.calls('api_get_authorizer_info') - asked, 1, 'WeChat asked once: its answer both decides and is stored');
   });
 
   it('revokes an account WeChat no longer holds (61003) whose unauthorized push was lost', async () => {
