@@ -8,7 +8,7 @@ import type { WeChatDeps } from '../runtime/wechat-deps.ts';
 import { saveAuthorization, saveAuthorizationWithoutRefreshToken, saveAuthorizationWithoutToken, type GrantChange } from '../store/grants.ts';
 import type { Announce } from '../store/outbox.ts';
 import { grantEvents } from '../events/authorizer-events.ts';
-import { getAuthorizer, setAuthorizerTenant, updateAuthorizerInfo } from '../store/authorizers.ts';
+import { getAuthorizer, setAuthorizerTenant, updateAuthorizerInfo, type AuthorizerProfile } from '../store/authorizers.ts';
 import { hasRunOut } from '../store/claims.ts';
 import {
   claimCode,
@@ -206,14 +206,16 @@ export const storeExchanged = async (deps: WeChatDeps, request: CompleteRequest,
 /**
  * The account's info (api_get_authorizer_info), fetched and stored when the profile has none or this call just
  * stored a grant. An account that revoked since (61003) is answered without fresh info: there is nothing to fetch.
+ * `read` is the profile the caller has just read, if it has (otherwise it is read here).
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/api_get_authorizer_info.html
  */
 export const ensureAccountInfo = async (
   deps: WeChatDeps,
   authorizerAppid: string,
   outcome: CompletedAuthorization['outcome'],
+  read?: { readonly profile: AuthorizerProfile | undefined },
 ): Promise<AuthorizerInfo | undefined> => {
-  const stored = (await getAuthorizer(deps, authorizerAppid))?.info;
+  const stored = (read ? read.profile : await getAuthorizer(deps, authorizerAppid))?.info;
   if (stored && outcome !== 'saved') return stored;
   const componentAppId = deps.config.componentAppId;
   try {
@@ -232,12 +234,13 @@ export const completeAuthorization = async (deps: WeChatDeps, request: CompleteR
   const exchanged = await exchangeForCompletion(deps, request);
   const { authorizerAppid, funcInfo } = exchanged.authorization;
   const outcome = await storeExchanged(deps, request, exchanged);
-  // Another caller stored the grant first (without knowing the link): the tenant still lands on the profile.
-  if (request.tenant && outcome !== 'stale') {
-    const profile = await getAuthorizer(deps, authorizerAppid);
-    if (profile && profile.tenant !== request.tenant) await setAuthorizerTenant(deps, authorizerAppid, request.tenant);
+  // One read serves both: another caller may have stored the grant first (without knowing the link), and the
+  // tenant must still land on the profile; and the account's info may already be there.
+  const profile = await getAuthorizer(deps, authorizerAppid);
+  if (request.tenant && outcome !== 'stale' && profile && profile.tenant !== request.tenant) {
+    await setAuthorizerTenant(deps, authorizerAppid, request.tenant);
   }
-  const info = await ensureAccountInfo(deps, authorizerAppid, outcome);
+  const info = await ensureAccountInfo(deps, authorizerAppid, outcome, { profile });
   deps.logger.info('authorization.completed', { authorizerAppid, outcome, tenant: request.tenant, permissions: [...funcInfo] });
   if (!exchanged.authorization.authorizerRefreshToken) throw new AuthorizedWithoutRefreshTokenError(authorizerAppid, info);
   return { authorizerAppid, funcInfo, ...(info ? { info } : {}), outcome };
