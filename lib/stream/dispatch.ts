@@ -79,7 +79,11 @@ const handleOne = async <D>(deps: D & FailureDeps, handlers: EventHandlers<D>, r
   }
 };
 
-/** Processes every record of a batch in order and names the few Lambda should deliver again. */
+/**
+ * Processes the records of a batch in order and names those Lambda should deliver again. Lambda resumes a stream
+ * from the lowest record reported, delivering every later one again too; so at the first record that must be
+ * redelivered (the deadline, or a failure that could not be recorded) the rest are not started but reported.
+ */
 export const processEventRecords = async <D>(
   deps: D & FailureDeps,
   handlers: EventHandlers<D>,
@@ -95,7 +99,10 @@ export const processEventRecords = async <D>(
       failed.push(...left);
       break;
     }
-    if ((await handleOne(deps, handlers, record)) === 'unrecorded') failed.push(record.sequenceNumber);
+    if ((await handleOne(deps, handlers, record)) === 'unrecorded') {
+      failed.push(...records.slice(index).map((r) => r.sequenceNumber));
+      break;
+    }
   }
   return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
 };

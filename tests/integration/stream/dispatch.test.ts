@@ -1,5 +1,6 @@
 // The stream dispatch's edges against DynamoDB Local: the deadline (no record started too close to the Lambda
-// timeout) and the one case a record is reported back to the stream (its failure could not be stored).
+// timeout) and the one case a record is reported back to the stream (its failure could not be stored), with the
+// records after it.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createMemoryLogger } from '../../../lib/kernel/logger.ts';
@@ -75,6 +76,26 @@ describe('dispatch.processEventRecords at its edges', () => {
     assert.equal((await getFailure(deps(), stored.id))?.state, 'retrying');
     assert.equal(await getFailure(deps(), lost.id), undefined);
     assert.ok(logger.records().some((r) => r.event === 'event.failure_not_recorded' && r.eventId === lost.id));
+  });
+
+  it('starts nothing after a record it must report, and reports the rest with it (Lambda redelivers them all anyway)', async () => {
+    // Prepare
+    const seen: string[] = [];
+    const handlers: EventHandlers<unknown> = {
+      component_push: async (_d, e) => {
+        seen.push(e.infoType);
+        if (e.infoType === 'p') throw new Error('WeChat is down');
+      },
+    };
+    const [lost, after1, after2] = [record('7', 'p'), record('8', 'q'), record('9', 'r')];
+    const fault = ddb.inject({ match: (call) => call.write && call.pks.includes(`FAILURE#${lost.id}`), times: Infinity });
+    // Act
+    const result = await processEventRecords(deps(), handlers, [lost, after1, after2]);
+    ddb.clearFaults();
+    // Assess
+    assert.ok(fault.fired() >= 1);
+    assert.deepEqual(seen, ['p']);
+    assert.deepEqual(result.batchItemFailures, [{ itemIdentifier: '7' }, { itemIdentifier: '8' }, { itemIdentifier: '9' }]);
   });
 
   it('drops a record that is no event at all, counted as StreamEventDropped (malformed), without reporting it', async () => {
