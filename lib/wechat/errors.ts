@@ -53,10 +53,10 @@ const hasCode = (error: unknown, codes: readonly number[]): boolean => error ins
 /** 40001/40014/42001: the access token used was overwritten, invalid or expired; expire that token, refresh once. */
 export const isTokenInvalid = (error: unknown): boolean => hasCode(error, [40001, 40014, 42001]);
 
-/** 61005/61006: the component_verify_ticket is expired or invalid; wait for the next push or api_start_push_ticket. */
 /** 45009 / 45011: a daily or per-minute API quota is used up. */
 export const isRateLimited = (error: unknown): boolean => hasCode(error, [45009, 45011]);
 
+/** 61005/61006: the component_verify_ticket is expired or invalid; wait for the next push or api_start_push_ticket. */
 export const isTicketInvalid = (error: unknown): boolean => hasCode(error, [61005, 61006]);
 
 /** 61023: the authorizer_refresh_token is wrong, missing or superseded by a re-authorization. */
