@@ -14,7 +14,7 @@ import { RejectedRequestError } from '../kernel/errors.ts';
 import { createMetrics, type Metrics } from '../kernel/metrics.ts';
 import type { MessageHandlerRegistry } from './message-handlers.ts';
 import { getAccountStatus, type AccountStatus } from '../store/authorizers.ts';
-import { recordReconcileRequest } from '../store/events.ts';
+import { RECONCILE_REQUEST_WINDOW_S, recordReconcileRequest } from '../store/events.ts';
 import { accountMessageEvent, isAnnounced } from '../events/message-events.ts';
 import { claimMessage, finishMessage, forgetMessage, messageDedupeId, type MessageClaim, type MessageMarker } from '../store/deliveries.ts';
 import { keysFrom, type MessageKeys } from '../wechat/crypto.ts';
@@ -59,9 +59,28 @@ const checkRecipient = (account: AccountStatus | undefined, message: AccountMess
 export type AccountStanding = 'authorized' | 'release_test' | 'component' | 'unknown' | 'needs_reauth' | 'unauthorized' | 'no_refresh_token';
 
 /**
+ * The reconcile requests this container has seen stored (table and appid → the request window): an account in
+ * needs_reauth whose users keep writing would otherwise cost a conditional write per message, refused as a
+ * duplicate all hour. Only a cache of the table's own once-an-hour rule: a container without it writes once more.
+ */
+const requested = new Map<string, number>();
+const REQUESTED_MAX = 10_000;
+
+const requestReconcile = async (deps: MessageDeps, appid: string, reason: string): Promise<'recorded' | 'duplicate'> => {
+  const now = nowSeconds(deps.clock);
+  const key = `${deps.tableName}/${appid}`;
+  const window = now - (now % RECONCILE_REQUEST_WINDOW_S);
+  if (requested.get(key) === window) return 'duplicate';
+  const result = await recordReconcileRequest(deps, { componentAppId: deps.config.componentAppId, authorizerAppid: appid, reason });
+  if (requested.size >= REQUESTED_MAX) requested.clear();
+  requested.set(key, window);
+  return result;
+};
+
+/**
  * A verified message for an account the table does not hold as authorized: the table is behind WeChat (a push
  * not yet consumed, an authorization in the failure path, a revocation WeChat reversed) or the account left.
- * Counted, logged, and a reconcile of that account requested (at most once an hour); the answer never waits
+ * Counted, logged, and a reconcile of that account requested (at most once an hour); the answer does not depend
  * on the request, and a failed request write costs only the log line.
  */
 const noteInactive = async (deps: MessageDeps, appid: string, standing: AccountStanding, message: AccountMessage): Promise<void> => {
@@ -71,11 +90,7 @@ const noteInactive = async (deps: MessageDeps, appid: string, standing: AccountS
     deps.logger.info('message.for_component', fields);
     return;
   }
-  const reconcile = await recordReconcileRequest(deps, {
-    componentAppId: deps.config.componentAppId,
-    authorizerAppid: appid,
-    reason: `message_${standing}`,
-  }).catch((error: unknown) => {
+  const reconcile = await requestReconcile(deps, appid, `message_${standing}`).catch((error: unknown) => {
     deps.logger.error('message.reconcile_request_failed', fields, error);
     return 'failed' as const;
   });
